@@ -1,0 +1,74 @@
+# bbsmail — one plain Makefile: all test run bench install clean.
+# Programs are found by directory: src/<name>/*.c builds libexec/<name> or
+# bin/<name> (the lists below say which), linked with src/lib as one archive.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+# The home (etc/ + spool/) compiled in as the default; the checkout itself for
+# `make run`, BBSMAIL_HOME or -d DIR override it at run time.
+HOME_DEFAULT ?= $(CURDIR)
+
+CC ?= cc
+OPT ?= -O2 -g
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+CFLAGS_ALL = -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+	-Wno-format-nonliteral -Isrc/lib '-DBBSMAIL_DEFAULT_HOME="$(HOME_DEFAULT)"' $(OPT) $(CFLAGS)
+LDFLAGS_ALL = $(OPT) -Wl,--as-needed $(LDFLAGS)
+LIBS = -lssl -lcrypto -lgdbm -lresolv
+
+LIBEXEC_PROGS = smtpd pop3d route deliver-local
+BIN_PROGS = runq sendmail mailq bbsmail-user
+# Only programs whose sources exist yet are built.
+present = $(foreach p,$(1),$(if $(wildcard src/$(p)/*.c),$(p)))
+LIBEXEC_TARGETS = $(addprefix libexec/,$(call present,$(LIBEXEC_PROGS)))
+BIN_TARGETS = $(addprefix bin/,$(call present,$(BIN_PROGS)))
+TEST_DRIVERS = $(patsubst t/drivers/%.c,build/t/%,$(wildcard t/drivers/*.c))
+
+LIB_SRC = $(wildcard src/lib/*.c)
+LIB_OBJ = $(patsubst src/%.c,build/%.o,$(LIB_SRC))
+LIB_A = build/libbbsmail.a
+
+.PHONY: all deps test run bench install clean
+all: $(LIBEXEC_TARGETS) $(BIN_TARGETS) $(TEST_DRIVERS)
+
+build/%.o: src/%.c $(wildcard src/lib/*.h) | build-dirs
+	$(CC) $(CFLAGS_ALL) -MMD -c -o $@ $<
+
+build-dirs:
+	@mkdir -p build/lib build/t $(addprefix build/,$(LIBEXEC_PROGS) $(BIN_PROGS))
+.PHONY: build-dirs
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+.SECONDEXPANSION:
+libexec/% bin/%: $$(patsubst src/%.c,build/%.o,$$(wildcard src/$$*/*.c)) $(LIB_A)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIB_A) $(LIBS)
+
+build/t/%: t/drivers/%.c $(LIB_A) | build-dirs
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
+
+deps:
+	@scripts/install-deps build test
+
+# The whole suite, through the one runner that prints the closing count line.
+test: deps all
+	@scripts/run-tests
+
+run: deps all
+	@scripts/run-embedded
+
+bench: deps all
+	@scripts/install-deps bench
+	@bench/run-all
+
+install: all
+	scripts/install-files "$(DESTDIR)" "$(PREFIX)"
+
+clean:
+	rm -rf build $(addprefix libexec/,$(LIBEXEC_PROGS)) $(addprefix bin/,$(BIN_PROGS))
+
+-include $(wildcard build/*/*.d)

@@ -1,0 +1,57 @@
+/* envelope: the header of every spool file (spool/incoming/<id> and the
+ * per-channel jobs in spool/queue/<channel>/).  A record (record.h) of
+ * tagged fields, then the message itself, stored with LF line ends.
+ *
+ * Message tags (once each, in this order when written):
+ *   V version "1"   I queue id   D arrival time (unix seconds)
+ *   F sender ("" for <>)   H HELO name   A client IP   N client host name
+ *   P protocol (RFC 3848 name: ESMTP, ESMTPSA, LMTP, local, ...)
+ *   U authenticated user   B BODY= (7BIT, 8BITMIME)   Y "1" if SMTPUTF8
+ *   R RET= (FULL|HDRS)   E ENVID= (decoded xtext)
+ * Recipient tags: T starts a recipient (its address), then optionally
+ *   n NOTIFY= value   o ORCPT= value (decoded, "rfc822;addr")
+ *   c channel   u user number   t target   (set by route in queue jobs)
+ * Constants shared with man/spool.5: keep them in step. */
+#ifndef BBSMAIL_ENVELOPE_H
+#define BBSMAIL_ENVELOPE_H
+#include "buf.h"
+#include "spool.h"
+#include <stddef.h>
+
+#define ENVELOPE_VERSION "1"
+
+struct envelope_rcpt {
+	const char *address;
+	const char *notify;   /* NULL when not given */
+	const char *orcpt;
+	const char *channel;  /* route output only */
+	unsigned long usernum;
+	const char *target;
+};
+
+struct envelope {
+	char id[SPOOL_ID_MAX_BYTES];
+	unsigned long arrival;
+	const char *sender, *helo, *client_ip, *client_host, *protocol, *auth_user;
+	const char *body, *ret, *envid;
+	int smtputf8;
+	struct envelope_rcpt *rcpt;
+	size_t rcpt_count;
+	const char *message;   /* the message bytes (LF line ends) */
+	size_t message_len;
+	struct buf storage;    /* owns the loaded file */
+};
+
+void envelope_init(struct envelope *e);
+void envelope_free(struct envelope *e);
+/* Appends one recipient (strings are borrowed; they must outlive e). */
+int envelope_add_rcpt(struct envelope *e, const struct envelope_rcpt *r);
+/* Serialises the envelope record (not the message) onto out.  0 with EINVAL
+ * if any field holds NUL/CR/LF. */
+int envelope_write(const struct envelope *e, struct buf *out);
+/* Reads and parses a spool file.  1 ok; 0 with errno (EBADMSG: malformed). */
+int envelope_load(const char *path, struct envelope *e);
+/* Parses data already in e->storage. */
+int envelope_parse(struct envelope *e);
+
+#endif

@@ -1,0 +1,23 @@
+/* maildir: durable delivery into a BBS user's Maildir (formats.md §4.1) and
+ * the message count that MaxMsgsWaiting checks.  Mailboxes live at
+ * <home>/spool/mailbox/<usernum>/{tmp,new,cur}. */
+#ifndef BBSMAIL_MAILDIR_H
+#define BBSMAIL_MAILDIR_H
+#include <limits.h>
+#include <stddef.h>
+
+/* Writes the mailbox path for usernum into out.  1 ok, 0 ENAMETOOLONG. */
+int maildir_path(unsigned long usernum, char *out, size_t size);
+/* Creates the mailbox and its tmp/new/cur if missing.  1 ok, 0 errno. */
+int maildir_create(const char *mailbox);
+/* Messages in new/ and cur/ (not tmp/).  -1 on error (errno). */
+long maildir_count(const char *mailbox);
+/* Delivers head+body as new/<unique_name> the Maildir way: tmp/, fsync,
+ * link into new/, fsync new/, remove the tmp/ name.  unique_name must be a
+ * valid Maildir name chosen by the caller (deliver-local derives it from the
+ * job so a rerun after a crash finds the earlier delivery).  Returns 1
+ * delivered, 2 already there (same name in new/ or cur/), 0 errno. */
+int maildir_deliver(const char *mailbox, const char *unique_name, const char *head, size_t head_len,
+		    const char *body, size_t body_len);
+
+#endif

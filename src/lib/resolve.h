@@ -1,0 +1,57 @@
+/* resolve: what a recipient address means here.  One module, used by smtpd
+ * at RCPT time and by route for every spooled recipient, so both always
+ * agree.  It applies, in order: the relay tricks (%, !, quoted @, source
+ * routes, address literals), local domains (HostName + etc/db/localnames),
+ * the special prefixes (local:, forward:, sub:, <qwk-id>!), FidoNet
+ * ".fidonet" addresses, #tags with per-user .smtptags, etc/alias.cfg,
+ * sysop aliases, user name/alias/number and DefaultUser. */
+#ifndef BBSMAIL_RESOLVE_H
+#define BBSMAIL_RESOLVE_H
+#include "buf.h"
+#include "config.h"
+#include "userdb.h"
+
+enum resolve_channel {
+	RESOLVE_REJECT = 0,   /* code/enhanced/reason say why */
+	RESOLVE_LOCAL,        /* usernum's Maildir */
+	RESOLVE_REMOTE,       /* target: the address to send to */
+	RESOLVE_BOARD,        /* target: sub-board internal code */
+	RESOLVE_QWK,          /* target: "<route>!<user>" */
+	RESOLVE_FIDO          /* target: "<name>@<zone:net/node.point>" */
+};
+
+struct resolve_result {
+	enum resolve_channel channel;
+	unsigned long usernum;     /* LOCAL (and the user a forward came from) */
+	struct buf target;
+	int is_relay;              /* destination outside this system: needs relay rights */
+	int code;                  /* REJECT: 550, 451, ... */
+	char enhanced[16];         /* REJECT: "5.1.1" */
+	struct buf reason;         /* REJECT: text for the reply and the log */
+};
+
+struct resolve_context {
+	const struct mail_config *cfg;
+	struct userdb *db;         /* open for reading */
+	/* Loaded once by resolve_context_load: */
+	char **local_domains;      /* HostName first, then etc/db/localnames */
+	size_t local_domain_count;
+	char **aliases;            /* pairs: alias, target (etc/alias.cfg) */
+	size_t alias_count;
+};
+
+/* Reads etc/db/localnames and etc/alias.cfg (missing files are empty;
+ * malformed lines are logged warnings).  1 ok, 0 errno. */
+int resolve_context_load(struct resolve_context *ctx, const struct mail_config *cfg, struct userdb *db);
+void resolve_context_free(struct resolve_context *ctx);
+/* 1 when domain (no trailing dot needed) is one of ours, case-insensitive. */
+int resolve_domain_is_local(const struct resolve_context *ctx, const char *domain);
+/* Resolves address ("" is not allowed; "postmaster" without a domain is).
+ * Returns 1 when res is filled (including REJECT), 0 on a temporary error
+ * (database unreadable), which callers turn into 451 4.3.0. */
+int resolve_recipient(struct resolve_context *ctx, const char *address, struct resolve_result *res);
+void resolve_result_init(struct resolve_result *res);
+void resolve_result_free(struct resolve_result *res);
+const char *resolve_channel_name(enum resolve_channel ch);   /* "local", "remote", ... */
+
+#endif

@@ -1,0 +1,274 @@
+#include "spool.h"
+#include "home.h"
+#include "log.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SPOOL_WRITE_SLICE_BYTES 65536
+
+void spool_make_id(char id[SPOOL_ID_MAX_BYTES])
+{
+	static unsigned counter;
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	snprintf(id, SPOOL_ID_MAX_BYTES, "%lx%05lx.%lx.%x", (unsigned long)tv.tv_sec,
+		 (unsigned long)tv.tv_usec, (unsigned long)getpid(), counter++);
+}
+
+int spool_file_create(struct spool_file *f, const char *dest_dir, const char *name)
+{
+	char rel[PATH_MAX];
+
+	memset(f, 0, sizeof *f);
+	f->fd = -1;
+	if ((size_t)snprintf(rel, sizeof rel, "%s/%s", SPOOL_TMP_DIR, name) >= sizeof rel
+	    || !home_path(f->tmp_path, sizeof f->tmp_path, rel)
+	    || !home_path(f->final_dir, sizeof f->final_dir, dest_dir)
+	    || (size_t)snprintf(f->final_path, sizeof f->final_path, "%s/%s", f->final_dir, name)
+		   >= sizeof f->final_path) {
+		errno = ENAMETOOLONG;
+		return 0;
+	}
+	f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return f->fd >= 0;
+}
+
+static int spool_write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return 0;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 1;
+}
+
+static int spool_file_drain(struct spool_file *f)
+{
+	if (!spool_write_all(f->fd, f->pending.data, f->pending.len))
+		return 0;
+	buf_truncate(&f->pending, 0);
+	return 1;
+}
+
+int spool_file_write(struct spool_file *f, const void *data, size_t len)
+{
+	if (f->fd < 0) {
+		errno = EBADF;
+		return 0;
+	}
+	f->size += len;
+	if (!buf_cat(&f->pending, data, len))
+		return 0;
+	if (f->pending.len >= SPOOL_WRITE_SLICE_BYTES)
+		return spool_file_drain(f);
+	return 1;
+}
+
+int spool_file_commit(struct spool_file *f)
+{
+	int fd = f->fd;
+
+	if (fd < 0) {
+		errno = EBADF;
+		return 0;
+	}
+	if (!spool_file_drain(f) || fsync(fd) != 0)
+		goto fail;
+	f->fd = -1;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(f->tmp_path, f->final_path) != 0)
+		goto fail;
+	buf_free(&f->pending);
+	return spool_fsync_dir(f->final_dir);
+fail:
+	f->fd = fd;
+	spool_file_abort(f);
+	return 0;
+}
+
+void spool_file_abort(struct spool_file *f)
+{
+	int saved = errno;
+
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	if (f->tmp_path[0])
+		unlink(f->tmp_path);
+	buf_free(&f->pending);
+	errno = saved;
+}
+
+int spool_fsync_dir(const char *dir_path)
+{
+	int fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return 0;
+	r = fsync(fd);
+	close(fd);
+	return r == 0;
+}
+
+int spool_read_file(const char *path, struct buf *b)
+{
+	struct stat st;
+	ssize_t r;
+	int fd;
+
+	buf_truncate(b, 0);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && !buf_reserve(b, (size_t)st.st_size))
+		goto fail;
+	for (;;) {
+		if (!buf_reserve(b, 65536))
+			goto fail;
+		r = read(fd, b->data + b->len, 65536);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		b->len += (size_t)r;
+		b->data[b->len] = 0;
+	}
+	close(fd);
+	return 1;
+fail:
+	{
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return 0;
+}
+
+/* Trash names stay unique: the base name plus a fresh id. */
+int spool_retire(const char *path)
+{
+	char trash[PATH_MAX], id[SPOOL_ID_MAX_BYTES], rel[PATH_MAX];
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	spool_make_id(id);
+	if ((size_t)snprintf(rel, sizeof rel, "%s/%.100s-%s", SPOOL_TRASH_DIR, base, id) >= sizeof rel
+	    || !home_path(trash, sizeof trash, rel))
+		return 0;
+	if (rename(path, trash) == 0)
+		return 1;
+	/* Trash missing or on another filesystem: fall back to unlink. */
+	return unlink(path) == 0;
+}
+
+unsigned long spool_empty_trash(int min_age_seconds)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	unsigned long removed = 0;
+	struct dirent *d;
+	struct stat st;
+	time_t now = time(NULL);
+	DIR *dh;
+
+	if (!home_path(dir, sizeof dir, SPOOL_TRASH_DIR) || !(dh = opendir(dir)))
+		return 0;
+	while ((d = readdir(dh))) {
+		if (d->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, d->d_name) >= sizeof path)
+			continue;
+		if (lstat(path, &st) != 0 || now - st.st_mtime < min_age_seconds)
+			continue;
+		if (unlink(path) == 0)
+			removed++;
+	}
+	closedir(dh);
+	return removed;
+}
+
+void spool_quarantine(const char *path, const char *why)
+{
+	char bad[PATH_MAX], rel[PATH_MAX];
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	if ((size_t)snprintf(rel, sizeof rel, "%s/%s", SPOOL_BAD_DIR, base) < sizeof rel
+	    && home_path(bad, sizeof bad, rel) && rename(path, bad) == 0) {
+		log_error("quarantined %s into %s: %s", path, bad, why);
+		return;
+	}
+	log_error("unable to quarantine %s (%s): %s", path, strerror(errno), why);
+}
+
+void spool_poke_trigger(void)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (!home_path(path, sizeof path, SPOOL_TRIGGER_PATH))
+		return;
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return; /* nobody listening: cron or the next rescan picks it up */
+	(void)!write(fd, "", 1);
+	close(fd);
+}
+
+int spool_free_kbytes(unsigned long long *kbytes)
+{
+	char path[PATH_MAX];
+	struct statvfs sv;
+
+	if (!home_path(path, sizeof path, "spool") || statvfs(path, &sv) != 0)
+		return 0;
+	*kbytes = (unsigned long long)sv.f_bavail * sv.f_frsize / 1024;
+	return 1;
+}
+
+int spool_make_skeleton(void)
+{
+	static const char *dirs[] = { "spool", SPOOL_TMP_DIR, SPOOL_INCOMING_DIR, SPOOL_QUEUE_DIR,
+		SPOOL_QUEUE_DIR "/local", SPOOL_QUEUE_DIR "/remote", SPOOL_QUEUE_DIR "/board",
+		SPOOL_QUEUE_DIR "/qwk", SPOOL_QUEUE_DIR "/fido", SPOOL_TRASH_DIR, SPOOL_BAD_DIR,
+		SPOOL_MAILBOX_DIR, SPOOL_DATA_DIR, SPOOL_DATA_DIR "/user" };
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		if (!home_path(path, sizeof path, dirs[i]))
+			return 0;
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return 0;
+	}
+	if (!home_path(path, sizeof path, SPOOL_TRIGGER_PATH))
+		return 0;
+	if (mkfifo(path, 0600) != 0 && errno != EEXIST)
+		return 0;
+	return 1;
+}

@@ -1,0 +1,64 @@
+/* spool: the one durable write (style.md "Spool and files") and the small
+ * things every stage shares: unique ids, the trigger FIFO, the trash.
+ * The directory layout and state table are in man/spool.5. */
+#ifndef BBSMAIL_SPOOL_H
+#define BBSMAIL_SPOOL_H
+#include "buf.h"
+#include <limits.h>
+#include <stddef.h>
+
+/* Relative to the home (home.h).  spool.5 documents each. */
+#define SPOOL_TMP_DIR      "spool/tmp"
+#define SPOOL_INCOMING_DIR "spool/incoming"
+#define SPOOL_QUEUE_DIR    "spool/queue"      /* + "/<channel>" */
+#define SPOOL_TRASH_DIR    "spool/trash"
+#define SPOOL_BAD_DIR      "spool/bad"
+#define SPOOL_MAILBOX_DIR  "spool/mailbox"    /* + "/<usernum>" (Maildir) */
+#define SPOOL_DATA_DIR     "spool/data"
+#define SPOOL_TRIGGER_PATH "spool/trigger"
+
+#define SPOOL_ID_MAX_BYTES 48
+
+/* Unique on this host: time in microseconds, pid, per-process counter. */
+void spool_make_id(char id[SPOOL_ID_MAX_BYTES]);
+
+struct spool_file {
+	int fd;
+	char tmp_path[PATH_MAX];
+	char final_path[PATH_MAX];
+	char final_dir[PATH_MAX];
+	struct buf pending;     /* written in 64 KiB slices */
+	unsigned long long size;
+};
+
+/* Creates spool/tmp/<name> exclusively, to become <dest_dir>/<name>
+ * (dest_dir relative to the home, e.g. SPOOL_INCOMING_DIR).  1 ok, 0 errno. */
+int spool_file_create(struct spool_file *f, const char *dest_dir, const char *name);
+int spool_file_write(struct spool_file *f, const void *data, size_t len);
+/* write all, fsync, close (checked), rename into place, fsync the directory.
+ * Only after 1 is the file durable.  On 0 the tmp file is removed. */
+int spool_file_commit(struct spool_file *f);
+/* Closes and removes the tmp file; safe after a failed write or commit. */
+void spool_file_abort(struct spool_file *f);
+
+/* Absolute-path helpers used by every stage. */
+int spool_fsync_dir(const char *dir_path);
+/* Reads a whole file into b.  1 ok, 0 errno. */
+int spool_read_file(const char *path, struct buf *b);
+
+/* Moves a finished file aside (rename into spool/trash) instead of unlinking
+ * it, because unlink of a fresh file costs ~1 ms here (design.md).  1 ok. */
+int spool_retire(const char *path);
+/* Removes trash entries older than min_age_seconds; returns how many. */
+unsigned long spool_empty_trash(int min_age_seconds);
+/* Moves an unreadable or malformed file into spool/bad/ and logs why. */
+void spool_quarantine(const char *path, const char *why);
+
+/* Wakes runq -l (writes a byte to the trigger FIFO, never blocks). */
+void spool_poke_trigger(void);
+/* Free space under the spool in KiB.  1 ok, 0 errno. */
+int spool_free_kbytes(unsigned long long *kbytes);
+/* Creates the spool skeleton under the home (mode 0700 dirs, the FIFO). */
+int spool_make_skeleton(void);
+
+#endif
