@@ -45,7 +45,7 @@ $(LIB_A): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 .SECONDEXPANSION:
-libexec/% bin/%: $$(patsubst src/%.c,build/%.o,$$(wildcard src/$$*/*.c)) $(LIB_A)
+libexec/% bin/%: $$(addsuffix .o,$$(basename $$(subst src/,build/,$$(wildcard src/$$*/*.c)))) $(LIB_A)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIB_A) $(LIBS)
 
 build/t/%: t/drivers/%.c $(LIB_A) | build-dirs
