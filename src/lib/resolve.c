@@ -1,0 +1,452 @@
+#include "resolve.h"
+#include "address.h"
+#include "home.h"
+#include "log.h"
+#include "spool.h"
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define RESOLVE_ALIAS_DEPTH_MAX 8
+#define SUB_CODE_MAX_BYTES 8   /* Synchronet's LEN_CODE */
+
+/* Administrative names that reach the sysop with ALLOW_SYSOP_ALIASES. */
+static const char *const sysop_aliases[] = {
+	"sysop", "root", "abuse", "hostmaster", "webmaster", "mailer-daemon",
+	"admin", "administrator", "security", NULL
+};
+
+void resolve_result_init(struct resolve_result *res) { memset(res, 0, sizeof *res); }
+
+void resolve_result_free(struct resolve_result *res)
+{
+	buf_free(&res->target);
+	buf_free(&res->reason);
+}
+
+const char *resolve_channel_name(enum resolve_channel ch)
+{
+	static const char *names[] = { "reject", "local", "remote", "board", "qwk", "fido" };
+	return (unsigned)ch < sizeof names / sizeof names[0] ? names[ch] : "?";
+}
+
+static void reject(struct resolve_result *res, int code, const char *enhanced, const char *fmt, const char *arg)
+{
+	res->channel = RESOLVE_REJECT;
+	res->code = code;
+	snprintf(res->enhanced, sizeof res->enhanced, "%s", enhanced);
+	buf_truncate(&res->reason, 0);
+	xbuf_catf(&res->reason, fmt, arg);
+}
+
+/* ---- loading etc/db/localnames and etc/alias.cfg ---- */
+
+static int push_string(char ***list, size_t *count, const char *s, size_t n)
+{
+	char **grown = realloc(*list, (*count + 1) * sizeof **list);
+	char *copy;
+
+	if (!grown)
+		return 0;
+	*list = grown;
+	copy = strndup(s, n);
+	if (!copy)
+		return 0;
+	(*list)[(*count)++] = copy;
+	return 1;
+}
+
+/* Calls fn for each line's first two whitespace-separated words.  A missing
+ * file is empty; comments start with ';' or '#'. */
+static int each_config_line(const char *relative, int words_wanted,
+			    int (*fn)(struct resolve_context *, const char *, size_t, const char *, size_t,
+				      const char *, int),
+			    struct resolve_context *ctx)
+{
+	char path[PATH_MAX];
+	struct buf text = BUF_INIT;
+	char *line, *next;
+	int lineno = 0, ok = 1;
+
+	if (!home_path(path, sizeof path, relative))
+		return 0;
+	if (!spool_read_file(path, &text)) {
+		buf_free(&text);
+		if (errno == ENOENT)
+			return 1;
+		log_warn("unable to read %s: %s", path, strerror(errno));
+		return 0;
+	}
+	for (line = text.data; ok && line && *line; line = next) {
+		const char *w1, *w2;
+		size_t n1, n2;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		lineno++;
+		line += strspn(line, " \t\r");
+		if (!*line || *line == ';' || *line == '#')
+			continue;
+		w1 = line;
+		n1 = strcspn(w1, " \t\r");
+		w2 = w1 + n1 + strspn(w1 + n1, " \t\r");
+		n2 = strcspn(w2, " \t\r");
+		if (words_wanted == 2 && n2 == 0) {
+			log_warn("%s:%d: malformed line (expected: alias target)", path, lineno);
+			continue;
+		}
+		ok = fn(ctx, w1, n1, w2, n2, path, lineno);
+	}
+	buf_free(&text);
+	return ok;
+}
+
+static int add_local_domain(struct resolve_context *ctx, const char *w1, size_t n1, const char *w2,
+			    size_t n2, const char *path, int lineno)
+{
+	(void)w2; (void)n2; (void)path; (void)lineno;
+	if (n1 && w1[n1 - 1] == '.')
+		n1--;
+	return push_string(&ctx->local_domains, &ctx->local_domain_count, w1, n1);
+}
+
+static int add_alias(struct resolve_context *ctx, const char *w1, size_t n1, const char *w2, size_t n2,
+		     const char *path, int lineno)
+{
+	(void)path; (void)lineno;
+	return push_string(&ctx->aliases, &ctx->alias_count, w1, n1)
+	       && push_string(&ctx->aliases, &ctx->alias_count, w2, n2);
+}
+
+int resolve_context_load(struct resolve_context *ctx, const struct mail_config *cfg, struct userdb *db)
+{
+	memset(ctx, 0, sizeof *ctx);
+	ctx->cfg = cfg;
+	ctx->db = db;
+	if (!add_local_domain(ctx, cfg->host_name, strlen(cfg->host_name), NULL, 0, NULL, 0)
+	    || !each_config_line("etc/db/localnames", 1, add_local_domain, ctx)
+	    || !each_config_line("etc/alias.cfg", 2, add_alias, ctx)) {
+		resolve_context_free(ctx);
+		return 0;
+	}
+	return 1;
+}
+
+static void free_list(char **list, size_t count)
+{
+	size_t i;
+	for (i = 0; i < count; i++)
+		free(list[i]);
+	free(list);
+}
+
+void resolve_context_free(struct resolve_context *ctx)
+{
+	free_list(ctx->local_domains, ctx->local_domain_count);
+	free_list(ctx->aliases, ctx->alias_count);
+	ctx->local_domains = ctx->aliases = NULL;
+	ctx->local_domain_count = ctx->alias_count = 0;
+}
+
+int resolve_domain_is_local(const struct resolve_context *ctx, const char *domain)
+{
+	size_t n = strlen(domain), i;
+
+	if (n && domain[n - 1] == '.')
+		n--;
+	for (i = 0; i < ctx->local_domain_count; i++)
+		if (strlen(ctx->local_domains[i]) == n && strncasecmp(ctx->local_domains[i], domain, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* ---- the local part ---- */
+
+static int resolve_local(struct resolve_context *ctx, const char *local, int depth, int no_forward,
+			 struct resolve_result *res);
+
+static const char *alias_target(const struct resolve_context *ctx, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < ctx->alias_count; i += 2)
+		if (strcasecmp(ctx->aliases[i], name) == 0)
+			return ctx->aliases[i + 1];
+	return NULL;
+}
+
+/* An alias target: a prefixed or plain local name, or a full address. */
+static int resolve_alias_target(struct resolve_context *ctx, const char *target, int depth,
+				struct resolve_result *res)
+{
+	struct buf local = BUF_INIT, domain = BUF_INIT;
+	int r;
+
+	if (strncasecmp(target, "sub:", 4) != 0 && address_split(target, &local, &domain)
+	    && !resolve_domain_is_local(ctx, domain.data)) {
+		/* The sysop's own forward: allowed without relay rights. */
+		res->channel = RESOLVE_REMOTE;
+		res->is_relay = 0;
+		xbuf_copys(&res->target, target);
+		r = 1;
+	} else {
+		r = resolve_local(ctx, domain.len ? local.data : target, depth + 1, 0, res);
+	}
+	buf_free(&local);
+	buf_free(&domain);
+	return r;
+}
+
+/* 1 when tag is listed in spool/data/user/<num>.smtptags (case-insensitive). */
+static int tag_is_blocked(unsigned long usernum, const char *tag)
+{
+	char rel[64], path[PATH_MAX];
+	struct buf text = BUF_INIT;
+	char *line, *next;
+	int blocked = 0;
+
+	snprintf(rel, sizeof rel, SPOOL_DATA_DIR "/user/%lu.smtptags", usernum);
+	if (!home_path(path, sizeof path, rel) || !spool_read_file(path, &text)) {
+		buf_free(&text);
+		return 0;
+	}
+	for (line = text.data; !blocked && line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		line[strcspn(line, "\r")] = 0;
+		blocked = *line && strcasecmp(line, tag) == 0;
+	}
+	buf_free(&text);
+	return blocked;
+}
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/* Finds a user by name/alias, then with '.' and '_' read as spaces
+ * ("rob.swindell" for "Rob Swindell"), then by number when allowed. */
+static int find_user(struct resolve_context *ctx, const char *name, struct user *u)
+{
+	char spaced[USER_NAME_MAX_BYTES + 1];
+	size_t i, n = strlen(name);
+	int r;
+
+	r = userdb_get_by_name(ctx->db, name, u);
+	if (r != 0)
+		return r;
+	if (n <= USER_NAME_MAX_BYTES && strpbrk(name, "._")) {
+		for (i = 0; i <= n; i++)
+			spaced[i] = (name[i] == '.' || name[i] == '_') ? ' ' : name[i];
+		r = userdb_get_by_name(ctx->db, spaced, u);
+		if (r != 0)
+			return r;
+	}
+	if ((ctx->cfg->options & MAIL_OPTION(ALLOW_RX_BY_NUMBER)) && all_digits(name) && n < 10)
+		return userdb_get_by_number(ctx->db, strtoul(name, NULL, 10), u);
+	return 0;
+}
+
+static int is_sysop_alias(const struct resolve_context *ctx, const char *name)
+{
+	size_t i;
+
+	if (strcasecmp(name, "postmaster") == 0)
+		return 1; /* RFC 5321 §4.5.1: always */
+	if (!(ctx->cfg->options & MAIL_OPTION(ALLOW_SYSOP_ALIASES)))
+		return 0;
+	for (i = 0; sysop_aliases[i]; i++)
+		if (strcasecmp(name, sysop_aliases[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* What a found user's mail does: the mailbox, or the forward address. */
+static int deliver_to_user(const struct user *u, int no_forward, int want_forward,
+			   struct resolve_result *res)
+{
+	res->usernum = u->number;
+	if (u->flags & USER_FLAG_DISABLED) {
+		reject(res, 550, "5.2.1", "%s: mailbox disabled", u->name);
+		return 1;
+	}
+	if (want_forward || (!no_forward && (u->flags & USER_FLAG_FORWARD) && u->forward[0])) {
+		if (!u->forward[0]) {
+			reject(res, 550, "5.1.1", "%s: no forward address", u->name);
+			return 1;
+		}
+		res->channel = RESOLVE_REMOTE;
+		res->is_relay = 0;
+		xbuf_copys(&res->target, u->forward);
+		return 1;
+	}
+	res->channel = RESOLVE_LOCAL;
+	return 1;
+}
+
+static int resolve_user_name(struct resolve_context *ctx, const char *name, int no_forward,
+			     int want_forward, struct resolve_result *res)
+{
+	struct user u;
+	int r;
+
+	if (is_sysop_alias(ctx, name)) {
+		r = userdb_get_by_number(ctx->db, USER_SYSOP_NUMBER, &u);
+	} else {
+		r = find_user(ctx, name, &u);
+		if (r == 0 && ctx->cfg->default_user[0])
+			r = userdb_get_by_name(ctx->db, ctx->cfg->default_user, &u);
+	}
+	if (r < 0)
+		return 0;
+	if (r == 0) {
+		reject(res, 550, "5.1.1", "%s: no such user here", name);
+		return 1;
+	}
+	return deliver_to_user(&u, no_forward, want_forward, res);
+}
+
+/* "name#tag": the user, unless the tag is in the user's .smtptags. */
+static int resolve_tagged(struct resolve_context *ctx, const char *local, int no_forward,
+			  struct resolve_result *res)
+{
+	const char *hash = strchr(local, '#');
+	char *name = strndup(local, (size_t)(hash - local));
+	int r;
+
+	if (!name)
+		die_nomem();
+	r = resolve_user_name(ctx, name, no_forward, 0, res);
+	if (r && res->channel != RESOLVE_REJECT && tag_is_blocked(res->usernum, hash + 1))
+		reject(res, 550, "5.1.1", "%s: no such user here (tag disabled)", local);
+	free(name);
+	return r;
+}
+
+static int sub_code_valid(const char *code)
+{
+	size_t n = strlen(code), i;
+
+	if (n == 0 || n > SUB_CODE_MAX_BYTES)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)code[i]) && code[i] != '_' && code[i] != '-')
+			return 0;
+	return 1;
+}
+
+static int resolve_local(struct resolve_context *ctx, const char *local, int depth, int no_forward,
+			 struct resolve_result *res)
+{
+	const char *target;
+
+	if (depth > RESOLVE_ALIAS_DEPTH_MAX) {
+		reject(res, 550, "5.4.6", "%s: alias loop", local);
+		return 1;
+	}
+	/* %-hacks and quoted "user@other" are relay attempts in disguise. */
+	if (strpbrk(local, "%@")) {
+		res->is_relay = 1;
+		reject(res, 550, "5.7.1", "%s: relaying denied", local);
+		return 1;
+	}
+	if (strncasecmp(local, "local:", 6) == 0)
+		return resolve_user_name(ctx, local + 6, 1, 0, res);
+	if (strncasecmp(local, "forward:", 8) == 0)
+		return resolve_user_name(ctx, local + 8, 0, 1, res);
+	if (strncasecmp(local, "sub:", 4) == 0) {
+		/* The board channel lands in a later stage; until sub-boards are
+		 * configured no code is known, so nothing is accepted for one. */
+		if (!sub_code_valid(local + 4))
+			reject(res, 550, "5.1.3", "%s: malformed sub-board code", local);
+		else
+			reject(res, 550, "5.1.1", "%s: no such sub-board", local);
+		return 1;
+	}
+	if (strchr(local, '!')) {
+		/* <qwk-id>!<user>: QWKnet routing needs configured nodes; unknown
+		 * ids are treated like the bang-path relay trick they resemble. */
+		res->is_relay = 1;
+		reject(res, 550, "5.7.1", "%s: unknown QWK network node, relaying denied", local);
+		return 1;
+	}
+	target = alias_target(ctx, local);
+	if (target)
+		return resolve_alias_target(ctx, target, depth, res);
+	if (strchr(local, '#'))
+		return resolve_tagged(ctx, local, no_forward, res);
+	return resolve_user_name(ctx, local, no_forward, 0, res);
+}
+
+/* "name@p<point>.f<node>.n<net>.z<zone>.fidonet" -> "name@zone:net/node.point". */
+static int fidonet_address(const char *local, const char *domain, struct buf *out)
+{
+	unsigned long point = 0, node, net, zone;
+	int used = 0;
+
+	if (sscanf(domain, "p%lu.f%lu.n%lu.z%lu.fidonet%n", &point, &node, &net, &zone, &used) == 4
+	    && domain[used] == 0)
+		;
+	else if (point = 0, sscanf(domain, "f%lu.n%lu.z%lu.fidonet%n", &node, &net, &zone, &used) == 3
+		 && domain[used] == 0)
+		;
+	else
+		return 0;
+	xbuf_catf(out, "%s@%lu:%lu/%lu", local, zone, net, node);
+	if (point)
+		xbuf_catf(out, ".%lu", point);
+	return 1;
+}
+
+static int ends_with_fidonet(const char *domain)
+{
+	size_t n = strlen(domain);
+	return n >= 8 && strcasecmp(domain + n - 8, ".fidonet") == 0;
+}
+
+int resolve_recipient(struct resolve_context *ctx, const char *address, struct resolve_result *res)
+{
+	struct buf local = BUF_INIT, domain = BUF_INIT, fido = BUF_INIT;
+	int r = 1, has_domain;
+
+	res->channel = RESOLVE_REJECT;
+	res->is_relay = 0;
+	res->usernum = 0;
+	buf_truncate(&res->target, 0);
+	buf_truncate(&res->reason, 0);
+	has_domain = address_split(address, &local, &domain);
+	if (!local.len) {
+		reject(res, 553, "5.1.3", "%s: empty local part", address);
+	} else if (has_domain && domain.data[0] == '[') {
+		/* Address literals are never ours: relaying to them needs rights. */
+		res->channel = RESOLVE_REMOTE;
+		res->is_relay = 1;
+		xbuf_copys(&res->target, address);
+	} else if (has_domain && ends_with_fidonet(domain.data)) {
+		if (!fidonet_address(local.data, domain.data, &fido))
+			reject(res, 553, "5.1.3", "%s: malformed FidoNet address", address);
+		else
+			reject(res, 550, "5.1.2", "%s: FidoNet netmail is not configured here", address);
+	} else if (has_domain && !resolve_domain_is_local(ctx, domain.data)) {
+		res->channel = RESOLVE_REMOTE;
+		res->is_relay = 1;
+		xbuf_copys(&res->target, address);
+	} else {
+		r = resolve_local(ctx, local.data, 0, 0, res);
+	}
+	buf_free(&local);
+	buf_free(&domain);
+	buf_free(&fido);
+	return r;
+}
