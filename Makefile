@@ -20,7 +20,7 @@ LDFLAGS_ALL = $(OPT) -Wl,--as-needed $(LDFLAGS)
 LIBS = -lssl -lcrypto -lgdbm -lresolv
 
 LIBEXEC_PROGS = smtpd pop3d route deliver-local
-BIN_PROGS = runq sendmail mailq bbsmail-user
+BIN_PROGS = runq sendmail mailq bbsmail-user bbsmail-config
 # Only programs whose sources exist yet are built.
 present = $(foreach p,$(1),$(if $(wildcard src/$(p)/*.c),$(p)))
 LIBEXEC_TARGETS = $(addprefix libexec/,$(call present,$(LIBEXEC_PROGS)))
@@ -44,6 +44,8 @@ build-dirs:
 $(LIB_A): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
+# Keep objects: they are intermediates of the pattern rule below.
+.SECONDARY:
 .SECONDEXPANSION:
 libexec/% bin/%: $$(addsuffix .o,$$(basename $$(subst src/,build/,$$(wildcard src/$$*/*.c)))) $(LIB_A)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIB_A) $(LIBS)

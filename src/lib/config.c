@@ -237,6 +237,55 @@ bad:
 	return 0;
 }
 
+int mail_option_bit(const char *name)
+{
+	int i;
+
+	for (i = 0; i < MAIL_OPTION_COUNT; i++)
+		if (strcasecmp(name, option_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static void format_options(unsigned long long options, char *out, size_t size)
+{
+	size_t used = 0;
+	int i, n;
+
+	out[0] = 0;
+	for (i = 0; i < MAIL_OPTION_COUNT; i++)
+		if (options & (1ULL << i)) {
+			n = snprintf(out + used, size - used, "%s%s", used ? "|" : "", option_names[i]);
+			if (n < 0 || (size_t)n >= size - used)
+				return;
+			used += (size_t)n;
+		}
+}
+
+int mail_config_format(const struct mail_config *cfg, const char *key, char *out, size_t size)
+{
+	const char *field;
+	size_t i;
+
+	for (i = 0; i < sizeof key_specs / sizeof key_specs[0]; i++)
+		if (strcasecmp(key, key_specs[i].name) == 0 && key_specs[i].type != KEY_IGNORED)
+			break;
+	if (i == sizeof key_specs / sizeof key_specs[0])
+		return 0;
+	field = (const char *)cfg + key_specs[i].offset;
+	switch (key_specs[i].type) {
+	case KEY_STRING: snprintf(out, size, "%s", field); break;
+	case KEY_PORT: snprintf(out, size, "%u", *(const unsigned *)(const void *)field); break;
+	case KEY_ULONG:
+	case KEY_DURATION: snprintf(out, size, "%lu", *(const unsigned long *)(const void *)field); break;
+	case KEY_SIZE: snprintf(out, size, "%llu", *(const unsigned long long *)(const void *)field); break;
+	case KEY_LOGLEVEL: snprintf(out, size, "%d", *(const int *)(const void *)field); break;
+	case KEY_OPTIONS: format_options(*(const unsigned long long *)(const void *)field, out, size); break;
+	case KEY_IGNORED: return 0;
+	}
+	return 1;
+}
+
 void mail_config_defaults(struct mail_config *cfg)
 {
 	char error[256];

@@ -85,6 +85,11 @@ int config_parse_duration(const char *s, unsigned long *seconds);    /* 60M, 2h,
 int config_parse_ulong(const char *s, unsigned long *value);
 int config_parse_options(const char *s, unsigned long long *options, const char *file, int line);
 const char *mail_option_name(int bit);
+/* Writes key's current value as text (sizes in bytes, durations in seconds,
+ * Options as NAME|NAME).  1 ok, 0 unknown key. */
+int mail_config_format(const struct mail_config *cfg, const char *key, char *out, size_t size);
+/* The bit of an Options flag name, or -1. */
+int mail_option_bit(const char *name);
 
 /* smtpserver.conf: PARAM lines (in the default group) and HELO patterns. */
 struct smtpserver_param {
