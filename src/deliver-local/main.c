@@ -1,0 +1,216 @@
+/* deliver-local: scans spool/queue/local/ once and delivers each job (one
+ * recipient, written by route) into the user's Maildir under
+ * spool/mailbox/<usernum>/ (deliver-local(8), spool(5)).
+ * The Maildir name is derived from the job, so a rerun after a crash
+ * between the delivery and the job's removal finds the earlier delivery
+ * instead of making a second copy. */
+#include "buf.h"
+#include "config.h"
+#include "envelope.h"
+#include "home.h"
+#include "log.h"
+#include "maildir.h"
+#include "spool.h"
+#include "stage.h"
+#include "userdb.h"
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define USAGE "deliver-local [-d DIR]"
+#define HOSTNAME_MAX_BYTES 256
+
+struct deliver_run {
+	struct userdb db;
+	int db_open;
+	char host[HOSTNAME_MAX_BYTES * 4 + 1];   /* Maildir-escaped host name */
+	int temporary_failures;
+};
+
+/* The host part of Maildir names: '/' and ':' escaped as formats.md §4.1
+ * says (\057, \072). */
+static void deliver_host_name(struct deliver_run *run)
+{
+	char raw[HOSTNAME_MAX_BYTES + 1];
+	size_t i, n = 0;
+
+	if (gethostname(raw, sizeof raw - 1) != 0 || !raw[0])
+		strcpy(raw, "localhost");
+	raw[sizeof raw - 1] = 0;
+	for (i = 0; raw[i] && n + 5 < sizeof run->host; i++) {
+		if (raw[i] == '/' || raw[i] == ':')
+			n += (size_t)snprintf(run->host + n, 5, "\\%03o", (unsigned char)raw[i]);
+		else
+			run->host[n++] = raw[i];
+	}
+	run->host[n] = 0;
+}
+
+/* Done on the first job only, so an empty queue costs one readdir. */
+static void deliver_open(struct deliver_run *run)
+{
+	struct mail_config cfg;
+
+	if (run->db_open)
+		return;
+	mail_config_defaults(&cfg);
+	xmail_config_load(&cfg);    /* for LogLevel */
+	if (!userdb_open(&run->db, 0))
+		die_sys("unable to open the user database");
+	deliver_host_name(run);
+	run->db_open = 1;
+}
+
+/* "<arrival>.J<job name with '.' as '_'>.<host>,S=<size>": the job name is
+ * unique in the spool (queue id + recipient index), so the name is unique
+ * in the Maildir and the same on every attempt at this job. */
+static int deliver_unique_name(const struct deliver_run *run, const struct envelope *e, const char *job,
+			       size_t size, struct buf *name)
+{
+	size_t i;
+
+	buf_truncate(name, 0);
+	xbuf_catf(name, "%lu.J", e->arrival);
+	for (i = 0; job[i]; i++) {
+		char c = job[i];
+		if (c == '.')
+			c = '_';
+		if (c == '/' || c == ':' || (unsigned char)c < 0x21 || (unsigned char)c > 0x7e)
+			return 0;
+		xbuf_catc(name, c);
+	}
+	xbuf_catf(name, ".%s,S=%zu", run->host, size);
+	return 1;
+}
+
+/* The lines we add above the message (deliver-local(8)). */
+static void deliver_head(const struct envelope *e, struct buf *head)
+{
+	buf_truncate(head, 0);
+	xbuf_catf(head, "Return-Path: <%s>\n", e->sender);
+}
+
+/* A job that will never be deliverable goes to spool/bad for the sysop. */
+static void deliver_give_up(const char *job, const char *path, const char *why)
+{
+	log_error("id=%s event=undeliverable reason=%s", job, why);
+	spool_quarantine(path, why);
+}
+
+static int deliver_user_ok(struct deliver_run *run, const char *job, const char *path,
+			   unsigned long usernum)
+{
+	struct user u;
+	int got = userdb_get_by_number(&run->db, usernum, &u);
+
+	if (got < 0) {
+		log_warn("id=%s event=defer user=%lu: unable to read the user database: %s", job, usernum,
+			 strerror(errno));
+		run->temporary_failures++;
+		return 0;
+	}
+	if (got == 0) {
+		deliver_give_up(job, path, "no such user");
+		return 0;
+	}
+	if (u.flags & USER_FLAG_DISABLED) {
+		deliver_give_up(job, path, "user disabled");
+		return 0;
+	}
+	return 1;
+}
+
+static void deliver_job(struct deliver_run *run, const char *job, const char *path, struct envelope *e)
+{
+	char mailbox[PATH_MAX];
+	struct buf head = BUF_INIT, name = BUF_INIT;
+	const struct envelope_rcpt *r = &e->rcpt[0];
+	int got;
+
+	if (!deliver_user_ok(run, job, path, r->usernum))
+		return;
+	deliver_head(e, &head);
+	if (!deliver_unique_name(run, e, job, head.len + e->message_len, &name)) {
+		deliver_give_up(job, path, "job name unusable in a Maildir");
+		goto done;
+	}
+	if (!maildir_path(r->usernum, mailbox, sizeof mailbox) || !maildir_create(mailbox)
+	    || !(got = maildir_deliver(mailbox, name.data, head.data, head.len, e->message, e->message_len))) {
+		log_warn("id=%s event=defer user=%lu: unable to deliver to %s: %s", job, r->usernum, mailbox,
+			 strerror(errno));
+		run->temporary_failures++;
+		goto done;
+	}
+	if (!spool_retire(path)) {
+		log_warn("id=%s event=defer: unable to retire %s: %s", job, path, strerror(errno));
+		run->temporary_failures++;
+	}
+	log_info("id=%s event=%s user=%lu file=new/%s size=%zu", job, got == 2 ? "already-delivered" : "delivered",
+		 r->usernum, name.data, head.len + e->message_len);
+done:
+	buf_free(&head);
+	buf_free(&name);
+}
+
+static void deliver_one(struct deliver_run *run, const char *dir, const char *job)
+{
+	struct envelope e;
+	char path[PATH_MAX];
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, job) >= sizeof path)
+		return;
+	fd = stage_claim(path);
+	if (fd < 0)
+		return;   /* gone, or another deliver-local holds it */
+	if (!envelope_load(path, &e)) {
+		if (errno == EBADMSG)
+			deliver_give_up(job, path, "malformed job");
+		else {
+			log_warn("id=%s event=defer: unable to read %s: %s", job, path, strerror(errno));
+			run->temporary_failures++;
+		}
+	} else if (e.rcpt_count != 1 || !e.rcpt[0].channel || strcmp(e.rcpt[0].channel, "local") != 0
+		   || e.rcpt[0].usernum == 0) {
+		deliver_give_up(job, path, "job is not one local recipient");
+	} else {
+		deliver_open(run);
+		deliver_job(run, job, path, &e);
+	}
+	envelope_free(&e);
+	close(fd);
+}
+
+static int deliver_scan(struct deliver_run *run)
+{
+	char dir[PATH_MAX];
+	struct dirent *d;
+	DIR *dh;
+
+	xhome_path(dir, sizeof dir, SPOOL_QUEUE_DIR "/local");
+	dh = opendir(dir);
+	if (!dh)
+		die_sys("unable to open %s", dir);
+	while ((d = readdir(dh)))
+		if (d->d_name[0] != '.')
+			deliver_one(run, dir, d->d_name);
+	closedir(dh);
+	return run->temporary_failures ? EXIT_TEMPORARY : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct deliver_run run;
+	int code;
+
+	log_set_program("deliver-local");
+	stage_parse_args(argc, argv, USAGE);
+	memset(&run, 0, sizeof run);
+	code = deliver_scan(&run);
+	if (run.db_open)
+		userdb_close(&run.db);
+	return code;
+}

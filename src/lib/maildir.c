@@ -1,0 +1,219 @@
+#include "maildir.h"
+#include "home.h"
+#include "spool.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int maildir_path(unsigned long usernum, char *out, size_t size)
+{
+	char rel[64];
+
+	snprintf(rel, sizeof rel, "%s/%lu", SPOOL_MAILBOX_DIR, usernum);
+	return home_path(out, size, rel);
+}
+
+/* Joins dir and name into out; 0 with ENAMETOOLONG on truncation. */
+static int maildir_join(char *out, size_t size, const char *dir, const char *name)
+{
+	int n = snprintf(out, size, "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return 0;
+	}
+	return 1;
+}
+
+/* mkdir that reports whether it created something, so the parent directory
+ * is fsync'ed only when its entries changed. */
+static int maildir_mkdir(const char *path, int *created)
+{
+	if (mkdir(path, 0700) == 0) {
+		*created = 1;
+		return 1;
+	}
+	return errno == EEXIST;
+}
+
+int maildir_create(const char *mailbox)
+{
+	static const char *subdirs[] = { "tmp", "new", "cur" };
+	char path[PATH_MAX], parent[PATH_MAX];
+	int created_box = 0, created_sub = 0;
+	size_t i;
+
+	if (!maildir_mkdir(mailbox, &created_box))
+		return 0;
+	for (i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++)
+		if (!maildir_join(path, sizeof path, mailbox, subdirs[i])
+		    || !maildir_mkdir(path, &created_sub))
+			return 0;
+	/* A new mailbox must survive a crash like the message written into it. */
+	if (created_sub && !spool_fsync_dir(mailbox))
+		return 0;
+	if (created_box) {
+		if (!maildir_join(parent, sizeof parent, mailbox, ".."))
+			return 0;
+		if (!spool_fsync_dir(parent))
+			return 0;
+	}
+	return 1;
+}
+
+/* Entries of dir that are not dotfiles; -1 on error. */
+static long maildir_count_dir(const char *dir)
+{
+	struct dirent *d;
+	long n = 0;
+	DIR *dh = opendir(dir);
+
+	if (!dh)
+		return errno == ENOENT ? 0 : -1;
+	while ((d = readdir(dh)))
+		if (d->d_name[0] != '.')
+			n++;
+	closedir(dh);
+	return n;
+}
+
+long maildir_count(const char *mailbox)
+{
+	char path[PATH_MAX];
+	long fresh, seen;
+
+	if (!maildir_join(path, sizeof path, mailbox, "new") || (fresh = maildir_count_dir(path)) < 0)
+		return -1;
+	if (!maildir_join(path, sizeof path, mailbox, "cur") || (seen = maildir_count_dir(path)) < 0)
+		return -1;
+	return fresh + seen;
+}
+
+static int maildir_write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return 0;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 1;
+}
+
+/* 1 when cur/ holds "<name>:2,<flags>", i.e. a reader already moved this
+ * delivery out of new/.  The two names a POP3 reader leaves are tried with a
+ * stat each; the full scan runs only when asked (an interrupted earlier
+ * attempt), so the common path costs two failed stats. */
+static int maildir_in_cur(const char *mailbox, const char *name, int scan)
+{
+	static const char *flags[] = { ":2,", ":2,S" };
+	char path[PATH_MAX];
+	struct stat st;
+	struct dirent *d;
+	size_t i, name_len = strlen(name);
+	int found = 0;
+	DIR *dh;
+
+	for (i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+		int n = snprintf(path, sizeof path, "%s/cur/%s%s", mailbox, name, flags[i]);
+		if (n > 0 && (size_t)n < sizeof path && stat(path, &st) == 0)
+			return 1;
+	}
+	if (!scan || !maildir_join(path, sizeof path, mailbox, "cur") || !(dh = opendir(path)))
+		return 0;
+	while (!found && (d = readdir(dh)))
+		found = strncmp(d->d_name, name, name_len) == 0 && d->d_name[name_len] == ':';
+	closedir(dh);
+	return found;
+}
+
+/* Creates tmp/<name>.  A leftover with this name is from an interrupted
+ * earlier attempt at the same job (the caller holds the job's lock), so it
+ * is replaced; *leftover tells the caller to look harder for that attempt. */
+static int maildir_open_tmp(const char *tmp_path, int *leftover)
+{
+	int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd >= 0 || errno != EEXIST)
+		return fd;
+	*leftover = 1;
+	if (unlink(tmp_path) != 0)
+		return -1;
+	return open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+static int maildir_write_tmp(const char *tmp_path, int *leftover, const char *head, size_t head_len,
+			     const char *body, size_t body_len)
+{
+	int fd = maildir_open_tmp(tmp_path, leftover);
+
+	if (fd < 0)
+		return 0;
+	if (!maildir_write_all(fd, head, head_len) || !maildir_write_all(fd, body, body_len)
+	    || fsync(fd) != 0) {
+		int saved = errno;
+		close(fd);
+		unlink(tmp_path);
+		errno = saved;
+		return 0;
+	}
+	if (close(fd) != 0) {
+		int saved = errno;
+		unlink(tmp_path);
+		errno = saved;
+		return 0;
+	}
+	return 1;
+}
+
+int maildir_deliver(const char *mailbox, const char *unique_name, const char *head, size_t head_len,
+		    const char *body, size_t body_len)
+{
+	char tmp_path[PATH_MAX], new_path[PATH_MAX], new_dir[PATH_MAX];
+	int leftover = 0, already = 0;
+
+	if (!unique_name[0] || strchr(unique_name, '/') || unique_name[0] == '.') {
+		errno = EINVAL;
+		return 0;
+	}
+	if (!maildir_join(new_dir, sizeof new_dir, mailbox, "new")
+	    || snprintf(tmp_path, sizeof tmp_path, "%s/tmp/%s", mailbox, unique_name) >= (int)sizeof tmp_path
+	    || !maildir_join(new_path, sizeof new_path, new_dir, unique_name)) {
+		errno = ENAMETOOLONG;
+		return 0;
+	}
+	if (!maildir_write_tmp(tmp_path, &leftover, head, head_len, body, body_len))
+		return 0;
+	if (maildir_in_cur(mailbox, unique_name, leftover))
+		already = 1;
+	else if (link(tmp_path, new_path) != 0) {
+		if (errno != EEXIST) {
+			int saved = errno;
+			unlink(tmp_path);
+			errno = saved;
+			return 0;
+		}
+		already = 1;
+	} else if (!spool_fsync_dir(new_dir)) {
+		/* The link exists but may not be durable: report a temporary
+		 * failure; the retry finds the name and answers 2. */
+		int saved = errno;
+		unlink(tmp_path);
+		errno = saved;
+		return 0;
+	}
+	unlink(tmp_path);
+	return already ? 2 : 1;
+}

@@ -1,0 +1,73 @@
+#include "stage.h"
+#include "home.h"
+#include "log.h"
+#include "spool.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void stage_parse_args(int argc, char **argv, const char *usage)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, "d:")) != -1) {
+		if (opt != 'd')
+			die_usage(usage);
+		home_set(optarg);
+	}
+	if (optind != argc)
+		die_usage(usage);
+}
+
+int stage_claim(const char *path)
+{
+	struct stat held, named;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+		goto skip;
+	/* Another process may have finished the file and renamed it away
+	 * between our open and our lock. */
+	if (fstat(fd, &held) != 0 || stat(path, &named) != 0 || held.st_ino != named.st_ino
+	    || held.st_dev != named.st_dev || !S_ISREG(held.st_mode))
+		goto skip;
+	return fd;
+skip:
+	close(fd);
+	return -1;
+}
+
+static int stage_create(struct spool_file *f, const char *dest_dir, const char *name)
+{
+	if (spool_file_create(f, dest_dir, name))
+		return 1;
+	if (errno != EEXIST || unlink(f->tmp_path) != 0)
+		return 0;
+	return spool_file_create(f, dest_dir, name);
+}
+
+int stage_write_file(const char *dest_dir, const char *name, const void *head, size_t head_len,
+		     const void *body, size_t body_len)
+{
+	struct spool_file f;
+
+	if (!stage_create(&f, dest_dir, name))
+		return 0;
+	if (!spool_file_write(&f, head, head_len) || !spool_file_write(&f, body, body_len)) {
+		spool_file_abort(&f);
+		return 0;
+	}
+	return spool_file_commit(&f);
+}
+
+int stage_mkdir(const char *path)
+{
+	return mkdir(path, 0700) == 0 || errno == EEXIST;
+}

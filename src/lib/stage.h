@@ -1,0 +1,27 @@
+/* stage: what the spool stages (route, deliver-local, later deliver-*)
+ * share beyond spool.h: the -d option, the flock claim on a spool file and
+ * the job write that replaces a leftover of an interrupted earlier run. */
+#ifndef BBSMAIL_STAGE_H
+#define BBSMAIL_STAGE_H
+#include <stddef.h>
+
+/* Accepts only "-d DIR" (sets the home); anything else dies with usage. */
+void stage_parse_args(int argc, char **argv, const char *usage);
+
+/* Claims a spool file: opens it and takes flock(LOCK_EX|LOCK_NB).  Returns
+ * the fd (closing it releases the claim), or -1 when the file is gone,
+ * locked by another process, or was moved away while we waited for it
+ * (the path no longer names the inode we locked). */
+int stage_claim(const char *path);
+
+/* Durably writes head+body as <dest_dir>/<name> (dest_dir relative to the
+ * home) through spool/tmp/<name>.  A spool/tmp/<name> left by a killed
+ * earlier run is removed first: the caller holds the claim on the input, so
+ * nobody else writes that name.  1 ok, 0 errno. */
+int stage_write_file(const char *dest_dir, const char *name, const void *head, size_t head_len,
+		     const void *body, size_t body_len);
+
+/* mkdir 0700 that accepts an existing directory.  1 ok, 0 errno. */
+int stage_mkdir(const char *path);
+
+#endif
