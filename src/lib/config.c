@@ -496,9 +496,11 @@ int smtpserver_conf_load(struct smtpserver_conf *conf, const char *path, char *e
 		path = default_path;
 	}
 	if (!spool_read_file(path, &text)) {
-		if (errno == ENOENT)
+		int err = errno;
+		buf_free(&text);
+		if (err == ENOENT)
 			return 1;
-		snprintf(error, error_size, "unable to read %s: %s", path, strerror(errno));
+		snprintf(error, error_size, "unable to read %s: %s", path, strerror(err));
 		return 0;
 	}
 	if (text.len && memchr(text.data, 0, text.len)) {
