@@ -1,0 +1,154 @@
+# Shared helpers for the bench/*-vs-* scripts: a private network namespace,
+# one scratch directory, processes tracked by PID, bounded waits, arithmetic.
+# Source it from a bench script: . "$(dirname "$0")/lib/common.sh"
+# Every wait here has a timeout, and bench_cleanup (run from the EXIT trap)
+# kills what was started by PID and removes the scratch directory.
+
+BENCH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH_NAME="$(basename "$0")"
+# The system python through pyenv's shim costs a shell start per call.
+BENCH_PY=/usr/bin/python3
+[ -x "$BENCH_PY" ] || BENCH_PY=python3
+
+bench_say() { printf '%s: %s\n' "$BENCH_NAME" "$*" >&2; }
+bench_die() { bench_say "fatal: $*"; exit 111; }
+
+# bench_need CMD:PACKAGE ...: installs the Debian packages whose command is
+# missing (as root; otherwise names them and stops).  scripts/install-deps
+# bench normally did this already; this is the fallback for a direct run.
+bench_need() {
+	local pair cmd pkg missing=()
+	for pair in "$@"; do
+		cmd="${pair%%:*}" pkg="${pair#*:}"
+		command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ] || missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" = 0 ] || bench_die "missing Debian packages: ${missing[*]}"
+	bench_say "installing ${missing[*]}"
+	echo "postfix postfix/main_mailer_type select No configuration" |
+		debconf-set-selections 2>/dev/null || true
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2 ||
+		bench_die "apt-get install ${missing[*]} failed"
+}
+
+# bench_enter_netns "$@": re-executes the calling script inside a fresh
+# network namespace that has only a loopback interface, so no packet (DNS
+# included) can leave the machine whatever a peer is configured to do.
+bench_enter_netns() {
+	if [ "${BENCH_IN_NETNS:-}" != 1 ]; then
+		[ "$(id -u)" = 0 ] || bench_die "needs root (unshare -n, a private Postfix)"
+		bench_need unshare:util-linux ip:iproute2
+		BENCH_IN_NETNS=1 exec unshare -n -- "$0" "$@"
+	fi
+	ip link set lo up || bench_die "cannot bring up lo in the private namespace"
+}
+
+# bench_workdir: one scratch directory on the disk (not tmpfs, so fsync
+# costs what it costs in production), readable by the peers' own users.
+bench_workdir() {
+	BENCH_DIR="$(mktemp -d "${BENCH_TMP:-/var/tmp}/bbsmail-bench.XXXXXX")" ||
+		bench_die "mktemp failed"
+	chmod 755 "$BENCH_DIR"
+}
+
+BENCH_PIDS=()
+BENCH_CLEANUPS=()
+bench_track() { BENCH_PIDS+=("$1"); }
+# bench_at_exit CMD...: runs CMD (one word list) at cleanup, newest first.
+bench_at_exit() { BENCH_CLEANUPS=("$*" "${BENCH_CLEANUPS[@]}"); }
+
+bench_cleanup() {
+	local c pid
+	for c in "${BENCH_CLEANUPS[@]}"; do eval "$c" || true; done
+	bench_stop_pids "${BENCH_PIDS[@]}"
+	BENCH_PIDS=()
+	if [ -n "${BENCH_DIR:-}" ] && [ -z "${BENCH_KEEP:-}" ]; then
+		rm -rf "$BENCH_DIR"
+	elif [ -n "${BENCH_DIR:-}" ]; then
+		bench_say "kept $BENCH_DIR"
+	fi
+}
+
+# bench_stop_pids PID...: TERM each PID and its direct children (a
+# tcpserver's sessions, runq's stages), then KILL whatever is left after 3 s.
+bench_stop_pids() {
+	local pid kids=()
+	for pid in "$@"; do
+		kids+=($(pgrep -P "$pid" 2>/dev/null))
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${kids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "$@" "${kids[@]}"; do
+		bench_wait_gone "$pid" 3 || kill -KILL "$pid" 2>/dev/null || true
+	done
+}
+
+bench_traps() {
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# bench_wait_gone PID SECONDS: true once PID has exited.
+bench_wait_gone() {
+	local pid="$1" end=$((SECONDS + $2))
+	while kill -0 "$pid" 2>/dev/null; do
+		[ $SECONDS -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
+# bench_wait_port PORT [SECONDS]: until something listens on 127.0.0.1:PORT.
+bench_wait_port() {
+	local port="$1" end=$((SECONDS + ${2:-10}))
+	until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+		[ $SECONDS -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
+# bench_wait_count COUNT SECONDS DIR...: waits until the DIRs (glob
+# patterns allowed, for directories that appear later) hold COUNT
+# regular files in all, polling every 5 ms from one process; prints the
+# wall clock (seconds since the epoch) when the count was reached, or the
+# count seen and fails at the timeout.
+bench_wait_count() {
+	"$BENCH_PY" - "$@" <<'EOF'
+import glob, os, sys, time
+want, limit, patterns = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+end = time.time() + limit
+def count():
+    n = 0
+    for d in [d for p in patterns for d in glob.glob(p)]:
+        try:
+            with os.scandir(d) as it:
+                n += sum(1 for e in it if e.is_file(follow_symlinks=False))
+        except FileNotFoundError:
+            pass
+    return n
+while True:
+    n = count()
+    now = time.time()
+    if n >= want:
+        print("%.6f" % now)
+        sys.exit(0)
+    if now > end:
+        print("only %d of %d after %gs" % (n, want, limit), file=sys.stderr)
+        sys.exit(1)
+    time.sleep(0.005)
+EOF
+}
+
+# bench_rate COUNT T0 T1: messages per second, whole; "-" without a time.
+bench_rate() {
+	awk -v n="$1" -v a="$2" -v b="$3" \
+		'BEGIN { if (a != "" && b != "" && b > a) printf "%.0f", n / (b - a); else printf "-" }'
+}
+# bench_ratio A B: A/B to two places; "-" when either is missing or B is 0.
+bench_ratio() {
+	awk -v a="$1" -v b="$2" \
+		'BEGIN { if (a != "-" && a != "" && b != "-" && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'
+}
+# bench_secs T0 T1: elapsed seconds to three places.
+bench_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
