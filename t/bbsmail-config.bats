@@ -1,0 +1,60 @@
+#!/usr/bin/env bats
+# bin/bbsmail-config: values, flags, PARAMs, and bad files.
+load helper
+
+setup() { make_home "MaxMsgSize = 1MB" "RescanFrequency = 2M"; }
+
+@test "prints values with units resolved, and defaults" {
+  run bbsmail-config MaxMsgSize RescanFrequency MaxRecipients HostName
+  [ "$status" -eq 0 ]
+  [ "$output" = $'1048576\n120\n100\nlocalhost' ]
+}
+
+@test "-o tests Options flags" {
+  run bbsmail-config -o ALLOW_POP3
+  [ "$status" -eq 0 ]
+  run bbsmail-config -o allow_relay
+  [ "$status" -eq 1 ]
+  run bbsmail-config -o NO_SUCH_FLAG
+  [ "$status" -eq 100 ]
+  [ "$output" = "bbsmail-config: fatal: unknown Options flag NO_SUCH_FLAG" ]
+}
+
+@test "-p prints PARAMs; no-<name> turns one off" {
+  printf 'PARAM min-availspace 5000  # KiB\nPARAM VRFYcmd\nPARAM hdr220 "%%H hello # there"\n' > "$HOME_DIR/etc/smtpserver.conf"
+  run bbsmail-config -p min-availspace
+  [ "$output" = "5000" ]
+  run bbsmail-config -p hdr220
+  [ "$output" = "%H hello # there" ]
+  run bbsmail-config -p VRFYcmd
+  [ "$status" -eq 0 ]
+  echo "PARAM no-VRFYcmd" >> "$HOME_DIR/etc/smtpserver.conf"
+  run bbsmail-config -p VRFYcmd
+  [ "$status" -eq 1 ]
+}
+
+@test "-c: unknown keys and flags warn with file:line; bad values fail" {
+  printf '[mail]\nHostName = x.example\nBogusKey = 1\nOptions = ALLOW_POP3 | FROBNICATE\n' > "$HOME_DIR/etc/mail.ini"
+  run bbsmail-config -c
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "bbsmail-config: warning: $HOME_DIR/etc/mail.ini:3: unknown key BogusKey" ]
+  [ "${lines[1]}" = "bbsmail-config: warning: $HOME_DIR/etc/mail.ini:4: unknown Options flag FROBNICATE" ]
+  printf '[mail]\nMaxMsgSize = lots\n' > "$HOME_DIR/etc/mail.ini"
+  run bbsmail-config -c
+  [ "$status" -eq 100 ]
+  [ "$output" = "bbsmail-config: fatal: $HOME_DIR/etc/mail.ini:2: bad value for MaxMsgSize: lots" ]
+}
+
+@test "an unreadable config file is a temporary error naming the file" {
+  rm "$HOME_DIR/etc/mail.ini"
+  mkdir "$HOME_DIR/etc/mail.ini"
+  run bbsmail-config HostName
+  [ "$status" -eq 111 ]
+  [[ "$output" == "bbsmail-config: fatal: unable to read $HOME_DIR/etc/mail.ini: Is a directory" ]]
+}
+
+@test "bad usage prints the usage line and exits 100" {
+  run bbsmail-config
+  [ "$status" -eq 100 ]
+  [ "$output" = "bbsmail-config: usage: bbsmail-config [-d DIR] (-c | -o FLAG | -p PARAM | KEY...)" ]
+}
