@@ -1,0 +1,38 @@
+#!/usr/bin/env bats
+# The src/lib unit drivers (t/drivers/*.c, built into build/t/).  Each exits 0
+# when every check passed and prints the failed checks otherwise.
+
+load helper
+
+unit() {
+  run timeout 20 "$BBSMAIL_ROOT/build/t/$1"
+  [ -z "$output" ] || echo "$output"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
+@test "buf: growth, binary safety, refused overflow (EOVERFLOW)" {
+  # The sanitizer build must return NULL for an impossible allocation
+  # instead of aborting, as the real allocator does.
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1" unit buf-test
+}
+
+@test "record: round trip, CR/LF/NUL refused, strict reader (EBADMSG)" {
+  unit record-test
+}
+
+@test "conn: line cap (ERANGE), unterminated line (EPROTO), timeouts, pipelining" {
+  unit conn-test
+}
+
+@test "config: mail.ini and smtpserver.conf" {
+  TMPDIR="$BATS_TEST_TMPDIR" unit config-test
+}
+
+@test "password: PBKDF2 verify, CRAM-MD5 against RFC 2195 and HMAC-MD5" {
+  unit password-test
+}
+
+@test "envelope: round trip with recipient fields; garbage is EBADMSG" {
+  unit envelope-test
+}
