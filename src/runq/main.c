@@ -1,0 +1,256 @@
+/* runq: runs the spool stages (runq(8)).  Without flags, every stage once,
+ * for cron.  With -l, forever: the stages, then a wait on the trigger FIFO
+ * that a receiver pokes after each accepted message, or RescanFrequency.
+ * Stages are child programs from libexec/, started with execve and a fixed
+ * argv; two runq on one spool are safe because every stage claims its
+ * files with flock. */
+#include "config.h"
+#include "home.h"
+#include "log.h"
+#include "spool.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define USAGE "runq [-l] [-d DIR]"
+#define TRASH_MIN_AGE_SEC 2                 /* older files unlink cheaply (design.md) */
+#define TMP_MAX_AGE_SEC (36 * 60 * 60)      /* formats.md §4.1: tmp files older are garbage */
+#define TMP_SWEEP_EVERY_SEC (60 * 60)
+#define RESCAN_MAX_SEC (24 * 60 * 60)
+
+/* The stages in the order a message travels.  A stage whose program is not
+ * in libexec/ is skipped, so later channels only need a line here. */
+static const char *const stage_programs[] = {
+	"route",
+	"deliver-local",
+	"deliver-remote",
+	"deliver-board",
+	"deliver-qwk",
+	"deliver-fido",
+};
+
+struct runq {
+	char libexec[PATH_MAX];
+	int loop;
+	unsigned long rescan_sec;
+	time_t last_tmp_sweep;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* libexec/ next to our own bin/, unless BBSMAIL_LIBEXEC says otherwise. */
+static void runq_find_libexec(struct runq *q)
+{
+	const char *env = getenv("BBSMAIL_LIBEXEC");
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		if ((size_t)snprintf(q->libexec, sizeof q->libexec, "%s", env) >= sizeof q->libexec)
+			die_temp("BBSMAIL_LIBEXEC too long");
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		die_sys("unable to find my own program file");
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = 0;
+	if ((size_t)snprintf(q->libexec, sizeof q->libexec, "%s/../libexec", self) >= sizeof q->libexec)
+		die_temp("libexec path too long");
+}
+
+/* Runs one stage to completion.  Returns its exit code, or 111 when it
+ * could not start or died of a signal (both are temporary). */
+static int runq_stage(const struct runq *q, const char *name)
+{
+	char path[PATH_MAX];
+	char *const argv[] = { (char *)name, NULL };
+	int status;
+	pid_t pid;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", q->libexec, name) >= sizeof path
+	    || access(path, X_OK) != 0)
+		return -1;    /* not installed: not a stage yet */
+	pid = fork();
+	if (pid < 0) {
+		log_warn("unable to fork for %s: %s", name, strerror(errno));
+		return EXIT_TEMPORARY;
+	}
+	if (pid == 0) {
+		execv(path, argv);
+		log_error("unable to run %s: %s", path, strerror(errno));
+		_exit(EXIT_TEMPORARY);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return EXIT_TEMPORARY;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	log_warn("event=stage-killed stage=%s signal=%d", name, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	return EXIT_TEMPORARY;
+}
+
+/* Every stage once; 0 when all succeeded, else 111. */
+static int runq_stages(const struct runq *q)
+{
+	size_t i;
+	int failed = 0, code;
+
+	for (i = 0; i < sizeof stage_programs / sizeof stage_programs[0]; i++) {
+		code = runq_stage(q, stage_programs[i]);
+		if (code > 0) {
+			log_warn("event=stage-failed stage=%s exit=%d", stage_programs[i], code);
+			failed = 1;
+		}
+	}
+	return failed ? EXIT_TEMPORARY : 0;
+}
+
+/* Removes spool/tmp files older than 36 h: writers that died mid-write. */
+static void runq_sweep_tmp(struct runq *q)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	time_t now = time(NULL);
+	struct dirent *d;
+	struct stat st;
+	DIR *dh;
+
+	if (now - q->last_tmp_sweep < TMP_SWEEP_EVERY_SEC)
+		return;
+	q->last_tmp_sweep = now;
+	if (!home_path(dir, sizeof dir, SPOOL_TMP_DIR) || !(dh = opendir(dir)))
+		return;
+	while ((d = readdir(dh))) {
+		if (d->d_name[0] == '.' || (size_t)snprintf(path, sizeof path, "%s/%s", dir, d->d_name) >= sizeof path)
+			continue;
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > TMP_MAX_AGE_SEC
+		    && unlink(path) == 0)
+			log_info("event=tmp-removed file=%s", d->d_name);
+	}
+	closedir(dh);
+}
+
+static int runq_pass(struct runq *q)
+{
+	int code = runq_stages(q);
+
+	spool_empty_trash(TRASH_MIN_AGE_SEC);
+	runq_sweep_tmp(q);
+	return code;
+}
+
+/* Reads every pending poke so one burst of messages costs one pass. */
+static void runq_drain(int fd)
+{
+	char sink[512];
+
+	while (read(fd, sink, sizeof sink) > 0)
+		;
+}
+
+/* O_RDWR so the open never blocks and poll never sees a writer-less EOF. */
+static int runq_open_trigger(void)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	xhome_path(path, sizeof path, SPOOL_TRIGGER_PATH);
+	if (mkfifo(path, 0600) != 0 && errno != EEXIST)
+		die_sys("unable to create %s", path);
+	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		die_sys("unable to open %s", path);
+	return fd;
+}
+
+static void runq_loop(struct runq *q)
+{
+	struct pollfd p;
+	int fd = runq_open_trigger();
+
+	log_info("event=start rescan=%lu", q->rescan_sec);
+	while (!stop_requested) {
+		runq_drain(fd);
+		runq_pass(q);
+		if (stop_requested)
+			break;
+		p.fd = fd;
+		p.events = POLLIN;
+		p.revents = 0;
+		if (poll(&p, 1, (int)(q->rescan_sec * 1000)) < 0 && errno != EINTR)
+			die_sys("unable to wait on the trigger");
+	}
+	close(fd);
+	log_info("event=stop");
+}
+
+static void runq_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;   /* no SA_RESTART: poll must return */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void runq_parse_args(struct runq *q, int argc, char **argv)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, "ld:")) != -1) {
+		switch (opt) {
+		case 'l': q->loop = 1; break;
+		case 'd': home_set(optarg); break;
+		default: die_usage(USAGE);
+		}
+	}
+	if (optind != argc)
+		die_usage(USAGE);
+}
+
+int main(int argc, char **argv)
+{
+	struct mail_config cfg;
+	struct runq q;
+
+	log_set_program("runq");
+	memset(&q, 0, sizeof q);
+	runq_parse_args(&q, argc, argv);
+	/* The stages find the same home through the environment. */
+	if (setenv("BBSMAIL_HOME", home_dir(), 1) != 0)
+		die_nomem();
+	mail_config_defaults(&cfg);
+	xmail_config_load(&cfg);
+	q.rescan_sec = cfg.rescan_frequency_sec;
+	if (q.rescan_sec == 0 || q.rescan_sec > RESCAN_MAX_SEC)
+		q.rescan_sec = q.rescan_sec ? RESCAN_MAX_SEC : 60;
+	runq_find_libexec(&q);
+	runq_signals();
+	if (!q.loop)
+		return runq_pass(&q);
+	runq_loop(&q);
+	return 0;
+}
