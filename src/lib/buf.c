@@ -31,6 +31,7 @@ int buf_reserve(struct buf *b, size_t extra)
 		errno = ENOMEM;
 		return 0;
 	}
+	p[b->len] = 0;  /* keep the "always NUL-terminated" promise on the first allocation */
 	b->data = p;
 	b->cap = cap;
 	return 1;
