@@ -1,0 +1,522 @@
+#include "smtpd-commands.h"
+#include "address.h"
+#include "log.h"
+#include "maildir.h"
+#include "smtpd-data.h"
+#include "smtpd-params.h"
+#include "smtpd-reply.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SMTP_EXTRA_TABLES_MAX 8
+
+/* Tables registered by other files (STARTTLS, AUTH): a registry, not
+ * session state, so it may live at file scope. */
+static struct {
+	const struct smtp_command *table;
+	size_t count;
+} extra_tables[SMTP_EXTRA_TABLES_MAX];
+static size_t extra_table_count;
+
+void smtp_commands_add(const struct smtp_command *table, size_t count)
+{
+	if (extra_table_count == SMTP_EXTRA_TABLES_MAX)
+		die_temp("too many command tables");
+	extra_tables[extra_table_count].table = table;
+	extra_tables[extra_table_count].count = count;
+	extra_table_count++;
+}
+
+int smtp_count_error(struct smtp_session *s)
+{
+	if (++s->unknown_count <= s->max_unknown)
+		return 1;
+	log_notice("event=close ip=%s reason=too-many-errors errors=%lu", s->remote_ip, s->unknown_count);
+	smtp_reply_close(s, "4.7.0", "Too many unrecognized commands, closing connection");
+	return 0;
+}
+
+/* Replies and logs in one step for a refused MAIL/RCPT/DATA. */
+static void refuse(struct smtp_session *s, const char *cmd, int code, const char *enhanced, const char *text)
+{
+	smtp_reply(s, code, enhanced, "%s", text);
+	smtp_log_reject(s, cmd, code, enhanced, text);
+}
+
+static int has_8bit(const char *p)
+{
+	for (; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return 1;
+	return 0;
+}
+
+/* A HELO/EHLO name: printable ASCII (it goes into Received and the envelope). */
+static int helo_name_valid(const char *name)
+{
+	if (!*name)
+		return 0;
+	for (; *name; name++)
+		if ((unsigned char)*name <= ' ' || (unsigned char)*name >= 127)
+			return 0;
+	return 1;
+}
+
+/* Common part of HELO and EHLO.  1 when the name was accepted. */
+static int helo_accept(struct smtp_session *s, const char *arg, const char *verb)
+{
+	const struct helo_pattern *hp;
+
+	while (*arg == ' ')
+		arg++;
+	if (!helo_name_valid(arg)) {
+		smtp_reply(s, 501, "5.5.4", "Syntax: %s <domain>", verb);
+		return 0;
+	}
+	hp = smtpserver_conf_helo(&s->conf, arg);
+	if (hp && hp->flags && hp->flags[0] == '!') {
+		refuse(s, verb, 550, "5.7.1", hp->flags[1] ? hp->flags + 1 : "Access denied");
+		return 0;
+	}
+	session_reset_transaction(s);
+	xbuf_copys(&s->helo, arg);
+	s->helo_seen = 1;
+	return 1;
+}
+
+static void cmd_helo(struct smtp_session *s, const char *arg)
+{
+	if (!helo_accept(s, arg, "HELO"))
+		return;
+	s->esmtp = 0;
+	conn_printf(&s->conn, "250 %s Hello %s [%s]\r\n", s->host, s->helo.data, s->remote_ip);
+}
+
+static void ehlo_keywords(const struct smtp_session *s, struct buf *k)
+{
+	size_t t, i;
+
+	if (s->ext & SMTP_EXT_PIPELINING)
+		xbuf_cats(k, "PIPELINING\n");
+	if (s->max_size)
+		xbuf_catf(k, "SIZE %llu\n", s->max_size);
+	else
+		xbuf_cats(k, "SIZE\n");
+	if (s->ext & SMTP_EXT_8BITMIME)
+		xbuf_cats(k, "8BITMIME\n");
+	if (s->ext & SMTP_EXT_ENHANCED)
+		xbuf_cats(k, "ENHANCEDSTATUSCODES\n");
+	if (s->ext & SMTP_EXT_CHUNKING)
+		xbuf_cats(k, "CHUNKING\n");
+	if (s->ext & SMTP_EXT_SMTPUTF8)
+		xbuf_cats(k, "SMTPUTF8\n");
+	if (s->ext & SMTP_EXT_DSN)
+		xbuf_cats(k, "DSN\n");
+	for (t = 0; t < extra_table_count; t++)
+		for (i = 0; i < extra_tables[t].count; i++)
+			if (extra_tables[t].table[i].advertise)
+				extra_tables[t].table[i].advertise(s, k);
+	xbuf_cats(k, "HELP\n");
+}
+
+static void cmd_ehlo(struct smtp_session *s, const char *arg)
+{
+	struct buf k = BUF_INIT;
+	char *line, *nl;
+
+	if (!helo_accept(s, arg, "EHLO"))
+		return;
+	s->esmtp = 1;
+	conn_printf(&s->conn, "250-%s Hello %s [%s]\r\n", s->host, s->helo.data, s->remote_ip);
+	ehlo_keywords(s, &k);
+	for (line = k.data; (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = 0;
+		conn_printf(&s->conn, "250%c%s\r\n", nl[1] ? '-' : ' ', line);
+	}
+	buf_free(&k);
+}
+
+static int ehlo_available(const struct smtp_session *s) { return (s->ext & SMTP_EXT_EHLO) != 0; }
+
+/* "FROM:" / "TO:" then optional spaces; NULL if the keyword is missing. */
+static const char *after_keyword(const char *arg, const char *keyword)
+{
+	size_t n = strlen(keyword);
+
+	if (strncasecmp(arg, keyword, n) != 0)
+		return NULL;
+	arg += n;
+	while (*arg == ' ')
+		arg++;
+	return arg;
+}
+
+/* Sender checks after a good path: 1 ok, else the reply was sent. */
+static int mail_sender_ok(struct smtp_session *s, const char *address, int smtputf8)
+{
+	struct buf local = BUF_INIT, domain = BUF_INIT;
+	int ok = 1;
+
+	if (has_8bit(address) && !smtputf8) {
+		refuse(s, "MAIL", 553, "5.6.7", "SMTPUTF8 is required for this address");
+		return 0;
+	}
+	if (!*address)
+		return 1;
+	if (!address_split(address, &local, &domain)) {
+		refuse(s, "MAIL", 553, "5.1.7", "Sender address needs a domain");
+		ok = 0;
+	} else if (!address_domain_valid(domain.data, smtputf8 ? ADDRESS_ALLOW_UTF8 : 0)) {
+		refuse(s, "MAIL", 553, "5.1.8", "Bad sender domain syntax");
+		ok = 0;
+	}
+	buf_free(&local);
+	buf_free(&domain);
+	return ok;
+}
+
+static void mail_start(struct smtp_session *s, const char *address, struct smtp_mail_params *p)
+{
+	session_reset_transaction(s);
+	s->in_mail = 1;
+	xbuf_copys(&s->sender, address);
+	s->body = p->body;
+	s->smtputf8 = p->smtputf8;
+	s->ret = p->ret;
+	s->has_envid = p->has_envid;
+	if (p->has_envid)
+		xbuf_copys(&s->envid, p->envid.data);
+	s->declared_size = p->size;
+	smtp_reply(s, 250, "2.1.0", "Ok");
+}
+
+void smtp_cmd_mail(struct smtp_session *s, const char *arg)
+{
+	struct buf address = BUF_INIT;
+	struct smtp_mail_params p;
+	struct smtp_param_error err;
+	const char *path, *params, *why = "Bad address syntax";
+
+	memset(&p, 0, sizeof p);
+	if (s->in_mail) {
+		refuse(s, "MAIL", 503, "5.5.1", "Nested MAIL command");
+	} else if (!(path = after_keyword(arg, "FROM:"))) {
+		refuse(s, "MAIL", 501, "5.5.4", "Syntax: MAIL FROM:<address>");
+	} else if (!address_parse_path(path, ADDRESS_ALLOW_UTF8, &address, &params, &why)) {
+		refuse(s, "MAIL", 501, "5.1.7", why);
+	} else if (!smtp_params_mail(s, params, &p, &err)) {
+		refuse(s, "MAIL", err.code, err.enhanced, err.text);
+	} else if (!mail_sender_ok(s, address.data ? address.data : "", p.smtputf8)) {
+		/* replied */
+	} else if (!session_spool_space_ok(s)) {
+		refuse(s, "MAIL", 452, "4.3.1", "Insufficient system storage");
+	} else {
+		mail_start(s, address.data ? address.data : "", &p);
+	}
+	smtp_mail_params_free(&p);
+	buf_free(&address);
+}
+
+static char *xstrdup_or_null(const char *p, int present)
+{
+	char *d;
+
+	if (!present)
+		return NULL;
+	if (!(d = strdup(p)))
+		die_nomem();
+	return d;
+}
+
+static void rcpt_add(struct smtp_session *s, const char *address, struct smtp_rcpt_params *p)
+{
+	struct smtp_rcpt *r;
+
+	if (s->rcpt_count == s->rcpt_cap) {
+		size_t cap = s->rcpt_cap ? s->rcpt_cap * 2 : 8;
+		void *n = realloc(s->rcpt, cap * sizeof *s->rcpt);
+		if (!n)
+			die_nomem();
+		s->rcpt = n;
+		s->rcpt_cap = cap;
+	}
+	r = &s->rcpt[s->rcpt_count++];
+	r->address = xstrdup_or_null(address, 1);
+	r->notify = xstrdup_or_null(p->notify.data, p->has_notify);
+	r->orcpt = xstrdup_or_null(p->orcpt.data, p->has_orcpt);
+	smtp_reply(s, 250, "2.1.5", "Ok");
+}
+
+/* MaxMsgsWaiting (Synchronet): a full mailbox is a temporary refusal. */
+static int rcpt_mailbox_room(struct smtp_session *s, unsigned long usernum, const char *address)
+{
+	char path[4096];
+	struct user u;
+	long count;
+	int got;
+
+	if (!s->cfg.max_msgs_waiting)
+		return 1;
+	got = userdb_get_by_number(&s->db, usernum, &u);
+	if (got == 1 && (u.flags & USER_FLAG_MAIL_EXEMPT))
+		return 1;
+	count = got < 0 || !maildir_path(usernum, path, sizeof path) ? -2 : maildir_count(path);
+	if (count == -1 && errno == ENOENT)
+		count = 0;
+	if (count < 0) {
+		refuse(s, "RCPT", 451, "4.3.0", "Temporary failure reading the mailbox");
+		return 0;
+	}
+	if ((unsigned long)count < s->cfg.max_msgs_waiting)
+		return 1;
+	log_notice("event=mailbox-full user=%lu rcpt=<%s> messages=%ld", usernum, address, count);
+	refuse(s, "RCPT", 452, "4.2.2", "Mailbox full");
+	return 0;
+}
+
+/* Asks the shared resolver.  1 when the recipient may be accepted. */
+static int rcpt_resolve(struct smtp_session *s, const char *address)
+{
+	struct resolve_result res;
+	int ok = 0;
+
+	if (!session_resolver(s)) {
+		refuse(s, "RCPT", 451, "4.3.0", "Temporary failure: user database unavailable");
+		return 0;
+	}
+	resolve_result_init(&res);
+	if (!resolve_recipient(&s->resolver, address, &res))
+		refuse(s, "RCPT", 451, "4.3.0", "Temporary failure resolving the recipient");
+	else if (res.channel == RESOLVE_REJECT)
+		refuse(s, "RCPT", res.code ? res.code : 550, res.enhanced[0] ? res.enhanced : "5.1.1",
+		       res.reason.len ? res.reason.data : "No such user");
+	else if (res.is_relay && !s->relay_allowed)
+		refuse(s, "RCPT", 550, "5.7.1", "Relaying denied");
+	else if (res.channel == RESOLVE_LOCAL)
+		ok = rcpt_mailbox_room(s, res.usernum, address);
+	else
+		ok = 1;
+	resolve_result_free(&res);
+	return ok;
+}
+
+/* Syntax and policy checks that need no database.  1 ok; *skip_resolve
+ * is set for <postmaster>, which is always accepted (RFC 5321 §4.5.1). */
+static int rcpt_address_ok(struct smtp_session *s, const char *address, int *skip_resolve)
+{
+	struct buf local = BUF_INIT, domain = BUF_INIT;
+	int ok = 0;
+
+	if (!*address)
+		refuse(s, "RCPT", 501, "5.1.3", "Null recipient not allowed");
+	else if (has_8bit(address) && !s->smtputf8)
+		refuse(s, "RCPT", 553, "5.6.7", "SMTPUTF8 is required for this address");
+	else if (!address_split(address, &local, &domain)) {
+		if (strcasecmp(address, "postmaster") == 0)
+			ok = *skip_resolve = 1;
+		else
+			refuse(s, "RCPT", 553, "5.1.3", "Recipient address needs a domain");
+	} else if (!address_domain_valid(domain.data, s->smtputf8 ? ADDRESS_ALLOW_UTF8 : 0))
+		refuse(s, "RCPT", 501, "5.1.3", "Bad recipient domain syntax");
+	else
+		ok = 1;
+	buf_free(&local);
+	buf_free(&domain);
+	return ok;
+}
+
+/* Sequence and count checks before the address is even parsed. */
+static int rcpt_allowed_now(struct smtp_session *s)
+{
+	if (!s->in_mail || s->body_mode != SMTP_BODY_NONE) {
+		refuse(s, "RCPT", 503, "5.5.1", s->in_mail ? "RCPT not allowed now" : "Need MAIL command");
+		return 0;
+	}
+	s->rcpt_attempts++;
+	if (s->max_recipients && s->rcpt_count >= s->max_recipients) {
+		smtp_reply(s, 452, "4.5.3", "Too many recipients");
+		if (s->rcpt_count == s->max_recipients && s->rcpt_attempts == s->rcpt_count + 1)
+			smtp_log_reject(s, "RCPT", 452, "4.5.3", "Too many recipients (logged once)");
+		return 0;
+	}
+	if (!s->sender.len && s->rcpt_count >= s->max_error_recipients) {
+		refuse(s, "RCPT", 550, "5.5.3", "Too many recipients for a null sender");
+		return 0;
+	}
+	return 1;
+}
+
+void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
+{
+	struct buf address = BUF_INIT;
+	struct smtp_rcpt_params p;
+	struct smtp_param_error err;
+	const char *path, *params, *why = "Bad address syntax";
+	int skip_resolve = 0;
+
+	memset(&p, 0, sizeof p);
+	if (!rcpt_allowed_now(s)) {
+		/* replied */
+	} else if (!(path = after_keyword(arg, "TO:"))) {
+		refuse(s, "RCPT", 501, "5.5.4", "Syntax: RCPT TO:<address>");
+	} else if (!address_parse_path(path, ADDRESS_ALLOW_UTF8, &address, &params, &why)) {
+		refuse(s, "RCPT", 501, "5.1.3", why);
+	} else if (!smtp_params_rcpt(s, params, &p, &err)) {
+		refuse(s, "RCPT", err.code, err.enhanced, err.text);
+	} else if (rcpt_address_ok(s, address.data ? address.data : "", &skip_resolve)
+		   && (skip_resolve || rcpt_resolve(s, address.data))) {
+		rcpt_add(s, address.data, &p);
+	}
+	smtp_rcpt_params_free(&p);
+	buf_free(&address);
+}
+
+static void cmd_rset(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	session_reset_transaction(s);
+	smtp_reply(s, 250, "2.0.0", "Ok");
+}
+
+static void cmd_noop(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reply(s, 250, "2.0.0", "Ok");
+}
+
+static void cmd_quit(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reply(s, 221, "2.0.0", "%s closing connection", s->host);
+	s->quit = 1;
+}
+
+static void cmd_help(struct smtp_session *s, const char *arg)
+{
+	const char *line;
+	size_t i;
+
+	(void)arg;
+	smtp_reply_line(s, 214, "2.0.0", 1, "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY EXPN");
+	for (i = 0; (line = smtpserver_conf_get_nth(&s->conf, "help", i)); i++)
+		smtp_reply_line(s, 214, "2.0.0", 1, line);
+	smtp_reply_line(s, 214, "2.0.0", 0, "End of HELP info");
+}
+
+/* VRFY/EXPN when enabled: what the resolver says about one address. */
+static void verify_address(struct smtp_session *s, const char *arg)
+{
+	struct buf address = BUF_INIT;
+	struct resolve_result res;
+	size_t n;
+
+	while (*arg == ' ')
+		arg++;
+	n = strlen(arg);
+	if (n >= 2 && arg[0] == '<' && arg[n - 1] == '>')
+		xbuf_cat(&address, arg + 1, n - 2), n -= 2;
+	else
+		xbuf_cats(&address, arg);
+	if (!n || n > ADDRESS_MAX_BYTES || has_8bit(address.data)) {
+		smtp_reply(s, 501, "5.5.4", "Syntax: VRFY <address>");
+		buf_free(&address);
+		return;
+	}
+	if (!strchr(address.data, '@') && strcasecmp(address.data, "postmaster") != 0)
+		xbuf_catf(&address, "@%s", s->host);
+	resolve_result_init(&res);
+	if (!session_resolver(s) || !resolve_recipient(&s->resolver, address.data, &res))
+		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
+	else if (res.channel == RESOLVE_REJECT)
+		smtp_reply(s, res.code ? res.code : 550, res.enhanced[0] ? res.enhanced : "5.1.1", "%s",
+			   res.reason.len ? res.reason.data : "No such user");
+	else if (res.is_relay)
+		smtp_reply(s, 252, "2.5.2", "Not a local address");
+	else
+		smtp_reply(s, 250, "2.1.5", "<%s>", address.data);
+	resolve_result_free(&res);
+	buf_free(&address);
+}
+
+static void cmd_vrfy(struct smtp_session *s, const char *arg)
+{
+	if (!smtpserver_conf_flag(&s->conf, "VRFYcmd")) {
+		smtp_reply(s, 252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery");
+		return;
+	}
+	verify_address(s, arg);
+}
+
+static void cmd_expn(struct smtp_session *s, const char *arg)
+{
+	if (!smtpserver_conf_flag(&s->conf, "EXPNcmd")) {
+		smtp_reply(s, 502, "5.5.1", "EXPN not available");
+		return;
+	}
+	verify_address(s, arg);
+}
+
+static const struct smtp_command builtin_commands[] = {
+	{ "HELO", 0, NULL, cmd_helo, NULL },
+	{ "EHLO", 0, ehlo_available, cmd_ehlo, NULL },
+	{ "MAIL", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_mail, NULL },
+	{ "RCPT", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_rcpt, NULL },
+	{ "DATA", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_data, NULL },
+	{ "BDAT", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_bdat, NULL },
+	{ "RSET", 0, NULL, cmd_rset, NULL },
+	{ "NOOP", 0, NULL, cmd_noop, NULL },
+	{ "QUIT", 0, NULL, cmd_quit, NULL },
+	{ "HELP", 0, NULL, cmd_help, NULL },
+	{ "VRFY", 0, NULL, cmd_vrfy, NULL },
+	{ "EXPN", 0, NULL, cmd_expn, NULL },
+};
+
+static const struct smtp_command *find_in(const struct smtp_command *t, size_t count, const char *verb,
+					  size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (strlen(t[i].verb) == len && strncasecmp(t[i].verb, verb, len) == 0)
+			return &t[i];
+	return NULL;
+}
+
+static const struct smtp_command *command_find(const char *verb, size_t len)
+{
+	const struct smtp_command *c;
+	size_t t;
+
+	for (t = 0; t < extra_table_count; t++)
+		if ((c = find_in(extra_tables[t].table, extra_tables[t].count, verb, len)))
+			return c;
+	return find_in(builtin_commands, sizeof builtin_commands / sizeof builtin_commands[0], verb, len);
+}
+
+void smtp_command_dispatch(struct smtp_session *s, const char *line)
+{
+	const struct smtp_command *c;
+	size_t len = strcspn(line, " ");
+	const char *arg = line[len] ? line + len + 1 : "";
+
+	c = command_find(line, len);
+	if (!c || (c->available && !c->available(s))) {
+		if (smtp_count_error(s)) {
+			smtp_reply(s, 500, "5.5.1", "Command unrecognized");
+			log_info("event=unknown-command ip=%s verb=%.*s", s->remote_ip, (int)(len > 32 ? 32 : len), line);
+		}
+		return;
+	}
+	if ((c->flags & SMTP_CMD_NEEDS_HELO) && !s->helo_seen) {
+		/* BDAT must still swallow its octets to keep the framing. */
+		if (c->handler == smtp_cmd_bdat) {
+			c->handler(s, arg);
+			return;
+		}
+		smtp_reply(s, 503, "5.5.1", "Send HELO/EHLO first");
+		return;
+	}
+	c->handler(s, arg);
+}

@@ -1,0 +1,506 @@
+#include "smtpd-data.h"
+#include "envelope.h"
+#include "log.h"
+#include "smtpd-commands.h"
+#include "smtpd-reply.h"
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* ---- the line rules, shared by DATA and BDAT ------------------------- */
+
+static void sink_start(struct smtp_sink *k, int dot_mode)
+{
+	k->dot_mode = dot_mode;
+	k->prev_line_crlf = 1;
+	k->error = SMTP_DATA_OK;
+	k->size = 0;
+	buf_truncate(&k->line, 0);
+	k->line_bytes = 0;
+	k->line_cr_count = k->line_nul = k->last_byte_cr = 0;
+}
+
+static void sink_fail(struct smtp_sink *k, enum smtp_data_error e)
+{
+	if (k->error == SMTP_DATA_OK)
+		k->error = e;
+}
+
+static void sink_append(struct smtp_sink *k, const char *p, size_t n)
+{
+	size_t i, room;
+
+	if (!n)
+		return;
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\r')
+			k->line_cr_count++;
+		else if (!p[i])
+			k->line_nul = 1;
+	}
+	k->last_byte_cr = p[n - 1] == '\r';
+	k->line_bytes += n;
+	room = k->line.len < SMTP_LINE_MAX_BYTES ? SMTP_LINE_MAX_BYTES - k->line.len : 0;
+	xbuf_cat(&k->line, p, n < room ? n : room);
+}
+
+/* Stores one line's content (CRLF already stripped) with an LF. */
+static void sink_store(struct smtp_sink *k, const char *p, size_t n, int newline)
+{
+	if (k->error != SMTP_DATA_OK || !k->active)
+		return;
+	if (!spool_file_write(&k->file, p, n) || (newline && !spool_file_write(&k->file, "\n", 1))) {
+		log_warn("unable to write %s: %s", k->file.tmp_path, strerror(errno));
+		sink_fail(k, SMTP_DATA_WRITE_FAILED);
+	}
+}
+
+/* Checks the line against the rules; content excludes the CRLF. */
+static void sink_check(struct smtp_sink *k, size_t content, int bare_cr)
+{
+	if (bare_cr) {
+		k->bare_newlines++;
+		sink_fail(k, SMTP_DATA_BARE_NEWLINE);
+	}
+	if (k->line_nul)
+		sink_fail(k, SMTP_DATA_NUL);
+	if (content > SMTP_TEXT_LINE_MAX_BYTES)
+		sink_fail(k, SMTP_DATA_LONG_LINE);
+}
+
+static void sink_line_reset(struct smtp_sink *k)
+{
+	buf_truncate(&k->line, 0);
+	k->line_bytes = 0;
+	k->line_cr_count = k->line_nul = k->last_byte_cr = 0;
+}
+
+/* The LF of a line arrived.  Returns 1 when this line is the end of DATA:
+ * "." alone, after CRLF, ended by CRLF (formats.md §4.5: nothing else ends
+ * DATA, and a bare LF or CR never counts towards it). */
+static int sink_line_end(struct smtp_sink *k, unsigned long long max_size)
+{
+	int crlf = k->line_bytes > 0 && k->last_byte_cr;
+	size_t content = k->line_bytes - (crlf ? 1 : 0), stored;
+	const char *p = k->line.data ? k->line.data : "";
+
+	if (k->dot_mode && k->prev_line_crlf && crlf && content == 1 && p[0] == '.')
+		return 1;
+	if (!crlf)
+		k->bare_newlines++, sink_fail(k, SMTP_DATA_BARE_NEWLINE);
+	sink_check(k, content, k->line_cr_count > crlf);
+	stored = content < k->line.len ? content : k->line.len;
+	if (k->dot_mode && stored && p[0] == '.')
+		p++, stored--, content--;
+	if (k->dot_mode) {
+		k->size += content + 2;
+		if (max_size && k->size > max_size)
+			sink_fail(k, SMTP_DATA_TOO_BIG);
+	}
+	sink_store(k, p, stored, 1);
+	k->prev_line_crlf = crlf;
+	sink_line_reset(k);
+	return 0;
+}
+
+/* Feeds raw bytes.  Returns 1 when the end of DATA was found, with *used
+ * the bytes consumed (the rest belongs to the next command). */
+static int sink_feed(struct smtp_sink *k, const char *p, size_t n, size_t *used, unsigned long long max_size)
+{
+	const char *start = p, *end = p + n, *lf;
+
+	if (!k->dot_mode) {
+		k->size += n;
+		if (max_size && k->size > max_size)
+			sink_fail(k, SMTP_DATA_TOO_BIG);
+	}
+	while (p < end) {
+		lf = memchr(p, '\n', (size_t)(end - p));
+		sink_append(k, p, lf ? (size_t)(lf - p) : (size_t)(end - p));
+		if (!lf)
+			break;
+		p = lf + 1;
+		if (sink_line_end(k, max_size)) {
+			*used = (size_t)(p - start);
+			return 1;
+		}
+	}
+	*used = n;
+	return 0;
+}
+
+/* BDAT LAST: a final line without LF is stored as it is. */
+static void sink_finish_partial(struct smtp_sink *k)
+{
+	if (!k->line_bytes)
+		return;
+	if (k->last_byte_cr)
+		k->bare_newlines++, sink_fail(k, SMTP_DATA_BARE_NEWLINE);
+	sink_check(k, k->line_bytes, k->line_cr_count > 0);
+	sink_store(k, k->line.data, k->line.len, 0);
+	sink_line_reset(k);
+}
+
+/* ---- reading from the connection -------------------------------------- */
+
+/* Makes sure some input is buffered.  1 yes, 0 EOF, -1 error (errno). */
+static int input_wait(struct conn *c)
+{
+	char byte;
+	ssize_t r;
+
+	if (conn_buffered(c))
+		return 1;
+	r = conn_read(c, &byte, 1);
+	if (r <= 0)
+		return (int)r;
+	/* conn_read consumed the byte from c->in; it is still there, so step back
+	 * and let the caller scan the buffer in place (no copy per byte). */
+	c->in_pos--;
+	return 1;
+}
+
+/* Reads up to and including CRLF.CRLF.  1 found, 0 EOF, -1 error. */
+static int data_read_dot(struct smtp_session *s)
+{
+	struct conn *c = &s->conn;
+	size_t used;
+	int r;
+
+	for (;;) {
+		if ((r = input_wait(c)) <= 0)
+			return r;
+		r = sink_feed(&s->sink, c->in.data + c->in_pos, conn_buffered(c), &used, s->max_size);
+		c->in_pos += used;
+		if (r)
+			return 1;
+	}
+}
+
+/* Reads exactly n octets of a BDAT chunk (always all of them, RFC 3030). */
+static int data_read_chunk(struct smtp_session *s, unsigned long long n, int keep)
+{
+	struct conn *c = &s->conn;
+	size_t take, used;
+	int r;
+
+	while (n) {
+		if ((r = input_wait(c)) <= 0)
+			return r;
+		take = conn_buffered(c);
+		if (take > n)
+			take = (size_t)n;
+		if (keep)
+			sink_feed(&s->sink, c->in.data + c->in_pos, take, &used, s->max_size);
+		c->in_pos += take;
+		n -= take;
+	}
+	return 1;
+}
+
+/* The DATA deadline, never later than the session's. */
+static void data_deadline(struct smtp_session *s, int on)
+{
+	long long d = conn_now_ms() + (long long)SMTP_DATA_DEADLINE_SEC * 1000;
+
+	if (!on)
+		s->conn.deadline_ms = s->session_deadline_ms;
+	else
+		s->conn.deadline_ms = s->session_deadline_ms && s->session_deadline_ms < d ? s->session_deadline_ms : d;
+}
+
+/* The connection failed while reading a message: nothing is kept. */
+static void data_connection_lost(struct smtp_session *s, const char *cmd)
+{
+	int timed_out = errno == ETIMEDOUT;
+
+	log_notice("id=%s event=abort cmd=%s ip=%s reason=%s", s->id[0] ? s->id : "-", cmd, s->remote_ip,
+		   timed_out ? "timeout" : "connection-lost");
+	session_reset_transaction(s);
+	if (timed_out)
+		smtp_reply_close(s, "4.4.2", "Timeout");
+	s->quit = 1;
+}
+
+/* ---- the spool file --------------------------------------------------- */
+
+void smtp_date(char *out, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	if (!strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm))
+		out[0] = 0;
+}
+
+/* formats.md §4.7; "for" only with exactly one recipient (privacy). */
+static void received_header(struct smtp_session *s, struct buf *out)
+{
+	char date[64];
+
+	smtp_date(date, sizeof date);
+	xbuf_catf(out, "Received: from %s (%s [%s])\n\tby %s (bbsmail) with %s id %s", s->helo.data,
+		  s->remote_host ? s->remote_host : "unknown", s->remote_ip, s->host, session_protocol(s), s->id);
+	if (s->rcpt_count == 1)
+		xbuf_catf(out, "\n\tfor <%s>", s->rcpt[0].address);
+	xbuf_catf(out, ";\n\t%s\n", date);
+}
+
+static int envelope_build(struct smtp_session *s, struct buf *out)
+{
+	struct envelope e;
+	struct envelope_rcpt r;
+	size_t i;
+	int ok = 1;
+
+	envelope_init(&e);
+	memcpy(e.id, s->id, sizeof e.id);
+	e.arrival = s->arrival;
+	e.sender = s->sender.data ? s->sender.data : "";
+	e.helo = s->helo.data;
+	e.client_ip = strcmp(s->remote_ip, "unknown") ? s->remote_ip : NULL;
+	e.client_host = s->remote_host;
+	e.protocol = session_protocol(s);
+	e.auth_user = s->auth_user.len ? s->auth_user.data : NULL;
+	e.body = s->body;
+	e.smtputf8 = s->smtputf8;
+	e.ret = s->ret;
+	e.envid = s->has_envid ? s->envid.data : NULL;
+	for (i = 0; ok && i < s->rcpt_count; i++) {
+		memset(&r, 0, sizeof r);
+		r.address = s->rcpt[i].address;
+		r.notify = s->rcpt[i].notify;
+		r.orcpt = s->rcpt[i].orcpt;
+		ok = envelope_add_rcpt(&e, &r);
+	}
+	ok = ok && envelope_write(&e, out);
+	envelope_free(&e);
+	return ok;
+}
+
+/* Opens spool/tmp/<id> with the envelope and Received header.  1 ok, else
+ * 451 was sent. */
+static int message_begin(struct smtp_session *s, int dot_mode)
+{
+	struct buf head = BUF_INIT;
+	int ok;
+
+	spool_make_id(s->id);
+	s->arrival = (unsigned long)time(NULL);
+	sink_start(&s->sink, dot_mode);
+	ok = envelope_build(s, &head);
+	if (ok)
+		received_header(s, &head);
+	ok = ok && spool_file_create(&s->sink.file, SPOOL_INCOMING_DIR, s->id);
+	s->sink.active = ok;
+	ok = ok && spool_file_write(&s->sink.file, head.data, head.len);
+	buf_free(&head);
+	if (ok)
+		return 1;
+	log_warn("id=%s unable to start the spool file: %s", s->id, strerror(errno));
+	smtp_reply(s, 451, "4.3.0", "Temporary local problem, try again later");
+	if (s->sink.active)
+		spool_file_abort(&s->sink.file);
+	s->sink.active = 0;
+	return 0;
+}
+
+static void message_refuse(struct smtp_session *s, const char *cmd)
+{
+	static const struct {
+		int code;
+		const char *enhanced, *text, *reason;
+	} why[] = {
+		[SMTP_DATA_BARE_NEWLINE] = { 550, "5.5.2", "Bare LF or bare CR not allowed", "bare-newline" },
+		[SMTP_DATA_NUL] = { 554, "5.6.0", "NUL byte not allowed in message", "nul" },
+		[SMTP_DATA_LONG_LINE] = { 554, "5.6.0", "Line too long (more than 998 octets)", "long-line" },
+		[SMTP_DATA_TOO_BIG] = { 552, "5.3.4", "Message size exceeds fixed maximum message size", "too-big" },
+		[SMTP_DATA_WRITE_FAILED] = { 451, "4.3.0", "Temporary local problem, try again later", "write-failed" },
+	};
+	enum smtp_data_error e = s->sink.error;
+
+	smtp_reply(s, why[e].code, why[e].enhanced, "%s", why[e].text);
+	smtp_log_reject(s, cmd, why[e].code, why[e].enhanced, why[e].reason);
+}
+
+/* End of the message: refuse, or commit (fsync, rename, fsync dir) and only
+ * then say 250. */
+static void message_finish(struct smtp_session *s, const char *cmd)
+{
+	struct smtp_sink *k = &s->sink;
+
+	if (k->error != SMTP_DATA_OK) {
+		message_refuse(s, cmd);
+	} else if (!session_spool_space_ok(s)) {
+		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+		smtp_log_reject(s, cmd, 452, "4.3.1", "min-availspace");
+	} else if (!spool_file_commit(&k->file)) {
+		k->active = 0;
+		log_warn("id=%s unable to commit the spool file: %s", s->id, strerror(errno));
+		smtp_reply(s, 451, "4.3.0", "Temporary local problem, try again later");
+	} else {
+		k->active = 0;
+		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->id);
+		log_info("id=%s event=accept from=<%s> rcpt=%zu size=%llu ip=%s proto=%s", s->id,
+			 s->sender.data ? s->sender.data : "", s->rcpt_count, k->size, s->remote_ip,
+			 session_protocol(s));
+		s->messages++;
+		spool_poke_trigger();
+	}
+	session_reset_transaction(s);
+}
+
+/* ---- DATA ------------------------------------------------------------- */
+
+/* 1 when DATA/BDAT may start now, else the reply was sent. */
+static int body_allowed(struct smtp_session *s, const char *cmd)
+{
+	if (!s->helo_seen) {
+		smtp_reply(s, 503, "5.5.1", "Send HELO/EHLO first");
+	} else if (!s->in_mail) {
+		smtp_reply(s, 503, "5.5.1", "Need MAIL command");
+	} else if (s->rcpt_count == 0 && s->rcpt_attempts) {
+		smtp_reply(s, 554, "5.5.1", "No valid recipients");
+		smtp_log_reject(s, cmd, 554, "5.5.1", "no-valid-recipients");
+	} else if (s->rcpt_count == 0) {
+		smtp_reply(s, 503, "5.5.1", "Need RCPT command");
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
+void smtp_cmd_data(struct smtp_session *s, const char *arg)
+{
+	int r;
+
+	if (*arg) {
+		smtp_reply(s, 501, "5.5.4", "Syntax: DATA");
+		return;
+	}
+	if (s->body_mode == SMTP_BODY_BDAT) {
+		smtp_reply(s, 503, "5.5.1", "DATA not allowed after BDAT");
+		return;
+	}
+	if (!body_allowed(s, "DATA") || !message_begin(s, 1))
+		return;
+	s->body_mode = SMTP_BODY_DATA;
+	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	data_deadline(s, 1);
+	r = data_read_dot(s);
+	data_deadline(s, 0);
+	if (r <= 0) {
+		data_connection_lost(s, "DATA");
+		return;
+	}
+	message_finish(s, "DATA");
+}
+
+/* ---- BDAT (RFC 3030, formats.md §4.2) ----------------------------------- */
+
+/* "<size> [LAST]".  1 ok. */
+static int bdat_parse(const char *arg, unsigned long long *size, int *last)
+{
+	const char *p = arg;
+	unsigned long long n = 0;
+
+	if (*p < '0' || *p > '9')
+		return 0;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (~0ULL - 9) / 10)
+			return 0;
+		n = n * 10 + (unsigned long long)(*p - '0');
+	}
+	*size = n;
+	*last = 0;
+	if (!*p)
+		return 1;
+	if (strcasecmp(p, " LAST") == 0)
+		return *last = 1;
+	return 0;
+}
+
+/* Decides before reading whether this chunk can be taken: 0 and the reply
+ * (sent after the octets are read) in code, enhanced and text. */
+static int bdat_check(struct smtp_session *s, int *code, const char **enhanced, const char **text)
+{
+	*code = 503;
+	*enhanced = "5.5.1";
+	if (!s->helo_seen)
+		*text = "Send HELO/EHLO first";
+	else if (!s->in_mail)
+		*text = "Need MAIL command";
+	else if (s->bdat_failed)
+		*text = "Transaction failed, send RSET";
+	else if (s->body_mode == SMTP_BODY_DATA)
+		*text = "BDAT not allowed after DATA";
+	else if (s->rcpt_count == 0) {
+		*text = s->rcpt_attempts ? "No valid recipients" : "Need RCPT command";
+		if (s->rcpt_attempts)
+			*code = 554;
+	} else
+		return 1;
+	return 0;
+}
+
+/* After a refused chunk the transaction has failed until RSET or MAIL. */
+static void bdat_fail(struct smtp_session *s)
+{
+	if (s->in_mail) {
+		s->bdat_failed = 1;
+		if (s->sink.active)
+			spool_file_abort(&s->sink.file);
+		s->sink.active = 0;
+	}
+}
+
+static void bdat_refuse(struct smtp_session *s, int code, const char *enhanced, const char *text)
+{
+	smtp_reply(s, code, enhanced, "%s", text);
+	bdat_fail(s);
+}
+
+void smtp_cmd_bdat(struct smtp_session *s, const char *arg)
+{
+	unsigned long long size;
+	int last, keep, code, r;
+	const char *enhanced = NULL, *text = NULL;
+
+	if (!bdat_parse(arg, &size, &last)) {
+		smtp_reply(s, 501, "5.5.4", "Syntax: BDAT <size> [LAST]");
+		return;
+	}
+	keep = bdat_check(s, &code, &enhanced, &text);
+	if (keep && s->body_mode == SMTP_BODY_NONE) {
+		if (!message_begin(s, 0)) {
+			/* 451 was sent; the octets still have to be read. */
+			s->bdat_failed = 1;
+			keep = 0;
+			code = 0;
+		}
+		s->body_mode = SMTP_BODY_BDAT;
+	}
+	data_deadline(s, 1);
+	r = data_read_chunk(s, size, keep);
+	data_deadline(s, 0);
+	if (r <= 0) {
+		data_connection_lost(s, "BDAT");
+		return;
+	}
+	if (!keep) {
+		if (code)
+			bdat_refuse(s, code, enhanced, text);
+	} else if (s->sink.error != SMTP_DATA_OK) {
+		message_refuse(s, "BDAT");
+		bdat_fail(s);
+	} else if (last) {
+		sink_finish_partial(&s->sink);
+		if (s->sink.error != SMTP_DATA_OK)
+			s->bdat_failed = 1;
+		message_finish(s, "BDAT");
+	} else {
+		smtp_reply(s, 250, "2.0.0", "%llu octets received", size);
+	}
+}

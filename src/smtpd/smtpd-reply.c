@@ -1,0 +1,60 @@
+#include "smtpd-reply.h"
+#include "log.h"
+#include <stdarg.h>
+#include <stdio.h>
+
+static void reply_prefix(struct smtp_session *s, int code, const char *enhanced, int more)
+{
+	conn_printf(&s->conn, "%03d%c", code, more ? '-' : ' ');
+	if (enhanced && (s->ext & SMTP_EXT_ENHANCED))
+		conn_printf(&s->conn, "%s ", enhanced);
+}
+
+void smtp_reply_line(struct smtp_session *s, int code, const char *enhanced, int more, const char *text)
+{
+	reply_prefix(s, code, enhanced, more);
+	conn_puts(&s->conn, text);
+	conn_put(&s->conn, "\r\n", 2);
+}
+
+void smtp_reply(struct smtp_session *s, int code, const char *enhanced, const char *fmt, ...)
+{
+	struct buf text = BUF_INIT;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !buf_reserve(&text, (size_t)n + 1))
+		die_nomem();
+	va_start(ap, fmt);
+	vsnprintf(text.data, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	text.len = (size_t)n;
+	smtp_reply_line(s, code, enhanced, 0, text.data);
+	buf_free(&text);
+}
+
+void smtp_reply_flush(struct smtp_session *s)
+{
+	(void)conn_flush(&s->conn);
+}
+
+void smtp_reply_close(struct smtp_session *s, const char *enhanced, const char *text)
+{
+	smtp_reply(s, 421, enhanced, "%s %s", s->host, text);
+	smtp_reply_flush(s);
+	s->quit = 1;
+}
+
+void smtp_log_reject(struct smtp_session *s, const char *cmd, int code, const char *enhanced,
+		     const char *reason)
+{
+	if (s->id[0])
+		log_notice("id=%s event=reject cmd=%s code=%d status=%s ip=%s reason=%s", s->id, cmd, code,
+			   enhanced ? enhanced : "-", s->remote_ip, reason);
+	else
+		log_notice("event=reject cmd=%s code=%d status=%s ip=%s reason=%s", cmd, code,
+			   enhanced ? enhanced : "-", s->remote_ip, reason);
+}

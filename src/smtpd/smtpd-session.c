@@ -1,0 +1,191 @@
+#include "smtpd-session.h"
+#include "log.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void session_init(struct smtp_session *s)
+{
+	memset(s, 0, sizeof *s);
+	conn_init(&s->conn, 0, 1);
+	s->remote_ip = "unknown";
+	s->local_ip = "unknown";
+	s->local_port = "0";
+	s->ext = SMTP_EXT_PIPELINING | SMTP_EXT_8BITMIME | SMTP_EXT_CHUNKING | SMTP_EXT_DSN
+		 | SMTP_EXT_ENHANCED | SMTP_EXT_SMTPUTF8 | SMTP_EXT_SIZE | SMTP_EXT_EHLO;
+	s->max_unknown = SMTP_UNKNOWN_COMMANDS_DEFAULT;
+	s->max_error_recipients = SMTP_ERROR_RECIPIENTS_DEFAULT;
+	s->sink.file.fd = -1;
+}
+
+/* A numeric PARAM: a bad value stops the session with a clear message
+ * rather than running with a limit the sysop did not mean. */
+static int param_ulong(const struct smtp_session *s, const char *name, unsigned long *value)
+{
+	const char *v = smtpserver_conf_get(&s->conf, name);
+
+	if (!v)
+		return 0;
+	if (!config_parse_ulong(v, value))
+		die_temp("smtpserver.conf: PARAM %s: bad number: %s", name, v);
+	return 1;
+}
+
+/* The smaller of two limits where 0 means "none". */
+static unsigned long long limit_min(unsigned long long a, unsigned long long b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
+
+static void session_apply_limits(struct smtp_session *s)
+{
+	unsigned long n;
+	unsigned long long size;
+	const char *v;
+
+	s->max_recipients = s->cfg.max_recipients;
+	if (param_ulong(s, "RcptLimitCount", &n))
+		s->max_recipients = (unsigned long)limit_min(s->max_recipients, n);
+	s->max_size = s->cfg.max_msg_size_bytes;
+	if ((v = smtpserver_conf_get(&s->conf, "maxsize"))) {
+		if (!config_parse_size(v, &size))
+			die_temp("smtpserver.conf: PARAM maxsize: bad size: %s", v);
+		s->max_size = limit_min(s->max_size, size);
+	}
+	if (param_ulong(s, "max-unknown-commands", &n))
+		s->max_unknown = n;
+	if (param_ulong(s, "max-error-recipients", &n))
+		s->max_error_recipients = n;
+	if (param_ulong(s, "min-availspace", &n))
+		s->min_availspace_kb = n;
+}
+
+static void session_apply_disablers(struct smtp_session *s)
+{
+	static const struct {
+		const char *param;
+		unsigned bit;
+	} off[] = {
+		{ "NoPIPELINING", SMTP_EXT_PIPELINING }, { "No8BITMIME", SMTP_EXT_8BITMIME },
+		{ "NoCHUNKING", SMTP_EXT_CHUNKING },     { "NoDSN", SMTP_EXT_DSN },
+		{ "NoENHANCEDSTATUSCODES", SMTP_EXT_ENHANCED }, { "NoSMTPUTF8", SMTP_EXT_SMTPUTF8 },
+		{ "NoEHLO", SMTP_EXT_EHLO },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof off / sizeof off[0]; i++)
+		if (smtpserver_conf_flag(&s->conf, off[i].param))
+			s->ext &= ~off[i].bit;
+}
+
+void session_configure(struct smtp_session *s)
+{
+	char error[512];
+
+	xmail_config_load(&s->cfg);
+	if (!smtpserver_conf_load(&s->conf, NULL, error, sizeof error))
+		die_temp("%s", error);
+	s->host = s->cfg.host_name[0] ? s->cfg.host_name : "localhost";
+	session_apply_limits(s);
+	session_apply_disablers(s);
+	if (s->cfg.max_inactivity_sec)
+		conn_set_idle_timeout(&s->conn, (int)(s->cfg.max_inactivity_sec > 86400 ? 86400 : s->cfg.max_inactivity_sec));
+	conn_set_deadline(&s->conn, SMTP_SESSION_DEADLINE_SEC);
+	s->session_deadline_ms = s->conn.deadline_ms;
+}
+
+static void sink_release(struct smtp_sink *k)
+{
+	if (k->active)
+		spool_file_abort(&k->file);
+	k->active = 0;
+	buf_free(&k->line);
+}
+
+void session_reset_transaction(struct smtp_session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->rcpt_count; i++) {
+		free(s->rcpt[i].address);
+		free(s->rcpt[i].notify);
+		free(s->rcpt[i].orcpt);
+	}
+	s->rcpt_count = 0;
+	s->rcpt_attempts = 0;
+	s->in_mail = 0;
+	buf_truncate(&s->sender, 0);
+	s->body = NULL;
+	s->smtputf8 = 0;
+	s->ret = NULL;
+	buf_truncate(&s->envid, 0);
+	s->has_envid = 0;
+	s->declared_size = 0;
+	s->body_mode = SMTP_BODY_NONE;
+	s->bdat_failed = 0;
+	s->id[0] = 0;
+	sink_release(&s->sink);
+	memset(&s->sink, 0, sizeof s->sink);
+	s->sink.file.fd = -1;
+}
+
+int session_resolver(struct smtp_session *s)
+{
+	if (s->resolver_ready)
+		return 1;
+	if (!userdb_open(&s->db, 0)) {
+		log_warn("unable to open the user database: %s", strerror(errno));
+		return 0;
+	}
+	if (!resolve_context_load(&s->resolver, &s->cfg, &s->db)) {
+		log_warn("unable to load the resolver tables: %s", strerror(errno));
+		userdb_close(&s->db);
+		return 0;
+	}
+	s->resolver_ready = 1;
+	return 1;
+}
+
+void session_free(struct smtp_session *s)
+{
+	session_reset_transaction(s);
+	free(s->rcpt);
+	buf_free(&s->sender);
+	buf_free(&s->envid);
+	buf_free(&s->helo);
+	buf_free(&s->auth_user);
+	buf_free(&s->line);
+	if (s->resolver_ready) {
+		resolve_context_free(&s->resolver);
+		userdb_close(&s->db);
+	}
+	smtpserver_conf_free(&s->conf);
+	conn_free(&s->conn);
+}
+
+/* RFC 3848 / RFC 6531 §3.7.3 "with" names. */
+const char *session_protocol(const struct smtp_session *s)
+{
+	static const char *const esmtp[4] = { "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA" };
+	static const char *const utf8[4] = { "UTF8SMTP", "UTF8SMTPS", "UTF8SMTPA", "UTF8SMTPSA" };
+	int i = (s->tls_active ? 1 : 0) + (s->auth_user.len ? 2 : 0);
+
+	if (!s->esmtp)
+		return "SMTP";
+	return s->smtputf8 ? utf8[i] : esmtp[i];
+}
+
+int session_spool_space_ok(const struct smtp_session *s)
+{
+	unsigned long long kb;
+
+	if (!s->min_availspace_kb || !spool_free_kbytes(&kb) || kb >= s->min_availspace_kb)
+		return 1;
+	log_warn("spool free space %lluKiB below min-availspace %lluKiB", kb, s->min_availspace_kb);
+	return 0;
+}

@@ -1,0 +1,133 @@
+/* smtpd-session: the state of one SMTP session on fd 0/1, passed to every
+ * handler.  One struct, no file-scope globals (style.md); the only global is
+ * the pointer the die hook needs to send its 421. */
+#ifndef BBSMAIL_SMTPD_SESSION_H
+#define BBSMAIL_SMTPD_SESSION_H
+#include "buf.h"
+#include "config.h"
+#include "conn.h"
+#include "resolve.h"
+#include "spool.h"
+#include "userdb.h"
+
+#define SMTP_LINE_MAX_BYTES 1000        /* RFC 5321 §4.5.3.1.4, CRLF included */
+#define SMTP_TEXT_LINE_MAX_BYTES 998    /* RFC 5321 §4.5.3.1.6, CRLF excluded */
+#define SMTP_SESSION_DEADLINE_SEC 3600  /* absolute limit for one connection */
+#define SMTP_DATA_DEADLINE_SEC 600      /* absolute limit for one DATA/BDAT message */
+#define SMTP_UNKNOWN_COMMANDS_DEFAULT 10
+#define SMTP_ERROR_RECIPIENTS_DEFAULT 3 /* recipients allowed with MAIL FROM:<> */
+#define SMTP_ENVID_MAX_BYTES 100        /* RFC 3461 §4.4 */
+#define SMTP_ORCPT_MAX_BYTES 500        /* RFC 3461 §4.2 */
+
+/* EHLO extensions; a PARAM No<name> clears the bit at start. */
+#define SMTP_EXT_PIPELINING   0x01
+#define SMTP_EXT_8BITMIME     0x02
+#define SMTP_EXT_CHUNKING     0x04
+#define SMTP_EXT_DSN          0x08
+#define SMTP_EXT_ENHANCED     0x10
+#define SMTP_EXT_SMTPUTF8     0x20
+#define SMTP_EXT_SIZE         0x40
+#define SMTP_EXT_EHLO         0x80
+
+/* Why the message being received will be refused (first one wins). */
+enum smtp_data_error {
+	SMTP_DATA_OK = 0,
+	SMTP_DATA_BARE_NEWLINE,   /* bare LF or bare CR: 550 5.5.2 */
+	SMTP_DATA_NUL,            /* NUL byte: 554 5.6.0 */
+	SMTP_DATA_LONG_LINE,      /* line over 998 octets: 554 5.6.0 */
+	SMTP_DATA_TOO_BIG,        /* over the size limit: 552 5.3.4 */
+	SMTP_DATA_WRITE_FAILED    /* spool write failed: 451 4.3.0 */
+};
+
+/* The message being received (DATA or a BDAT series). */
+struct smtp_sink {
+	int active;                 /* the spool file is open */
+	int dot_mode;               /* DATA: dot-stuffing and the CRLF.CRLF end */
+	struct spool_file file;
+	struct buf line;            /* the current line, at most SMTP_LINE_MAX_BYTES kept */
+	size_t line_bytes;          /* the current line's real length on the wire */
+	int line_cr_count, line_nul;
+	int last_byte_cr;           /* last byte of the current line was CR */
+	int prev_line_crlf;         /* the previous line ended in CRLF (or none yet) */
+	unsigned long long size;    /* message octets so far, CRLF counted as 2 */
+	enum smtp_data_error error;
+	unsigned long bare_newlines;
+};
+
+struct smtp_rcpt {
+	char *address;              /* as the client gave it (route resolves again) */
+	char *notify;               /* NULL when not given */
+	char *orcpt;                /* decoded, "rfc822;addr" */
+};
+
+enum smtp_body_mode { SMTP_BODY_NONE = 0, SMTP_BODY_BDAT, SMTP_BODY_DATA };
+
+struct smtp_session {
+	struct conn conn;
+	struct mail_config cfg;
+	struct smtpserver_conf conf;
+	const char *host;           /* HostName */
+	const char *remote_ip, *remote_host, *local_ip, *local_port;
+	char peer_ip_storage[64], local_ip_storage[64], local_port_storage[16];
+
+	/* HELO/EHLO */
+	struct buf helo;
+	int helo_seen, esmtp;
+	unsigned ext;               /* SMTP_EXT_* offered by this server */
+	/* The next issue (STARTTLS, AUTH) fills these in. */
+	int tls_active;
+	struct buf auth_user;
+	int relay_allowed;
+	int submission;
+
+	/* limits */
+	unsigned long max_recipients;
+	unsigned long long max_size;      /* 0: none */
+	unsigned long max_unknown;
+	unsigned long max_error_recipients;
+	unsigned long long min_availspace_kb;
+	unsigned long unknown_count;
+	long long session_deadline_ms;
+
+	/* the transaction */
+	int in_mail;
+	struct buf sender;
+	const char *body;                 /* "7BIT", "8BITMIME" or NULL */
+	int smtputf8;
+	const char *ret;                  /* "FULL", "HDRS" or NULL */
+	struct buf envid;
+	int has_envid;
+	unsigned long long declared_size;
+	struct smtp_rcpt *rcpt;
+	size_t rcpt_count, rcpt_cap;
+	unsigned long rcpt_attempts;      /* RCPT commands in this transaction */
+	enum smtp_body_mode body_mode;
+	int bdat_failed;                  /* a chunk was refused: refuse until RSET/MAIL */
+	char id[SPOOL_ID_MAX_BYTES];
+	unsigned long arrival;
+	struct smtp_sink sink;
+
+	/* recipients are resolved through the shared resolver, opened lazily */
+	int resolver_ready;
+	struct userdb db;
+	struct resolve_context resolver;
+
+	unsigned long messages;           /* accepted in this session */
+	struct buf line;                  /* the command line being handled */
+	int quit;
+};
+
+void session_init(struct smtp_session *s);
+/* Reads mail.ini and smtpserver.conf and applies the PARAMs. */
+void session_configure(struct smtp_session *s);
+/* Forgets MAIL, RCPT and any message in progress (RSET, EHLO, after DATA). */
+void session_reset_transaction(struct smtp_session *s);
+/* Opens the user database and the resolver on first use.  1 ok, 0 failed. */
+int session_resolver(struct smtp_session *s);
+void session_free(struct smtp_session *s);
+/* ZMailer min-availspace: 0 when the spool has less free space (logged). */
+int session_spool_space_ok(const struct smtp_session *s);
+/* The RFC 3848 protocol name: SMTP, ESMTP, ESMTPSA, UTF8SMTP, ... */
+const char *session_protocol(const struct smtp_session *s);
+
+#endif
