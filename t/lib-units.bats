@@ -3,10 +3,14 @@
 # when every check passed and prints the failed checks otherwise.
 
 load helper
+bats_require_minimum_version 1.5.0
 
+# stdout holds the failed checks; stderr may hold a sanitizer's notes, which
+# count only through the exit status.
 unit() {
-  run timeout 20 "$BBSMAIL_ROOT/build/t/$1"
-  [ -z "$output" ] || echo "$output"
+  run --separate-stderr timeout 20 "$BBSMAIL_ROOT/build/t/$1"
+  echo "$output"
+  echo "$stderr"
   [ "$status" -eq 0 ]
   [ -z "$output" ]
 }

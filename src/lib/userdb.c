@@ -311,7 +311,8 @@ int userdb_each(struct userdb *db, int (*fn)(const struct user *u, void *arg), v
 		next = gdbm_nextkey((GDBM_FILE)db->gdbm, key);
 		free(key.dptr);
 	}
-	qsort(numbers, count, sizeof *numbers, compare_ulong);
+	if (count) /* qsort(NULL, 0) is undefined behaviour */
+		qsort(numbers, count, sizeof *numbers, compare_ulong);
 	for (i = 0; i < count; i++)
 		if (userdb_get_by_number(db, numbers[i], &u) == 1 && !fn(&u, arg))
 			break;
