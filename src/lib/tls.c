@@ -124,8 +124,12 @@ static int tls_context_load_files(SSL_CTX *ctx, const char *cert, const char *ke
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 		goto fail;
 	snprintf(what, sizeof what, "unable to load key file %s", key);
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		/* OpenSSL already compares the key with the certificate here. */
+		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+			snprintf(what, sizeof what, "key file %s does not match certificate %s", key, cert);
 		goto fail;
+	}
 	snprintf(what, sizeof what, "key file %s does not match certificate %s", key, cert);
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		goto fail;
@@ -294,6 +298,16 @@ static int tls_set_nonblocking(int fd)
 	return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
 }
 
+/* A client's "certificate verify failed" says why (name, expiry, issuer). */
+static void tls_verify_detail(struct tls_session *t, int server, char *error, size_t size)
+{
+	long v = SSL_get_verify_result(t->ssl);
+	size_t n = strlen(error);
+
+	if (!server && v != X509_V_OK && n < size)
+		snprintf(error + n, size - n, " (%s)", X509_verify_cert_error_string(v));
+}
+
 static int tls_handshake(struct tls_session *t, int server, char *error, size_t size)
 {
 	long long until = tls_wait_until(t->conn);
@@ -320,6 +334,7 @@ static int tls_handshake(struct tls_session *t, int server, char *error, size_t 
 			return 0;
 		}
 		tls_error(error, size, "TLS handshake", errno);
+		tls_verify_detail(t, server, error, size);
 		return 0;
 	}
 }
@@ -486,9 +501,9 @@ void tls_shutdown(struct conn *c)
 	long long until = conn_now_ms() + TLS_SHUTDOWN_TIMEOUT_MS;
 	int r;
 
+	(void)conn_flush(c);
 	if (!t)
 		return;
-	(void)conn_flush(c);
 	for (;;) {
 		ERR_clear_error();
 		r = SSL_shutdown(t->ssl);

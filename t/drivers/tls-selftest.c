@@ -125,12 +125,13 @@ static void server_implicit(struct selftest *s)
 	tls_context_free(ctx);
 }
 
-/* One command; 0 when the session is over. */
+/* One command (its first word decides); 0 when the session is over. */
 static int server_command(struct selftest *s, char *line)
 {
 	char desc[256];
+	size_t verb = strcspn(line, " ");
 
-	if (!strcasecmp(line, "EHLO"))
+	if (verb == 4 && !strncasecmp(line, "EHLO", 4))
 		server_ehlo(s);
 	else if (!strcasecmp(line, "STARTTLS"))
 		server_starttls(s);
@@ -141,7 +142,7 @@ static int server_command(struct selftest *s, char *line)
 		conn_printf(&s->conn, "250 %s\r\n", *desc ? desc : "plain");
 	} else if (!strcasecmp(line, "QUIT")) {
 		conn_puts(&s->conn, "221 2.0.0 bye\r\n");
-		tls_shutdown(&s->conn);
+		tls_shutdown(&s->conn); /* flushes the 221 first, TLS or not */
 		return 0;
 	} else
 		conn_printf(&s->conn, "250 echo %s\r\n", line);
@@ -196,7 +197,9 @@ static void client_exchange(struct conn *c, const char *cmd, struct buf *line)
 		conn_printf(c, "%s\r\n", cmd);
 	if (conn_getline(c, line, LINE_MAX_BYTES) <= 0)
 		die_temp("no reply to %s: %s %s", cmd ? cmd : "connect", strerror(errno), tls_last_error(c));
-	fwrite(line->data, 1, line->len, stdout);
+	while (line->len && (line->data[line->len - 1] == '\n' || line->data[line->len - 1] == '\r'))
+		line->data[--line->len] = 0;
+	printf("%s\n", line->data);
 }
 
 static int cmd_client(struct selftest *s, int port, const char *name, const char *ca, int verify)
@@ -214,9 +217,10 @@ static int cmd_client(struct selftest *s, int port, const char *name, const char
 		fprintf(stderr, "%s\n", s->error);
 		return 1;
 	}
-	fprintf(stderr, "handshake_ms=%lld\n", conn_now_ms() - t0);
+	t0 = conn_now_ms() - t0;
 	client_exchange(&s->conn, "TLS", &line);
 	client_exchange(&s->conn, "QUIT", &line);
+	printf("handshake_ms=%lld\n", t0);
 	tls_shutdown(&s->conn);
 	conn_free(&s->conn);
 	buf_free(&line);
