@@ -1,0 +1,157 @@
+#!/usr/bin/env bats
+# libexec/route: incoming -> per-channel jobs, claims, quarantine, rejects.
+
+load helper
+load lib/stages
+
+setup() { make_home; }
+
+route() { "$LIBEXEC/route" "$@"; }
+
+@test "route: one local job per recipient, named <id>.<n>, with c/u tags" {
+  inject 1 demo sysop
+  id="$(ls "$(SPOOL)/incoming")"
+  run route
+  [ "$status" -eq 0 ]
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/queue/local" | sort | tr '\n' ' ')" = "$id.0 $id.1 " ]
+  run record_fields "$(SPOOL)/queue/local/$id.0"
+  [ "${lines[5]}" = "Tdemo@localhost" ]
+  [ "${lines[6]}" = "clocal" ]
+  [ "${lines[7]}" = "u2" ]
+  [ "${#lines[@]}" -eq 8 ]
+  run record_fields "$(SPOOL)/queue/local/$id.1"
+  [ "${lines[5]}" = "Tsysop@localhost" ]
+  [ "${lines[7]}" = "u1" ]
+}
+
+@test "route: the log lines" {
+  inject 1 demo
+  id="$(ls "$(SPOOL)/incoming")"
+  run route
+  [ "${lines[0]}" = "route: info: id=$id event=route rcpt=demo@localhost channel=local user=2 job=$id.0" ]
+  [ "${lines[1]}" = "route: info: id=$id event=routed rcpt=1" ]
+}
+
+@test "route: the job holds the message byte for byte" {
+  inject 1 demo
+  cp "$(SPOOL)"/incoming/* "$BATS_TEST_TMPDIR/incoming"
+  route
+  python3 - "$BATS_TEST_TMPDIR/incoming" "$(SPOOL)"/queue/local/* <<'EOF'
+import sys
+a = open(sys.argv[1], 'rb').read(); b = open(sys.argv[2], 'rb').read()
+assert a[a.index(b'\0\0'):] == b[b.index(b'\0\0'):]
+EOF
+}
+
+@test "route: alias.cfg targets and case-insensitive names reach the right user" {
+  echo "webmaster demo" >> "$HOME_DIR/etc/alias.cfg"
+  inject 1 WebMaster@LOCALHOST
+  inject 2 DEMO@localhost
+  inject 3 Sysop
+  route
+  [ "$(job_users)" = "1 2 2 " ]
+}
+
+@test "route: a user named twice gets one job" {
+  inject 1 demo DEMO@localhost
+  run route
+  [ "$(job_count local)" -eq 1 ]
+  [[ "$output" == *"event=duplicate rcpt=DEMO@localhost channel=local user=2"* ]]
+}
+
+@test "route: a remote recipient becomes one remote job with a target" {
+  inject 1 a@example.org b@example.org demo
+  id="$(ls "$(SPOOL)/incoming")"
+  run route
+  [ "$status" -eq 0 ]
+  [ "$(job_count local)" -eq 1 ]
+  [ "$(ls "$(SPOOL)/queue/remote")" = "$id" ]
+  run record_fields "$(SPOOL)/queue/remote/$id"
+  [ "${lines[5]}" = "Ta@example.org" ]
+  [ "${lines[6]}" = "cremote" ]
+  [ "${lines[8]}" = "ta@example.org" ]
+  [ "${lines[9]}" = "Tb@example.org" ]
+}
+
+@test "route: a recipient deleted since acceptance is logged and dropped" {
+  inject 1 demo sysop
+  bbsmail-user del demo
+  run route
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"event=reject rcpt=demo@localhost code=550 status=5.1.1"* ]]
+  [ "$(job_count local)" -eq 1 ]
+  [ "$(incoming_count)" -eq 0 ]
+}
+
+@test "route: a malformed incoming file is quarantined while others are routed" {
+  inject 1 demo
+  printf 'garbage without a record end' > "$(SPOOL)/incoming/broken"
+  printf 'V1\0Ix\0D1\0Fa@b\0Tdemo@localhost\0' > "$(SPOOL)/incoming/truncated"
+  printf 'V9\0Ix\0D1\0Fa@b\0Tdemo@localhost\0\0body\n' > "$(SPOOL)/incoming/badversion"
+  inject 2 demo
+  run route
+  [ "$status" -eq 0 ]
+  [ "$(ls "$(SPOOL)/bad" | sort | tr '\n' ' ')" = "badversion broken truncated " ]
+  [[ "$output" == *"id=broken event=quarantine reason=malformed-envelope"* ]]
+  [ "$(job_count local)" -eq 2 ]
+  [ "$(incoming_count)" -eq 0 ]
+}
+
+@test "route: a file locked by another route is skipped, then routed" {
+  inject 1 demo
+  f="$(ls "$(SPOOL)"/incoming/*)"
+  flock -x "$f" sleep 1 &
+  track_pid $!
+  sleep 0.2
+  run route
+  [ "$status" -eq 0 ]
+  [ "$(incoming_count)" -eq 1 ]
+  [ "$(job_count local)" -eq 0 ]
+  wait
+  run route
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(job_count local)" -eq 1 ]
+}
+
+@test "route: a leftover spool/tmp job from a killed run is replaced" {
+  inject 1 demo
+  id="$(ls "$(SPOOL)/incoming")"
+  echo "half written" > "$(SPOOL)/tmp/$id.0"
+  run route
+  [ "$status" -eq 0 ]
+  [ "$(job_count local)" -eq 1 ]
+  [ ! -e "$(SPOOL)/tmp/$id.0" ]
+  run record_fields "$(SPOOL)/queue/local/$id.0"
+  [ "${lines[0]}" = "V1" ]
+}
+
+@test "route: two routes at once write each job once" {
+  inject_many 1 60 demo sysop
+  "$LIBEXEC/route" 2>"$BATS_TEST_TMPDIR/r1" &
+  p1=$!
+  "$LIBEXEC/route" 2>"$BATS_TEST_TMPDIR/r2" &
+  p2=$!
+  wait $p1
+  wait $p2
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(job_count local)" -eq 120 ]
+  [ "$(cat "$BATS_TEST_TMPDIR/r1" "$BATS_TEST_TMPDIR/r2" | grep -c 'event=routed')" -eq 60 ]
+}
+
+@test "route: usage error exits 100; an empty spool exits 0 quickly" {
+  run route -x
+  [ "$status" -eq 100 ]
+  run route extra
+  [ "$status" -eq 100 ]
+  run route
+  [ "$status" -eq 0 ]
+  [ "$output" = "" ]
+}
+
+@test "route: -d DIR names the home" {
+  inject 1 demo
+  run env -u BBSMAIL_HOME "$LIBEXEC/route" -d "$HOME_DIR"
+  [ "$status" -eq 0 ]
+  [ "$(job_count local)" -eq 1 ]
+}
