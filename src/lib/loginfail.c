@@ -1,0 +1,350 @@
+#include "loginfail.h"
+#include "buf.h"
+#include "home.h"
+#include "log.h"
+#include "record.h"
+#include "spool.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <gdbm.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOGINFAIL_FILE SPOOL_DATA_DIR "/logins.gdbm"
+#define LOGINFAIL_LOCK_WAIT_MS 2000
+#define LOGINFAIL_KEY_MAX_BYTES 80
+#define IP_CAN_FILE "etc/ip.can"
+
+/* Opens the table; writers and readers both wait a little for a writer's
+ * lock.  NULL with errno ENOENT when a reader finds no file. */
+static GDBM_FILE loginfail_open(int writable)
+{
+	char path[PATH_MAX];
+	GDBM_FILE f;
+	int waited = 0;
+
+	if (!home_path(path, sizeof path, LOGINFAIL_FILE))
+		return NULL;
+	for (;;) {
+		errno = 0;
+		f = gdbm_open(path, 0, writable ? GDBM_WRCREAT : GDBM_READER, 0600, NULL);
+		if (f)
+			return f;
+		if ((gdbm_errno == GDBM_CANT_BE_READER || gdbm_errno == GDBM_CANT_BE_WRITER)
+		    && waited < LOGINFAIL_LOCK_WAIT_MS) {
+			loginfail_sleep_ms(10);
+			waited += 10;
+			continue;
+		}
+		if (!errno)
+			errno = EIO;
+		return NULL;
+	}
+}
+
+/* The key for ip; 0 (EINVAL) for an empty, over-long or CR/LF/NUL-holding ip. */
+static int loginfail_key(const char *ip, char key[LOGINFAIL_KEY_MAX_BYTES], datum *d)
+{
+	size_t n = strlen(ip);
+
+	if (n == 0 || n + 4 > LOGINFAIL_KEY_MAX_BYTES || strpbrk(ip, "\r\n")) {
+		errno = EINVAL;
+		return 0;
+	}
+	memcpy(key, "ip:", 3);
+	memcpy(key + 3, ip, n + 1);
+	d->dptr = key;
+	d->dsize = (int)(n + 3);
+	return 1;
+}
+
+/* Failure times kept in the record, oldest first. */
+struct loginfail_times {
+	time_t t[LOGINFAIL_TIMES_MAX];
+	size_t n;
+};
+
+static void times_parse(const char *s, struct loginfail_times *tm)
+{
+	char *end;
+	long long v;
+
+	tm->n = 0;
+	while (*s && tm->n < LOGINFAIL_TIMES_MAX) {
+		v = strtoll(s, &end, 10);
+		if (end == s)
+			break;
+		tm->t[tm->n++] = (time_t)v;
+		s = end;
+	}
+}
+
+/* Decodes a stored value; a malformed one reads as "nothing remembered". */
+static void loginfail_decode(datum d, struct loginfail_state *st, struct loginfail_times *tm)
+{
+	struct record_reader r;
+	const char *value;
+	char tag;
+
+	memset(st, 0, sizeof *st);
+	tm->n = 0;
+	record_reader_init(&r, d.dptr, (size_t)d.dsize);
+	while (record_next(&r, &tag, &value) == 1) {
+		if (tag == 'c')
+			st->count = strtoul(value, NULL, 10);
+		else if (tag == 'l')
+			st->last = (time_t)strtoll(value, NULL, 10);
+		else if (tag == 't')
+			times_parse(value, tm);
+	}
+}
+
+static int loginfail_fetch(GDBM_FILE f, datum key, time_t now, struct loginfail_state *st,
+			   struct loginfail_times *tm)
+{
+	datum d = gdbm_fetch(f, key);
+
+	memset(st, 0, sizeof *st);
+	tm->n = 0;
+	if (!d.dptr) {
+		if (gdbm_errno == GDBM_ITEM_NOT_FOUND)
+			return 0;
+		errno = EIO;
+		return -1;
+	}
+	loginfail_decode(d, st, tm);
+	free(d.dptr);
+	if (st->last + LOGINFAIL_FORGET_SEC < now) {
+		memset(st, 0, sizeof *st);
+		tm->n = 0;
+		return 0;
+	}
+	return 1;
+}
+
+static int loginfail_encode(struct buf *b, const struct loginfail_state *st, const struct loginfail_times *tm)
+{
+	struct buf times = BUF_INIT;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < tm->n && ok; i++)
+		ok = buf_catf(&times, i ? " %lld" : "%lld", (long long)tm->t[i]);
+	ok = ok && record_add_ulong(b, 'c', st->count) && record_add_ulong(b, 'l', (unsigned long)st->last)
+	     && record_add(b, 't', times.data ? times.data : "") && record_end(b);
+	buf_free(&times);
+	return ok;
+}
+
+static void times_push(struct loginfail_times *tm, time_t now)
+{
+	if (tm->n == LOGINFAIL_TIMES_MAX) {
+		memmove(tm->t, tm->t + 1, (LOGINFAIL_TIMES_MAX - 1) * sizeof tm->t[0]);
+		tm->n--;
+	}
+	tm->t[tm->n++] = now;
+}
+
+int loginfail_record(const char *ip, time_t now, unsigned long *count)
+{
+	char keytext[LOGINFAIL_KEY_MAX_BYTES];
+	struct loginfail_state st;
+	struct loginfail_times tm;
+	struct buf value = BUF_INIT;
+	datum key, d;
+	GDBM_FILE f;
+	int ok = 0;
+
+	if (!loginfail_key(ip, keytext, &key) || !(f = loginfail_open(1)))
+		return 0;
+	if (loginfail_fetch(f, key, now, &st, &tm) < 0)
+		goto done;
+	st.count++;
+	st.last = now;
+	times_push(&tm, now);
+	if (!loginfail_encode(&value, &st, &tm))
+		goto done;
+	d.dptr = value.data;
+	d.dsize = (int)value.len;
+	if (gdbm_store(f, key, d, GDBM_REPLACE) != 0) {
+		errno = EIO;
+		goto done;
+	}
+	if (count)
+		*count = st.count;
+	ok = 1;
+done:
+	buf_free(&value);
+	gdbm_close(f);
+	return ok;
+}
+
+int loginfail_clear(const char *ip)
+{
+	char keytext[LOGINFAIL_KEY_MAX_BYTES];
+	datum key;
+	GDBM_FILE f;
+
+	if (!loginfail_key(ip, keytext, &key))
+		return 0;
+	/* Most logins succeed with nothing remembered: look before taking the
+	 * writer's lock. */
+	if (!(f = loginfail_open(0)))
+		return errno == ENOENT ? 1 : 0;
+	if (!gdbm_exists(f, key)) {
+		gdbm_close(f);
+		return 1;
+	}
+	gdbm_close(f);
+	if (!(f = loginfail_open(1)))
+		return 0;
+	gdbm_delete(f, key);
+	gdbm_close(f);
+	return 1;
+}
+
+int loginfail_get(const char *ip, time_t now, struct loginfail_state *st)
+{
+	char keytext[LOGINFAIL_KEY_MAX_BYTES];
+	struct loginfail_times tm;
+	datum key;
+	GDBM_FILE f;
+	int r;
+
+	memset(st, 0, sizeof *st);
+	if (!loginfail_key(ip, keytext, &key))
+		return -1;
+	if (!(f = loginfail_open(0)))
+		return errno == ENOENT ? 0 : -1;
+	r = loginfail_fetch(f, key, now, st, &tm);
+	gdbm_close(f);
+	return r;
+}
+
+long loginfail_count(const char *ip, unsigned long window_sec, time_t now)
+{
+	char keytext[LOGINFAIL_KEY_MAX_BYTES];
+	struct loginfail_state st;
+	struct loginfail_times tm;
+	datum key;
+	GDBM_FILE f;
+	long n = 0;
+	size_t i;
+	int r;
+
+	if (!loginfail_key(ip, keytext, &key))
+		return -1;
+	if (!(f = loginfail_open(0)))
+		return errno == ENOENT ? 0 : -1;
+	r = loginfail_fetch(f, key, now, &st, &tm);
+	gdbm_close(f);
+	if (r < 0)
+		return -1;
+	for (i = 0; i < tm.n; i++)
+		if (tm.t[i] + (time_t)window_sec > now)
+			n++;
+	return n;
+}
+
+unsigned long loginfail_ban_left(const struct loginfail_state *st, const struct mail_config *cfg, time_t now)
+{
+	time_t until;
+
+	if (!cfg->login_attempt_temp_ban_threshold || st->count < cfg->login_attempt_temp_ban_threshold)
+		return 0;
+	until = st->last + (time_t)cfg->login_attempt_temp_ban_duration_sec;
+	return until > now ? (unsigned long)(until - now) : 0;
+}
+
+unsigned long loginfail_throttle_ms(const struct loginfail_state *st, const struct mail_config *cfg)
+{
+	if (st->count <= 1)
+		return 0;
+	return st->count * cfg->login_attempt_throttle_ms;
+}
+
+unsigned long loginfail_banned(const char *ip, const struct mail_config *cfg, time_t now)
+{
+	struct loginfail_state st;
+
+	if (loginfail_get(ip, now, &st) < 0) {
+		log_warn("unable to read %s/%s: %s", home_dir(), LOGINFAIL_FILE, strerror(errno));
+		return 0;
+	}
+	return loginfail_ban_left(&st, cfg, now);
+}
+
+int loginfail_filter_ip(const char *ip, const char *why)
+{
+	char path[PATH_MAX];
+	struct buf line = BUF_INIT;
+	int fd, ok;
+
+	if (strpbrk(ip, "\r\n") || strpbrk(why, "\r\n")) {
+		errno = EINVAL;
+		return 0;
+	}
+	if (!home_path(path, sizeof path, IP_CAN_FILE))
+		return 0;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return 0;
+	ok = buf_catf(&line, "; %s\n%s\n", why, ip);
+	/* One write with O_APPEND: two processes never interleave their lines. */
+	ok = ok && write(fd, line.data, line.len) == (ssize_t)line.len;
+	buf_free(&line);
+	if (close(fd) != 0)
+		ok = 0;
+	return ok;
+}
+
+/* One ip.can line against ip: exact, or a prefix ending in '*'. */
+static int ip_can_match(const char *pattern, size_t n, const char *ip)
+{
+	while (n && (pattern[n - 1] == ' ' || pattern[n - 1] == '\t' || pattern[n - 1] == '\r'))
+		n--;
+	while (n && (*pattern == ' ' || *pattern == '\t')) {
+		pattern++;
+		n--;
+	}
+	if (n == 0 || *pattern == ';')
+		return 0;
+	if (pattern[n - 1] == '*')
+		return strncmp(pattern, ip, n - 1) == 0;
+	return strlen(ip) == n && memcmp(pattern, ip, n) == 0;
+}
+
+int loginfail_ip_filtered(const char *ip)
+{
+	char path[PATH_MAX];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	int found = 0;
+
+	if (!home_path(path, sizeof path, IP_CAN_FILE))
+		return -1;
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -1;
+	while (!found && (n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			n--;
+		found = ip_can_match(line, (size_t)n, ip);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+void loginfail_sleep_ms(unsigned long ms)
+{
+	struct timespec left = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&left, &left) != 0 && errno == EINTR)
+		;
+}

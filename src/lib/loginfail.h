@@ -1,0 +1,60 @@
+/* loginfail: failed logins per client IP, in the GDBM file
+ * spool/data/logins.gdbm, so the count survives across connections (every
+ * session is its own process).  It implements Synchronet's [global]
+ * LoginAttempt* keys (mail.ini(5)) for pop3d, and its windowed count serves
+ * ZMailer's auth-failrate (failed AUTHs per IP per hour) in smtpd.
+ *
+ * One record per IP, key "ip:<address>": record.h fields
+ *   'c' failures since the last success (or since they were forgotten)
+ *   'l' time of the last failure (seconds since the epoch)
+ *   't' the times of the most recent failures, space separated, oldest
+ *       first, at most LOGINFAIL_TIMES_MAX of them (for loginfail_count)
+ * A success removes the record.  Failures older than LOGINFAIL_FORGET_SEC
+ * (counted from the last one) are forgotten.  Behind this small interface so
+ * the table can move to a shared store. */
+#ifndef BBSMAIL_LOGINFAIL_H
+#define BBSMAIL_LOGINFAIL_H
+#include "config.h"
+#include <time.h>
+
+#define LOGINFAIL_TIMES_MAX 64
+#define LOGINFAIL_FORGET_SEC (24 * 60 * 60)
+
+struct loginfail_state {
+	unsigned long count;    /* failures since the last success */
+	time_t last;            /* last failure, 0 if none */
+};
+
+/* Adds one failure for ip at now; *count (may be NULL) gets the new count.
+ * 1 ok, 0 errno. */
+int loginfail_record(const char *ip, time_t now, unsigned long *count);
+/* Forgets ip (a successful login).  1 ok (also when there was nothing), 0 errno. */
+int loginfail_clear(const char *ip);
+/* 1 found (st filled), 0 no failures remembered (st zeroed), -1 errno. */
+int loginfail_get(const char *ip, time_t now, struct loginfail_state *st);
+/* Failures of ip within the last window_sec seconds (at most
+ * LOGINFAIL_TIMES_MAX); -1 on error. */
+long loginfail_count(const char *ip, unsigned long window_sec, time_t now);
+
+/* Policy from mail.ini, all pure functions of the state:
+ * seconds left of a temporary ban (count >= LoginAttemptTempBanThreshold and
+ * the last failure less than LoginAttemptTempBanDuration ago), 0 if none. */
+unsigned long loginfail_ban_left(const struct loginfail_state *st, const struct mail_config *cfg, time_t now);
+/* Synchronet's throttle: a client with more than one remembered failure
+ * waits count x LoginAttemptThrottle ms before it is served. */
+unsigned long loginfail_throttle_ms(const struct loginfail_state *st, const struct mail_config *cfg);
+/* Convenience: looks ip up and returns loginfail_ban_left (0 on lookup errors,
+ * which are logged: a broken table must not lock every user out). */
+unsigned long loginfail_banned(const char *ip, const struct mail_config *cfg, time_t now);
+
+/* Appends ip to etc/ip.can (LoginAttemptFilterThreshold), with a comment
+ * line saying why.  1 ok, 0 errno. */
+int loginfail_filter_ip(const char *ip, const char *why);
+/* 1 when ip matches a line of etc/ip.can (exact, or a trailing '*'
+ * wildcard; ';' starts a comment), 0 not, -1 unreadable (missing = 0). */
+int loginfail_ip_filtered(const char *ip);
+
+/* Sleeps ms milliseconds (EINTR-safe); the shared delay for failures. */
+void loginfail_sleep_ms(unsigned long ms);
+
+#endif

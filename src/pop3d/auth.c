@@ -1,0 +1,219 @@
+/* AUTHORIZATION: USER/PASS and APOP, the LoginAttempt* policy (loginfail.h)
+ * and the move into TRANSACTION (lock, snapshot). */
+#define OPENSSL_SUPPRESS_DEPRECATED /* MD5(): the one-shot digest needs no provider set-up (memory, pop3d(8)) */
+#include "session.h"
+#include "log.h"
+#include "loginfail.h"
+#include "password.h"
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/md5.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+enum login_method { LOGIN_PASS, LOGIN_APOP };
+static const char *const login_method_name[] = { "pass", "apop" };
+
+int pop3_admit_client(struct pop3_session *s)
+{
+	struct loginfail_state st;
+	unsigned long wait_ms, cap_ms = s->cfg.max_inactivity_sec * 1000;
+
+	if (loginfail_ip_filtered(s->remote_ip) == 1) {
+		log_notice("id=%s event=refused ip=%s reason=ip.can", s->id, s->remote_ip);
+		pop3_err(s, "[SYS/PERM] your address is blocked");
+		return 0;
+	}
+	if (loginfail_get(s->remote_ip, time(NULL), &st) < 0) {
+		log_warn("unable to read the failed-login table: %s", strerror(errno));
+		return 1;
+	}
+	wait_ms = loginfail_throttle_ms(&st, &s->cfg);
+	if (wait_ms) {
+		if (cap_ms && wait_ms > cap_ms)
+			wait_ms = cap_ms;
+		log_info("id=%s event=throttle ip=%s failures=%lu delay_ms=%lu", s->id, s->remote_ip, st.count, wait_ms);
+		loginfail_sleep_ms(wait_ms);
+	}
+	return 1;
+}
+
+/* "<name>#nospam" -> name and the flag.  0 when the name cannot be a user. */
+static int login_split_name(struct pop3_session *s, const char *arg, char *name, size_t size)
+{
+	size_t n = strlen(arg), suffix = strlen(POP3_NOSPAM_SUFFIX);
+
+	s->nospam = 0;
+	if (n > suffix && strcasecmp(arg + n - suffix, POP3_NOSPAM_SUFFIX) == 0) {
+		s->nospam = 1;
+		n -= suffix;
+	}
+	if (n == 0 || n >= size)
+		return 0;
+	memcpy(name, arg, n);
+	name[n] = 0;
+	return 1;
+}
+
+/* Counts the failure, applies the policy, waits LoginAttemptDelay, replies. */
+static void login_failed(struct pop3_session *s, const char *name, enum login_method method, const char *reason)
+{
+	const struct mail_config *cfg = &s->cfg;
+	unsigned long count = 0;
+	char why[160];
+
+	s->failures++;
+	if (!loginfail_record(s->remote_ip, time(NULL), &count))
+		log_warn("unable to update the failed-login table: %s", strerror(errno));
+	log_notice("id=%s event=login-failed ip=%s user=%s method=%s reason=%s failures=%lu", s->id,
+		   s->remote_ip, name, login_method_name[method], reason, count);
+	if (cfg->login_attempt_hack_threshold && count == cfg->login_attempt_hack_threshold)
+		log_warn("id=%s event=hack-attempt ip=%s user=%s failures=%lu", s->id, s->remote_ip, name, count);
+	if (cfg->login_attempt_temp_ban_threshold && count == cfg->login_attempt_temp_ban_threshold)
+		log_warn("id=%s event=temp-ban ip=%s failures=%lu seconds=%lu", s->id, s->remote_ip, count,
+			 cfg->login_attempt_temp_ban_duration_sec);
+	if (cfg->login_attempt_filter_threshold && count == cfg->login_attempt_filter_threshold) {
+		snprintf(why, sizeof why, "pop3d: %lu failed logins, last as %s", count, name);
+		if (loginfail_filter_ip(s->remote_ip, why))
+			log_warn("id=%s event=filtered ip=%s failures=%lu", s->id, s->remote_ip, count);
+		else
+			log_warn("unable to append to etc/ip.can: %s", strerror(errno));
+	}
+	loginfail_sleep_ms(cfg->login_attempt_delay_ms);
+	pop3_err(s, "[AUTH] invalid user name or password");
+}
+
+/* Lock, snapshot, TRANSACTION.  The failure replies here are not login
+ * failures: the password was right. */
+static void login_open_mailbox(struct pop3_session *s, enum login_method method)
+{
+	size_t i;
+	unsigned long long octets = 0;
+	int r = mailbox_lock(&s->box, s->user.number);
+
+	if (r == 0) {
+		log_info("id=%s event=in-use ip=%s user=%s", s->id, s->remote_ip, s->user.name);
+		pop3_err(s, "[IN-USE] mailbox is in use by another POP3 session");
+		return;
+	}
+	if (r < 0 || !mailbox_scan(&s->box, s->nospam)) {
+		log_warn("unable to open mailbox %s: %s", s->box.path, strerror(errno));
+		mailbox_free(&s->box);
+		pop3_err(s, "[SYS/TEMP] unable to open your mailbox, try again later");
+		return;
+	}
+	for (i = 0; i < s->box.count; i++)
+		octets += s->box.messages[i].wire_size;
+	s->state = POP3_STATE_TRANSACTION;
+	log_info("id=%s event=login ip=%s user=%s number=%lu method=%s nospam=%d messages=%zu octets=%llu", s->id,
+		 s->remote_ip, s->user.name, s->user.number, login_method_name[method], s->nospam, s->box.count,
+		 octets);
+	pop3_ok(s, "%s has %zu message%s (%llu octets)", s->user.name, s->box.count, s->box.count == 1 ? "" : "s",
+		octets);
+}
+
+/* APOP's digest: MD5(timestamp || secret) in lowercase hex (RFC 1939 §7). */
+static int apop_matches(const struct pop3_session *s, const char *digest)
+{
+	unsigned char md[MD5_DIGEST_LENGTH];
+	char hex[2 * MD5_DIGEST_LENGTH + 1], given[2 * MD5_DIGEST_LENGTH + 1];
+	MD5_CTX ctx;
+	size_t i;
+
+	if (strlen(digest) != 2 * MD5_DIGEST_LENGTH || !s->user.apop[0])
+		return 0;
+	for (i = 0; i < 2 * MD5_DIGEST_LENGTH; i++)
+		given[i] = (char)tolower((unsigned char)digest[i]);
+	given[i] = 0;
+	MD5_Init(&ctx);
+	MD5_Update(&ctx, s->timestamp, strlen(s->timestamp));
+	MD5_Update(&ctx, s->user.apop, strlen(s->user.apop));
+	MD5_Final(md, &ctx);
+	for (i = 0; i < MD5_DIGEST_LENGTH; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return password_equal(hex, given);
+}
+
+/* The shared path of PASS and APOP once the name and proof are known. */
+static void login_attempt(struct pop3_session *s, const char *arg_name, enum login_method method, const char *proof)
+{
+	char name[USER_NAME_MAX_BYTES + 1];
+	unsigned long ban;
+	struct userdb db;
+	int found = 0, ok = 0;
+
+	ban = loginfail_banned(s->remote_ip, &s->cfg, time(NULL));
+	if (ban) {
+		log_notice("id=%s event=login-refused ip=%s reason=temp-ban seconds=%lu", s->id, s->remote_ip, ban);
+		pop3_err(s, "[LOGIN-DELAY] too many failed logins from %s, try again in %lu seconds", s->remote_ip, ban);
+		return;
+	}
+	if (login_split_name(s, arg_name, name, sizeof name)) {
+		if (!userdb_open(&db, 0)) {
+			log_warn("unable to open the user database: %s", strerror(errno));
+			pop3_err(s, "[SYS/TEMP] user database unavailable, try again later");
+			return;
+		}
+		found = userdb_get_by_name(&db, name, &s->user);
+		userdb_close(&db);
+	}
+	if (found == 1 && !(s->user.flags & USER_FLAG_DISABLED))
+		ok = method == LOGIN_PASS ? s->user.password[0] && password_verify(proof, s->user.password)
+					  : apop_matches(s, proof);
+	if (!ok) {
+		login_failed(s, arg_name, method,
+			     found < 0 ? "db-error" : found == 0 ? "unknown-user"
+			     : s->user.flags & USER_FLAG_DISABLED ? "disabled" : "bad-credentials");
+		memset(&s->user, 0, sizeof s->user);
+		return;
+	}
+	if (!loginfail_clear(s->remote_ip))
+		log_warn("unable to update the failed-login table: %s", strerror(errno));
+	login_open_mailbox(s, method);
+	if (s->state != POP3_STATE_TRANSACTION)
+		memset(&s->user, 0, sizeof s->user);
+}
+
+void pop3_cmd_user(struct pop3_session *s, const char *arg)
+{
+	s->have_user = 0;
+	if (!arg) {
+		pop3_err(s, "USER needs a name");
+		return;
+	}
+	if (strlen(arg) >= sizeof s->user_arg) {
+		pop3_err(s, "[AUTH] user name too long");
+		return;
+	}
+	strcpy(s->user_arg, arg);
+	s->have_user = 1;
+	pop3_ok(s, "send PASS");
+}
+
+void pop3_cmd_pass(struct pop3_session *s, const char *arg)
+{
+	if (!s->have_user) {
+		pop3_err(s, "give USER first");
+		return;
+	}
+	s->have_user = 0;
+	/* A password may hold spaces; the dispatcher trimmed only the ends. */
+	login_attempt(s, s->user_arg, LOGIN_PASS, arg ? arg : "");
+}
+
+void pop3_cmd_apop(struct pop3_session *s, const char *arg)
+{
+	char name[USER_NAME_MAX_BYTES + sizeof POP3_NOSPAM_SUFFIX];
+	const char *sp = arg ? strrchr(arg, ' ') : NULL;
+
+	s->have_user = 0;
+	if (!sp || (size_t)(sp - arg) >= sizeof name) {
+		pop3_err(s, "usage: APOP name digest");
+		return;
+	}
+	memcpy(name, arg, (size_t)(sp - arg));
+	name[sp - arg] = 0;
+	login_attempt(s, name, LOGIN_APOP, sp + 1);
+}
