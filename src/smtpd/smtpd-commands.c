@@ -139,6 +139,7 @@ static void cmd_ehlo(struct smtp_session *s, const char *arg)
 }
 
 static int ehlo_available(const struct smtp_session *s) { return (s->ext & SMTP_EXT_EHLO) != 0; }
+static int bdat_available(const struct smtp_session *s) { return (s->ext & SMTP_EXT_CHUNKING) != 0; }
 
 /* "FROM:" / "TO:" then optional spaces; NULL if the keyword is missing. */
 static const char *after_keyword(const char *arg, const char *keyword)
@@ -464,7 +465,7 @@ static const struct smtp_command builtin_commands[] = {
 	{ "MAIL", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_mail, NULL },
 	{ "RCPT", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_rcpt, NULL },
 	{ "DATA", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_data, NULL },
-	{ "BDAT", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_bdat, NULL },
+	{ "BDAT", SMTP_CMD_NEEDS_HELO, bdat_available, smtp_cmd_bdat, NULL },
 	{ "RSET", 0, NULL, cmd_rset, NULL },
 	{ "NOOP", 0, NULL, cmd_noop, NULL },
 	{ "QUIT", 0, NULL, cmd_quit, NULL },
