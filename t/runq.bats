@@ -1,0 +1,153 @@
+#!/usr/bin/env bats
+# bin/runq: the stages once (cron) and the -l loop on the trigger FIFO.
+
+load helper
+load lib/stages
+
+setup() { make_home "RescanFrequency = 60"; }
+
+@test "runq: once runs route and deliver-local, exits 0" {
+  inject_many 1 5 demo
+  run runq
+  [ "$status" -eq 0 ]
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(job_count local)" -eq 0 ]
+  check_delivered_once 2 1 5
+}
+
+@test "runq: empties trash older than 2 s, keeps fresh trash" {
+  echo old > "$(SPOOL)/trash/old"
+  touch -d '-1 hour' "$(SPOOL)/trash/old"
+  echo new > "$(SPOOL)/trash/new"
+  run runq
+  [ "$status" -eq 0 ]
+  [ "$(ls "$(SPOOL)/trash")" = "new" ]
+}
+
+@test "runq: removes spool/tmp files older than 36 hours only" {
+  echo x > "$(SPOOL)/tmp/stale"
+  touch -d '-37 hours' "$(SPOOL)/tmp/stale"
+  echo y > "$(SPOOL)/tmp/recent"
+  touch -d '-35 hours' "$(SPOOL)/tmp/recent"
+  run runq
+  [ "$(ls "$(SPOOL)/tmp")" = "recent" ]
+  [[ "$output" == *"runq: info: event=tmp-removed file=stale"* ]]
+}
+
+@test "runq: a stage that fails makes runq exit 111, the others still run" {
+  mkdir "$BATS_TEST_TMPDIR/libexec"
+  printf '#!/bin/sh\necho "route: fatal: test failure" >&2\nexit 111\n' > "$BATS_TEST_TMPDIR/libexec/route"
+  chmod +x "$BATS_TEST_TMPDIR/libexec/route"
+  ln -s "$LIBEXEC/deliver-local" "$BATS_TEST_TMPDIR/libexec/deliver-local"
+  inject 1 demo
+  "$LIBEXEC/route" 2>/dev/null
+  run env BBSMAIL_LIBEXEC="$BATS_TEST_TMPDIR/libexec" runq
+  [ "$status" -eq 111 ]
+  [[ "$output" == *"runq: warning: event=stage-failed stage=route exit=111"* ]]
+  check_delivered_once 2 1 1
+}
+
+@test "runq: stages missing from libexec are skipped" {
+  mkdir "$BATS_TEST_TMPDIR/libexec"
+  ln -s "$LIBEXEC/route" "$BATS_TEST_TMPDIR/libexec/route"
+  inject 1 demo
+  run env BBSMAIL_LIBEXEC="$BATS_TEST_TMPDIR/libexec" runq
+  [ "$status" -eq 0 ]
+  [ "$(job_count local)" -eq 1 ]
+  [ "$(mailbox_count 2)" -eq 0 ]
+}
+
+@test "runq: usage error exits 100" {
+  run runq -x
+  [ "$status" -eq 100 ]
+  run runq extra
+  [ "$status" -eq 100 ]
+}
+
+@test "runq -l: delivers within 1 s of a poke with RescanFrequency 60" {
+  start_runq_loop
+  sleep 0.3    # the first pass is over, runq waits on the FIFO
+  start=$(date +%s%N)
+  inject 1 demo
+  wait_for_count 2 1 5
+  elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  echo "delivered after ${elapsed_ms} ms" >&3
+  [ "$elapsed_ms" -lt 1000 ]
+  check_delivered_once 2 1 1
+}
+
+@test "runq -l: wakes within 100 ms of a bare poke" {
+  start_runq_loop
+  sleep 0.3
+  python3 - "$HOME_DIR" <<'EOF'
+import os, sys, time
+home = sys.argv[1]
+spool = os.path.join(home, 'spool')
+# a message that arrives without a poke waits for the poke
+tmp = os.path.join(spool, 'tmp', 'silent')
+data = b'V1\0Isilent1\0D1\0Fa@localhost\0Plocal\0Tdemo@localhost\0\0Subject: silent\n\nx\n'
+with open(tmp, 'wb') as f:
+    f.write(data)
+os.rename(tmp, os.path.join(spool, 'incoming', 'silent1'))
+time.sleep(0.5)
+new = os.path.join(spool, 'mailbox', '2', 'new')
+assert not os.path.isdir(new) or len(os.listdir(new)) == 0, 'delivered without a poke'
+fd = os.open(os.path.join(spool, 'trigger'), os.O_WRONLY | os.O_NONBLOCK)
+t0 = time.monotonic()
+os.write(fd, b'\0')
+os.close(fd)
+while not os.path.isdir(new) or len(os.listdir(new)) < 1:
+    if time.monotonic() - t0 > 5:
+        sys.exit('not delivered after 5 s')
+    time.sleep(0.002)
+ms = (time.monotonic() - t0) * 1000
+print('woke and delivered in %.1f ms' % ms, file=sys.stderr)
+sys.exit(0 if ms < 100 else 'took %.1f ms' % ms)
+EOF
+}
+
+@test "runq -l: rescans every RescanFrequency without a poke" {
+  set_mail_key RescanFrequency 1
+  start_runq_loop
+  sleep 0.3
+  printf 'V1\0Isilent1\0D1\0Fa@localhost\0Plocal\0Tdemo@localhost\0\0Subject: s\n\nx\n' > "$(SPOOL)/tmp/s"
+  mv "$(SPOOL)/tmp/s" "$(SPOOL)/incoming/silent1"
+  wait_for_count 2 1 3
+}
+
+@test "runq -l: SIGTERM and SIGINT stop it cleanly" {
+  start_runq_loop
+  sleep 0.3
+  kill -TERM "$RUNQ_PID"
+  run timeout 2 tail --pid="$RUNQ_PID" -f /dev/null
+  [ "$status" -eq 0 ]
+  wait "$RUNQ_PID" || code=$?
+  [ "${code:-0}" -eq 0 ]
+  grep -q "runq: info: event=stop" "$BATS_TEST_TMPDIR/runq.log"
+  start_runq_loop
+  sleep 0.3
+  kill -INT "$RUNQ_PID"
+  run timeout 2 tail --pid="$RUNQ_PID" -f /dev/null
+  [ "$status" -eq 0 ]
+}
+
+@test "runq -l: two loops on one spool deliver 200 messages exactly once" {
+  set_mail_key RescanFrequency 1
+  start_runq_loop
+  first=$RUNQ_PID
+  start_runq_loop
+  senders=()
+  for part in 0 1 2 3; do
+    inject_many $((part * 50 + 1)) $((part * 50 + 50)) demo &
+    senders+=($!)
+  done
+  for pid in "${senders[@]}"; do wait "$pid"; done
+  kill -0 "$first"
+  wait_for_count 2 200 60
+  sleep 1.2
+  check_delivered_once 2 1 200
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(job_count local)" -eq 0 ]
+  run grep -c "event=delivered" "$BATS_TEST_TMPDIR/runq.log"
+  [ "$output" -eq 200 ]
+}
