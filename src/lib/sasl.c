@@ -320,8 +320,10 @@ enum sasl_result sasl_start(struct sasl *s, const char *mech, const char *initia
 	if (sasl_mechanisms[s->mechanism].plaintext && !s->plaintext_allowed)
 		return sasl_fail(s, SASL_FAIL_ENCRYPTION, "plaintext mechanism without TLS");
 	/* RFC 4954: "=" is an initial response of zero length. */
-	if (initial && strcmp(initial, "=") != 0 && !sasl_decode(s, initial, strlen(initial), &decoded))
+	if (initial && strcmp(initial, "=") != 0 && !sasl_decode(s, initial, strlen(initial), &decoded)) {
+		sasl_wipe(&decoded);
 		return s->fail == SASL_FAIL_TEMPORARY ? SASL_TEMPFAIL : SASL_FAIL;
+	}
 	if (initial && !decoded.data && !buf_reserve(&decoded, 0))
 		return sasl_fail(s, SASL_FAIL_TEMPORARY, "out of memory");
 	if (decoded.data)
@@ -338,8 +340,10 @@ enum sasl_result sasl_step(struct sasl *s, const char *line, size_t len)
 
 	if (s->mechanism < 0 || s->step == SASL_STEP_FINISHED)
 		return sasl_fail(s, SASL_FAIL_SYNTAX, "no exchange in progress");
-	if (!sasl_decode(s, line, len, &decoded))
+	if (!sasl_decode(s, line, len, &decoded)) {
+		sasl_wipe(&decoded);
 		return s->fail == SASL_FAIL_TEMPORARY ? SASL_TEMPFAIL : SASL_FAIL;
+	}
 	r = sasl_mechanisms[s->mechanism].step(s, &decoded);
 	sasl_wipe(&decoded);
 	return r;

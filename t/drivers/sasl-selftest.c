@@ -72,8 +72,12 @@ static int cmd_cram(const char *user, const char *password, int corrupt)
 
 	sasl_init(&s, "selftest.example", 0);
 	r = sasl_start(&s, "CRAM-MD5", NULL);
-	if (r != SASL_CONTINUE || !base64_decode(&challenge, s.challenge.data, s.challenge.len))
-		return print_result(&s, r);
+	if (r != SASL_CONTINUE || !base64_decode(&challenge, s.challenge.data, s.challenge.len)) {
+		rc = print_result(&s, r);
+		sasl_free(&s);
+		buf_free(&challenge);
+		return rc;
+	}
 	printf("challenge %s\n", challenge.data);
 	HMAC(EVP_md5(), password, (int)strlen(password), (unsigned char *)challenge.data, challenge.len,
 	     mac, &mac_len);
@@ -117,6 +121,7 @@ static int cmd_b64(const char *op, const char *arg)
 		printf("%s\n", out.data);
 	} else if (!base64_decode(&out, arg, strlen(arg))) {
 		puts("invalid");
+		buf_free(&out);
 		return 1;
 	} else {
 		printf("len=%zu ", out.len);

@@ -215,6 +215,8 @@ static int cmd_client(struct selftest *s, int port, const char *name, const char
 	t0 = conn_now_ms();
 	if (!tls_client_start(&s->conn, name, verify, ca, s->error, sizeof s->error)) {
 		fprintf(stderr, "%s\n", s->error);
+		conn_free(&s->conn);
+		buf_free(&line);
 		return 1;
 	}
 	t0 = conn_now_ms() - t0;
