@@ -1,0 +1,162 @@
+#!/usr/bin/env bats
+# Crash tests: walk the spool state table of spool(5), kill -9 at each step,
+# rerun, and check that every message is delivered exactly once.
+
+load helper
+load lib/stages
+
+setup() { make_home; }
+
+# copy_state NAME / restore files: snapshots of spool files taken before a
+# stage runs, put back afterwards to recreate "killed before this step".
+snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR/snap/$1/"; }
+
+@test "state S1: sendmail killed while reading leaves nothing" {
+  mkfifo "$BATS_TEST_TMPDIR/in"
+  sendmail demo < "$BATS_TEST_TMPDIR/in" 2>/dev/null &
+  pid=$!
+  track_pid "$pid"
+  exec 5>"$BATS_TEST_TMPDIR/in"
+  printf 'Subject: x\n\npartial' >&5
+  sleep 0.2
+  kill -KILL "$pid"
+  exec 5>&-
+  wait "$pid" || true
+  [ "$(ls "$(SPOOL)/tmp" | wc -l)" -eq 0 ]
+  [ "$(incoming_count)" -eq 0 ]
+}
+
+@test "state S1: a dead writer's spool/tmp file is ignored, then removed after 36 h" {
+  printf 'V1\0Ihalf\0D1\0Fa@b\0Tdemo@localhost\0\0Subject: half' > "$(SPOOL)/tmp/half"
+  runq
+  [ "$(mailbox_count 2)" -eq 0 ]
+  [ -e "$(SPOOL)/tmp/half" ]
+  touch -d '-37 hours' "$(SPOOL)/tmp/half"
+  runq
+  [ ! -e "$(SPOOL)/tmp/half" ]
+  [ "$(mailbox_count 2)" -eq 0 ]
+}
+
+@test "state S3: route killed after some jobs (and a partial tmp job)" {
+  inject 1 demo sysop
+  id="$(ls "$(SPOOL)/incoming")"
+  snapshot in "$(SPOOL)/incoming/$id"
+  "$LIBEXEC/route" 2>/dev/null
+  # back to: incoming present, job .0 done, job .1 half-written in tmp/
+  cp "$BATS_TEST_TMPDIR/snap/in/$id" "$(SPOOL)/incoming/"
+  mv "$(SPOOL)/queue/local/$id.1" "$(SPOOL)/tmp/$id.1"
+  truncate -s 10 "$(SPOOL)/tmp/$id.1"
+  runq
+  check_delivered_once 2 1 1
+  check_delivered_once 1 1 1
+  [ "$(ls "$(SPOOL)/tmp" | wc -l)" -eq 0 ]
+}
+
+@test "state S4: route killed before retiring incoming, after deliver-local ran" {
+  inject 1 demo sysop
+  id="$(ls "$(SPOOL)/incoming")"
+  snapshot in "$(SPOOL)/incoming/$id"
+  runq
+  # incoming comes back: route rewrites the jobs, deliver-local finds both
+  cp "$BATS_TEST_TMPDIR/snap/in/$id" "$(SPOOL)/incoming/"
+  run runq
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | grep -c 'event=already-delivered')" -eq 2 ]
+  check_delivered_once 2 1 1
+  check_delivered_once 1 1 1
+}
+
+@test "state S6: deliver-local killed after writing tmp/ (before the link)" {
+  inject 1 demo
+  "$LIBEXEC/route" 2>/dev/null
+  job="$(ls "$(SPOOL)/queue/local")"
+  snapshot job "$(SPOOL)/queue/local/$job"
+  name="$("$LIBEXEC/deliver-local" 2>&1 | sed -n 's/.*file=new\///; s/ size=.*//p')"
+  mv "$(SPOOL)/mailbox/2/new/$name" "$(SPOOL)/mailbox/2/tmp/$name"
+  cp "$BATS_TEST_TMPDIR/snap/job/$job" "$(SPOOL)/queue/local/"
+  runq
+  check_delivered_once 2 1 1
+  [ "$(ls "$(SPOOL)/mailbox/2/tmp" | wc -l)" -eq 0 ]
+}
+
+@test "state S7: deliver-local killed after the link (before removing tmp/ and the job)" {
+  inject 1 demo
+  "$LIBEXEC/route" 2>/dev/null
+  job="$(ls "$(SPOOL)/queue/local")"
+  snapshot job "$(SPOOL)/queue/local/$job"
+  name="$("$LIBEXEC/deliver-local" 2>&1 | sed -n 's/.*file=new\///; s/ size=.*//p')"
+  ln "$(SPOOL)/mailbox/2/new/$name" "$(SPOOL)/mailbox/2/tmp/$name"
+  cp "$BATS_TEST_TMPDIR/snap/job/$job" "$(SPOOL)/queue/local/"
+  run runq
+  [[ "$output" == *"event=already-delivered"* ]]
+  check_delivered_once 2 1 1
+  [ "$(ls "$(SPOOL)/mailbox/2/tmp" | wc -l)" -eq 0 ]
+  [ "$(job_count local)" -eq 0 ]
+}
+
+@test "state S7: ... and the reader moved the message to cur/ before the rerun" {
+  inject 1 demo
+  "$LIBEXEC/route" 2>/dev/null
+  job="$(ls "$(SPOOL)/queue/local")"
+  snapshot job "$(SPOOL)/queue/local/$job"
+  name="$("$LIBEXEC/deliver-local" 2>&1 | sed -n 's/.*file=new\///; s/ size=.*//p')"
+  mv "$(SPOOL)/mailbox/2/new/$name" "$(SPOOL)/mailbox/2/cur/$name:2,S"
+  cp "$BATS_TEST_TMPDIR/snap/job/$job" "$(SPOOL)/queue/local/"
+  runq
+  check_delivered_once 2 1 1
+}
+
+@test "state S8/S9: finished files wait in trash/, runq removes them when old" {
+  inject 1 demo
+  runq
+  [ "$(ls "$(SPOOL)/trash" | wc -l)" -eq 2 ]     # the incoming file and the job
+  touch -d '-1 minute' "$(SPOOL)"/trash/*
+  runq
+  [ "$(ls "$(SPOOL)/trash" | wc -l)" -eq 0 ]
+  check_delivered_once 2 1 1
+}
+
+# Random kill points: each stage run gets SIGKILL after 1-20 ms, many times,
+# while a reader moves delivered messages to cur/ now and then.
+kill_loop() {
+  local limit="$1" i delay stage kills=0
+  for ((i = 0; i < limit; i++)); do
+    if [ "$(incoming_count)" -eq 0 ] && [ "$(job_count local)" -eq 0 ]; then break; fi
+    delay="0.0$(printf '%02d' $((RANDOM % 20 + 1)))"
+    if ((RANDOM % 2)); then stage=route; else stage=deliver-local; fi
+    timeout -s KILL "$delay" "$LIBEXEC/$stage" 2>/dev/null && true
+    [ $? -eq 137 ] && kills=$((kills + 1))
+    if ((RANDOM % 5 == 0)); then
+      for f in "$(SPOOL)"/mailbox/*/new/*; do
+        [ -e "$f" ] && mv "$f" "${f%/new/*}/cur/${f##*/}:2,S"
+      done
+    fi
+  done
+  echo "$kills"
+}
+
+@test "SIGKILL at random points of route and deliver-local: 40 messages x 2 users exactly once" {
+  inject_many 1 40 demo sysop
+  kills="$(kill_loop 400)"
+  echo "stages killed: $kills" >&3
+  [ "$kills" -gt 5 ]
+  runq
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(job_count local)" -eq 0 ]
+  check_delivered_once 2 1 40
+  check_delivered_once 1 1 40
+}
+
+@test "SIGKILL of runq -l in the middle of a pass, then restart: exactly once" {
+  set_mail_key RescanFrequency 1
+  inject_many 1 60 demo
+  for round in 1 2 3 4 5; do
+    start_runq_loop
+    sleep "0.0$((RANDOM % 9 + 1))"
+    # runq and the stage it is running, by PID
+    kill -KILL "$RUNQ_PID" $(cat /proc/"$RUNQ_PID"/task/*/children 2>/dev/null) 2>/dev/null || true
+    wait "$RUNQ_PID" 2>/dev/null || true
+  done
+  runq
+  check_delivered_once 2 1 60
+}
