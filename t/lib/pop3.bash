@@ -1,0 +1,36 @@
+# POP3 test helpers (pop3d tests).  Load after helper: `load lib/pop3`.
+# Mailbox messages are written by hand the Maildir way (tmp/, then rename
+# into new/), so these tests never depend on smtpd or deliver-local.
+
+POP3_PY="$BBSMAIL_ROOT/t/lib/pop3.py"
+
+# pop3_home [mail.ini lines...]: make_home with a short failed-login delay.
+pop3_home() {
+  make_home "LoginAttemptDelay = 50" "$@"
+}
+
+start_pop3d() { serve POP3_PORT "$LIBEXEC/pop3d" "$@"; }
+
+mailbox_dir() { echo "$HOME_DIR/spool/mailbox/$1"; }
+
+# put_message USERNUM NAME: stdin becomes new/NAME (via tmp/ and rename).
+put_message() {
+  local box
+  box="$(mailbox_dir "$1")"
+  mkdir -p "$box/tmp" "$box/new" "$box/cur"
+  cat > "$box/tmp/$2"
+  mv "$box/tmp/$2" "$box/new/$2"
+}
+
+# put_messages USERNUM COUNT [FIRST_SECOND]: COUNT small distinct messages,
+# named <second>.M<i>P1.test so they sort in order.
+put_messages() {
+  local n="$2" t="${3:-1700000000}"
+  python3 "$POP3_PY" fill "$(mailbox_dir "$1")" "$n" "$t"
+}
+
+# pop3_chat [PORT]: sends each stdin line as a command and prints every reply
+# line (multi-line replies in full); see pop3.py.
+pop3_chat() { timeout 20 python3 "$POP3_PY" chat "${1:-$POP3_PORT}"; }
+
+pop3_log() { cat "$BATS_TEST_TMPDIR/POP3_PORT.log"; }
