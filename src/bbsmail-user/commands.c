@@ -122,20 +122,21 @@ static void user_find(struct userdb *db, const char *target, struct user *u)
 		die_perm("no such user: %s", target);
 }
 
+/* Stores u or dies; a failed write closes the database first so that GDBM
+ * releases its lock and syncs what it has. */
 static void user_save(struct userdb *db, struct user *u)
 {
+	int err;
+
 	if (userdb_put(db, u))
 		return;
-	if (errno == EEXIST)
+	err = errno;
+	if (err == EEXIST)
 		die_perm("name or alias already in use: %s%s%s", u->name, u->alias[0] ? ", " : "", u->alias);
-	if (errno == EINVAL)
+	if (err == EINVAL)
 		die_perm("invalid name or alias: %s", NAME_RULE);
-	{
-		int err = errno;
-		userdb_close(db);
-		errno = err;
-	}
-	die_temp("unable to write user %s: %s", u->name, strerror(errno));
+	userdb_close(db);
+	die_temp("unable to write user %s: %s", u->name, strerror(err));
 }
 
 /* "forward" without an address would send mail nowhere. */
@@ -193,6 +194,7 @@ int command_add(struct user_args *a, struct userdb *db)
 {
 	struct buf password = BUF_INIT;
 	struct user u, existing;
+	int r;
 
 	memset(&u, 0, sizeof u);
 	name_check("user name", a->target);
@@ -200,7 +202,10 @@ int command_add(struct user_args *a, struct userdb *db)
 	fields_apply(a, &u);
 	if (a->given & OPT_NUMBER) {
 		u.number = number_check(a->number);
-		if (userdb_get_by_number(db, u.number, &existing) != 0)
+		r = userdb_get_by_number(db, u.number, &existing);
+		if (r < 0)
+			die_temp("unable to read user %lu: %s", u.number, strerror(errno));
+		if (r > 0)
 			die_perm("user number %lu already in use", u.number);
 	}
 	if ((a->given & OPT_PASSWORD) && (a->given & OPT_PASSWORD_STDIN))
