@@ -157,6 +157,13 @@ kill_loop() {
     kill -KILL "$RUNQ_PID" $(cat /proc/"$RUNQ_PID"/task/*/children 2>/dev/null) 2>/dev/null || true
     wait "$RUNQ_PID" 2>/dev/null || true
   done
-  runq
+  # A stage forked just before the kill may still hold a claim: rerun
+  # until the spool is empty (a lost message would never show up).
+  for try in $(seq 1 20); do
+    runq 2>/dev/null || true
+    [ "$(incoming_count)" -eq 0 ] && [ "$(job_count local)" -eq 0 ] && break
+    sleep 0.1
+  done
+  [ "$(bad_count)" -eq 0 ]
   check_delivered_once 2 1 60
 }
