@@ -40,3 +40,7 @@ unit() {
 @test "envelope: round trip with recipient fields; garbage is EBADMSG" {
   unit envelope-test
 }
+
+@test "userdb: numbering, unique names and aliases, rename, delete, corrupt record" {
+  TMPDIR="$BATS_TEST_TMPDIR" unit userdb-test
+}
