@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LINE_MAX_BYTES 1000
@@ -81,16 +82,27 @@ static int cmd_bench(struct selftest *s, int n)
 
 /* ---- server ---- */
 
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void server_starttls(struct selftest *s)
 {
 	struct tls_context *ctx;
 	char desc[256];
 	size_t discarded = 0;
 
+	long long t0, t1, t2;
+
 	if (tls_is_active(&s->conn)) {
 		conn_puts(&s->conn, "503 5.5.1 TLS already active\r\n");
 		return;
 	}
+	t0 = now_us();
 	ctx = tls_server_context(&s->cfg, &s->conf, s->error, sizeof s->error);
 	if (!ctx) {
 		log_warn("unable to start TLS: %s", s->error);
@@ -98,11 +110,14 @@ static void server_starttls(struct selftest *s)
 		return;
 	}
 	conn_puts(&s->conn, "220 2.0.0 Ready to start TLS\r\n");
+	t1 = now_us();
 	if (!tls_server_start(&s->conn, ctx, &discarded, s->error, sizeof s->error))
 		die_temp("%s discarded=%zu", s->error, discarded);
+	t2 = now_us();
 	tls_context_free(ctx);
 	tls_describe(&s->conn, desc, sizeof desc);
-	log_info("event=starttls discarded=%zu tls=\"%s\"", discarded, desc);
+	log_info("event=starttls discarded=%zu tls=\"%s\" context_us=%lld handshake_us=%lld",
+		 discarded, desc, t1 - t0, t2 - t1);
 }
 
 static void server_ehlo(struct selftest *s)
