@@ -201,7 +201,8 @@ void smtp_cmd_mail(struct smtp_session *s, const char *arg)
 	const char *path, *params, *why = "Bad address syntax";
 
 	memset(&p, 0, sizeof p);
-	if (s->in_mail) {
+	if (s->in_mail && !s->bdat_failed) {
+		/* After a refused BDAT chunk a new MAIL starts over (RFC 3030 §2). */
 		refuse(s, "MAIL", 503, "5.5.1", "Nested MAIL command");
 	} else if (!(path = after_keyword(arg, "FROM:"))) {
 		refuse(s, "MAIL", 501, "5.5.4", "Syntax: MAIL FROM:<address>");
