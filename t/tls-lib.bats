@@ -92,6 +92,23 @@ server_log() { cat "$BATS_TEST_TMPDIR/TLS_PORT.log"; }
   [ "$output" = ok ]
 }
 
+@test "second pair (PARAM tls-dcert-file/tls-dkey-file): an RSA-only client gets the RSA certificate" {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost \
+    -keyout "$HOME_DIR/etc/tls/rsa-key.pem" -out "$HOME_DIR/etc/tls/rsa-cert.pem" 2>/dev/null
+  printf 'PARAM tls-dcert-file etc/tls/rsa-cert.pem\nPARAM tls-dkey-file etc/tls/rsa-key.pem\n' \
+    > "$HOME_DIR/etc/smtpserver.conf"
+  serve TLS_PORT "$SELFTEST" server
+  run client starttls --version 1.2 --ciphers ECDHE-RSA-AES256-GCM-SHA384
+  [ "$status" -eq 0 ]
+  [ "${lines[2]}" = "tls: 250 TLSv1.2 cipher ECDHE-RSA-AES256-GCM-SHA384 bits 256" ]
+  run client starttls --version 1.2
+  [ "${lines[2]}" = "tls: 250 TLSv1.2 cipher ECDHE-ECDSA-AES256-GCM-SHA384 bits 256" ]
+  printf 'PARAM tls-dcert-file etc/tls/rsa-cert.pem\n' > "$HOME_DIR/etc/smtpserver.conf"
+  run "$SELFTEST" context
+  [ "$status" -eq 1 ]
+  [ "$output" = "tls-dcert-file and tls-dkey-file must be set together" ]
+}
+
 @test "STARTTLS: EHLO advertises it, handshake verifies against the generated cert, close_notify at QUIT" {
   serve TLS_PORT "$SELFTEST" server
   run client starttls --ehlo --cafile "$CERT" --name localhost

@@ -124,8 +124,10 @@ static int tls_context_defaults(SSL_CTX *ctx)
 	       && SSL_CTX_set_cipher_list(ctx, TLS_CIPHER_LIST) == 1;
 }
 
-static int tls_context_load_files(SSL_CTX *ctx, const char *cert, const char *key, const char *ca,
-				  char *error, size_t size)
+/* One certificate and its key.  OpenSSL keeps one slot per key type, so a
+ * second pair of another type (RSA next to EC) is loaded the same way. */
+static int tls_context_load_pair(SSL_CTX *ctx, const char *cert, const char *key,
+				 char *error, size_t size)
 {
 	char what[2 * PATH_MAX + 64];
 
@@ -145,13 +147,47 @@ static int tls_context_load_files(SSL_CTX *ctx, const char *cert, const char *ke
 	snprintf(what, sizeof what, "key file %s does not match certificate %s", key, cert);
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		goto fail;
-	snprintf(what, sizeof what, "unable to load CA file %s", ca);
-	if (*ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
-		goto fail;
 	return 1;
 fail:
 	tls_error(error, size, what, errno);
 	return 0;
+}
+
+/* ZMailer's PARAM tls-dcert-file/tls-dkey-file: an optional second pair. */
+static int tls_context_load_second_pair(SSL_CTX *ctx, const struct smtpserver_conf *conf,
+					char *error, size_t size)
+{
+	const char *pc = conf ? smtpserver_conf_get(conf, "tls-dcert-file") : NULL;
+	const char *pk = conf ? smtpserver_conf_get(conf, "tls-dkey-file") : NULL;
+	char cert[PATH_MAX], key[PATH_MAX];
+
+	if ((!pc || !*pc) && (!pk || !*pk))
+		return 1;
+	if (!pc || !*pc || !pk || !*pk) {
+		snprintf(error, size, "tls-dcert-file and tls-dkey-file must be set together");
+		return 0;
+	}
+	if (!tls_path(pc, "", "", cert, sizeof cert) || !tls_path(pk, "", "", key, sizeof key)) {
+		snprintf(error, size, "TLS file path too long");
+		return 0;
+	}
+	return tls_context_load_pair(ctx, cert, key, error, size);
+}
+
+static int tls_context_load_files(SSL_CTX *ctx, const struct smtpserver_conf *conf, const char *cert,
+				  const char *key, const char *ca, char *error, size_t size)
+{
+	if (!tls_context_load_pair(ctx, cert, key, error, size)
+	    || !tls_context_load_second_pair(ctx, conf, error, size))
+		return 0;
+	if (*ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		char what[PATH_MAX + 32];
+
+		snprintf(what, sizeof what, "unable to load CA file %s", ca);
+		tls_error(error, size, what, errno);
+		return 0;
+	}
+	return 1;
 }
 
 struct tls_context *tls_server_context(const struct mail_config *cfg, const struct smtpserver_conf *conf,
@@ -169,7 +205,7 @@ struct tls_context *tls_server_context(const struct mail_config *cfg, const stru
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	if (!tls_context_load_files(ctx, cert, key, ca, error, error_size)) {
+	if (!tls_context_load_files(ctx, conf, cert, key, ca, error, error_size)) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}

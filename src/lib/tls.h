@@ -8,6 +8,8 @@
  *   certificate  PARAM tls-cert-file, mail.ini TLSCertFile, etc/tls/cert.pem
  *   private key  PARAM tls-key-file,  mail.ini TLSKeyFile,  etc/tls/key.pem
  *   CA file      PARAM tls-CAfile,    mail.ini TLSCAFile,   none
+ *   second pair  PARAM tls-dcert-file + tls-dkey-file (optional, e.g. RSA
+ *                next to the default EC pair)
  * (scripts/make-cert creates the two default files.)
  *
  * Server use, STARTTLS (RFC 3207) / STLS (RFC 2595):

@@ -7,7 +7,7 @@ tls_client.py PORT MODE [options]
   MODE stall      greeting, STARTTLS, then never handshakes (server must time out)
 Options: --inject (send "STARTTLS\\r\\nNOOP\\r\\n" in one packet), --cafile F
 (verify chain and name), --name N (SNI/verified name, default localhost),
---version 1.1|1.2|1.3 (only that version), --ehlo.
+--version 1.1|1.2|1.3 (only that version), --ciphers LIST (TLS 1.2), --ehlo.
 Prints every line received, "plain: " before TLS and "tls: " inside it, then
 "close: clean" when the server sent close_notify.  Exit 0 ok, 2 on a TLS error
 (printed as "error: ...")."""
@@ -43,6 +43,8 @@ def context(args):
     else:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    if args.ciphers:
+        ctx.set_ciphers(args.ciphers)
     if args.version:
         if args.version == "1.1":
             ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
@@ -71,6 +73,7 @@ def main():
     p.add_argument("--cafile")
     p.add_argument("--name", default="localhost")
     p.add_argument("--version", choices=sorted(VERSIONS))
+    p.add_argument("--ciphers")
     args = p.parse_args()
     sock = socket.create_connection(("127.0.0.1", args.port), timeout=10)
     try:
