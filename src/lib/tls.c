@@ -529,6 +529,13 @@ static struct tls_session *tls_session_of(const struct conn *c)
 
 int tls_is_active(const struct conn *c) { return tls_session_of(c) != NULL; }
 
+int tls_implicit_from_env(void)
+{
+	const char *v = getenv(TLS_IMPLICIT_ENV);
+
+	return v && !strcmp(v, "1");
+}
+
 void tls_describe(const struct conn *c, char *out, size_t size)
 {
 	struct tls_session *t = tls_session_of(c);

@@ -82,6 +82,9 @@ int tls_server_start(struct conn *c, struct tls_context *ctx, size_t *discarded,
 int tls_client_start(struct conn *c, const char *servername, int verify, const char *ca_file,
 		     char *error, size_t error_size);
 
+/* 1 when BBSMAIL_IMPLICIT_TLS is "1" (a receiver ORs in its -s flag). */
+int tls_implicit_from_env(void);
+
 /* 1 when c currently runs over TLS. */
 int tls_is_active(const struct conn *c);
 /* "TLSv1.3 cipher TLS_AES_256_GCM_SHA384 bits 256", or "" when not active. */

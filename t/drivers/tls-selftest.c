@@ -167,12 +167,11 @@ static int server_command(struct selftest *s, char *line)
 static int cmd_server(struct selftest *s, int implicit)
 {
 	struct buf line = BUF_INIT;
-	const char *env = getenv(TLS_IMPLICIT_ENV);
 	int r;
 
 	conn_init(&s->conn, 0, 1);
 	conn_set_idle_timeout(&s->conn, (int)s->cfg.max_inactivity_sec);
-	if (implicit || (env && !strcmp(env, "1")))
+	if (implicit || tls_implicit_from_env())
 		server_implicit(s);
 	conn_puts(&s->conn, "220 tls-selftest ready\r\n");
 	for (;;) {
