@@ -185,7 +185,7 @@ E
 EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ "$(grep -c '< 500 5.5.1 Command unrecognized' <<<"$output")" -eq 10 ]
-  grep -q 'event=close ip=127.0.0.1 reason=too-many-errors' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  grep -q 'event=close ip=127.0.0.1 messages=0 reason=too-many-errors' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
 }
 
 @test "PARAM max-unknown-commands 2" {

@@ -33,8 +33,10 @@ int smtp_count_error(struct smtp_session *s)
 {
 	if (++s->unknown_count <= s->max_unknown)
 		return 1;
-	log_notice("event=close ip=%s reason=too-many-errors errors=%lu", s->remote_ip, s->unknown_count);
+	log_notice("event=reject cmd=any code=421 status=4.7.0 ip=%s reason=too-many-errors errors=%lu", s->remote_ip,
+		   s->unknown_count);
 	smtp_reply_close(s, "4.7.0", "Too many unrecognized commands, closing connection");
+	s->close_reason = "too-many-errors";
 	return 0;
 }
 

@@ -221,6 +221,7 @@ static void data_connection_lost(struct smtp_session *s, const char *cmd)
 	if (timed_out)
 		smtp_reply_close(s, "4.4.2", "Timeout");
 	s->quit = 1;
+	s->close_reason = timed_out ? "timeout" : "connection-lost";
 }
 
 /* ---- the spool file --------------------------------------------------- */

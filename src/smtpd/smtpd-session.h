@@ -115,6 +115,7 @@ struct smtp_session {
 	unsigned long messages;           /* accepted in this session */
 	struct buf line;                  /* the command line being handled */
 	int quit;
+	const char *close_reason;         /* for the close log line; NULL: "quit" */
 };
 
 void session_init(struct smtp_session *s);

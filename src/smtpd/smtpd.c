@@ -176,7 +176,7 @@ static const char *session_loop(struct smtp_session *s)
 		}
 		return errno == EPROTO ? "eof-mid-line" : "read-error";
 	}
-	return "quit";
+	return s->close_reason ? s->close_reason : "quit";
 }
 
 int main(int argc, char **argv)
