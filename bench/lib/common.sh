@@ -62,7 +62,6 @@ bench_cleanup() {
 	local c pid
 	for c in "${BENCH_CLEANUPS[@]}"; do eval "$c" || true; done
 	bench_stop_pids "${BENCH_PIDS[@]}"
-	BENCH_PIDS=()
 	if [ -n "${BENCH_DIR:-}" ] && [ -z "${BENCH_KEEP:-}" ]; then
 		rm -rf "$BENCH_DIR"
 	elif [ -n "${BENCH_DIR:-}" ]; then
@@ -82,6 +81,12 @@ bench_stop_pids() {
 	for pid in "$@" "${kids[@]}"; do
 		bench_wait_gone "$pid" 3 || kill -KILL "$pid" 2>/dev/null || true
 	done
+	# Forget them: a PID killed later could belong to someone else by then.
+	local keep=() p
+	for p in "${BENCH_PIDS[@]}"; do
+		[[ " $* " == *" $p "* ]] || keep+=("$p")
+	done
+	BENCH_PIDS=("${keep[@]}")
 }
 
 bench_traps() {
@@ -112,7 +117,8 @@ bench_wait_port() {
 # patterns allowed, for directories that appear later) hold COUNT
 # regular files in all, polling every 5 ms from one process; prints the
 # wall clock (seconds since the epoch) when the count was reached, or the
-# count seen and fails at the timeout.
+# count seen and fails at the timeout.  bench_count DIR... prints the count.
+bench_count() { bench_wait_count -1 0 "$@"; }
 bench_wait_count() {
 	"$BENCH_PY" - "$@" <<'EOF'
 import glob, os, sys, time
@@ -127,6 +133,9 @@ def count():
         except FileNotFoundError:
             pass
     return n
+if want < 0:
+    print(count())
+    sys.exit(0)
 while True:
     n = count()
     now = time.time()
