@@ -136,6 +136,15 @@ server_log() { cat "$BATS_TEST_TMPDIR/TLS_PORT.log"; }
   [[ "$output" == *"event=starttls discarded=6 "* ]]
 }
 
+@test "bulk inside TLS: 6 MB to a slow reader (WANT_WRITE), 2000 pipelined commands (SSL_pending)" {
+  serve TLS_PORT "$SELFTEST" server
+  run client starttls --bulk
+  [ "$status" -eq 0 ]
+  [ "${lines[2]}" = "big: ok 250 60000 lines" ]
+  [ "${lines[3]}" = "pipelined: ok 2000" ]
+  [ "${lines[5]}" = "tls: 221 2.0.0 bye" ]
+}
+
 @test "versions: TLS 1.1 refused with a protocol alert, TLS 1.2 accepted with an ECDHE AEAD cipher" {
   serve TLS_PORT "$SELFTEST" server
   run client starttls --version 1.1

@@ -6,7 +6,7 @@
  *                                   -s or BBSMAIL_IMPLICIT_TLS=1: TLS from the start
  *   tls-selftest client PORT NAME CAFILE VERIFY
  *                                   STARTTLS client against 127.0.0.1:PORT
- * Server commands: EHLO, STARTTLS, TLS (describe), NOOP, QUIT, else echo. */
+ * Server commands: EHLO, STARTTLS, TLS (describe), NOOP, BIG n, QUIT, else echo. */
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -140,6 +140,18 @@ static void server_implicit(struct selftest *s)
 	tls_context_free(ctx);
 }
 
+/* BIG n: n numbered 100-byte lines, enough to fill the socket buffer so
+ * SSL_write returns WANT_WRITE and conn_flush has to poll. */
+static void server_big(struct selftest *s, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		conn_printf(&s->conn, "250-%08lu %s\r\n", i,
+			    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	conn_printf(&s->conn, "250 %lu lines\r\n", n);
+}
+
 /* One command (its first word decides); 0 when the session is over. */
 static int server_command(struct selftest *s, char *line)
 {
@@ -155,6 +167,8 @@ static int server_command(struct selftest *s, char *line)
 	else if (!strcasecmp(line, "TLS")) {
 		tls_describe(&s->conn, desc, sizeof desc);
 		conn_printf(&s->conn, "250 %s\r\n", *desc ? desc : "plain");
+	} else if (!strncasecmp(line, "BIG ", 4)) {
+		server_big(s, strtoul(line + 4, NULL, 10));
 	} else if (!strcasecmp(line, "QUIT")) {
 		conn_puts(&s->conn, "221 2.0.0 bye\r\n");
 		tls_shutdown(&s->conn); /* flushes the 221 first, TLS or not */

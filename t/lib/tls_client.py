@@ -7,7 +7,8 @@ tls_client.py PORT MODE [options]
   MODE stall      greeting, STARTTLS, then never handshakes (server must time out)
 Options: --inject (send "STARTTLS\\r\\nNOOP\\r\\n" in one packet), --cafile F
 (verify chain and name), --name N (SNI/verified name, default localhost),
---version 1.1|1.2|1.3 (only that version), --ciphers LIST (TLS 1.2), --ehlo.
+--version 1.1|1.2|1.3 (only that version), --ciphers LIST (TLS 1.2), --ehlo,
+--bulk (6 MB down read slowly, 2000 pipelined commands up).
 Prints every line received, "plain: " before TLS and "tls: " inside it, then
 "close: clean" when the server sent close_notify.  Exit 0 ok, 2 on a TLS error
 (printed as "error: ...")."""
@@ -53,7 +54,24 @@ def context(args):
     return ctx
 
 
-def inside_tls(tls):
+def bulk(tls):
+    """About 6 MB from the server read slowly, then 2000 pipelined commands at once."""
+    tls.sendall(b"BIG 60000\r\n")
+    f = tls.makefile("rb")
+    time.sleep(0.3)  # let the server fill the socket buffer and wait on POLLOUT
+    got = [f.readline() for _ in range(60001)]
+    ok = all(l.startswith(b"250-%08d x" % i) and l.endswith(b"x\r\n") and len(l) == len(got[0])
+             for i, l in enumerate(got[:60000]))
+    print("big: %s %s" % ("ok" if ok else "BAD", got[60000].decode().strip()), flush=True)
+    tls.sendall(b"".join(b"line %d\r\n" % i for i in range(2000)))
+    echoed = [f.readline() for _ in range(2000)]
+    ok = all(l == b"250 echo line %d\r\n" % i for i, l in enumerate(echoed))
+    print("pipelined: %s %d" % ("ok" if ok else "BAD", len(echoed)), flush=True)
+
+
+def inside_tls(tls, args):
+    if args.bulk:
+        bulk(tls)
     tls.sendall(b"TLS\r\n")
     readline(tls, "tls: ")
     tls.sendall(b"QUIT\r\n")
@@ -74,13 +92,18 @@ def main():
     p.add_argument("--name", default="localhost")
     p.add_argument("--version", choices=sorted(VERSIONS))
     p.add_argument("--ciphers")
+    p.add_argument("--bulk", action="store_true")
     args = p.parse_args()
-    sock = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if args.bulk:  # a small window, so the server's writes really block
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", args.port))
     try:
         if args.mode == "implicit":
             tls = context(args).wrap_socket(sock, server_hostname=args.name)
             readline(tls, "tls: ")
-            inside_tls(tls)
+            inside_tls(tls, args)
             return 0
         readline(sock, "plain: ")
         if args.ehlo:
@@ -96,7 +119,7 @@ def main():
             print("waited: %d" % round(time.monotonic() - start), flush=True)
             return 0
         tls = context(args).wrap_socket(sock, server_hostname=args.name)
-        inside_tls(tls)
+        inside_tls(tls, args)
         return 0
     except (ssl.SSLError, ssl.CertificateError, OSError, EOFError) as e:
         print("error: %s" % e, flush=True)
