@@ -374,6 +374,18 @@ static void sendmail_spool(struct sendmail *s, const struct buf *message, time_t
 	buf_free(&head);
 }
 
+static void sendmail_free(struct sendmail *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->rcpt_count; i++)
+		free(s->rcpt[i]);
+	free(s->rcpt);
+	buf_free(&s->sender);
+	message_free(&s->msg);
+	envelope_free(&s->env);
+}
+
 int main(int argc, char **argv)
 {
 	static struct sendmail s;
@@ -404,5 +416,7 @@ int main(int argc, char **argv)
 	spool_poke_trigger();
 	log_info("id=%s event=accept from=<%s> rcpt=%zu size=%zu uid=%lu", s.id, s.sender.data ? s.sender.data : "",
 		 s.rcpt_count, out.len, (unsigned long)getuid());
+	buf_free(&out);
+	sendmail_free(&s);
 	return EX_OK;
 }
