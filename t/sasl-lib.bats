@@ -113,6 +113,15 @@ sasl() { timeout 10 "$SASL" run "$@"; }
   [ "$output" = "PLAIN LOGIN CRAM-MD5" ]
 }
 
+@test "POP3 replies: [AUTH] for credentials, [SYS/TEMP] for a broken database" {
+  SASL_POP3=1 run sasl -p PLAIN "$(b64 '\0demo\0wrong')"
+  [ "${lines[1]}" = "-ERR [AUTH] Authentication failed" ]
+  rm -f "$HOME_DIR/spool/data/users.gdbm"
+  mkdir "$HOME_DIR/spool/data/users.gdbm"
+  SASL_POP3=1 run sasl -p PLAIN "$(b64 '\0demo\0demo')"
+  [ "${lines[1]}" = "-ERR [SYS/TEMP] Temporary authentication failure" ]
+}
+
 @test "unknown mechanism is 504 5.5.4" {
   run sasl -p XOAUTH2
   [ "$output" = "FAIL unknown-mechanism 504 5.5.4 Unrecognized authentication type detail=unknown mechanism authcid=" ]

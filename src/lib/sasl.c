@@ -23,7 +23,7 @@ struct sasl_mechanism {
 	const char *name;
 	int plaintext;  /* the password crosses the wire: needs TLS (or permission) */
 	enum sasl_result (*start)(struct sasl *s, const struct buf *initial, int has_initial);
-	enum sasl_result (*step)(struct sasl *s, const struct buf *response);
+	enum sasl_result (*step)(struct sasl *s, struct buf *response);
 };
 
 /* ---- results ---- */
@@ -137,7 +137,7 @@ static enum sasl_result plain_start(struct sasl *s, const struct buf *initial, i
 	return sasl_challenge(s, "", 0);
 }
 
-static enum sasl_result plain_step(struct sasl *s, const struct buf *response)
+static enum sasl_result plain_step(struct sasl *s, struct buf *response)
 {
 	return plain_check(s, response);
 }
@@ -162,7 +162,7 @@ static enum sasl_result login_start(struct sasl *s, const struct buf *initial, i
 	return sasl_challenge(s, s->username_prompt, strlen(s->username_prompt));
 }
 
-static enum sasl_result login_step(struct sasl *s, const struct buf *response)
+static enum sasl_result login_step(struct sasl *s, struct buf *response)
 {
 	if (s->step == 1)
 		return login_got_name(s, response);
@@ -214,12 +214,12 @@ static int cram_split(struct buf *response, char **name, char digest[33])
 	return sasl_field_ok(*name, (size_t)(space - response->data), 0);
 }
 
-static enum sasl_result cram_step(struct sasl *s, const struct buf *response)
+static enum sasl_result cram_step(struct sasl *s, struct buf *response)
 {
 	char digest[33], expected[33], *name;
 	int r;
 
-	if (!cram_split((struct buf *)response, &name, digest))
+	if (!cram_split(response, &name, digest))
 		return sasl_fail(s, SASL_FAIL_SYNTAX, "CRAM-MD5 response is not \"user digest\"");
 	r = sasl_lookup(s, name);
 	if (r < 0)
@@ -357,28 +357,38 @@ const char *sasl_mechanism_list(int plaintext_allowed)
 static const struct {
 	const char *name;
 	const char *smtp;
+	const char *pop3;
 } sasl_fail_texts[] = {
-	[SASL_FAIL_NONE] = { "none", "235 2.7.0 Authentication successful" },
-	[SASL_FAIL_BAD_BASE64] = { "bad-base64", "501 5.5.2 Cannot decode response" },
-	[SASL_FAIL_SYNTAX] = { "syntax", "501 5.5.2 Malformed authentication response" },
-	[SASL_FAIL_CANCELLED] = { "cancelled", "501 5.7.0 Authentication cancelled" },
-	[SASL_FAIL_CREDENTIALS] = { "credentials", "535 5.7.8 Authentication credentials invalid" },
-	[SASL_FAIL_UNKNOWN_MECH] = { "unknown-mechanism", "504 5.5.4 Unrecognized authentication type" },
+	[SASL_FAIL_NONE] = { "none", "235 2.7.0 Authentication successful", "+OK Authenticated" },
+	[SASL_FAIL_BAD_BASE64] = { "bad-base64", "501 5.5.2 Cannot decode response",
+		"-ERR Cannot decode response" },
+	[SASL_FAIL_SYNTAX] = { "syntax", "501 5.5.2 Malformed authentication response",
+		"-ERR Malformed authentication response" },
+	[SASL_FAIL_CANCELLED] = { "cancelled", "501 5.7.0 Authentication cancelled",
+		"-ERR Authentication cancelled" },
+	[SASL_FAIL_CREDENTIALS] = { "credentials", "535 5.7.8 Authentication credentials invalid",
+		"-ERR [AUTH] Authentication failed" },
+	[SASL_FAIL_UNKNOWN_MECH] = { "unknown-mechanism", "504 5.5.4 Unrecognized authentication type",
+		"-ERR Unrecognized authentication type" },
 	[SASL_FAIL_ENCRYPTION] = { "encryption-required",
-		"538 5.7.11 Encryption required for requested authentication mechanism" },
-	[SASL_FAIL_TEMPORARY] = { "temporary", "454 4.7.0 Temporary authentication failure" },
+		"538 5.7.11 Encryption required for requested authentication mechanism",
+		"-ERR [AUTH] Encryption required for this mechanism (use STLS)" },
+	[SASL_FAIL_TEMPORARY] = { "temporary", "454 4.7.0 Temporary authentication failure",
+		"-ERR [SYS/TEMP] Temporary authentication failure" },
 };
+#define SASL_FAIL_TEXT_COUNT (sizeof sasl_fail_texts / sizeof sasl_fail_texts[0])
 
 const char *sasl_smtp_reply(enum sasl_fail_kind fail)
 {
-	if ((unsigned)fail >= sizeof sasl_fail_texts / sizeof sasl_fail_texts[0])
-		fail = SASL_FAIL_TEMPORARY;
-	return sasl_fail_texts[fail].smtp;
+	return sasl_fail_texts[(unsigned)fail < SASL_FAIL_TEXT_COUNT ? fail : SASL_FAIL_TEMPORARY].smtp;
+}
+
+const char *sasl_pop3_reply(enum sasl_fail_kind fail)
+{
+	return sasl_fail_texts[(unsigned)fail < SASL_FAIL_TEXT_COUNT ? fail : SASL_FAIL_TEMPORARY].pop3;
 }
 
 const char *sasl_fail_name(enum sasl_fail_kind fail)
 {
-	if ((unsigned)fail >= sizeof sasl_fail_texts / sizeof sasl_fail_texts[0])
-		fail = SASL_FAIL_TEMPORARY;
-	return sasl_fail_texts[fail].name;
+	return sasl_fail_texts[(unsigned)fail < SASL_FAIL_TEXT_COUNT ? fail : SASL_FAIL_TEMPORARY].name;
 }

@@ -20,7 +20,7 @@
  *   else: reply sasl_smtp_reply(s.fail); count s.fail == SASL_FAIL_CREDENTIALS
  *   toward auth-failrate.
  *   sasl_free(&s) in every case (it wipes the state).
- * POP3 uses "+ " + challenge and "-ERR [AUTH] ..." / "-ERR [SYS/TEMP] ...". */
+ * POP3 sends "+ " + challenge and replies sasl_pop3_reply(s.fail). */
 #ifndef BBSMAIL_SASL_H
 #define BBSMAIL_SASL_H
 #include "buf.h"
@@ -85,6 +85,8 @@ void sasl_free(struct sasl *s);
 const char *sasl_mechanism_list(int plaintext_allowed);
 /* "535 5.7.8 Authentication credentials invalid" etc., without CRLF. */
 const char *sasl_smtp_reply(enum sasl_fail_kind fail);
+/* The same for POP3 AUTH (RFC 5034, RFC 2449 response codes). */
+const char *sasl_pop3_reply(enum sasl_fail_kind fail);
 /* A short word for logs: "bad-base64", "cancelled", "credentials", ... */
 const char *sasl_fail_name(enum sasl_fail_kind fail);
 

@@ -29,6 +29,8 @@ static int print_result(struct sasl *s, enum sasl_result r)
 	printf("%s %s %s detail=%s authcid=%s\n", r == SASL_TEMPFAIL ? "TEMPFAIL" : "FAIL",
 	       sasl_fail_name(s->fail), sasl_smtp_reply(s->fail), s->detail ? s->detail : "",
 	       s->authcid);
+	if (getenv("SASL_POP3"))
+		printf("%s\n", sasl_pop3_reply(s->fail));
 	return 1;
 }
 
