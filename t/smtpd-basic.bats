@@ -333,3 +333,18 @@ s.quit()"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ "$(incoming_count)" -eq 2 ]
 }
+
+@test "LogLevel = Warning: no info or notice lines" {
+  set_mail_key LogLevel Warning
+  : > "$BATS_TEST_TMPDIR/SMTP_PORT.log"   # wait_port's probe was logged at Info
+  run chat <<'EOF2'
+R 220
+L FOO
+R 500
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ]
+  sleep 0.2
+  ! grep -q 'smtpd: info\|smtpd: notice' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+}

@@ -341,8 +341,8 @@ static int rcpt_allowed_now(struct smtp_session *s)
 	s->rcpt_attempts++;
 	if (s->max_recipients && s->rcpt_count >= s->max_recipients) {
 		smtp_reply(s, 452, "4.5.3", "Too many recipients");
-		if (s->rcpt_count == s->max_recipients && s->rcpt_attempts == s->rcpt_count + 1)
-			smtp_log_reject(s, "RCPT", 452, "4.5.3", "Too many recipients (logged once)");
+		if (!s->rcpt_limit_logged++)
+			smtp_log_reject(s, "RCPT", 452, "4.5.3", "Too many recipients (logged once per message)");
 		return 0;
 	}
 	if (!s->sender.len && s->rcpt_count >= s->max_error_recipients) {

@@ -118,6 +118,7 @@ void session_reset_transaction(struct smtp_session *s)
 	}
 	s->rcpt_count = 0;
 	s->rcpt_attempts = 0;
+	s->rcpt_limit_logged = 0;
 	s->in_mail = 0;
 	buf_truncate(&s->sender, 0);
 	s->body = NULL;

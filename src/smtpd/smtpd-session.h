@@ -101,6 +101,7 @@ struct smtp_session {
 	struct smtp_rcpt *rcpt;
 	size_t rcpt_count, rcpt_cap;
 	unsigned long rcpt_attempts;      /* RCPT commands in this transaction */
+	int rcpt_limit_logged;            /* the 452 4.5.3 is logged once per message */
 	enum smtp_body_mode body_mode;
 	int bdat_failed;                  /* a chunk was refused: refuse until RSET/MAIL */
 	char id[SPOOL_ID_MAX_BYTES];
