@@ -84,17 +84,19 @@ EOF
   [ "$(mailq -c)" = "0" ]
 }
 
-@test "end to end: 1,000 messages from 10 parallel sendmail clients, each delivered once" {
+# 1,000 through sendmail would cost 20 s of the suite's budget; smtpd's test
+# below carries the 1,000, this one the parallel local injection.
+@test "end to end: 200 messages from 10 parallel sendmail clients, each delivered once" {
   start_runq_loop
   senders=()
   for c in $(seq 0 9); do
-    inject_many $((c * 100 + 1)) $((c * 100 + 100)) demo &
+    inject_many $((c * 20 + 1)) $((c * 20 + 20)) demo &
     senders+=($!)
   done
   for pid in "${senders[@]}"; do wait "$pid"; done
-  wait_for_count 2 1000 120
+  wait_for_count 2 200 60
   sleep 0.5
-  check_delivered_once 2 1 1000
+  check_delivered_once 2 1 200
   [ "$(incoming_count)" -eq 0 ]
   [ "$(job_count local)" -eq 0 ]
 }
