@@ -82,11 +82,7 @@ bench_stop_pids() {
 		bench_wait_gone "$pid" 3 || kill -KILL "$pid" 2>/dev/null || true
 	done
 	# Forget them: a PID killed later could belong to someone else by then.
-	local keep=() p
-	for p in "${BENCH_PIDS[@]}"; do
-		[[ " $* " == *" $p "* ]] || keep+=("$p")
-	done
-	BENCH_PIDS=("${keep[@]}")
+	bench_untrack "$@"
 }
 
 bench_traps() {
@@ -113,13 +109,46 @@ bench_wait_port() {
 	done
 }
 
-# bench_wait_count COUNT SECONDS DIR...: waits until the DIRs (glob
-# patterns allowed, for directories that appear later) hold COUNT
-# regular files in all, polling every 5 ms from one process; prints the
-# wall clock (seconds since the epoch) when the count was reached, or the
-# count seen and fails at the timeout.  bench_count DIR... prints the count.
-bench_count() { bench_wait_count -1 0 "$@"; }
+# bench_run CMD...: runs CMD as a background job and waits for it.  Bash
+# runs a trap only after the foreground command ends; `wait` is cut short by
+# a trapped INT or TERM instead, so the script stops at once and cleanup
+# kills the job by PID.  Redirections given to bench_run reach CMD (<&0
+# keeps fd 0: a background job would otherwise read /dev/null).
+bench_run() {
+	local pid rc
+	"$@" <&0 &
+	pid=$!
+	bench_track "$pid"
+	wait "$pid"
+	rc=$?
+	bench_untrack "$pid"
+	return $rc
+}
+
+bench_untrack() {
+	local keep=() p
+	for p in "${BENCH_PIDS[@]}"; do
+		[[ " $* " == *" $p "* ]] || keep+=("$p")
+	done
+	BENCH_PIDS=("${keep[@]}")
+}
+
+# bench_wait_count VAR COUNT SECONDS DIR...: waits until the DIRs (glob
+# patterns allowed, for directories that appear later) hold COUNT regular
+# files in all, polling every 5 ms from one process, and sets VAR to the
+# wall clock (seconds since the epoch) when the count was reached; at the
+# timeout it says how many there were and fails.
 bench_wait_count() {
+	local var="$1" out="$BENCH_DIR/.wait-count"
+	shift
+	bench_run bench_count_py "$@" > "$out" || return 1
+	printf -v "$var" %s "$(cat "$out")"
+}
+
+# bench_count DIR...: prints how many regular files the DIRs hold now.
+bench_count() { bench_count_py -1 0 "$@"; }
+
+bench_count_py() {
 	"$BENCH_PY" - "$@" <<'EOF'
 import glob, os, sys, time
 want, limit, patterns = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
