@@ -110,17 +110,6 @@ int smtp_xtext_decode(const char *in, size_t len, struct buf *out)
 	return 1;
 }
 
-int smtp_params_has_smtputf8(const char *params)
-{
-	struct smtp_param p;
-	const char *pos = params;
-
-	while (param_next(&pos, &p) == 1)
-		if (key_is(&p, "SMTPUTF8"))
-			return 1;
-	return 0;
-}
-
 /* SIZE=<digits> (RFC 1870).  Too many digits to count means "too big". */
 static int mail_size(const struct smtp_session *s, const struct smtp_param *p, struct smtp_mail_params *mp,
 		     struct smtp_param_error *err)

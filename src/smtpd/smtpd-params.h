@@ -39,7 +39,5 @@ void smtp_rcpt_params_free(struct smtp_rcpt_params *p);
 /* Strict RFC 3461 xtext decoding onto out; 0 on a malformed '+' sequence,
  * a byte outside 33..126, or a decoded control byte. */
 int smtp_xtext_decode(const char *in, size_t len, struct buf *out);
-/* 1 when the text has a parameter named SMTPUTF8 (decides how addresses parse). */
-int smtp_params_has_smtputf8(const char *params);
 
 #endif
