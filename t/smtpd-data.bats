@@ -311,3 +311,23 @@ EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ "$(incoming_count)" -eq 0 ]
 }
+
+@test "min-availspace crossed during DATA: 452 4.3.1 at the end, nothing kept" {
+  # MAIL passes with 6 MiB to spare; a 12 MiB message then eats the margin.
+  python3 - "$BATS_TEST_TMPDIR/script" "$HELLO" <<'EOF2'
+import sys
+line = 'x' * 78 + '\\r\\n'
+with open(sys.argv[1], 'w') as f:
+    f.write(sys.argv[2] + '\nL MAIL FROM:<a@example.org>\nR 250\nL RCPT TO:<demo@localhost>\nR 250\nL DATA\nR 354\n')
+    for i in range(1536):
+        f.write('S ' + line * 100 + '\n')
+    f.write('L .\nR 452 4.3.1\nL QUIT\nR 221\n')
+EOF2
+  free=$(df -Pk "$HOME_DIR/spool" | awk 'NR==2 {print $4}')
+  conf_param "min-availspace $((free - 6144))"
+  run chat < "$BATS_TEST_TMPDIR/script"
+  [ "$status" -eq 0 ] || { echo "$output" | tail -3; false; }
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(tmp_count)" -eq 0 ]
+  grep -q 'code=452 status=4.3.1 ip=127.0.0.1 reason=min-availspace' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+}
