@@ -231,8 +231,9 @@ void smtp_date(char *out, size_t size)
 	time_t now = time(NULL);
 	struct tm tm;
 
-	localtime_r(&now, &tm);
-	if (!strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm))
+	/* UTC: localtime would read /etc/localtime in every session. */
+	gmtime_r(&now, &tm);
+	if (!strftime(out, size, "%a, %d %b %Y %H:%M:%S +0000", &tm))
 		out[0] = 0;
 }
 
