@@ -331,3 +331,21 @@ EOF2
   [ "$(tmp_count)" -eq 0 ]
   grep -q 'code=452 status=4.3.1 ip=127.0.0.1 reason=min-availspace' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
 }
+
+@test "tcpserver variables: TCPREMOTEHOST goes into Received and the N tag; a bad one is ignored" {
+  printf 'EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<demo@localhost>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n' > "$BATS_TEST_TMPDIR/in"
+  run env TCPREMOTEIP=192.0.2.7 TCPREMOTEHOST=mx.example.org TCPLOCALIP=192.0.2.1 TCPLOCALPORT=25 \
+      "$LIBEXEC/smtpd" < "$BATS_TEST_TMPDIR/in"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"event=connect ip=192.0.2.7 host=mx.example.org local=192.0.2.1:25"* ]]
+  f=$(incoming_files)
+  grep -q 'Received: from c (mx.example.org \[192.0.2.7\])' "$f"
+  envelope_of "$f" | grep -qx 'N mx.example.org'
+  envelope_of "$f" | grep -qx 'A 192.0.2.7'
+  rm "$f"
+  run env TCPREMOTEIP=192.0.2.7 TCPREMOTEHOST='evil) [1.2.3.4]' "$LIBEXEC/smtpd" < "$BATS_TEST_TMPDIR/in"
+  [ "$status" -eq 0 ]
+  f=$(incoming_files)
+  grep -q 'Received: from c (unknown \[192.0.2.7\])' "$f"
+  ! envelope_of "$f" | grep -q '^N '
+}
