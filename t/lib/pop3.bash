@@ -6,10 +6,13 @@ POP3_PY="$BBSMAIL_ROOT/t/lib/pop3.py"
 
 # pop3_home [mail.ini lines...]: make_home with a short failed-login delay.
 pop3_home() {
-  make_home "LoginAttemptDelay = 50" "$@"
+  make_home "LoginAttemptDelay = 50" "LoginAttemptThrottle = 10" "$@"
 }
 
-start_pop3d() { serve POP3_PORT "$LIBEXEC/pop3d" "$@"; }
+start_pop3d() {
+  serve POP3_PORT "$LIBEXEC/pop3d" "$@"
+  POP3_SERVER_PID="$(tail -n 1 "$BATS_TEST_TMPDIR/pids")"
+}
 
 mailbox_dir() { echo "$HOME_DIR/spool/mailbox/$1"; }
 
@@ -34,3 +37,12 @@ put_messages() {
 pop3_chat() { timeout 20 python3 "$POP3_PY" chat "${1:-$POP3_PORT}"; }
 
 pop3_log() { cat "$BATS_TEST_TMPDIR/POP3_PORT.log"; }
+
+# pop3d_pid: the pop3d child of the tcpserver that start_pop3d ran, for
+# the crash tests.
+pop3d_pid() { pgrep -P "$POP3_SERVER_PID" | head -n 1; }
+
+# expect_crlf FILE: FILE as curl shows a RETR (CRLF line ends, no stuffing).
+expect_crlf() {
+  python3 -c 'import sys; d=open(sys.argv[1],"rb").read().replace(b"\r\n",b"\n"); sys.stdout.buffer.write(d.replace(b"\n",b"\r\n") + (b"" if d.endswith(b"\n") else b"\r\n"))' "$1"
+}
