@@ -32,7 +32,10 @@ def chat(port):
     f = s.makefile("rb")
 
     def line():
-        raw = f.readline()
+        try:
+            raw = f.readline()
+        except ConnectionError:
+            raw = b""
         if not raw:
             print("<eof>")
             sys.stdout.flush()
@@ -48,7 +51,10 @@ def chat(port):
             continue
         if cmd == "":
             continue
-        s.sendall(cmd.encode("latin-1").replace(b"\\0", b"\0") + b"\r\n")
+        try:
+            s.sendall(cmd.encode("latin-1").replace(b"\\0", b"\0") + b"\r\n")
+        except ConnectionError:
+            pass  # the server closed: the next read prints <eof>
         first = line()
         if first.startswith("+OK") and multiline(cmd):
             while line() != ".\r\n":
