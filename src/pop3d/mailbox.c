@@ -188,27 +188,68 @@ size_t mailbox_base_len(const char *name)
 	return colon ? (size_t)(colon - name) : strlen(name);
 }
 
-/* Oldest first: Maildir names begin with the delivery time in seconds. */
+/* Oldest first: Maildir names begin with the delivery time in seconds, so
+ * a shorter run of leading digits is an older time; then byte order up to
+ * the info part.  (No strtoull: this runs ~300,000 times for 10,000 names.) */
 int mailbox_compare_names(const char *a, const char *b)
 {
-	unsigned long long ta = strtoull(a, NULL, 10), tb = strtoull(b, NULL, 10);
-	size_t la = mailbox_base_len(a), lb = mailbox_base_len(b);
-	int c;
+	size_t da = 0, db = 0, i;
+	unsigned char ca, cb;
 
-	if (ta != tb)
-		return ta < tb ? -1 : 1;
-	c = memcmp(a, b, la < lb ? la : lb);
-	if (c)
-		return c;
-	return la < lb ? -1 : la > lb;
+	while (a[da] >= '0' && a[da] <= '9')
+		da++;
+	while (b[db] >= '0' && b[db] <= '9')
+		db++;
+	if (da != db)
+		return da < db ? -1 : 1;
+	for (i = 0;; i++) {
+		ca = a[i] == ':' ? 0 : (unsigned char)a[i];
+		cb = b[i] == ':' ? 0 : (unsigned char)b[i];
+		if (ca != cb)
+			return ca < cb ? -1 : 1;
+		if (!ca)
+			return 0;
+	}
 }
 
-static int mailbox_compare(const void *x, const void *y, void *arg)
+static int message_less(const struct mailbox *box, size_t x, size_t y)
 {
-	const char *names = arg;
-	const struct message *a = x, *b = y;
+	return mailbox_compare_names(mailbox_name(box, x), mailbox_name(box, y)) < 0;
+}
 
-	return mailbox_compare_names(names + a->name, names + b->name);
+static void message_swap(struct message *m, size_t x, size_t y)
+{
+	struct message t = m[x];
+	m[x] = m[y];
+	m[y] = t;
+}
+
+static void sift_down(struct mailbox *box, size_t root, size_t end)
+{
+	size_t child;
+
+	while ((child = 2 * root + 1) < end) {
+		if (child + 1 < end && message_less(box, child, child + 1))
+			child++;
+		if (!message_less(box, root, child))
+			return;
+		message_swap(box->messages, root, child);
+		root = child;
+	}
+}
+
+/* Heapsort in place: glibc's qsort would malloc a copy of the array, and
+ * memory is the budget here (see mailbox.h). */
+static void mailbox_sort(struct mailbox *box)
+{
+	size_t n = box->count, i;
+
+	for (i = n / 2; i-- > 0;)
+		sift_down(box, i, n);
+	for (i = n; i-- > 1;) {
+		message_swap(box->messages, 0, i);
+		sift_down(box, 0, i);
+	}
 }
 
 /* Fills in what the cache did not know by reading the files.  A file that
@@ -259,8 +300,7 @@ int mailbox_scan(struct mailbox *box, int hide_spam)
 	buf_truncate(&box->names, 0);
 	if (!mailbox_read_dir(box, "new", 0) || !mailbox_read_dir(box, "cur", MESSAGE_IN_CUR))
 		return 0;
-	if (box->count)
-		qsort_r(box->messages, box->count, sizeof box->messages[0], mailbox_compare, box->names.data);
+	mailbox_sort(box);
 	cache_merge(box, &stale);
 	if (!mailbox_measure_unknown(box, hide_spam, &learned))
 		return 0;
