@@ -11,7 +11,7 @@ setup() { make_home; }
 # stage runs, put back afterwards to recreate "killed before this step".
 snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR/snap/$1/"; }
 
-@test "state S1: sendmail killed while reading leaves nothing" {
+@test "state S0: sendmail killed while reading leaves nothing" {
   mkfifo "$BATS_TEST_TMPDIR/in"
   sendmail demo < "$BATS_TEST_TMPDIR/in" 2>/dev/null &
   pid=$!
@@ -26,7 +26,7 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   [ "$(incoming_count)" -eq 0 ]
 }
 
-@test "state S1: a dead writer's spool/tmp file is ignored, then removed after 36 h" {
+@test "state S0: a dead writer's spool/tmp file is ignored, then removed after 36 h" {
   printf 'V1\0Ihalf\0D1\0Fa@b\0Tdemo@localhost\0\0Subject: half' > "$(SPOOL)/tmp/half"
   runq
   [ "$(mailbox_count 2)" -eq 0 ]
@@ -37,7 +37,20 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   [ "$(mailbox_count 2)" -eq 0 ]
 }
 
-@test "state S3: route killed after some jobs (and a partial tmp job)" {
+@test "state S1 and S4: accepted and queued files wait for the next stage" {
+  inject 1 demo
+  [ "$(incoming_count)" -eq 1 ]          # S1: nothing else exists
+  [ "$(ls "$(SPOOL)/tmp" | wc -l)" -eq 0 ]
+  "$LIBEXEC/route" 2>/dev/null
+  [ "$(incoming_count)" -eq 0 ]          # S4: the job only, incoming in trash
+  [ "$(job_count local)" -eq 1 ]
+  [ "$(ls "$(SPOOL)/trash" | wc -l)" -eq 1 ]
+  [ "$(mailbox_count 2)" -eq 0 ]
+  "$LIBEXEC/deliver-local" 2>/dev/null
+  check_delivered_once 2 1 1
+}
+
+@test "state S2: route killed after some jobs (and a partial tmp job)" {
   inject 1 demo sysop
   id="$(ls "$(SPOOL)/incoming")"
   snapshot in "$(SPOOL)/incoming/$id"
@@ -52,7 +65,7 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   [ "$(ls "$(SPOOL)/tmp" | wc -l)" -eq 0 ]
 }
 
-@test "state S4: route killed before retiring incoming, after deliver-local ran" {
+@test "state S3: route killed before retiring incoming, after deliver-local ran" {
   inject 1 demo sysop
   id="$(ls "$(SPOOL)/incoming")"
   snapshot in "$(SPOOL)/incoming/$id"
@@ -66,7 +79,7 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   check_delivered_once 1 1 1
 }
 
-@test "state S6: deliver-local killed after writing tmp/ (before the link)" {
+@test "state S5: deliver-local killed after writing tmp/ (before the link)" {
   inject 1 demo
   "$LIBEXEC/route" 2>/dev/null
   job="$(ls "$(SPOOL)/queue/local")"
@@ -79,7 +92,7 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   [ "$(ls "$(SPOOL)/mailbox/2/tmp" | wc -l)" -eq 0 ]
 }
 
-@test "state S7: deliver-local killed after the link (before removing tmp/ and the job)" {
+@test "state S6: deliver-local killed after the link (before removing tmp/ and the job)" {
   inject 1 demo
   "$LIBEXEC/route" 2>/dev/null
   job="$(ls "$(SPOOL)/queue/local")"
@@ -94,7 +107,7 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   [ "$(job_count local)" -eq 0 ]
 }
 
-@test "state S7: ... and the reader moved the message to cur/ before the rerun" {
+@test "state S6: ... and the reader moved the message to cur/ before the rerun" {
   inject 1 demo
   "$LIBEXEC/route" 2>/dev/null
   job="$(ls "$(SPOOL)/queue/local")"
@@ -106,7 +119,7 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   check_delivered_once 2 1 1
 }
 
-@test "state S8/S9: finished files wait in trash/, runq removes them when old" {
+@test "state S7/S8: finished files wait in trash/, runq removes them when old" {
   inject 1 demo
   runq
   [ "$(ls "$(SPOOL)/trash" | wc -l)" -eq 2 ]     # the incoming file and the job
