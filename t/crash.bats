@@ -79,6 +79,22 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   check_delivered_once 1 1 1
 }
 
+@test "state S3: ... and a reader renamed the delivery with any flags before the rerun" {
+  inject 1 demo
+  id="$(ls "$(SPOOL)/incoming")"
+  snapshot in "$(SPOOL)/incoming/$id"
+  runq
+  f="$(ls "$(SPOOL)/mailbox/2/new")"
+  mv "$(SPOOL)/mailbox/2/new/$f" "$(SPOOL)/mailbox/2/cur/$f:2,RS"
+  # the incoming file as the killed route left it: with the attempt mark
+  cp "$BATS_TEST_TMPDIR/snap/in/$id" "$(SPOOL)/incoming/"
+  chmod 0400 "$(SPOOL)/incoming/$id"
+  run runq
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"event=already-delivered"* ]]
+  check_delivered_once 2 1 1
+}
+
 @test "state S5: deliver-local killed after writing tmp/ (before the link)" {
   inject 1 demo
   "$LIBEXEC/route" 2>/dev/null
@@ -116,6 +132,20 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   mv "$(SPOOL)/mailbox/2/new/$name" "$(SPOOL)/mailbox/2/cur/$name:2,S"
   cp "$BATS_TEST_TMPDIR/snap/job/$job" "$(SPOOL)/queue/local/"
   runq
+  check_delivered_once 2 1 1
+}
+
+@test "state S6: ... renamed with any flags, tmp/ already gone: the attempt mark finds it" {
+  inject 1 demo
+  "$LIBEXEC/route" 2>/dev/null
+  job="$(ls "$(SPOOL)/queue/local")"
+  snapshot job "$(SPOOL)/queue/local/$job"
+  name="$("$LIBEXEC/deliver-local" 2>&1 | sed -n 's/.*file=new\///; s/ size=.*//p')"
+  mv "$(SPOOL)/mailbox/2/new/$name" "$(SPOOL)/mailbox/2/cur/$name:2,FRS"
+  cp "$BATS_TEST_TMPDIR/snap/job/$job" "$(SPOOL)/queue/local/"
+  chmod 0400 "$(SPOOL)/queue/local/$job"     # deliver-local marked it before delivering
+  run runq
+  [[ "$output" == *"event=already-delivered"* ]]
   check_delivered_once 2 1 1
 }
 

@@ -128,6 +128,7 @@ routed_job() {
   [ "$status" -eq 111 ]
   [[ "$output" == *"id=$JOB event=defer user=2"* ]]
   [ "$(job_count local)" -eq 1 ]
+  [ "$(stat -c %a "$(SPOOL)/queue/local/$JOB")" = "400" ]   # the attempt mark
   rm "$(SPOOL)/mailbox/2"
   run deliver
   [ "$status" -eq 0 ]

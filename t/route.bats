@@ -155,3 +155,21 @@ EOF
   [ "$status" -eq 0 ]
   [ "$(job_count local)" -eq 1 ]
 }
+
+@test "route: marks the incoming file it works on; a marked one gives marked jobs" {
+  inject 1 demo
+  inject 2 sysop
+  a="$(ls "$(SPOOL)/incoming" | head -1)"
+  b="$(ls "$(SPOOL)/incoming" | tail -1)"
+  chmod 0400 "$(SPOOL)/incoming/$b"        # as a killed route left it
+  flock -x "$(SPOOL)/incoming/$b" sleep 1 &
+  track_pid $!
+  sleep 0.2
+  "$LIBEXEC/route" 2>/dev/null
+  [ "$(stat -c %a "$(SPOOL)/incoming/$b")" = "400" ]
+  [ "$(stat -c %a "$(SPOOL)/queue/local/$a.0")" = "600" ]
+  [ "$(stat -c %a "$(SPOOL)"/trash/"$a"-*)" = "400" ]
+  wait
+  "$LIBEXEC/route" 2>/dev/null
+  [ "$(stat -c %a "$(SPOOL)/queue/local/$b.0")" = "400" ]
+}

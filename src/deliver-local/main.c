@@ -123,7 +123,27 @@ static int deliver_user_ok(struct deliver_run *run, const char *job, const char 
 	return 1;
 }
 
-static void deliver_job(struct deliver_run *run, const char *job, const char *path, struct envelope *e)
+/* After an interrupted attempt, a reader may have renamed the earlier
+ * delivery to cur/<name>:2,<any flags>; maildir_deliver only tries the two
+ * usual names, so look at the whole of cur/ in that rare case. */
+static int deliver_found_in_cur(const char *mailbox, const char *name)
+{
+	char dir[PATH_MAX];
+	size_t len = strlen(name);
+	struct dirent *d;
+	int found = 0;
+	DIR *dh;
+
+	if ((size_t)snprintf(dir, sizeof dir, "%s/cur", mailbox) >= sizeof dir || !(dh = opendir(dir)))
+		return 0;
+	while (!found && (d = readdir(dh)))
+		found = strncmp(d->d_name, name, len) == 0 && d->d_name[len] == ':';
+	closedir(dh);
+	return found;
+}
+
+static void deliver_job(struct deliver_run *run, const char *job, const char *path, struct envelope *e,
+			int retry)
 {
 	char mailbox[PATH_MAX];
 	struct buf head = BUF_INIT, name = BUF_INIT;
@@ -137,8 +157,14 @@ static void deliver_job(struct deliver_run *run, const char *job, const char *pa
 		deliver_give_up(job, path, "job name unusable in a Maildir");
 		goto done;
 	}
-	if (!maildir_path(r->usernum, mailbox, sizeof mailbox) || !maildir_create(mailbox)
-	    || !(got = maildir_deliver(mailbox, name.data, head.data, head.len, e->message, e->message_len))) {
+	if (!maildir_path(r->usernum, mailbox, sizeof mailbox) || !maildir_create(mailbox)) {
+		got = 0;
+	} else if (retry && deliver_found_in_cur(mailbox, name.data)) {
+		got = 2;
+	} else {
+		got = maildir_deliver(mailbox, name.data, head.data, head.len, e->message, e->message_len);
+	}
+	if (!got) {
 		log_warn("id=%s event=defer user=%lu: unable to deliver to %s: %s", job, r->usernum, mailbox,
 			 strerror(errno));
 		run->temporary_failures++;
@@ -159,7 +185,7 @@ static void deliver_one(struct deliver_run *run, const char *dir, const char *jo
 {
 	struct envelope e;
 	char path[PATH_MAX];
-	int fd;
+	int fd, retry;
 
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, job) >= sizeof path)
 		return;
@@ -178,7 +204,10 @@ static void deliver_one(struct deliver_run *run, const char *dir, const char *jo
 		deliver_give_up(job, path, "job is not one local recipient");
 	} else {
 		deliver_open(run);
-		deliver_job(run, job, path, &e);
+		retry = stage_was_attempted(fd);
+		if (!retry && !stage_mark_attempted(fd))
+			log_warn("id=%s: unable to mark %s: %s", job, path, strerror(errno));
+		deliver_job(run, job, path, &e, retry);
 	}
 	envelope_free(&e);
 	close(fd);

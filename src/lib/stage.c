@@ -54,13 +54,14 @@ static int stage_create(struct spool_file *f, const char *dest_dir, const char *
 }
 
 int stage_write_file(const char *dest_dir, const char *name, const void *head, size_t head_len,
-		     const void *body, size_t body_len)
+		     const void *body, size_t body_len, int retry)
 {
 	struct spool_file f;
 
 	if (!stage_create(&f, dest_dir, name))
 		return 0;
-	if (!spool_file_write(&f, head, head_len) || !spool_file_write(&f, body, body_len)) {
+	if ((retry && !stage_mark_attempted(f.fd)) || !spool_file_write(&f, head, head_len)
+	    || !spool_file_write(&f, body, body_len)) {
 		spool_file_abort(&f);
 		return 0;
 	}
@@ -70,4 +71,16 @@ int stage_write_file(const char *dest_dir, const char *name, const void *head, s
 int stage_mkdir(const char *path)
 {
 	return mkdir(path, 0700) == 0 || errno == EEXIST;
+}
+
+int stage_was_attempted(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (st.st_mode & 0777) == STAGE_MODE_ATTEMPTED;
+}
+
+int stage_mark_attempted(int fd)
+{
+	return fchmod(fd, STAGE_MODE_ATTEMPTED) == 0;
 }

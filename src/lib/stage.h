@@ -17,9 +17,22 @@ int stage_claim(const char *path);
 /* Durably writes head+body as <dest_dir>/<name> (dest_dir relative to the
  * home) through spool/tmp/<name>.  A spool/tmp/<name> left by a killed
  * earlier run is removed first: the caller holds the claim on the input, so
- * nobody else writes that name.  1 ok, 0 errno. */
+ * nobody else writes that name.  With retry set the file is written with
+ * the attempt mark (below).  1 ok, 0 errno. */
 int stage_write_file(const char *dest_dir, const char *name, const void *head, size_t head_len,
-		     const void *body, size_t body_len);
+		     const void *body, size_t body_len, int retry);
+
+/* The attempt mark: a claimed spool file is chmod'ed to STAGE_MODE_ATTEMPTED
+ * (from 0600) before the stage starts its work, so a rerun after a crash
+ * knows an earlier attempt may have left results (a Maildir file that a
+ * reader has already renamed, for instance) and looks for them harder.
+ * The mark rides on the journal commit of the stage's next fsync; if it is
+ * lost, the rerun falls back to the cheap checks (spool(5)). */
+#define STAGE_MODE_ATTEMPTED 0400
+/* 1 when the file behind fd carries the mark. */
+int stage_was_attempted(int fd);
+/* Sets the mark.  1 ok, 0 errno. */
+int stage_mark_attempted(int fd);
 
 /* mkdir 0700 that accepts an existing directory.  1 ok, 0 errno. */
 int stage_mkdir(const char *path);

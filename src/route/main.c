@@ -36,6 +36,7 @@ struct route_run {
  * users already given a job (a user named twice gets the message once). */
 struct route_message {
 	const char *name;      /* file name in spool/incoming, also the job prefix */
+	int retry;             /* an earlier route worked on it: mark the jobs */
 	struct envelope env;
 	struct envelope_rcpt *by_channel[ROUTE_CHANNEL_SLOTS];
 	size_t by_channel_count[ROUTE_CHANNEL_SLOTS];
@@ -114,7 +115,8 @@ static int route_write_job(struct route_message *msg, const char *channel, const
 		buf_free(&head);
 		return 0;
 	}
-	ok = stage_write_file(dest, job_name, head.data, head.len, msg->env.message, msg->env.message_len);
+	ok = stage_write_file(dest, job_name, head.data, head.len, msg->env.message, msg->env.message_len,
+			      msg->retry);
 	if (!ok)
 		log_warn("id=%s event=job-failed channel=%s job=%s: %s", msg->env.id, channel, job_name,
 			 strerror(errno));
@@ -260,6 +262,11 @@ static void route_one(struct route_run *run, const char *dir, const char *name)
 		return;    /* gone, or another route holds it */
 	memset(&msg, 0, sizeof msg);
 	msg.name = name;
+	/* If a killed route wrote jobs that were delivered since, the rewritten
+	 * jobs tell deliver-local to look for those deliveries (stage.h). */
+	msg.retry = stage_was_attempted(fd);
+	if (!msg.retry && !stage_mark_attempted(fd))
+		log_warn("id=%s: unable to mark %s: %s", name, path, strerror(errno));
 	if (route_message(run, &msg, path)) {
 		if (!spool_retire(path)) {
 			log_warn("id=%s event=defer: unable to retire %s: %s", msg.env.id, path, strerror(errno));
