@@ -15,16 +15,14 @@
 
 #define USAGE "pop3d [-d DIR]"
 
-/* Set once in main for the die hook, which has no other way to reach fd 1. */
-static int greeting_sent;
-
+/* A fatal error (unreadable mail.ini, out of memory) still tells the client,
+ * before or after the greeting: "-ERR" is a valid refusal in both places. */
 static void pop3_die_hook(int code)
 {
 	static const char msg[] = "-ERR [SYS/TEMP] temporary server failure, try again later\r\n";
 
 	(void)code;
-	if (greeting_sent)
-		(void)!write(1, msg, sizeof msg - 1);
+	(void)!write(1, msg, sizeof msg - 1);
 }
 
 static void parse_args(int argc, char **argv)
@@ -92,8 +90,8 @@ int main(int argc, char **argv)
 	log_set_program("pop3d");
 	parse_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
-	session_setup(&s);
 	die_set_hook(pop3_die_hook);
+	session_setup(&s);
 	log_info("id=%s event=connect ip=%s", s.id, s.remote_ip);
 	if (!(s.cfg.options & MAIL_OPTION(ALLOW_POP3))) {
 		pop3_err(&s, "[SYS/PERM] POP3 is not enabled on this server");
@@ -102,7 +100,6 @@ int main(int argc, char **argv)
 	}
 	if (pop3_admit_client(&s)) {
 		pop3_ok(&s, "bbsmail POP3 server ready %s", s.timestamp);
-		greeting_sent = 1;
 		pop3_session_run(&s);
 	}
 	(void)conn_flush(&s.conn);
