@@ -159,3 +159,10 @@ PY
   run pop3_chat <<< $'USER demo\nPASS demo\nLIST 1\nQUIT'
   [ "${lines[3]}" = "+OK 1 57" ]
 }
+
+@test "an unreadable entry in new/ is skipped and logged, the rest is served" {
+  ln -s /etc/passwd "$(mailbox_dir 2)/new/1700000000.M0P1.link"
+  run pop3_chat <<< $'USER demo\nPASS demo\nSTAT\nQUIT'
+  [ "${lines[3]}" = "+OK 3 188" ]
+  grep -q 'pop3d: warning: unable to read .*/new/1700000000.M0P1.link: Too many levels of symbolic links' "$BATS_TEST_TMPDIR/POP3_PORT.log"
+}

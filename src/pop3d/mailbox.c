@@ -253,7 +253,7 @@ static void mailbox_sort(struct mailbox *box)
 }
 
 /* Fills in what the cache did not know by reading the files.  A file that
- * vanished (another Maildir reader) is dropped from the snapshot. */
+ * cannot be read is dropped from the snapshot. */
 static int mailbox_measure_unknown(struct mailbox *box, int need_spam, size_t *learned)
 {
 	char path[PATH_MAX];
@@ -268,9 +268,12 @@ static int mailbox_measure_unknown(struct mailbox *box, int need_spam, size_t *l
 			if (!mailbox_file_path(box, kept, path, sizeof path))
 				return 0;
 			if (!mailbox_measure(path, &m->wire_size, &m->file_size, &spam)) {
-				if (errno == ENOENT)
-					continue;
-				return 0;
+				/* Gone (another reader moved it) is normal; anything
+				 * else (a symlink, EACCES) hides that one file, not
+				 * the whole mailbox. */
+				if (errno != ENOENT)
+					log_warn("unable to read %s: %s", path, strerror(errno));
+				continue;
 			}
 			m->flags &= ~(uint32_t)MESSAGE_SIZE_UNKNOWN;
 			m->flags |= MESSAGE_SPAM_KNOWN | (spam ? MESSAGE_SPAM : 0) | MESSAGE_LEARNED;
