@@ -14,7 +14,7 @@ incoming_message() {
 }
 
 @test "sendmail: recipients as arguments, envelope fields, exit 0" {
-  run sendmail -f tester@localhost demo sysop@LOCALHOST < /dev/null
+  run sendmail -f tester@localhost demo '<sysop@LOCALHOST>' < /dev/null
   [ "$status" -eq 0 ]
   [ "$(incoming_count)" -eq 1 ]
   run record_fields "$(incoming_file)"
@@ -150,6 +150,8 @@ incoming_message() {
   [ "$status" -eq 67 ]
   [[ "$output" == *"nosuchuser@localhost: 550"* ]]
   run sendmail $'de\rmo' < /dev/null
+  [ "$status" -eq 67 ]
+  run sendmail '<>' < /dev/null
   [ "$status" -eq 67 ]
   [ "$(incoming_count)" -eq 0 ]
 }

@@ -197,17 +197,30 @@ static int sendmail_qualify(const struct sendmail *s, const char *raw, struct bu
 	return ok;
 }
 
+/* "<a@b>" -> "a@b": scripts often pass addresses in angle brackets. */
+static void sendmail_unbracket(const char *raw, struct buf *bare)
+{
+	buf_truncate(bare, 0);
+	xbuf_cats(bare, raw);
+	if (bare->len >= 2 && bare->data[0] == '<' && bare->data[bare->len - 1] == '>') {
+		memmove(bare->data, bare->data + 1, bare->len - 2);
+		buf_truncate(bare, bare->len - 2);
+	}
+}
+
 static int sendmail_add_rcpt(const char *raw, void *arg)
 {
 	struct sendmail *s = arg;
-	struct buf address = BUF_INIT;
-	const char *why = "";
+	struct buf address = BUF_INIT, bare = BUF_INIT;
+	const char *why = "empty address";
 	char **grown;
 
 	if (raw[0] == '-')
 		sendmail_fail(EX_USAGE, "refusing recipient %s: it starts with '-'", raw);
-	if (!sendmail_qualify(s, raw, &address, &why))
+	sendmail_unbracket(raw, &bare);
+	if (!bare.len || !sendmail_qualify(s, bare.data, &address, &why))
 		sendmail_fail(EX_NOUSER, "bad recipient address %s: %s", raw, why);
+	buf_free(&bare);
 	grown = realloc(s->rcpt, (s->rcpt_count + 1) * sizeof *grown);
 	if (!grown)
 		die_nomem();
@@ -222,12 +235,7 @@ static void sendmail_set_sender(struct sendmail *s)
 	struct buf bare = BUF_INIT;
 	const char *why = "";
 
-	/* -f '<a@b>' and -f '<>' are common in scripts. */
-	xbuf_cats(&bare, raw);
-	if (bare.len >= 2 && bare.data[0] == '<' && bare.data[bare.len - 1] == '>') {
-		memmove(bare.data, bare.data + 1, bare.len - 2);
-		buf_truncate(&bare, bare.len - 2);
-	}
+	sendmail_unbracket(raw, &bare);
 	if (!bare.len)
 		buf_truncate(&s->sender, 0);
 	else if (!sendmail_qualify(s, bare.data, &s->sender, &why))
