@@ -126,6 +126,15 @@ static int transfer(struct pop3_session *s, size_t i, int fd, long body_lines)
 		wire_feed(&w, chunk, (size_t)r, &out);
 		conn_put(&s->conn, out.data, out.len);
 		buf_truncate(&out, 0);
+		/* A client that stops reading must not make us buffer the whole
+		 * message: flush each chunk, and give up when that fails. */
+		if (s->conn.out.len >= TRANSFER_CHUNK_BYTES && !conn_flush(&s->conn)) {
+			log_info("id=%s event=disconnect ip=%s reason=\"%s during RETR\"", s->id, s->remote_ip,
+				 strerror(errno));
+			s->done = 1;
+			buf_free(&out);
+			return 0;
+		}
 	}
 	wire_finish(&w, &out);
 	xbuf_cats(&out, ".\r\n");
