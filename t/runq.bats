@@ -150,3 +150,14 @@ EOF
   run grep -c "event=delivered" "$BATS_TEST_TMPDIR/runq.log"
   [ "$output" -eq 200 ]
 }
+
+@test "runq -l: empties old trash when idle" {
+  start_runq_loop
+  sleep 0.3
+  echo old > "$(SPOOL)/trash/old"
+  touch -d '-1 hour' "$(SPOOL)/trash/old"
+  inject 1 demo
+  wait_for_count 2 1 5
+  for i in $(seq 1 40); do [ -e "$(SPOOL)/trash/old" ] || break; sleep 0.05; done
+  [ ! -e "$(SPOOL)/trash/old" ]
+}

@@ -149,13 +149,11 @@ static void runq_sweep_tmp(struct runq *q)
 	closedir(dh);
 }
 
-static int runq_pass(struct runq *q)
+/* The unlinks, kept off the path a message waits on (design.md). */
+static void runq_clean(struct runq *q)
 {
-	int code = runq_stages(q);
-
 	spool_empty_trash(TRASH_MIN_AGE_SEC);
 	runq_sweep_tmp(q);
-	return code;
 }
 
 /* Reads every pending poke so one burst of messages costs one pass. */
@@ -182,22 +180,35 @@ static int runq_open_trigger(void)
 	return fd;
 }
 
-static void runq_loop(struct runq *q)
+/* Waits for a poke up to timeout_ms; 1 when one is pending. */
+static int runq_wait(int fd, int timeout_ms)
 {
 	struct pollfd p;
+	int n;
+
+	p.fd = fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	n = poll(&p, 1, timeout_ms);
+	if (n < 0 && errno != EINTR)
+		die_sys("unable to wait on the trigger");
+	return n > 0;
+}
+
+static void runq_loop(struct runq *q)
+{
 	int fd = runq_open_trigger();
 
 	log_info("event=start rescan=%lu", q->rescan_sec);
 	while (!stop_requested) {
 		runq_drain(fd);
-		runq_pass(q);
-		if (stop_requested)
-			break;
-		p.fd = fd;
-		p.events = POLLIN;
-		p.revents = 0;
-		if (poll(&p, 1, (int)(q->rescan_sec * 1000)) < 0 && errno != EINTR)
-			die_sys("unable to wait on the trigger");
+		runq_stages(q);
+		/* Clean up only when no new message is waiting. */
+		if (stop_requested || runq_wait(fd, 0))
+			continue;
+		runq_clean(q);
+		if (!stop_requested)
+			runq_wait(fd, (int)(q->rescan_sec * 1000));
 	}
 	close(fd);
 	log_info("event=stop");
@@ -249,8 +260,11 @@ int main(int argc, char **argv)
 		q.rescan_sec = q.rescan_sec ? RESCAN_MAX_SEC : 60;
 	runq_find_libexec(&q);
 	runq_signals();
-	if (!q.loop)
-		return runq_pass(&q);
+	if (!q.loop) {
+		int code = runq_stages(&q);
+		runq_clean(&q);
+		return code;
+	}
 	runq_loop(&q);
 	return 0;
 }
