@@ -166,3 +166,43 @@ PY
   [ "${lines[3]}" = "+OK 3 188" ]
   grep -q 'pop3d: warning: unable to read .*/new/1700000000.M0P1.link: Too many levels of symbolic links' "$BATS_TEST_TMPDIR/POP3_PORT.log"
 }
+
+@test "a 200 KB message with CRLF split across read chunks: size and bytes exact" {
+  python3 - "$(mailbox_dir 2)" <<'PY'
+import os, sys
+box = sys.argv[1]
+head = b"From: big@example.org\nSubject: big\n\n"
+body = bytearray()
+i = 0
+while len(body) < 65536 - len(head) - 40:
+    body += (b".line %d\n" if i % 3 == 0 else b"line %d\r\n") % i
+    i += 1
+data = head + bytes(body)
+data += b"x" * (65535 - len(data)) + b"\r\n.after the boundary\n" + b"y" * 140000 + b"\nbare\rcr\n."
+open(os.path.join(box, "tmp", "big"), "wb").write(data)
+os.rename(os.path.join(box, "tmp", "big"), os.path.join(box, "new", "1700000004.M4P1.test"))
+PY
+  run timeout 20 python3 - "$POP3_PORT" "$(mailbox_dir 2)/new/1700000004.M4P1.test" "$POP3_PY" <<'PY'
+import socket, sys, importlib.util
+spec = importlib.util.spec_from_file_location("pop3", sys.argv[3]); pop3 = importlib.util.module_from_spec(spec); spec.loader.exec_module(pop3)
+data = open(sys.argv[2], "rb").read()
+want = pop3.wire(data)
+unstuffed = len(want) - sum(1 for l in want.split(b"\r\n") if l.startswith(b".."))
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"USER demo\r\nPASS demo\r\nLIST 4\r\nRETR 4\r\n")
+f.readline(); f.readline()
+print(f.readline().decode().strip(), unstuffed)
+print(f.readline().decode().strip())
+got = b""
+while not got.endswith(b"\r\n.\r\n"):
+    got += f.readline()
+print(got[:-3] == want)
+PY
+  [ "$status" -eq 0 ]
+  read -r ok n size expected <<< "${lines[0]}"
+  [ "$size" = "$expected" ]
+  [ "${lines[1]}" = "+OK $size octets" ]
+  [ "${lines[2]}" = "True" ]
+}
