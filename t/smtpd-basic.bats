@@ -44,7 +44,10 @@ EOF2
   [ "${lines[6]}" = "< 250-CHUNKING" ]
   [ "${lines[7]}" = "< 250-SMTPUTF8" ]
   [ "${lines[8]}" = "< 250-DSN" ]
-  [ "${lines[9]}" = "< 250 HELP" ]
+  # No certificate in this home: no STARTTLS; CRAM-MD5 alone without TLS.
+  [ "${lines[9]}" = "< 250-AUTH CRAM-MD5" ]
+  [ "${lines[10]}" = "< 250-AUTH=CRAM-MD5" ]
+  [ "${lines[11]}" = "< 250 HELP" ]
 }
 
 @test "PARAM disablers remove extensions; NoEHLO makes EHLO unknown" {
@@ -63,7 +66,9 @@ EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ "${lines[2]}" = "< 250-SIZE 20971520" ]
   [ "${lines[3]}" = "< 250-ENHANCEDSTATUSCODES" ]
-  [ "${lines[4]}" = "< 250 HELP" ]
+  [ "${lines[4]}" = "< 250-AUTH CRAM-MD5" ]
+  [ "${lines[5]}" = "< 250-AUTH=CRAM-MD5" ]
+  [ "${lines[6]}" = "< 250 HELP" ]
   : > "$HOME_DIR/etc/smtpserver.conf"
   conf_param NoEHLO NoENHANCEDSTATUSCODES
   run chat <<'EOF2'
@@ -96,7 +101,7 @@ L QUIT
 R 221
 EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  [[ "$output" == *"< 214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY EXPN"* ]]
+  [[ "$output" == *"< 214-2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY EXPN"* ]]
   [[ "$output" == *"< 214-2.0.0 Mail problems: ask the sysop"* ]]
 }
 
@@ -283,7 +288,7 @@ EOF2
   sleep 0.2
   log="$BATS_TEST_TMPDIR/SMTP_PORT.log"
   # wait_port's probe is a connection too: every connect has its close.
-  connects=$(grep -c "smtpd: info: event=connect ip=127.0.0.1 host=unknown local=127.0.0.1:$SMTP_PORT\$" "$log")
+  connects=$(grep -c "smtpd: info: event=connect ip=127.0.0.1 host=unknown local=127.0.0.1:$SMTP_PORT mode=smtp\$" "$log")
   [ "$connects" -ge 1 ]
   [ "$(grep -c 'smtpd: info: event=close ' "$log")" -eq "$connects" ]
   [ "$(grep -c 'smtpd: info: event=close ip=127.0.0.1 messages=0 reason=quit' "$BATS_TEST_TMPDIR/SMTP_PORT.log")" -eq 1 ]

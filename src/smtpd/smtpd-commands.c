@@ -5,6 +5,7 @@
 #include "smtpd-data.h"
 #include "smtpd-params.h"
 #include "smtpd-reply.h"
+#include "smtpd-submit.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,7 @@ static void cmd_helo(struct smtp_session *s, const char *arg)
 	conn_printf(&s->conn, "250 %s Hello %s [%s]\r\n", s->host, s->helo.data, s->remote_ip);
 }
 
-static void ehlo_keywords(const struct smtp_session *s, struct buf *k)
+static void ehlo_keywords(struct smtp_session *s, struct buf *k)
 {
 	size_t t, i;
 
@@ -192,6 +193,12 @@ static void mail_start(struct smtp_session *s, const char *address, struct smtp_
 	if (p->has_envid)
 		xbuf_copys(&s->envid, p->envid.data);
 	s->declared_size = p->size;
+	/* RFC 4954 §5: AUTH= is kept only from an authenticated client; from
+	 * anyone else it is accepted and ignored. */
+	if (p->has_auth && s->auth_user.len) {
+		s->has_mail_auth = 1;
+		xbuf_copys(&s->mail_auth, p->auth.data ? p->auth.data : "");
+	}
 	smtp_reply(s, 250, "2.1.0", "Ok");
 }
 
@@ -206,6 +213,8 @@ void smtp_cmd_mail(struct smtp_session *s, const char *arg)
 	if (s->in_mail && !s->bdat_failed) {
 		/* After a refused BDAT chunk a new MAIL starts over (RFC 3030 §2). */
 		refuse(s, "MAIL", 503, "5.5.1", "Nested MAIL command");
+	} else if (!smtpd_submit_mail_allowed(s)) {
+		/* replied: 530 */
 	} else if (!(path = after_keyword(arg, "FROM:"))) {
 		refuse(s, "MAIL", 501, "5.5.4", "Syntax: MAIL FROM:<address>");
 	} else if (!address_parse_path(path, ADDRESS_ALLOW_UTF8, &address, &params, &why)) {
@@ -403,7 +412,7 @@ static void cmd_help(struct smtp_session *s, const char *arg)
 	size_t i;
 
 	(void)arg;
-	smtp_reply_line(s, 214, "2.0.0", 1, "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY EXPN");
+	smtp_reply_line(s, 214, "2.0.0", 1, "Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY EXPN");
 	for (i = 0; (line = smtpserver_conf_get_nth(&s->conf, "help", i)); i++)
 		smtp_reply_line(s, 214, "2.0.0", 1, line);
 	smtp_reply_line(s, 214, "2.0.0", 0, "End of HELP info");

@@ -15,7 +15,7 @@ struct smtp_command {
 	/* arg: the text after the verb and one space ("" if none), NUL-free. */
 	void (*handler)(struct smtp_session *s, const char *arg);
 	/* Adds "KEYWORD[ params]" lines for EHLO (NULL: nothing to say). */
-	void (*advertise)(const struct smtp_session *s, struct buf *keywords);
+	void (*advertise)(struct smtp_session *s, struct buf *keywords);
 };
 
 /* Registers another table (kept by pointer; static storage). */

@@ -4,6 +4,7 @@
 #include "smtpd-commands.h"
 #include "smtpd-reply.h"
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -12,6 +13,8 @@
 
 static void sink_start(struct smtp_sink *k, int dot_mode)
 {
+	k->in_header = 1;
+	k->seen_date = k->seen_message_id = 0;
 	k->dot_mode = dot_mode;
 	k->prev_line_crlf = 1;
 	k->error = SMTP_DATA_OK;
@@ -53,6 +56,58 @@ static void sink_store(struct smtp_sink *k, const char *p, size_t n, int newline
 	if (!spool_file_write(&k->file, p, n) || (newline && !spool_file_write(&k->file, "\n", 1))) {
 		log_warn("unable to write %s: %s", k->file.tmp_path, strerror(errno));
 		sink_fail(k, SMTP_DATA_WRITE_FAILED);
+	}
+}
+
+/* "Name:" at the start of a header line (RFC 5322 §3.6, obsolete
+ * whitespace before the colon allowed). */
+static int header_is(const char *p, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (n <= len || strncasecmp(p, name, len) != 0)
+		return 0;
+	for (p += len, n -= len; n && (*p == ' ' || *p == '\t'); p++, n--)
+		;
+	return n && *p == ':';
+}
+
+/* RFC 6409 §8: Date and Message-ID for a submitted message that lacks them,
+ * written where its header section ends. */
+static void sink_add_missing_headers(struct smtp_sink *k)
+{
+	char date[64], line[CONFIG_STRING_MAX + SPOOL_ID_MAX_BYTES + 64];
+	int n;
+
+	if (!k->add_headers)
+		return;
+	if (!k->seen_date) {
+		smtp_date(date, sizeof date);
+		n = snprintf(line, sizeof line, "Date: %s", date);
+		if (n > 0 && (size_t)n < sizeof line)
+			sink_store(k, line, (size_t)n, 1);
+	}
+	if (!k->seen_message_id) {
+		n = snprintf(line, sizeof line, "Message-ID: <%s@%s>", k->id, k->host);
+		if (n > 0 && (size_t)n < sizeof line)
+			sink_store(k, line, (size_t)n, 1);
+	}
+	k->seen_date = k->seen_message_id = 1;
+}
+
+/* Watches the header section for Date and Message-ID (content without the
+ * line end; dot-stuffing already removed). */
+static void sink_header_line(struct smtp_sink *k, const char *p, size_t n)
+{
+	if (!k->in_header)
+		return;
+	if (n == 0) {
+		sink_add_missing_headers(k);
+		k->in_header = 0;
+	} else if (header_is(p, n, "Date")) {
+		k->seen_date = 1;
+	} else if (header_is(p, n, "Message-ID")) {
+		k->seen_message_id = 1;
 	}
 }
 
@@ -98,6 +153,7 @@ static int sink_line_end(struct smtp_sink *k, unsigned long long max_size)
 		if (max_size && k->size > max_size)
 			sink_fail(k, SMTP_DATA_TOO_BIG);
 	}
+	sink_header_line(k, p, stored);
 	sink_store(k, p, stored, 1);
 	k->prev_line_crlf = crlf;
 	sink_line_reset(k);
@@ -138,7 +194,9 @@ static void sink_finish_partial(struct smtp_sink *k)
 	if (k->last_byte_cr)
 		k->bare_newlines++, sink_fail(k, SMTP_DATA_BARE_NEWLINE);
 	sink_check(k, k->line_bytes, k->line_cr_count > 0);
-	sink_store(k, k->line.data, k->line.len, 0);
+	sink_header_line(k, k->line.data, k->line.len);
+	/* Still in the header: end it with LF so added headers start a line. */
+	sink_store(k, k->line.data, k->line.len, k->in_header && k->add_headers);
 	sink_line_reset(k);
 }
 
@@ -243,8 +301,13 @@ static void received_header(struct smtp_session *s, struct buf *out)
 	char date[64];
 
 	smtp_date(date, sizeof date);
-	xbuf_catf(out, "Received: from %s (%s [%s])\n\tby %s (bbsmail) with %s id %s", s->helo.data,
-		  s->remote_host ? s->remote_host : "unknown", s->remote_ip, s->host, session_protocol(s), s->id);
+	xbuf_catf(out, "Received: from %s (%s [%s])\n", s->helo.data, s->remote_host ? s->remote_host : "unknown",
+		  s->remote_ip);
+	if (s->tls_active && s->policy.rcvd_tls_mode && s->tls_info.len)
+		xbuf_catf(out, "\t(using %s)\n", s->tls_info.data);
+	if (s->auth_user.len && s->policy.rcvd_auth_user)
+		xbuf_catf(out, "\t(authenticated as %s)\n", s->auth_user.data);
+	xbuf_catf(out, "\tby %s (bbsmail) with %s id %s", s->host, session_protocol(s), s->id);
 	if (s->rcpt_count == 1)
 		xbuf_catf(out, "\n\tfor <%s>", s->rcpt[0].address);
 	xbuf_catf(out, ";\n\t%s\n", date);
@@ -292,6 +355,9 @@ static int message_begin(struct smtp_session *s, int dot_mode)
 	spool_make_id(s->id);
 	s->arrival = (unsigned long)time(NULL);
 	sink_start(&s->sink, dot_mode);
+	s->sink.add_headers = s->auth_user.len != 0;
+	s->sink.host = s->host;
+	s->sink.id = s->id;
 	ok = envelope_build(s, &head);
 	if (ok)
 		received_header(s, &head);
@@ -333,6 +399,8 @@ static void message_finish(struct smtp_session *s, const char *cmd)
 {
 	struct smtp_sink *k = &s->sink;
 
+	if (k->in_header)
+		sink_add_missing_headers(k);
 	if (k->error != SMTP_DATA_OK) {
 		message_refuse(s, cmd);
 	} else if (!session_spool_space_ok(s)) {
@@ -345,9 +413,9 @@ static void message_finish(struct smtp_session *s, const char *cmd)
 	} else {
 		k->active = 0;
 		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->id);
-		log_info("id=%s event=accept from=<%s> rcpt=%zu size=%llu ip=%s proto=%s", s->id,
+		log_info("id=%s event=accept from=<%s> rcpt=%zu size=%llu ip=%s proto=%s user=%s", s->id,
 			 s->sender.data ? s->sender.data : "", s->rcpt_count, k->size, s->remote_ip,
-			 session_protocol(s));
+			 session_protocol(s), s->auth_user.len ? s->auth_user.data : "-");
 		s->messages++;
 		spool_poke_trigger();
 	}

@@ -167,6 +167,20 @@ static int mail_envid(const struct smtp_param *p, struct smtp_mail_params *mp, s
 	return 1;
 }
 
+/* AUTH=<> or AUTH=xtext (RFC 4954 §5); smtpd keeps it only when the
+ * session is authenticated. */
+static int mail_auth(const struct smtp_param *p, struct smtp_mail_params *mp, struct smtp_param_error *err)
+{
+	mp->has_auth = 1;
+	if (p->value_len == 2 && memcmp(p->value, "<>", 2) == 0) {
+		xbuf_copys(&mp->auth, "");
+		return 1;
+	}
+	if (p->value_len > SMTP_ORCPT_MAX_BYTES || !smtp_xtext_decode(p->value, p->value_len, &mp->auth))
+		return syntax_error(err, "Syntax: AUTH=<> or AUTH=xtext");
+	return 1;
+}
+
 /* Applies one MAIL parameter; seen[] catches repeats. */
 static int mail_one(const struct smtp_session *s, const struct smtp_param *p, struct smtp_mail_params *mp,
 		    int seen[6], struct smtp_param_error *err)
@@ -197,9 +211,7 @@ static int mail_one(const struct smtp_session *s, const struct smtp_param *p, st
 	case 3: return mail_ret(p, mp, err);
 	case 4: return mail_envid(p, mp, err);
 	default:
-		/* AUTH=<> or xtext (RFC 4954 §5): accepted and ignored until AUTH exists. */
-		mp->has_auth = 1;
-		return 1;
+		return mail_auth(p, mp, err);
 	}
 }
 
@@ -297,7 +309,11 @@ int smtp_params_rcpt(const struct smtp_session *s, const char *params, struct sm
 	return 1;
 }
 
-void smtp_mail_params_free(struct smtp_mail_params *p) { buf_free(&p->envid); }
+void smtp_mail_params_free(struct smtp_mail_params *p)
+{
+	buf_free(&p->envid);
+	buf_free(&p->auth);
+}
 
 void smtp_rcpt_params_free(struct smtp_rcpt_params *p)
 {

@@ -20,6 +20,7 @@ struct smtp_mail_params {
 	int has_envid;
 	struct buf envid;           /* decoded */
 	int has_auth;
+	struct buf auth;            /* decoded AUTH= mailbox, "" for <> */
 };
 
 struct smtp_rcpt_params {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 void session_init(struct smtp_session *s)
@@ -83,6 +84,38 @@ static void session_apply_disablers(struct smtp_session *s)
 			s->ext &= ~off[i].bit;
 }
 
+int session_param_default_on(const struct smtpserver_conf *conf, const char *name)
+{
+	int on = 1;
+	size_t i;
+
+	for (i = 0; i < conf->param_count; i++) {
+		const char *n = conf->params[i].name, *v = conf->params[i].value;
+		if (!n)
+			continue;
+		if (strcasecmp(n, name) == 0)
+			on = !v || !(strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0 || strcasecmp(v, "off") == 0);
+		else if (strncasecmp(n, "no-", 3) == 0 && strcasecmp(n + 3, name) == 0)
+			on = 0;
+	}
+	return on;
+}
+
+/* TLS, AUTH and Received PARAMs (smtpd(8) lists the defaults). */
+static void session_apply_policy(struct smtp_session *s)
+{
+	struct smtpd_policy *p = &s->policy;
+
+	p->use_tls = session_param_default_on(&s->conf, "use-tls");
+	p->auth = session_param_default_on(&s->conf, "smtp-auth");
+	p->auth_plaintext = smtpserver_conf_flag(&s->conf, "AUTH-LOGIN-also-without-TLS");
+	p->no_auth_on_plain = smtpserver_conf_flag(&s->conf, "no-smtp-auth-on-25");
+	p->auth_failrate = SMTP_AUTH_FAILRATE_DEFAULT;
+	(void)param_ulong(s, "auth-failrate", &p->auth_failrate);
+	p->rcvd_tls_mode = session_param_default_on(&s->conf, "rcvd-tls-mode");
+	p->rcvd_auth_user = smtpserver_conf_flag(&s->conf, "rcvd-auth-user");
+}
+
 void session_configure(struct smtp_session *s)
 {
 	char error[512];
@@ -93,6 +126,7 @@ void session_configure(struct smtp_session *s)
 	s->host = s->cfg.host_name[0] ? s->cfg.host_name : "localhost";
 	session_apply_limits(s);
 	session_apply_disablers(s);
+	session_apply_policy(s);
 	if (s->cfg.max_inactivity_sec)
 		conn_set_idle_timeout(&s->conn, (int)(s->cfg.max_inactivity_sec > 86400 ? 86400 : s->cfg.max_inactivity_sec));
 	conn_set_deadline(&s->conn, SMTP_SESSION_DEADLINE_SEC);
@@ -126,6 +160,8 @@ void session_reset_transaction(struct smtp_session *s)
 	s->ret = NULL;
 	buf_truncate(&s->envid, 0);
 	s->has_envid = 0;
+	buf_truncate(&s->mail_auth, 0);
+	s->has_mail_auth = 0;
 	s->declared_size = 0;
 	s->body_mode = SMTP_BODY_NONE;
 	s->bdat_failed = 0;
@@ -160,6 +196,8 @@ void session_free(struct smtp_session *s)
 	buf_free(&s->envid);
 	buf_free(&s->helo);
 	buf_free(&s->auth_user);
+	buf_free(&s->tls_info);
+	buf_free(&s->mail_auth);
 	buf_free(&s->line);
 	if (s->resolver_ready) {
 		resolve_context_free(&s->resolver);

@@ -18,6 +18,8 @@
 #define SMTP_ERROR_RECIPIENTS_DEFAULT 3 /* recipients allowed with MAIL FROM:<> */
 #define SMTP_ENVID_MAX_BYTES 100        /* RFC 3461 §4.4 */
 #define SMTP_ORCPT_MAX_BYTES 500        /* RFC 3461 §4.2 */
+#define SMTP_AUTH_FAILRATE_DEFAULT 20   /* failed AUTHs per IP per hour (ZMailer's sample) */
+#define SMTP_AUTH_FAILRATE_WINDOW_SEC 3600
 
 /* EHLO extensions; a PARAM No<name> clears the bit at start. */
 #define SMTP_EXT_PIPELINING   0x01
@@ -52,6 +54,12 @@ struct smtp_sink {
 	unsigned long long size;    /* message octets so far, CRLF counted as 2 */
 	enum smtp_data_error error;
 	unsigned long bare_newlines;
+	/* RFC 6409 §8: a submitted message without Date or Message-ID gets
+	 * them at the end of its header section. */
+	int add_headers;            /* this message may get them */
+	int in_header;              /* still before the first empty line */
+	int seen_date, seen_message_id;
+	const char *host, *id;      /* for the Message-ID */
 };
 
 struct smtp_rcpt {
@@ -74,11 +82,28 @@ struct smtp_session {
 	struct buf helo;
 	int helo_seen, esmtp;
 	unsigned ext;               /* SMTP_EXT_* offered by this server */
-	/* The next issue (STARTTLS, AUTH) fills these in. */
+	/* TLS (smtpd-tls.c) */
 	int tls_active;
-	struct buf auth_user;
+	int implicit_tls;           /* -s: SMTPS, TLS before the greeting */
+	int tls_offer;              /* 0 not yet checked, 1 STARTTLS offered, -1 not */
+	struct buf tls_info;        /* tls_describe() after the handshake */
+	/* AUTH and relay (smtpd-auth.c, smtpd-submit.c) */
+	struct buf auth_user;       /* set only by a successful AUTH */
+	const char *auth_mech;
+	int auth_via_ip;            /* POP-before-SMTP (SMTP_AUTH_VIA_IP) */
 	int relay_allowed;
-	int submission;
+	int submission;             /* -m: AUTH before MAIL (RFC 6409) */
+	struct buf mail_auth;       /* MAIL AUTH= value, kept only when authenticated */
+	int has_mail_auth;
+	struct smtpd_policy {
+		int use_tls;            /* PARAM use-tls / no-use-tls (default on) */
+		int auth;               /* PARAM smtp-auth / no-smtp-auth (default on) */
+		int auth_plaintext;     /* PARAM AUTH-LOGIN-also-without-TLS */
+		int no_auth_on_plain;   /* PARAM no-smtp-auth-on-25 */
+		unsigned long auth_failrate;   /* PARAM auth-failrate (0: off) */
+		int rcvd_tls_mode;      /* PARAM rcvd-tls-mode (default on) */
+		int rcvd_auth_user;     /* PARAM rcvd-auth-user (default off) */
+	} policy;
 
 	/* limits */
 	unsigned long max_recipients;
@@ -129,6 +154,9 @@ int session_resolver(struct smtp_session *s);
 void session_free(struct smtp_session *s);
 /* ZMailer min-availspace: 0 when the spool has less free space (logged). */
 int session_spool_space_ok(const struct smtp_session *s);
+/* A PARAM that is on by default: the last of "<name>" and "no-<name>"
+ * wins, and a value of 0/no/off also turns it off. */
+int session_param_default_on(const struct smtpserver_conf *conf, const char *name);
 /* The RFC 3848 protocol name: SMTP, ESMTP, ESMTPSA, UTF8SMTP, ... */
 const char *session_protocol(const struct smtp_session *s);
 

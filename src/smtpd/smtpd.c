@@ -6,6 +6,10 @@
 #include "smtpd-data.h"
 #include "smtpd-reply.h"
 #include "smtpd-session.h"
+#include "smtpd-auth.h"
+#include "smtpd-submit.h"
+#include "smtpd-tls.h"
+#include "tls.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define SMTPD_USAGE "smtpd [-d home]"
+#define SMTPD_USAGE "smtpd [-d home] [-m] [-s]   (-m submission: AUTH before MAIL; -s SMTPS: implicit TLS)"
 
 /* The die hook has no argument, so it finds the session here. */
 static struct smtp_session *die_session;
@@ -34,8 +38,15 @@ static void smtpd_die_hook(int exit_code)
 	(void)conn_flush(&s->conn);
 	n = snprintf(line, sizeof line, "421 %s%s Service not available, closing connection\r\n",
 		     (s->ext & SMTP_EXT_ENHANCED) ? "4.3.0 " : "", s->host ? s->host : "localhost");
-	if (n > 0 && (size_t)n < sizeof line)
+	if (n <= 0 || (size_t)n >= sizeof line)
+		return;
+	/* Inside TLS the 421 must go through the TLS layer, never raw. */
+	if (s->tls_active) {
+		conn_put(&s->conn, line, (size_t)n);
+		tls_shutdown(&s->conn);
+	} else {
 		(void)!write(s->conn.fd_out, line, (size_t)n);
+	}
 }
 
 static void sockaddr_text(const struct sockaddr_storage *ss, char *ip, size_t ip_size, char *port,
@@ -179,31 +190,62 @@ static const char *session_loop(struct smtp_session *s)
 	return s->close_reason ? s->close_reason : "quit";
 }
 
+/* -d home, -m submission, -s implicit TLS; -h (or anything else) prints
+ * the usage, which scripts/run-embedded greps for -m and -s. */
+static void parse_args(struct smtp_session *s, int argc, char **argv)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, "d:hms")) != -1) {
+		switch (opt) {
+		case 'd': home_set(optarg); break;
+		case 'm': s->submission = 1; break;
+		case 's': s->implicit_tls = 1; break;
+		default: die_usage(SMTPD_USAGE);
+		}
+	}
+	if (optind != argc)
+		die_usage(SMTPD_USAGE);
+	if (tls_implicit_from_env())
+		s->implicit_tls = 1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct smtp_session session;
 	const char *reason;
-	int opt;
 
 	log_set_program("smtpd");
-	while ((opt = getopt(argc, argv, "d:")) != -1) {
-		if (opt != 'd')
-			die_usage(SMTPD_USAGE);
-		home_set(optarg);
-	}
-	if (optind != argc)
-		die_usage(SMTPD_USAGE);
-	signal(SIGPIPE, SIG_IGN);
 	session_init(&session);
-	die_session = &session;
-	die_set_hook(smtpd_die_hook);
+	parse_args(&session, argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+	smtpd_tls_register();
+	smtpd_auth_register();
+	/* SMTPS: no plaintext byte, not even a 421, before the handshake. */
+	if (!session.implicit_tls) {
+		die_session = &session;
+		die_set_hook(smtpd_die_hook);
+	}
 	session_peer(&session);
 	session_configure(&session);
-	log_info("event=connect ip=%s host=%s local=%s:%s", session.remote_ip,
-		 session.remote_host ? session.remote_host : "unknown", session.local_ip, session.local_port);
+	log_info("event=connect ip=%s host=%s local=%s:%s mode=%s", session.remote_ip,
+		 session.remote_host ? session.remote_host : "unknown", session.local_ip, session.local_port,
+		 session.submission ? (session.implicit_tls ? "smtps-submission" : "submission")
+				    : (session.implicit_tls ? "smtps" : "smtp"));
+	if (session.implicit_tls) {
+		if (!smtpd_tls_implicit(&session)) {
+			log_info("event=close ip=%s messages=0 reason=tls-failed", session.remote_ip);
+			session_free(&session);
+			return EXIT_TEMPORARY;
+		}
+		die_session = &session;
+		die_set_hook(smtpd_die_hook);
+	}
+	smtpd_submit_start(&session);
 	greeting(&session);
 	reason = session_loop(&session);
 	smtp_reply_flush(&session);
+	smtpd_tls_end(&session);
 	log_info("event=close ip=%s messages=%lu reason=%s", session.remote_ip, session.messages, reason);
 	session_free(&session);
 	return 0;
