@@ -128,3 +128,20 @@ postfix_peer_stop() {
 	fi
 	POSTFIX_PEER_DIR=
 }
+
+# postfix_peer_peak_rss NAME: the largest peak RSS (VmHWM, KiB) among the
+# running Postfix daemons called NAME (smtpd, cleanup, virtual, ...); "-"
+# when none runs.  Postfix reuses a daemon for many sessions, so this is the
+# high-water mark of a long-lived process, not of one session.
+postfix_peer_peak_rss() {
+	local master pid comm kib best=-
+	master="$(postfix_peer_master_pid)" || { echo -; return; }
+	for pid in $(pgrep -P "$master" 2>/dev/null); do
+		read -r comm < "/proc/$pid/comm" 2>/dev/null || continue
+		[ "$comm" = "$1" ] || continue
+		kib="$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)"
+		[ -n "$kib" ] || continue
+		if [ "$best" = - ] || [ "$kib" -gt "$best" ]; then best="$kib"; fi
+	done
+	echo "$best"
+}
