@@ -199,3 +199,11 @@ EOF
   run pop3_chat <<< 'QUIT'
   [ "${lines[0]}" = "-ERR [SYS/PERM] POP3 is not enabled on this server" ]
 }
+
+@test "a user who never got mail has an empty maildrop (created at login)" {
+  run pop3_chat <<< $'USER sysop\nPASS demo\nSTAT\nLIST\nUIDL\nRETR 1\nQUIT'
+  [ "${lines[2]}" = "+OK sysop has 0 messages (0 octets)" ]
+  [ "${lines[3]}" = "+OK 0 0" ]
+  [ "$(printf '%s\n' "${lines[@]:4:5}")" = "$(printf '%s\n' '+OK 0 messages (0 octets)' . '+OK 0 messages (0 octets)' . '-ERR no such message, only 0 in maildrop')" ]
+  [ -d "$(mailbox_dir 1)/new" ] && [ -d "$(mailbox_dir 1)/cur" ] && [ -d "$(mailbox_dir 1)/tmp" ]
+}
