@@ -25,3 +25,28 @@ smtpd_log() { cat "$BATS_TEST_TMPDIR/SMTP_PORT.log"; }
 
 # The usual opening: greeting and EHLO.
 HELLO=$'R 220\nL EHLO client.example\nR 250'
+
+# ---- TLS and AUTH (issue 4) ----------------------------------------------
+# tls_setup_file: one self-signed pair per test file (setup_file), in
+# $BATS_FILE_TMPDIR/cert/etc/tls; tls_home copies it into the test's home.
+tls_setup_file() {
+  "$BATS_TEST_DIRNAME/../scripts/make-cert" "$BATS_FILE_TMPDIR/cert" >/dev/null 2>&1
+}
+tls_home() {
+  mkdir -p "$HOME_DIR/etc/tls"
+  cp "$BATS_FILE_TMPDIR/cert/etc/tls/cert.pem" "$BATS_FILE_TMPDIR/cert/etc/tls/key.pem" "$HOME_DIR/etc/tls/"
+}
+# chats PORT: a chat script over implicit TLS (SMTPS).
+chats() { timeout 60 python3 "$SMTP_CHAT" chats "$1"; }
+# chat_port PORT: a plain chat script against another smtpd (e.g. -m).
+chat_port() { timeout 60 python3 "$SMTP_CHAT" chat "$1"; }
+# b64 TEXT: base64 of TEXT, printf escapes (\0) honoured.
+b64() { printf "$1" | base64 -w0; }
+# swaks_to PORT [swaks args...]: swaks against 127.0.0.1:PORT, bounded.
+swaks_to() {
+  local port="$1"
+  shift
+  timeout 30 swaks --server 127.0.0.1 --port "$port" --helo client.example --from demo@localhost \
+    --timeout 10 "$@"
+}
+remote_jobs() { find "$HOME_DIR/spool/queue/remote" -type f 2>/dev/null | sort; }

@@ -2,6 +2,7 @@
 """Raw-socket SMTP scripts for the smtpd tests, and spool-file readers.
 
   smtp_chat.py chat PORT      runs the script on stdin against 127.0.0.1:PORT
+  smtp_chat.py chats PORT     the same over implicit TLS (SMTPS)
   smtp_chat.py envelope FILE  prints a spool file's envelope, one "T value" a line
   smtp_chat.py message FILE   prints the message part, Received header removed
 
@@ -14,14 +15,26 @@ Script lines (escapes \\r \\n \\t \\0 \\\\ \\xHH in S/REP/RAW text):
   N n             read n replies and print them (no check)
   E               expect the server to close the connection
   W seconds       sleep
+  TLS             TLS handshake now (after a 220 to STARTTLS); prints
+                  "tls: <version> <cipher>"; bytes the server sent before
+                  are thrown away, as a client must (formats.md §4.6)
   # ...           comment
 Every reply line read is printed as "< line"; a failed check prints
 "FAIL ..." and exits 1.
 """
 import re
 import socket
+import ssl
 import sys
 import time
+
+
+def client_context():
+    # Self-signed test certificate: no verification (like swaks' default).
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def unescape(text):
@@ -44,9 +57,16 @@ def unescape(text):
 
 
 class Chat:
-    def __init__(self, port, timeout):
+    def __init__(self, port, timeout, implicit=False):
         self.sock = socket.create_connection(('127.0.0.1', int(port)), timeout=timeout)
         self.buf = b''
+        if implicit:
+            self.starttls()
+
+    def starttls(self):
+        self.buf = b''
+        self.sock = client_context().wrap_socket(self.sock, server_hostname='localhost')
+        print('tls: %s %s' % (self.sock.version(), self.sock.cipher()[0]), flush=True)
 
     def line(self):
         while b'\n' not in self.buf:
@@ -78,6 +98,8 @@ class Chat:
                 print('< ' + line, flush=True)
         except socket.timeout:
             return False
+        except (ConnectionResetError, ssl.SSLError):
+            return True
 
 
 def fail(msg):
@@ -85,8 +107,8 @@ def fail(msg):
     sys.exit(1)
 
 
-def run(port, script, timeout):
-    chat = Chat(port, timeout)
+def run(port, script, timeout, implicit=False):
+    chat = Chat(port, timeout, implicit)
     for raw in script.splitlines():
         if not raw.strip() or raw.lstrip().startswith('#'):
             continue
@@ -113,6 +135,8 @@ def run(port, script, timeout):
                 fail('connection still open')
         elif op == 'W':
             time.sleep(float(arg))
+        elif op == 'TLS':
+            chat.starttls()
         else:
             fail('bad script line: ' + raw)
 
@@ -140,6 +164,8 @@ def message(path):
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == 'chat':
         run(sys.argv[2], sys.stdin.read(), 10)
+    elif len(sys.argv) == 3 and sys.argv[1] == 'chats':
+        run(sys.argv[2], sys.stdin.read(), 10, True)
     elif len(sys.argv) == 3 and sys.argv[1] == 'envelope':
         envelope(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == 'message':
