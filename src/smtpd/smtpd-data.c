@@ -413,9 +413,11 @@ static void message_finish(struct smtp_session *s, const char *cmd)
 	} else {
 		k->active = 0;
 		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->id);
-		log_info("id=%s event=accept from=<%s> rcpt=%zu size=%llu ip=%s proto=%s user=%s", s->id,
+		log_info("id=%s event=accept from=<%s> rcpt=%zu size=%llu ip=%s proto=%s user=%s%s%s%s", s->id,
 			 s->sender.data ? s->sender.data : "", s->rcpt_count, k->size, s->remote_ip,
-			 session_protocol(s), s->auth_user.len ? s->auth_user.data : "-");
+			 session_protocol(s), s->auth_user.len ? s->auth_user.data : "-",
+			 s->has_mail_auth ? " mailauth=<" : "", s->has_mail_auth && s->mail_auth.data ? s->mail_auth.data : "",
+			 s->has_mail_auth ? ">" : "");
 		s->messages++;
 		spool_poke_trigger();
 	}
