@@ -1,7 +1,9 @@
 /* AUTHORIZATION: USER/PASS and APOP, the LoginAttempt* policy (loginfail.h)
- * and the move into TRANSACTION (lock, snapshot). */
+ * and the move into TRANSACTION (lock, snapshot, SMTP_AUTH_VIA_IP), shared
+ * with AUTH (authsasl.c). */
 #define OPENSSL_SUPPRESS_DEPRECATED /* MD5(): the one-shot digest needs no provider set-up (memory, pop3d(8)) */
 #include "session.h"
+#include "authvia.h"
 #include "log.h"
 #include "loginfail.h"
 #include "password.h"
@@ -13,8 +15,8 @@
 #include <strings.h>
 #include <time.h>
 
-enum login_method { LOGIN_PASS, LOGIN_APOP };
-static const char *const login_method_name[] = { "pass", "apop" };
+enum login_method { LOGIN_USER, LOGIN_APOP };
+static const char *const login_method_name[] = { "user", "apop" };
 
 int pop3_admit_client(struct pop3_session *s)
 {
@@ -40,8 +42,7 @@ int pop3_admit_client(struct pop3_session *s)
 	return 1;
 }
 
-/* "<name>#nospam" -> name and the flag.  0 when the name cannot be a user. */
-static int login_split_name(struct pop3_session *s, const char *arg, char *name, size_t size)
+int pop3_split_nospam(struct pop3_session *s, const char *arg, char *name, size_t size)
 {
 	size_t n = strlen(arg), suffix = strlen(POP3_NOSPAM_SUFFIX);
 
@@ -57,8 +58,7 @@ static int login_split_name(struct pop3_session *s, const char *arg, char *name,
 	return 1;
 }
 
-/* Counts the failure, applies the policy, waits LoginAttemptDelay, replies. */
-static void login_failed(struct pop3_session *s, const char *name, enum login_method method, const char *reason)
+void pop3_login_failed(struct pop3_session *s, const char *name, const char *method, const char *reason)
 {
 	const struct mail_config *cfg = &s->cfg;
 	unsigned long count = 0;
@@ -67,8 +67,8 @@ static void login_failed(struct pop3_session *s, const char *name, enum login_me
 	s->failures++;
 	if (!loginfail_record(s->remote_ip, time(NULL), &count))
 		log_warn("unable to update the failed-login table: %s", strerror(errno));
-	log_notice("id=%s event=login-failed ip=%s user=%s method=%s reason=%s failures=%lu", s->id,
-		   s->remote_ip, name, login_method_name[method], reason, count);
+	log_notice("id=%s event=login-failed ip=%s user=%s method=%s tls=%d reason=%s failures=%lu", s->id,
+		   s->remote_ip, name, method, s->tls_active, reason, count);
 	if (cfg->login_attempt_hack_threshold && count == cfg->login_attempt_hack_threshold)
 		log_warn("id=%s event=hack-attempt ip=%s user=%s failures=%lu", s->id, s->remote_ip, name, count);
 	if (cfg->login_attempt_temp_ban_threshold && count == cfg->login_attempt_temp_ban_threshold)
@@ -82,12 +82,11 @@ static void login_failed(struct pop3_session *s, const char *name, enum login_me
 			log_warn("unable to append to etc/ip.can: %s", strerror(errno));
 	}
 	loginfail_sleep_ms(cfg->login_attempt_delay_ms);
-	pop3_err(s, "[AUTH] invalid user name or password");
 }
 
 /* Lock, snapshot, TRANSACTION.  The failure replies here are not login
  * failures: the password was right. */
-static void login_open_mailbox(struct pop3_session *s, enum login_method method)
+static void login_open_mailbox(struct pop3_session *s, const char *method)
 {
 	size_t i;
 	unsigned long long octets = 0;
@@ -107,8 +106,8 @@ static void login_open_mailbox(struct pop3_session *s, enum login_method method)
 	for (i = 0; i < s->box.count; i++)
 		octets += s->box.messages[i].wire_size;
 	s->state = POP3_STATE_TRANSACTION;
-	log_info("id=%s event=login ip=%s user=%s number=%lu method=%s nospam=%d messages=%zu octets=%llu", s->id,
-		 s->remote_ip, s->user.name, s->user.number, login_method_name[method], s->nospam, s->box.count,
+	log_info("id=%s event=login ip=%s user=%s number=%lu method=%s tls=%d nospam=%d messages=%zu octets=%llu",
+		 s->id, s->remote_ip, s->user.name, s->user.number, method, s->tls_active, s->nospam, s->box.count,
 		 octets);
 	pop3_ok(s, "%s has %zu message%s (%llu octets)", s->user.name, s->box.count, s->box.count == 1 ? "" : "s",
 		octets);
@@ -136,21 +135,51 @@ static int apop_matches(const struct pop3_session *s, const char *digest)
 	return password_equal(hex, given);
 }
 
+int pop3_login_banned(struct pop3_session *s)
+{
+	unsigned long ban = loginfail_banned(s->remote_ip, &s->cfg, time(NULL));
+
+	if (!ban)
+		return 0;
+	log_notice("id=%s event=login-refused ip=%s reason=temp-ban seconds=%lu", s->id, s->remote_ip, ban);
+	pop3_err(s, "[LOGIN-DELAY] too many failed logins from %s, try again in %lu seconds", s->remote_ip, ban);
+	return 1;
+}
+
+/* POP-before-SMTP (SMTP_AUTH_VIA_IP): smtpd lets this address relay for a
+ * while.  The table is opened only when the option is on; a failure costs
+ * relaying later, not this login. */
+static void login_record_authvia(struct pop3_session *s)
+{
+	if (!(s->cfg.options & MAIL_OPTION(SMTP_AUTH_VIA_IP)) || strcmp(s->remote_ip, "local") == 0)
+		return;
+	if (!authvia_record(s->remote_ip, time(NULL)))
+		log_warn("unable to record the POP3 login of %s for SMTP_AUTH_VIA_IP: %s", s->remote_ip,
+			 strerror(errno));
+}
+
+void pop3_login_accepted(struct pop3_session *s, const char *method)
+{
+	if (!loginfail_clear(s->remote_ip))
+		log_warn("unable to update the failed-login table: %s", strerror(errno));
+	login_open_mailbox(s, method);
+	if (s->state != POP3_STATE_TRANSACTION) {
+		memset(&s->user, 0, sizeof s->user);
+		return;
+	}
+	login_record_authvia(s);
+}
+
 /* The shared path of PASS and APOP once the name and proof are known. */
 static void login_attempt(struct pop3_session *s, const char *arg_name, enum login_method method, const char *proof)
 {
 	char name[USER_NAME_MAX_BYTES + 1];
-	unsigned long ban;
 	struct userdb db;
 	int found = 0, ok = 0;
 
-	ban = loginfail_banned(s->remote_ip, &s->cfg, time(NULL));
-	if (ban) {
-		log_notice("id=%s event=login-refused ip=%s reason=temp-ban seconds=%lu", s->id, s->remote_ip, ban);
-		pop3_err(s, "[LOGIN-DELAY] too many failed logins from %s, try again in %lu seconds", s->remote_ip, ban);
+	if (pop3_login_banned(s))
 		return;
-	}
-	if (login_split_name(s, arg_name, name, sizeof name)) {
+	if (pop3_split_nospam(s, arg_name, name, sizeof name)) {
 		if (!userdb_open(&db, 0)) {
 			log_warn("unable to open the user database: %s", strerror(errno));
 			pop3_err(s, "[SYS/TEMP] user database unavailable, try again later");
@@ -160,20 +189,17 @@ static void login_attempt(struct pop3_session *s, const char *arg_name, enum log
 		userdb_close(&db);
 	}
 	if (found == 1 && !(s->user.flags & USER_FLAG_DISABLED))
-		ok = method == LOGIN_PASS ? s->user.password[0] && password_verify(proof, s->user.password)
+		ok = method == LOGIN_USER ? s->user.password[0] && password_verify(proof, s->user.password)
 					  : apop_matches(s, proof);
 	if (!ok) {
-		login_failed(s, arg_name, method,
-			     found < 0 ? "db-error" : found == 0 ? "unknown-user"
-			     : s->user.flags & USER_FLAG_DISABLED ? "disabled" : "bad-credentials");
+		pop3_login_failed(s, arg_name, login_method_name[method],
+				  found < 0 ? "db-error" : found == 0 ? "unknown-user"
+				  : s->user.flags & USER_FLAG_DISABLED ? "disabled" : "bad-credentials");
 		memset(&s->user, 0, sizeof s->user);
+		pop3_err(s, "[AUTH] invalid user name or password");
 		return;
 	}
-	if (!loginfail_clear(s->remote_ip))
-		log_warn("unable to update the failed-login table: %s", strerror(errno));
-	login_open_mailbox(s, method);
-	if (s->state != POP3_STATE_TRANSACTION)
-		memset(&s->user, 0, sizeof s->user);
+	pop3_login_accepted(s, login_method_name[method]);
 }
 
 void pop3_cmd_user(struct pop3_session *s, const char *arg)
@@ -200,7 +226,7 @@ void pop3_cmd_pass(struct pop3_session *s, const char *arg)
 	}
 	s->have_user = 0;
 	/* A password may hold spaces; the dispatcher trimmed only the ends. */
-	login_attempt(s, s->user_arg, LOGIN_PASS, arg ? arg : "");
+	login_attempt(s, s->user_arg, LOGIN_USER, arg ? arg : "");
 }
 
 void pop3_cmd_apop(struct pop3_session *s, const char *arg)

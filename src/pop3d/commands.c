@@ -68,6 +68,14 @@ void pop3_err(struct pop3_session *s, const char *fmt, ...)
 
 void pop3_end_multiline(struct pop3_session *s) { conn_puts(&s->conn, ".\r\n"); }
 
+void pop3_status_line(struct pop3_session *s, const char *line)
+{
+	conn_puts(&s->conn, line);
+	conn_puts(&s->conn, "\r\n");
+	if (s->debug)
+		log_debug("id=%s reply=\"%s\"", s->id, line);
+}
+
 static const struct pop3_command *command_find(const char *verb)
 {
 	size_t i;
@@ -81,13 +89,23 @@ static const struct pop3_command *command_find(const char *verb)
 	return NULL;
 }
 
-/* DEBUG_POP3 logs every command; a password never reaches the log. */
+/* DEBUG_POP3 logs every command; a password never reaches the log (nor
+ * AUTH's initial response, which may carry one in base64). */
 static void command_log(struct pop3_session *s, const char *verb, const char *arg)
 {
+	char masked[64];
+	const char *sp;
+	int n;
+
 	if (!s->debug)
 		return;
 	if (strcasecmp(verb, "PASS") == 0 && arg)
 		arg = "********";
+	if (strcasecmp(verb, "AUTH") == 0 && arg && (sp = strchr(arg, ' '))) {
+		n = sp - arg < 32 ? (int)(sp - arg) : 32;
+		snprintf(masked, sizeof masked, "%.*s ********", n, arg);
+		arg = masked;
+	}
 	log_debug("id=%s command=\"%s%s%s\"", s->id, verb, arg ? " " : "", arg ? arg : "");
 }
 

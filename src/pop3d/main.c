@@ -3,6 +3,7 @@
 #include "session.h"
 #include "home.h"
 #include "log.h"
+#include "tls.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -13,30 +14,50 @@
 #include <time.h>
 #include <unistd.h>
 
-#define USAGE "pop3d [-d DIR]"
+#define USAGE "pop3d [-d DIR] [-s]   (-s POP3S: implicit TLS, also BBSMAIL_IMPLICIT_TLS=1)"
+
+#define POP3_DIE_MESSAGE "-ERR [SYS/TEMP] temporary server failure, try again later\r\n"
+
+/* The die hook has no argument, so it finds the session here (set once the
+ * session may speak: at once in plain text, after the handshake for POP3S). */
+static struct pop3_session *die_session;
 
 /* A fatal error (unreadable mail.ini, out of memory) still tells the client,
- * before or after the greeting: "-ERR" is a valid refusal in both places. */
+ * before or after the greeting: "-ERR" is a valid refusal in both places.
+ * Inside TLS it goes through TLS, never raw onto the socket. */
 static void pop3_die_hook(int code)
 {
-	static const char msg[] = "-ERR [SYS/TEMP] temporary server failure, try again later\r\n";
+	struct pop3_session *s = die_session;
 
 	(void)code;
-	(void)!write(1, msg, sizeof msg - 1);
+	if (s && s->tls_active) {
+		conn_puts(&s->conn, POP3_DIE_MESSAGE);
+		pop3_tls_end(s);
+		return;
+	}
+	if (s)
+		(void)conn_flush(&s->conn);
+	(void)!write(1, POP3_DIE_MESSAGE, sizeof POP3_DIE_MESSAGE - 1);
 }
 
-static void parse_args(int argc, char **argv)
+/* -d home, -s implicit TLS; -h (or anything else) prints the usage, which
+ * scripts/run-embedded greps for -s. */
+static void parse_args(int argc, char **argv, int *implicit_tls)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "d:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:hs")) != -1) {
 		if (opt == 'd')
 			home_set(optarg);
+		else if (opt == 's')
+			*implicit_tls = 1;
 		else
 			die_usage(USAGE);
 	}
 	if (optind != argc)
 		die_usage(USAGE);
+	if (tls_implicit_from_env())
+		*implicit_tls = 1;
 }
 
 /* TCPREMOTEIP from ucspi, else the socket's peer, else "local" (a pipe). */
@@ -83,27 +104,47 @@ static void session_setup(struct pop3_session *s)
 		 now.tv_nsec, s->host_name);
 }
 
+static void session_end(struct pop3_session *s)
+{
+	(void)conn_flush(&s->conn);
+	pop3_tls_end(s);
+	mailbox_free(&s->box);
+	conn_free(&s->conn);
+}
+
 int main(int argc, char **argv)
 {
-	struct pop3_session s;
+	static struct pop3_session s;
+	int implicit_tls = 0;
 
 	log_set_program("pop3d");
-	parse_args(argc, argv);
+	parse_args(argc, argv, &implicit_tls);
 	signal(SIGPIPE, SIG_IGN);
-	die_set_hook(pop3_die_hook);
+	/* POP3S: not one plaintext byte, not even a -ERR, before the handshake. */
+	if (!implicit_tls)
+		die_set_hook(pop3_die_hook);
 	session_setup(&s);
-	log_info("id=%s event=connect ip=%s", s.id, s.remote_ip);
+	s.implicit_tls = implicit_tls;
+	die_session = &s;
+	pop3_tls_register();
+	pop3_auth_register();
+	log_info("id=%s event=connect ip=%s mode=%s", s.id, s.remote_ip, implicit_tls ? "pop3s" : "pop3");
+	if (implicit_tls) {
+		if (!pop3_tls_implicit(&s)) {
+			session_end(&s);
+			return EXIT_TEMPORARY;
+		}
+		die_set_hook(pop3_die_hook);
+	}
 	if (!(s.cfg.options & MAIL_OPTION(ALLOW_POP3))) {
 		pop3_err(&s, "[SYS/PERM] POP3 is not enabled on this server");
-		(void)conn_flush(&s.conn);
+		session_end(&s);
 		return 0;
 	}
 	if (pop3_admit_client(&s)) {
 		pop3_ok(&s, "bbsmail POP3 server ready %s", s.timestamp);
 		pop3_session_run(&s);
 	}
-	(void)conn_flush(&s.conn);
-	mailbox_free(&s.box);
-	conn_free(&s.conn);
+	session_end(&s);
 	return 0;
 }

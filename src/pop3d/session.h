@@ -35,6 +35,12 @@ struct pop3_session {
 	unsigned long failures;        /* failed logins in this session */
 	unsigned long retrieved;        /* RETRs, for the quit log line */
 	struct mailbox box;
+	/* TLS (stls.c): */
+	int implicit_tls;              /* POP3S: -s or BBSMAIL_IMPLICIT_TLS=1 */
+	int tls_active;                /* the conn runs over TLS */
+	int tls_offer;                 /* 0 not checked yet, 1 key readable, -1 not */
+	int conf_loaded;               /* conf read (only when TLS is asked about) */
+	struct smtpserver_conf conf;   /* PARAM tls-* paths, bbsmail-tls(7) */
 };
 
 /* Replies: one status line, logged at debug level when DEBUG_POP3 is set. */
@@ -60,6 +66,17 @@ void pop3_session_run(struct pop3_session *s);
 void pop3_cmd_user(struct pop3_session *s, const char *arg);
 void pop3_cmd_pass(struct pop3_session *s, const char *arg);
 void pop3_cmd_apop(struct pop3_session *s, const char *arg);
+/* The shared login steps, for AUTH too.  method is the log word: "user",
+ * "apop", "auth-plain", ...  banned: 1 (and the [LOGIN-DELAY] reply sent)
+ * when the address is temp-banned.  failed: counts the failure, applies
+ * LoginAttempt* and waits LoginAttemptDelay; the caller replies.
+ * accepted: s->user holds the verified user; clears the failures, opens
+ * the mailbox (TRANSACTION on success), records SMTP_AUTH_VIA_IP, replies. */
+int pop3_login_banned(struct pop3_session *s);
+void pop3_login_failed(struct pop3_session *s, const char *name, const char *method, const char *reason);
+void pop3_login_accepted(struct pop3_session *s, const char *method);
+/* "<name>#nospam" -> name and s->nospam.  0 when name is empty or too long. */
+int pop3_split_nospam(struct pop3_session *s, const char *arg, char *name, size_t size);
 /* Refuses a banned or filtered client before the greeting (1 = go on),
  * and applies Synchronet's throttle to a client with past failures. */
 int pop3_admit_client(struct pop3_session *s);
@@ -77,5 +94,18 @@ void pop3_cmd_quit(struct pop3_session *s, const char *arg);
 
 /* capa.c */
 void pop3_cmd_capa(struct pop3_session *s, const char *arg);
+
+/* stls.c: STLS (RFC 2595) and implicit TLS (POP3S, RFC 8314). */
+void pop3_tls_register(void);
+/* Handshake before the greeting; 0 = failed and logged (exit 111). */
+int pop3_tls_implicit(struct pop3_session *s);
+/* close_notify after the last reply, when TLS is active. */
+void pop3_tls_end(struct pop3_session *s);
+
+/* authsasl.c: AUTH (RFC 5034) over src/lib/sasl.h. */
+void pop3_auth_register(void);
+
+/* Writes a complete status line (sasl_pop3_reply's "-ERR ..."). */
+void pop3_status_line(struct pop3_session *s, const char *line);
 
 #endif

@@ -1,0 +1,141 @@
+/* STLS (RFC 2595) and implicit TLS (POP3S, RFC 8314) over src/lib/tls.h.
+ * The certificate and key are found as bbsmail-tls(7) says, PARAM tls-*
+ * in smtpserver.conf first, so pop3d and smtpd always serve the same pair;
+ * that file is read only when a session first asks about TLS. */
+#include "session.h"
+#include "capa.h"
+#include "log.h"
+#include "tls.h"
+#include <stdio.h>
+#include <string.h>
+
+#define TLS_ERROR_MAX_BYTES 512
+
+static const struct smtpserver_conf *tls_conf(struct pop3_session *s)
+{
+	char error[TLS_ERROR_MAX_BYTES];
+
+	if (!s->conf_loaded) {
+		s->conf_loaded = 1;
+		if (!smtpserver_conf_load(&s->conf, NULL, error, sizeof error))
+			log_warn("unable to read smtpserver.conf, using mail.ini's TLS files: %s", error);
+	}
+	return &s->conf;
+}
+
+/* Two access(2) calls, once per session, so a missing key is logged once
+ * however often the client asks for CAPA. */
+static int tls_offerable(struct pop3_session *s)
+{
+	char error[TLS_ERROR_MAX_BYTES];
+
+	if (s->tls_active)
+		return 0;
+	if (!s->tls_offer) {
+		s->tls_offer = tls_server_available(&s->cfg, tls_conf(s), error, sizeof error) ? 1 : -1;
+		if (s->tls_offer < 0)
+			log_warn("id=%s STLS not offered: %s", s->id, error);
+	}
+	return s->tls_offer > 0;
+}
+
+static int stls_offered(const struct pop3_session *s)
+{
+	/* The predicate gets a const session; the check only caches its answer. */
+	return tls_offerable((struct pop3_session *)s);
+}
+
+/* "TLSv1.3 cipher TLS_AES_256_GCM_SHA384 bits 256" as log fields. */
+static void tls_log_started(const struct pop3_session *s, const char *event, size_t discarded)
+{
+	char info[256], version[64] = "-", cipher[128] = "-", bits[16] = "-";
+
+	tls_describe(&s->conn, info, sizeof info);
+	(void)sscanf(info, "%63s cipher %127s bits %15s", version, cipher, bits);
+	log_info("id=%s event=%s ip=%s version=%s cipher=%s bits=%s discarded=%zu", s->id, event, s->remote_ip,
+		 version, cipher, bits, discarded);
+}
+
+/* 1 ok; 0 the stream is unusable (logged). */
+static int tls_handshake(struct pop3_session *s, struct tls_context *ctx, size_t *discarded)
+{
+	char error[TLS_ERROR_MAX_BYTES];
+	int ok = tls_server_start(&s->conn, ctx, discarded, error, sizeof error);
+
+	tls_context_free(ctx);
+	if (!ok) {
+		log_notice("id=%s event=tls-fail ip=%s reason=\"%s\"", s->id, s->remote_ip, error);
+		return 0;
+	}
+	s->tls_active = 1;
+	return 1;
+}
+
+/* RFC 2595 §4: STLS only in AUTHORIZATION (the command table says so),
+ * before any login; afterwards the client asks CAPA again and nothing it
+ * said before counts: a USER is forgotten and every byte that came with
+ * STLS is thrown away (CVE-2011-0411). */
+static void cmd_stls(struct pop3_session *s, const char *arg)
+{
+	char error[TLS_ERROR_MAX_BYTES];
+	struct tls_context *ctx;
+	size_t discarded = 0;
+
+	if (arg) {
+		pop3_err(s, "STLS takes no argument");
+		return;
+	}
+	if (s->tls_active) {
+		pop3_err(s, "TLS already active");
+		return;
+	}
+	if (!tls_offerable(s) || !(ctx = tls_server_context(&s->cfg, tls_conf(s), error, sizeof error))) {
+		if (s->tls_offer > 0)
+			log_warn("id=%s unable to start TLS: %s", s->id, error);
+		log_notice("id=%s event=stls-refused ip=%s reason=no-key", s->id, s->remote_ip);
+		pop3_err(s, "TLS not available on this server");
+		return;
+	}
+	s->have_user = 0;
+	memset(s->user_arg, 0, sizeof s->user_arg);
+	s->nospam = 0;
+	pop3_ok(s, "Begin TLS negotiation");
+	if (!tls_handshake(s, ctx, &discarded)) {
+		s->done = 1;
+		return;
+	}
+	tls_log_started(s, "stls", discarded);
+}
+
+static const struct pop3_command stls_command = { "STLS", POP3_STATE_AUTHORIZATION, cmd_stls };
+static const struct pop3_capability stls_capability = { "STLS", POP3_STATE_AUTHORIZATION, stls_offered };
+
+void pop3_tls_register(void)
+{
+	if (!pop3_command_register(&stls_command) || !pop3_capa_register(&stls_capability))
+		die_temp("pop3d: command table full");
+}
+
+int pop3_tls_implicit(struct pop3_session *s)
+{
+	char error[TLS_ERROR_MAX_BYTES];
+	struct tls_context *ctx = tls_server_context(&s->cfg, tls_conf(s), error, sizeof error);
+	size_t discarded = 0;
+
+	if (!ctx) {
+		log_warn("id=%s unable to start TLS: %s", s->id, error);
+		return 0;
+	}
+	if (!tls_handshake(s, ctx, &discarded))
+		return 0;
+	tls_log_started(s, "tls", discarded);
+	return 1;
+}
+
+void pop3_tls_end(struct pop3_session *s)
+{
+	if (s->tls_active)
+		tls_shutdown(&s->conn);
+	if (s->conf_loaded)
+		smtpserver_conf_free(&s->conf);
+}
