@@ -46,3 +46,25 @@ pop3d_pid() { pgrep -P "$POP3_SERVER_PID" | head -n 1; }
 expect_crlf() {
   python3 -c 'import sys; d=open(sys.argv[1],"rb").read().replace(b"\r\n",b"\n"); sys.stdout.buffer.write(d.replace(b"\n",b"\r\n") + (b"" if d.endswith(b"\n") else b"\r\n"))' "$1"
 }
+
+# pop3_chats PORT: pop3_chat over implicit TLS (POP3S).
+pop3_chats() { timeout 20 python3 "$POP3_PY" chat "$1" --tls; }
+
+# pop3_cert_file: one self-signed pair per test file (call in setup_file),
+# made by scripts/make-cert in $BATS_FILE_TMPDIR/cert/etc/tls; pop3_cert_home
+# copies it into the test's home.
+pop3_cert_file() {
+  "$BBSMAIL_ROOT/scripts/make-cert" "$BATS_FILE_TMPDIR/cert" localhost >/dev/null 2>&1
+}
+pop3_cert_home() {
+  mkdir -p "$HOME_DIR/etc/tls"
+  cp "$BATS_FILE_TMPDIR/cert/etc/tls/cert.pem" "$BATS_FILE_TMPDIR/cert/etc/tls/key.pem" "$HOME_DIR/etc/tls/"
+}
+
+# start_pop3s [ARGS]: pop3d -s under tcpserver; the port is $POP3S_PORT and
+# the log $BATS_TEST_TMPDIR/POP3S_PORT.log.
+start_pop3s() { serve POP3S_PORT "$LIBEXEC/pop3d" -s "$@"; }
+pop3s_log() { cat "$BATS_TEST_TMPDIR/POP3S_PORT.log"; }
+
+# b64 TEXT: base64 of TEXT with printf escapes (\0) honoured.
+pop3_b64() { printf "$1" | base64 -w0; }
