@@ -15,7 +15,7 @@ setup() {
 
 b64() { printf "$1" | base64 -w0; }
 # sasl MECH [INITIAL] with client lines on stdin; -p = plaintext allowed
-sasl() { timeout 10 "$SASL" run "$@"; }
+sasl() { timeout 30 "$SASL" run "$@"; }
 
 @test "PLAIN: initial response, any case of the name, authzid equal to authcid" {
   run sasl -p PLAIN "$(b64 '\0demo\0demo')"
