@@ -211,8 +211,10 @@ static void cmd_auth(struct pop3_session *s, const char *arg)
 		auth_list(s);
 		return;
 	}
-	n = strcspn(arg, " ");
-	if (n > AUTH_MECH_MAX_BYTES) {
+	/* RFC 4422 §3.1 names: upper-case letters, digits, '-' and '_' (any
+	 * case here); nothing else reaches the log as a method word. */
+	n = strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+	if (n == 0 || n > AUTH_MECH_MAX_BYTES || (arg[n] && arg[n] != ' ')) {
 		pop3_status_line(s, sasl_pop3_reply(SASL_FAIL_UNKNOWN_MECH));
 		return;
 	}
