@@ -220,3 +220,18 @@ EOF2
   [ "$("$AUTHVIA" -q 127.0.0.1 60)" = 1 ]
   [ "$("$AUTHVIA" -q 127.0.0.2 60)" = 0 ]
 }
+
+@test "SMTP_AUTH_VIA_IP end to end: a real pop3d login lets the same address relay through smtpd" {
+  set_options "ALLOW_POP3 | ALLOW_RELAY | SMTP_AUTH_VIA_IP"
+  start_smtpd
+  serve POP3_PORT "$LIBEXEC/pop3d"
+  [ "$(relay_plain "$SMTP_PORT")" = "< 550 5.7.1 Relaying denied" ]
+  run timeout 20 python3 - "$POP3_PORT" <<'PY'
+import poplib, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=10)
+p.user("demo"); p.pass_("demo")
+print(p.quit().decode()[:3])
+PY
+  [ "$output" = "+OK" ] || { echo "$output"; false; }
+  [ "$(relay_plain "$SMTP_PORT")" = "< 250 2.1.5 Ok" ]
+}
