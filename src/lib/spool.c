@@ -24,12 +24,82 @@ void spool_make_id(char id[SPOOL_ID_MAX_BYTES])
 		 (unsigned long)tv.tv_usec, (unsigned long)getpid(), counter++);
 }
 
+/* One pass over the trash per process: entries another process takes
+ * first are skipped (rename fails with ENOENT). */
+static DIR *trash_dir_handle;
+static int trash_exhausted;
+static char trash_dir_path[PATH_MAX];
+
+static int trash_open(void)
+{
+	if (trash_exhausted)
+		return 0;
+	if (!trash_dir_handle) {
+		if (!home_path(trash_dir_path, sizeof trash_dir_path, SPOOL_TRASH_DIR)
+		    || !(trash_dir_handle = opendir(trash_dir_path))) {
+			trash_exhausted = 1;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Opens a just-renamed trash file for writing; -1 if it is not a plain,
+ * singly linked file (it is then removed: nothing of ours looks like that). */
+static int trash_take(const char *path, long long *old_size)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 && errno == EACCES && chmod(path, 0600) == 0)
+		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1
+	    && ((st.st_mode & 07777) == 0600 || fchmod(fd, 0600) == 0)) {
+		*old_size = (long long)st.st_size;
+		return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return -1;
+}
+
+int spool_reuse_trash(const char *path, long long *old_size)
+{
+	char source[PATH_MAX];
+	struct dirent *d;
+	int fd;
+
+	if (!trash_open()) {
+		errno = ENOENT;
+		return -1;
+	}
+	while ((d = readdir(trash_dir_handle))) {
+		if (d->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(source, sizeof source, "%s/%s", trash_dir_path, d->d_name) >= sizeof source)
+			continue;
+		if (renameat2(AT_FDCWD, source, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		fd = trash_take(path, old_size);
+		if (fd >= 0)
+			return fd;
+	}
+	trash_exhausted = 1;
+	errno = ENOENT;
+	return -1;
+}
+
 int spool_file_create(struct spool_file *f, const char *dest_dir, const char *name)
 {
 	char rel[PATH_MAX];
 
 	memset(f, 0, sizeof *f);
 	f->fd = -1;
+	f->reused_size = -1;
 	if ((size_t)snprintf(rel, sizeof rel, "%s/%s", SPOOL_TMP_DIR, name) >= sizeof rel
 	    || !home_path(f->tmp_path, sizeof f->tmp_path, rel)
 	    || !home_path(f->final_dir, sizeof f->final_dir, dest_dir)
@@ -38,6 +108,12 @@ int spool_file_create(struct spool_file *f, const char *dest_dir, const char *na
 		errno = ENAMETOOLONG;
 		return 0;
 	}
+	f->fd = spool_reuse_trash(f->tmp_path, &f->reused_size);
+	if (f->fd >= 0)
+		return 1;
+	if (errno == EEXIST)
+		return 0;
+	f->reused_size = -1;
 	f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	return f->fd >= 0;
 }
@@ -91,7 +167,12 @@ int spool_file_commit(struct spool_file *f)
 		errno = EBADF;
 		return 0;
 	}
-	if (!spool_file_drain(f) || fsync(fd) != 0)
+	if (!spool_file_drain(f))
+		goto fail;
+	/* A recycled file may be longer than what we wrote: cut its old tail. */
+	if (f->reused_size > (long long)f->size && ftruncate(fd, (off_t)f->size) != 0)
+		goto fail;
+	if (fsync(fd) != 0)
 		goto fail;
 	f->fd = -1;
 	if (close(fd) != 0) {
