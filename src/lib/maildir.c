@@ -142,10 +142,16 @@ static int maildir_in_cur(const char *mailbox, const char *name, int scan)
 /* Creates tmp/<name>.  A leftover with this name is from an interrupted
  * earlier attempt at the same job (the caller holds the job's lock), so it
  * is replaced; *leftover tells the caller to look harder for that attempt. */
-static int maildir_open_tmp(const char *tmp_path, int *leftover)
+static int maildir_open_tmp(const char *tmp_path, int *leftover, long long *old_size)
 {
-	int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd;
 
+	/* A recycled spool file (same filesystem) saves a slow create. */
+	fd = spool_reuse_trash(tmp_path, old_size);
+	if (fd >= 0)
+		return fd;
+	*old_size = -1;
+	fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0 || errno != EEXIST)
 		return fd;
 	*leftover = 1;
@@ -157,11 +163,13 @@ static int maildir_open_tmp(const char *tmp_path, int *leftover)
 static int maildir_write_tmp(const char *tmp_path, int *leftover, const char *head, size_t head_len,
 			     const char *body, size_t body_len)
 {
-	int fd = maildir_open_tmp(tmp_path, leftover);
+	long long old_size = -1;
+	int fd = maildir_open_tmp(tmp_path, leftover, &old_size);
 
 	if (fd < 0)
 		return 0;
 	if (!maildir_write_all(fd, head, head_len) || !maildir_write_all(fd, body, body_len)
+	    || (old_size > (long long)(head_len + body_len) && ftruncate(fd, (off_t)(head_len + body_len)) != 0)
 	    || fsync(fd) != 0) {
 		int saved = errno;
 		close(fd);
