@@ -18,11 +18,12 @@ CFLAGS_ALL = -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Wno-format-nonliteral -Isrc/lib '-DBBSMAIL_DEFAULT_HOME="$(HOME_DEFAULT)"' $(OPT) $(CFLAGS)
 LDFLAGS_ALL = $(OPT) -Wl,--as-needed $(LDFLAGS)
 LIBS = -lssl -lcrypto -lgdbm -lresolv
-# smtpd starts once per connection: dynamic libssl/libcrypto cost it ~1.3 ms
-# of relocation per session, a static PIE ~0.35 ms, static non-PIE ~0.05 ms
-# (measured with bench/smtp-startup; smtpd(8) COST).
-libexec/smtpd: LIBS = -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -lgdbm -lresolv
-libexec/smtpd: LDFLAGS_ALL += -no-pie
+# The receivers start once per connection: dynamic libssl/libcrypto cost
+# ~1.3 ms of relocation per session, a static PIE ~0.35 ms, static non-PIE
+# ~0.05 ms (measured with bench/smtp-startup; smtpd(8) COST).
+RECEIVER_LIBS = -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -lgdbm -lresolv
+libexec/smtpd libexec/pop3d: LIBS = $(RECEIVER_LIBS)
+libexec/smtpd libexec/pop3d: LDFLAGS_ALL += -no-pie
 
 LIBEXEC_PROGS = smtpd pop3d route deliver-local
 BIN_PROGS = runq sendmail mailq bbsmail-user bbsmail-config
