@@ -165,3 +165,15 @@ print(repr(data))' "$POP3S_PORT"
   sleep 0.2
   grep -q 'event=tls-fail ip=127.0.0.1 reason=' "$BATS_TEST_TMPDIR/POP3S_PORT.log"
 }
+
+@test "key and certificate that differ: STLS is -ERR (logged) and CAPA stops offering it" {
+  "$BBSMAIL_ROOT/scripts/make-cert" "$BATS_TEST_TMPDIR/other" localhost >/dev/null 2>&1
+  cp "$BATS_TEST_TMPDIR/other/etc/tls/key.pem" "$HOME_DIR/etc/tls/key.pem"
+  start_pop3d
+  run pop3_chat <<< $'CAPA\nSTLS\nCAPA\nQUIT'
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(grep -c '^STLS$' <<< "$output")" -eq 1 ]
+  [[ "$output" == *$'\nSTLS\nSASL PLAIN LOGIN CRAM-MD5\n.\n-ERR TLS not available on this server\n+OK capability list follows\n'* ]]
+  grep -q "pop3d: warning: id=[0-9]* unable to start TLS: key file $HOME_DIR/etc/tls/key.pem does not match certificate" \
+    "$BATS_TEST_TMPDIR/POP3_PORT.log"
+}

@@ -90,8 +90,10 @@ static void cmd_stls(struct pop3_session *s, const char *arg)
 		return;
 	}
 	if (!tls_offerable(s) || !(ctx = tls_server_context(&s->cfg, tls_conf(s), error, sizeof error))) {
-		if (s->tls_offer > 0)
+		if (s->tls_offer > 0) {
 			log_warn("id=%s unable to start TLS: %s", s->id, error);
+			s->tls_offer = -1; /* e.g. key and certificate differ: no longer in CAPA */
+		}
 		log_notice("id=%s event=stls-refused ip=%s reason=no-key", s->id, s->remote_ip);
 		pop3_err(s, "TLS not available on this server");
 		return;

@@ -64,7 +64,6 @@ pop3_cert_home() {
 # start_pop3s [ARGS]: pop3d -s under tcpserver; the port is $POP3S_PORT and
 # the log $BATS_TEST_TMPDIR/POP3S_PORT.log.
 start_pop3s() { serve POP3S_PORT "$LIBEXEC/pop3d" -s "$@"; }
-pop3s_log() { cat "$BATS_TEST_TMPDIR/POP3S_PORT.log"; }
 
 # b64 TEXT: base64 of TEXT with printf escapes (\0) honoured.
 pop3_b64() { printf "$1" | base64 -w0; }
