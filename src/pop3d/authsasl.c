@@ -166,9 +166,10 @@ static void auth_finish(struct pop3_session *s, struct sasl *x, enum sasl_result
 /* "auth-plain", "auth-cram-md5": the login log's method word. */
 static void auth_method_word(const char *mech, char *out, size_t size)
 {
-	size_t i, n = snprintf(out, size, "auth-%s", mech) < 0 ? 0 : strlen(out);
+	size_t i;
 
-	for (i = 0; i < n; i++)
+	snprintf(out, size, "auth-%s", mech);
+	for (i = 0; out[i]; i++)
 		out[i] = (char)tolower((unsigned char)out[i]);
 }
 
@@ -197,6 +198,7 @@ static void auth_exchange(struct pop3_session *s, const char *mech, const char *
 	if (!s->done)
 		auth_finish(s, &x, r, method);
 	sasl_free(&x);
+	OPENSSL_cleanse(&x.user, sizeof x.user);
 	auth_wipe(&line);
 	auth_wipe(&rewritten);
 }
