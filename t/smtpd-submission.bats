@@ -235,3 +235,17 @@ PY
   [ "$output" = "+OK" ] || { echo "$output"; false; }
   [ "$(relay_plain "$SMTP_PORT")" = "< 250 2.1.5 Ok" ]
 }
+
+@test "authvia table (driver): window edges, a future time, malformed addresses" {
+  "$AUTHVIA" 192.0.2.1 100
+  [ "$("$AUTHVIA" -q 192.0.2.1 101)" = 1 ]
+  [ "$("$AUTHVIA" -q 192.0.2.1 99)" = 0 ]
+  "$AUTHVIA" 2001:db8::1 -60          # a minute in the future: never trusted
+  [ "$("$AUTHVIA" -q 2001:db8::1 86400)" = 0 ]
+  "$AUTHVIA" 2001:db8::1 0
+  [ "$("$AUTHVIA" -q 2001:db8::1 1)" = 1 ]
+  run "$AUTHVIA" 'bad ip'
+  [ "$status" -eq 111 ]
+  [ "$("$AUTHVIA" -q 'bad ip' 60)" = 0 ]
+  [ "$(stat -c %a "$HOME_DIR/spool/data/authvia.gdbm")" = 600 ]
+}
