@@ -177,3 +177,35 @@ print(repr(data))' "$POP3S_PORT"
   grep -q "pop3d: warning: id=[0-9]* unable to start TLS: key file $HOME_DIR/etc/tls/key.pem does not match certificate" \
     "$BATS_TEST_TMPDIR/POP3_PORT.log"
 }
+
+@test "fetchmail over POP3S (ssl) and over STLS (sslproto tls1.2+): both messages, tls=1" {
+  start_pop3d
+  start_pop3s
+  cat > "$BATS_TEST_TMPDIR/mda" <<EOF2
+#!/bin/sh
+{ echo "From fetchmail Thu Jan  1 00:00:00 1970"; cat; echo; } >> "$BATS_TEST_TMPDIR/mbox"
+EOF2
+  chmod +x "$BATS_TEST_TMPDIR/mda"
+  for mode in ssl stls; do
+    rc="$BATS_TEST_TMPDIR/fetchmailrc"
+    if [ "$mode" = ssl ]; then port=$POP3S_PORT tls="ssl sslproto 'tls1.2+'"; else port=$POP3_PORT tls="sslproto 'tls1.2+'"; fi
+    cat > "$rc" <<EOF2
+set no syslog
+set invisible
+poll 127.0.0.1 with proto POP3 port $port auth password:
+  user "demo" there with password "demo" is "$(id -un)" here
+  mda "$BATS_TEST_TMPDIR/mda"
+  options no rewrite keep fetchall $tls no sslcertck
+EOF2
+    chmod 600 "$rc"
+    : > "$BATS_TEST_TMPDIR/mbox"
+    run env HOME="$BATS_TEST_TMPDIR" timeout 60 fetchmail -f "$rc" -N --nosyslog \
+      --pidfile "$BATS_TEST_TMPDIR/fetchmail.pid" --idfile "$BATS_TEST_TMPDIR/fetchids"
+    [ "$status" -eq 0 ] || { echo "$mode: $output"; false; }
+    [ "$(grep -c '^From fetchmail' "$BATS_TEST_TMPDIR/mbox")" -eq 2 ]
+    grep -q '^Subject: second$' "$BATS_TEST_TMPDIR/mbox"
+  done
+  grep -q 'event=login ip=127.0.0.1 user=demo number=2 method=user tls=1 ' "$BATS_TEST_TMPDIR/POP3S_PORT.log"
+  grep -q 'event=stls ip=127.0.0.1 ' "$BATS_TEST_TMPDIR/POP3_PORT.log"
+  grep -q 'event=login ip=127.0.0.1 user=demo number=2 method=[a-z0-9-]* tls=1 ' "$BATS_TEST_TMPDIR/POP3_PORT.log"
+}
