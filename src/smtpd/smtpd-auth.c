@@ -126,7 +126,8 @@ static int auth_allowed_now(struct smtp_session *s)
 
 /* The 334 round trips.  Returns the last result; SASL_CONTINUE means the
  * exchange was cut off (reply or session end already handled). */
-static enum sasl_result auth_exchange(struct smtp_session *s, struct sasl *sa, enum sasl_result r)
+static enum sasl_result auth_exchange(struct smtp_session *s, struct sasl *sa, const char *mech,
+				      enum sasl_result r)
 {
 	struct buf line = BUF_INIT;
 	int got;
@@ -136,7 +137,7 @@ static enum sasl_result auth_exchange(struct smtp_session *s, struct sasl *sa, e
 		got = conn_getline(&s->conn, &line, SASL_RESPONSE_MAX_BYTES + 2);
 		if (got < 0 && errno == ERANGE) {
 			smtp_reply(s, 500, "5.5.6", "Authentication exchange line is too long");
-			log_auth_fail(s, sa->authcid, "-", "line-too-long");
+			log_auth_fail(s, sa->authcid, mech, "line-too-long");
 			break;
 		}
 		if (got <= 0) {
@@ -201,7 +202,7 @@ static void cmd_auth(struct smtp_session *s, const char *arg)
 		sasl_init(&sa, s->host, auth_plaintext_ok(s));
 		sasl_set_login_prompts(&sa, smtpserver_conf_get(&s->conf, "smtp-auth-username-prompt"),
 				       smtpserver_conf_get(&s->conf, "smtp-auth-password-prompt"));
-		r = auth_exchange(s, &sa, sasl_start(&sa, mech.data, initial));
+		r = auth_exchange(s, &sa, mech.data, sasl_start(&sa, mech.data, initial));
 		if (r == SASL_DONE)
 			auth_succeeded(s, &sa, mech.data);
 		else if (r != SASL_CONTINUE)

@@ -91,6 +91,7 @@ static void cmd_starttls(struct smtp_session *s, const char *arg)
 	if (!s->policy.use_tls || !(ctx = tls_server_context(&s->cfg, &s->conf, error, sizeof error))) {
 		if (s->policy.use_tls)
 			log_warn("unable to start TLS: %s", error);
+		s->tls_offer = -1; /* not offered again in this session */
 		smtp_reply(s, 454, "4.7.0", "TLS not available due to temporary reason");
 		smtp_log_reject(s, "STARTTLS", 454, "4.7.0", s->policy.use_tls ? "no-key" : "no-use-tls");
 		return;
