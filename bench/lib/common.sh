@@ -54,6 +54,7 @@ bench_workdir() {
 
 BENCH_PIDS=()
 BENCH_CLEANUPS=()
+BENCH_CGROUPS=()
 bench_track() { BENCH_PIDS+=("$1"); }
 # bench_at_exit CMD...: runs CMD (one word list) at cleanup, newest first.
 bench_at_exit() { BENCH_CLEANUPS=("$*" "${BENCH_CLEANUPS[@]}"); }
@@ -62,6 +63,7 @@ bench_cleanup() {
 	local c pid
 	for c in "${BENCH_CLEANUPS[@]}"; do eval "$c" || true; done
 	bench_stop_pids "${BENCH_PIDS[@]}"
+	for c in "${BENCH_CGROUPS[@]}"; do rmdir "$c" 2>/dev/null || true; done
 	if [ -n "${BENCH_DIR:-}" ] && [ -z "${BENCH_KEEP:-}" ]; then
 		rm -rf "$BENCH_DIR"
 	elif [ -n "${BENCH_DIR:-}" ]; then
@@ -190,3 +192,29 @@ bench_ratio() {
 }
 # bench_secs T0 T1: elapsed seconds to three places.
 bench_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# CPU accounting for a whole server side (every process it forks, daemons
+# included), from a cpuacct cgroup of our own: CPU time per message does not
+# swing with the machine's load the way wall-clock rates do.
+#   bench_cgroup VAR NAME      VAR = a new cgroup's directory, or "" if none
+#   bench_cgroup_join DIR      moves the calling (sub)shell into it; children follow
+#   bench_cgroup_usage DIR     CPU nanoseconds used in it so far ("-" if none)
+BENCH_CPUACCT=/sys/fs/cgroup/cpuacct
+bench_cgroup() {
+	local dir=
+	if [ -w "$BENCH_CPUACCT" ]; then
+		dir="$BENCH_CPUACCT/bbsmail-bench-$$-$2"
+		mkdir "$dir" 2>/dev/null && BENCH_CGROUPS+=("$dir") || dir=
+	fi
+	[ -n "$dir" ] || [ ! -d /sys/fs/cgroup/unified ] || bench_say "no cpuacct cgroup: no CPU figures"
+	printf -v "$1" %s "$dir"
+}
+bench_cgroup_join() { [ -z "$1" ] || echo "$BASHPID" > "$1/cgroup.procs"; }
+bench_cgroup_usage() {
+	if [ -n "$1" ] && [ -r "$1/cpuacct.usage" ]; then cat "$1/cpuacct.usage"; else echo -; fi
+}
+# bench_per_msg NS0 NS1 COUNT: microseconds of CPU per message, or "-".
+bench_per_msg() {
+	awk -v a="$1" -v b="$2" -v n="$3" \
+		'BEGIN { if (a == "-" || b == "-" || n + 0 == 0) printf "-"; else printf "%.0f", (b - a) / 1000 / n }'
+}

@@ -5,6 +5,7 @@
 # Source bench/lib/common.sh first, then this file.
 #
 #   postfix_peer_start DIR PORT USER...   start it; USER@localhost exists
+#                                         (in cgroup $POSTFIX_PEER_CGROUP if set)
 #   postfix_peer_maildir USER             that user's Maildir (new/ is inside)
 #   postfix_peer_stop                     postfix stop, then kill by PID
 #
@@ -97,8 +98,10 @@ postfix_peer_start() {
 	for user in "$@"; do printf '%s@localhost localhost/%s/\n' "$user" "$user"; done \
 		> "$d/etc/vmailbox"
 	# `postfix check` creates the queue subdirectories with their owners.
+	# POSTFIX_PEER_CGROUP: a cgroup directory the whole instance runs in.
 	postfix -c "$d/etc" check >> "$d/log/start" 2>&1 &&
-		postfix -c "$d/etc" start >> "$d/log/start" 2>&1 || {
+		( [ -z "${POSTFIX_PEER_CGROUP:-}" ] || echo "$BASHPID" > "$POSTFIX_PEER_CGROUP/cgroup.procs"
+		  exec postfix -c "$d/etc" start ) >> "$d/log/start" 2>&1 || {
 		bench_say "postfix did not start; its words:"
 		cat "$d/log/start" "$d/log/maillog" >&2 2>/dev/null
 		return 1
