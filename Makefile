@@ -54,6 +54,7 @@ $(LIB_A): $(LIB_OBJ)
 .SECONDARY:
 .SECONDEXPANSION:
 libexec/% bin/%: $$(addsuffix .o,$$(basename $$(subst src/,build/,$$(wildcard src/$$*/*.c)))) $(LIB_A)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIB_A) $(LIBS)
 
 build/t/%: t/drivers/%.c $(LIB_A) | build-dirs
