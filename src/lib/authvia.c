@@ -1,4 +1,5 @@
 #include "authvia.h"
+#include "dbfile.h"
 #include "home.h"
 #include "spool.h"
 #include <errno.h>
@@ -11,43 +12,12 @@
 #include <time.h>
 
 #define AUTHVIA_FILE SPOOL_DATA_DIR "/authvia.gdbm"
-#define AUTHVIA_LOCK_WAIT_MS 2000
 #define AUTHVIA_KEY_MAX_BYTES 80
 #define AUTHVIA_PRUNED_KEY "pruned"
 
-static void authvia_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-/* Readers and writers wait a little for another writer's lock.  NULL with
- * errno ENOENT when a reader finds no file. */
 static GDBM_FILE authvia_open(int writable)
 {
-	char path[PATH_MAX];
-	GDBM_FILE f;
-	int waited = 0;
-
-	if (!home_path(path, sizeof path, AUTHVIA_FILE))
-		return NULL;
-	for (;;) {
-		errno = 0;
-		f = gdbm_open(path, 0, writable ? GDBM_WRCREAT : GDBM_READER, 0600, NULL);
-		if (f)
-			return f;
-		if ((gdbm_errno == GDBM_CANT_BE_READER || gdbm_errno == GDBM_CANT_BE_WRITER)
-		    && waited < AUTHVIA_LOCK_WAIT_MS) {
-			authvia_sleep_ms(10);
-			waited += 10;
-			continue;
-		}
-		if (!errno)
-			errno = EIO;
-		return NULL;
-	}
+	return dbfile_open(AUTHVIA_FILE, writable ? DBFILE_WRITE : DBFILE_READ);
 }
 
 /* 0 (EINVAL) for an empty or over-long address, or one with a byte outside

@@ -1,4 +1,5 @@
 #include "loginfail.h"
+#include "dbfile.h"
 #include "buf.h"
 #include "home.h"
 #include "log.h"
@@ -14,35 +15,12 @@
 #include <unistd.h>
 
 #define LOGINFAIL_FILE SPOOL_DATA_DIR "/logins.gdbm"
-#define LOGINFAIL_LOCK_WAIT_MS 2000
 #define LOGINFAIL_KEY_MAX_BYTES 80
 #define IP_CAN_FILE "etc/ip.can"
 
-/* Opens the table; writers and readers both wait a little for a writer's
- * lock.  NULL with errno ENOENT when a reader finds no file. */
 static GDBM_FILE loginfail_open(int writable)
 {
-	char path[PATH_MAX];
-	GDBM_FILE f;
-	int waited = 0;
-
-	if (!home_path(path, sizeof path, LOGINFAIL_FILE))
-		return NULL;
-	for (;;) {
-		errno = 0;
-		f = gdbm_open(path, 0, writable ? GDBM_WRCREAT : GDBM_READER, 0600, NULL);
-		if (f)
-			return f;
-		if ((gdbm_errno == GDBM_CANT_BE_READER || gdbm_errno == GDBM_CANT_BE_WRITER)
-		    && waited < LOGINFAIL_LOCK_WAIT_MS) {
-			loginfail_sleep_ms(10);
-			waited += 10;
-			continue;
-		}
-		if (!errno)
-			errno = EIO;
-		return NULL;
-	}
+	return dbfile_open(LOGINFAIL_FILE, writable ? DBFILE_WRITE : DBFILE_READ);
 }
 
 /* The key for ip; 0 (EINVAL) for an empty, over-long or CR/LF/NUL-holding ip. */
@@ -341,10 +319,4 @@ int loginfail_ip_filtered(const char *ip)
 	return found;
 }
 
-void loginfail_sleep_ms(unsigned long ms)
-{
-	struct timespec left = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&left, &left) != 0 && errno == EINTR)
-		;
-}
+void loginfail_sleep_ms(unsigned long ms) { dbfile_sleep_ms(ms); }

@@ -1,4 +1,5 @@
 #include "userdb.h"
+#include "dbfile.h"
 #include "buf.h"
 #include "home.h"
 #include "record.h"
@@ -14,38 +15,12 @@
 #include <time.h>
 
 #define USERDB_FILE SPOOL_DATA_DIR "/users.gdbm"
-#define USERDB_LOCK_WAIT_MS 2000
 
 int userdb_open(struct userdb *db, int writable)
 {
-	char path[PATH_MAX];
-	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	GDBM_FILE f;
-	int waited = 0;
-
-	db->gdbm = NULL;
 	db->writable = writable;
-	if (!home_path(path, sizeof path, USERDB_FILE))
-		return 0;
-	for (;;) {
-		f = gdbm_open(path, 0, writable ? GDBM_WRCREAT | GDBM_SYNC : GDBM_READER, 0600, NULL);
-		if (f)
-			break;
-		/* Another process holds the lock: readers and writers both wait a little. */
-		if ((gdbm_errno == GDBM_CANT_BE_READER || gdbm_errno == GDBM_CANT_BE_WRITER)
-		    && waited < USERDB_LOCK_WAIT_MS) {
-			nanosleep(&pause, NULL);
-			waited += 10;
-			continue;
-		}
-		if (gdbm_errno == GDBM_FILE_OPEN_ERROR && errno == ENOENT)
-			return 0;
-		if (!errno)
-			errno = EIO;
-		return 0;
-	}
-	db->gdbm = f;
-	return 1;
+	db->gdbm = dbfile_open(USERDB_FILE, writable ? DBFILE_WRITE | DBFILE_SYNC : DBFILE_READ);
+	return db->gdbm != NULL;
 }
 
 void userdb_close(struct userdb *db)
