@@ -25,6 +25,15 @@ RECEIVER_LIBS = -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -lgdbm -lresolv
 libexec/smtpd libexec/pop3d: LIBS = $(RECEIVER_LIBS)
 libexec/smtpd libexec/pop3d: LDFLAGS_ALL += -no-pie
 
+# `make V=1` shows the full compiler lines.
+ifeq ($(V),1)
+Q =
+say = @true
+else
+Q = @
+say = @echo
+endif
+
 LIBEXEC_PROGS = smtpd pop3d route deliver-local
 BIN_PROGS = runq sendmail mailq bbsmail-user bbsmail-config
 # Only programs whose sources exist yet are built.
@@ -41,24 +50,28 @@ LIB_A = build/libbbsmail.a
 all: $(LIBEXEC_TARGETS) $(BIN_TARGETS) $(TEST_DRIVERS)
 
 build/%.o: src/%.c $(wildcard src/lib/*.h) | build-dirs
-	$(CC) $(CFLAGS_ALL) -MMD -c -o $@ $<
+	$(say) "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -c -o $@ $<
 
 build-dirs:
 	@mkdir -p build/lib build/t $(addprefix build/,$(LIBEXEC_PROGS) $(BIN_PROGS))
 .PHONY: build-dirs
 
 $(LIB_A): $(LIB_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	$(say) "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 # Keep objects: they are intermediates of the pattern rule below.
 .SECONDARY:
 .SECONDEXPANSION:
 libexec/% bin/%: $$(addsuffix .o,$$(basename $$(subst src/,build/,$$(wildcard src/$$*/*.c)))) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIB_A) $(LIBS)
+	$(say) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIB_A) $(LIBS)
 
 build/t/%: t/drivers/%.c $(LIB_A) | build-dirs
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
+	$(say) "  CC/LD   $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
 
 deps:
 	@scripts/install-deps build test
