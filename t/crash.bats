@@ -161,6 +161,73 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   check_delivered_once 2 1 1
 }
 
+# Batches (route(8), deliver-local(8)): a stage writes the outputs of many
+# inputs, fsyncs each directory they went to once, then retires the inputs.
+# kill_at_dir_fsync DIR STAGE: runs STAGE under strace, which kills it with
+# SIGKILL on entry to its first fsync of DIR (the batch's directory fsync);
+# fails unless the stage was killed.
+kill_at_dir_fsync() {
+  local status=0
+  timeout 20 strace -f -qq -o /dev/null -P "$1" -e trace=fsync -e inject=fsync:signal=KILL \
+    "$LIBEXEC/$2" 2>/dev/null || status=$?
+  [ "$status" -eq 137 ]
+}
+
+@test "state S2b: route killed after a batch's jobs, before their directory fsync" {
+  inject_many 1 3 demo sysop
+  kill_at_dir_fsync "$(SPOOL)/queue/local" route
+  # every job is written and renamed, no input is retired yet
+  [ "$(incoming_count)" -eq 3 ]
+  [ "$(job_count local)" -eq 6 ]
+  [ "$(find "$(SPOOL)/incoming" -type f -perm 0400 | wc -l)" -eq 3 ]
+  runq
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(job_count local)" -eq 0 ]
+  check_delivered_once 2 1 3
+  check_delivered_once 1 1 3
+}
+
+@test "state S2b: ... and a deliver-local ran on the jobs before the rerun" {
+  inject_many 1 3 demo sysop
+  kill_at_dir_fsync "$(SPOOL)/queue/local" route
+  "$LIBEXEC/deliver-local" 2>/dev/null
+  [ "$(incoming_count)" -eq 3 ]
+  run runq
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | grep -c 'event=already-delivered')" -eq 6 ]
+  check_delivered_once 2 1 3
+  check_delivered_once 1 1 3
+}
+
+@test "state S6b: deliver-local killed after a batch's links, before the new/ fsync" {
+  inject_many 1 3 demo
+  "$LIBEXEC/route" 2>/dev/null
+  kill_at_dir_fsync "$(SPOOL)/mailbox/2/new" deliver-local
+  # all three are linked into new/, no job is retired yet, each is marked
+  [ "$(ls "$(SPOOL)/mailbox/2/new" | wc -l)" -eq 3 ]
+  [ "$(job_count local)" -eq 3 ]
+  [ "$(find "$(SPOOL)/queue/local" -type f -perm 0400 | wc -l)" -eq 3 ]
+  run runq
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | grep -c 'event=already-delivered')" -eq 3 ]
+  [ "$(job_count local)" -eq 0 ]
+  check_delivered_once 2 1 3
+}
+
+@test "state S6b: ... and one link did not survive the crash" {
+  inject_many 1 3 demo
+  "$LIBEXEC/route" 2>/dev/null
+  kill_at_dir_fsync "$(SPOOL)/mailbox/2/new" deliver-local
+  # the new/ entry of one delivery lost with the unsynced directory block
+  grep -l 'X-Seq: 2$' "$(SPOOL)"/mailbox/2/new/* | xargs rm --
+  run runq
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | grep -c 'event=already-delivered')" -eq 2 ]
+  [ "$(echo "$output" | grep -c 'event=delivered')" -eq 1 ]
+  check_delivered_once 2 1 3
+  [ "$(ls "$(SPOOL)/mailbox/2/tmp" | wc -l)" -eq 0 ]
+}
+
 # Random kill points: each stage run gets SIGKILL after 1-20 ms, many times,
 # while a reader moves delivered messages to cur/ now and then.
 kill_loop() {

@@ -22,12 +22,28 @@
 
 #define USAGE "deliver-local [-d DIR]"
 #define HOSTNAME_MAX_BYTES 256
+/* Jobs delivered before the new/ directories they touched are fsync'ed
+ * together and the jobs retired: one directory fsync per mailbox per batch
+ * instead of one per message.  Bounded so the claims held stay few fds. */
+#define DELIVER_BATCH_MAX 128
+
+/* A delivered job waiting for the batch's fsync of new/; its claim (fd) is
+ * held until it is retired, so no other deliver-local takes it meanwhile. */
+struct deliver_done {
+	int fd;
+	char *path;
+	char *job;
+	char *log_line;        /* the delivered line, logged once durable */
+};
 
 struct deliver_run {
 	struct userdb db;
 	int db_open;
 	char host[HOSTNAME_MAX_BYTES * 4 + 1];   /* Maildir-escaped host name */
 	int temporary_failures;
+	struct stage_dirs dirs;                   /* new/ directories not yet fsync'ed */
+	struct deliver_done batch[DELIVER_BATCH_MAX];
+	size_t batch_count;
 };
 
 /* The host part of Maildir names: '/' and ':' escaped as formats.md §4.1
@@ -142,16 +158,66 @@ static int deliver_found_in_cur(const char *mailbox, const char *name)
 	return found;
 }
 
-static void deliver_job(struct deliver_run *run, const char *job, const char *path, struct envelope *e,
-			int retry)
+/* Makes the batch's deliveries durable, then retires its jobs (invariant
+ * 2: a job goes only after its Maildir file is on disk). */
+static void deliver_flush(struct deliver_run *run)
+{
+	int synced = stage_dirs_sync(&run->dirs), saved = errno;
+	size_t i;
+
+	for (i = 0; i < run->batch_count; i++) {
+		struct deliver_done *d = &run->batch[i];
+		if (!synced) {
+			log_warn("id=%s event=defer: unable to sync the Maildir: %s", d->job, strerror(saved));
+			run->temporary_failures++;
+		} else if (!spool_retire(d->path)) {
+			log_warn("id=%s event=defer: unable to retire %s: %s", d->job, d->path, strerror(errno));
+			run->temporary_failures++;
+		} else {
+			log_info("%s", d->log_line);
+		}
+		close(d->fd);
+		free(d->path);
+		free(d->job);
+		free(d->log_line);
+	}
+	run->batch_count = 0;
+	/* The retired jobs are the cheapest files for the next deliveries. */
+	spool_trash_rescan();
+}
+
+/* Keeps a delivered job (and its claim) for deliver_flush. */
+static void deliver_hold(struct deliver_run *run, int fd, const char *job, const char *path,
+			 const char *mailbox, struct buf *line)
+{
+	struct deliver_done *d = &run->batch[run->batch_count++];
+	char new_dir[PATH_MAX];
+
+	/* maildir_deliver has just used a longer path under this one. */
+	if ((size_t)snprintf(new_dir, sizeof new_dir, "%s/new", mailbox) >= sizeof new_dir)
+		die_temp("mailbox path too long: %s", mailbox);
+	stage_dirs_add(&run->dirs, new_dir);
+	d->fd = fd;
+	d->path = strdup(path);
+	d->job = strdup(job);
+	d->log_line = strdup(line->data);
+	if (!d->path || !d->job || !d->log_line)
+		die_nomem();
+	if (run->batch_count == DELIVER_BATCH_MAX)
+		deliver_flush(run);
+}
+
+/* Returns 1 when delivered and held for deliver_flush (which closes fd). */
+static int deliver_job(struct deliver_run *run, int fd, const char *job, const char *path,
+		       struct envelope *e, int retry)
 {
 	char mailbox[PATH_MAX];
-	struct buf head = BUF_INIT, name = BUF_INIT;
+	struct buf head = BUF_INIT, name = BUF_INIT, line = BUF_INIT;
 	const struct envelope_rcpt *r = &e->rcpt[0];
-	int got;
+	int got, held = 0;
 
 	if (!deliver_user_ok(run, job, path, r->usernum))
-		return;
+		return 0;
 	deliver_head(e, &head);
 	if (!deliver_unique_name(run, e, job, head.len + e->message_len, &name)) {
 		deliver_give_up(job, path, "job name unusable in a Maildir");
@@ -162,7 +228,8 @@ static void deliver_job(struct deliver_run *run, const char *job, const char *pa
 	} else if (retry && deliver_found_in_cur(mailbox, name.data)) {
 		got = 2;
 	} else {
-		got = maildir_deliver(mailbox, name.data, head.data, head.len, e->message, e->message_len);
+		got = maildir_deliver_flags(mailbox, name.data, head.data, head.len, e->message, e->message_len,
+					    MAILDIR_DEFER_DIRSYNC);
 	}
 	if (!got) {
 		log_warn("id=%s event=defer user=%lu: unable to deliver to %s: %s", job, r->usernum, mailbox,
@@ -170,22 +237,22 @@ static void deliver_job(struct deliver_run *run, const char *job, const char *pa
 		run->temporary_failures++;
 		goto done;
 	}
-	if (!spool_retire(path)) {
-		log_warn("id=%s event=defer: unable to retire %s: %s", job, path, strerror(errno));
-		run->temporary_failures++;
-	}
-	log_info("id=%s event=%s user=%lu file=new/%s size=%zu", job, got == 2 ? "already-delivered" : "delivered",
-		 r->usernum, name.data, head.len + e->message_len);
+	xbuf_catf(&line, "id=%s event=%s user=%lu file=new/%s size=%zu", job,
+		  got == 2 ? "already-delivered" : "delivered", r->usernum, name.data, head.len + e->message_len);
+	deliver_hold(run, fd, job, path, mailbox, &line);
+	held = 1;
 done:
 	buf_free(&head);
 	buf_free(&name);
+	buf_free(&line);
+	return held;
 }
 
 static void deliver_one(struct deliver_run *run, const char *dir, const char *job)
 {
 	struct envelope e;
 	char path[PATH_MAX];
-	int fd, retry;
+	int fd, retry, held = 0;
 
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, job) >= sizeof path)
 		return;
@@ -207,10 +274,11 @@ static void deliver_one(struct deliver_run *run, const char *dir, const char *jo
 		retry = stage_was_attempted(fd);
 		if (!retry && !stage_mark_attempted(fd))
 			log_warn("id=%s: unable to mark %s: %s", job, path, strerror(errno));
-		deliver_job(run, job, path, &e, retry);
+		held = deliver_job(run, fd, job, path, &e, retry);
 	}
 	envelope_free(&e);
-	close(fd);
+	if (!held)
+		close(fd);
 }
 
 static int deliver_scan(struct deliver_run *run)
@@ -226,6 +294,7 @@ static int deliver_scan(struct deliver_run *run)
 	while ((d = readdir(dh)))
 		if (d->d_name[0] != '.')
 			deliver_one(run, dir, d->d_name);
+	deliver_flush(run);
 	closedir(dh);
 	return run->temporary_failures ? EXIT_TEMPORARY : 0;
 }
@@ -241,5 +310,6 @@ int main(int argc, char **argv)
 	code = deliver_scan(&run);
 	if (run.db_open)
 		userdb_close(&run.db);
+	stage_dirs_free(&run.dirs);
 	return code;
 }

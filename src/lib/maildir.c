@@ -189,6 +189,12 @@ static int maildir_write_tmp(const char *tmp_path, int *leftover, const char *he
 int maildir_deliver(const char *mailbox, const char *unique_name, const char *head, size_t head_len,
 		    const char *body, size_t body_len)
 {
+	return maildir_deliver_flags(mailbox, unique_name, head, head_len, body, body_len, 0);
+}
+
+int maildir_deliver_flags(const char *mailbox, const char *unique_name, const char *head, size_t head_len,
+			  const char *body, size_t body_len, int flags)
+{
 	char tmp_path[PATH_MAX], new_path[PATH_MAX], new_dir[PATH_MAX];
 	int leftover = 0, already = 0;
 
@@ -214,7 +220,7 @@ int maildir_deliver(const char *mailbox, const char *unique_name, const char *he
 			return 0;
 		}
 		already = 1;
-	} else if (!spool_fsync_dir(new_dir)) {
+	} else if (!(flags & MAILDIR_DEFER_DIRSYNC) && !spool_fsync_dir(new_dir)) {
 		/* The link exists but may not be durable: report a temporary
 		 * failure; the retry finds the name and answers 2. */
 		int saved = errno;

@@ -20,4 +20,11 @@ long maildir_count(const char *mailbox);
 int maildir_deliver(const char *mailbox, const char *unique_name, const char *head, size_t head_len,
 		    const char *body, size_t body_len);
 
+/* maildir_deliver with flags.  MAILDIR_DEFER_DIRSYNC skips the fsync of
+ * new/ (the caller fsyncs it, once for many deliveries, before it counts
+ * any of them as done); the answer 1 then means "linked, not yet durable". */
+#define MAILDIR_DEFER_DIRSYNC 1
+int maildir_deliver_flags(const char *mailbox, const char *unique_name, const char *head, size_t head_len,
+			  const char *body, size_t body_len, int flags);
+
 #endif

@@ -353,3 +353,44 @@ int spool_make_skeleton(void)
 		return 0;
 	return 1;
 }
+
+/* spool_file_commit without the directory fsync: a stage that writes many
+ * files fsyncs each destination directory once afterwards (stage.h). */
+int spool_file_commit_nodirsync(struct spool_file *f)
+{
+	int fd = f->fd;
+
+	if (fd < 0) {
+		errno = EBADF;
+		return 0;
+	}
+	if (!spool_file_drain(f))
+		goto fail;
+	if (f->reused_size > (long long)f->size && ftruncate(fd, (off_t)f->size) != 0)
+		goto fail;
+	if (fsync(fd) != 0)
+		goto fail;
+	f->fd = -1;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(f->tmp_path, f->final_path) != 0)
+		goto fail;
+	buf_free(&f->pending);
+	return 1;
+fail:
+	f->fd = fd;
+	spool_file_abort(f);
+	return 0;
+}
+
+/* spool_reuse_trash reads the trash once per process; a stage that has
+ * just retired files calls this so its next writes recycle them. */
+void spool_trash_rescan(void)
+{
+	trash_exhausted = 0;
+	if (trash_dir_handle)
+		rewinddir(trash_dir_handle);
+}

@@ -41,6 +41,10 @@ int spool_file_write(struct spool_file *f, const void *data, size_t len);
 /* write all, fsync, close (checked), rename into place, fsync the directory.
  * Only after 1 is the file durable.  On 0 the tmp file is removed. */
 int spool_file_commit(struct spool_file *f);
+/* The same without the last step: the file is in place but its directory
+ * entry is durable only after the caller's spool_fsync_dir(f->final_dir).
+ * For stages that write many files and fsync each directory once. */
+int spool_file_commit_nodirsync(struct spool_file *f);
 /* Closes and removes the tmp file; safe after a failed write or commit. */
 void spool_file_abort(struct spool_file *f);
 
@@ -60,6 +64,9 @@ int spool_retire(const char *path);
  * how big it was).  Returns the fd, or -1 (errno ENOENT: trash empty;
  * EEXIST: path exists). */
 int spool_reuse_trash(const char *path, long long *old_size);
+/* spool_reuse_trash reads the trash once per process and then creates;
+ * this makes it look again (after the caller retired files itself). */
+void spool_trash_rescan(void);
 /* Removes trash entries older than min_age_seconds; returns how many. */
 unsigned long spool_empty_trash(int min_age_seconds);
 /* Moves an unreadable or malformed file into spool/bad/ and logs why. */

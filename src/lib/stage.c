@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -66,6 +67,70 @@ int stage_write_file(const char *dest_dir, const char *name, const void *head, s
 		return 0;
 	}
 	return spool_file_commit(&f);
+}
+
+int stage_write_file_deferred(const char *dest_dir, const char *name, const void *head, size_t head_len,
+			      const void *body, size_t body_len, int retry, struct stage_dirs *dirs)
+{
+	struct spool_file f;
+
+	if (!stage_create(&f, dest_dir, name))
+		return 0;
+	if ((retry && !stage_mark_attempted(f.fd)) || !spool_file_write(&f, head, head_len)
+	    || !spool_file_write(&f, body, body_len)) {
+		spool_file_abort(&f);
+		return 0;
+	}
+	if (!spool_file_commit_nodirsync(&f))
+		return 0;
+	stage_dirs_add(dirs, f.final_dir);
+	return 1;
+}
+
+void stage_dirs_add(struct stage_dirs *dirs, const char *path)
+{
+	char **grown;
+	size_t i;
+
+	for (i = 0; i < dirs->count; i++)
+		if (strcmp(dirs->paths[i], path) == 0)
+			return;
+	grown = realloc(dirs->paths, (dirs->count + 1) * sizeof *grown);
+	if (!grown)
+		die_nomem();
+	dirs->paths = grown;
+	if (!(dirs->paths[dirs->count] = strdup(path)))
+		die_nomem();
+	dirs->count++;
+}
+
+int stage_dirs_sync(struct stage_dirs *dirs)
+{
+	int ok = 1, saved = 0;
+	size_t i;
+
+	for (i = 0; i < dirs->count; i++) {
+		if (ok && !spool_fsync_dir(dirs->paths[i])) {
+			ok = 0;
+			saved = errno;
+		}
+		free(dirs->paths[i]);
+	}
+	dirs->count = 0;
+	if (!ok)
+		errno = saved;
+	return ok;
+}
+
+void stage_dirs_free(struct stage_dirs *dirs)
+{
+	size_t i;
+
+	for (i = 0; i < dirs->count; i++)
+		free(dirs->paths[i]);
+	free(dirs->paths);
+	dirs->paths = NULL;
+	dirs->count = 0;
 }
 
 int stage_mkdir(const char *path)

@@ -22,6 +22,26 @@ int stage_claim(const char *path);
 int stage_write_file(const char *dest_dir, const char *name, const void *head, size_t head_len,
 		     const void *body, size_t body_len, int retry);
 
+/* Batching: a stage writes the outputs of many inputs, then makes their
+ * directory entries durable with one fsync per directory, and only then
+ * retires the inputs (an input goes only when all it produced is durable).
+ * stage_dirs is the set of directories still to fsync. */
+struct stage_dirs {
+	char **paths;
+	size_t count;
+};
+#define STAGE_DIRS_INIT { NULL, 0 }
+/* Adds an absolute directory path (once). */
+void stage_dirs_add(struct stage_dirs *dirs, const char *path);
+/* fsyncs every directory of the set and empties it.  1 when all are durable,
+ * 0 errno (the set is emptied either way: the caller retires nothing). */
+int stage_dirs_sync(struct stage_dirs *dirs);
+void stage_dirs_free(struct stage_dirs *dirs);
+/* stage_write_file whose directory fsync is left to stage_dirs_sync: the
+ * destination directory is added to dirs.  1 ok, 0 errno. */
+int stage_write_file_deferred(const char *dest_dir, const char *name, const void *head, size_t head_len,
+			      const void *body, size_t body_len, int retry, struct stage_dirs *dirs);
+
 /* The attempt mark: a claimed spool file is chmod'ed to STAGE_MODE_ATTEMPTED
  * (from 0600) before the stage starts its work, so a rerun after a crash
  * knows an earlier attempt may have left results (a Maildir file that a
