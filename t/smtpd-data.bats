@@ -349,3 +349,17 @@ EOF2
   grep -q 'Received: from c (unknown \[192.0.2.7\])' "$f"
   ! envelope_of "$f" | grep -q '^N '
 }
+
+@test "the Received date is RFC 5322 UTC and agrees with the arrival time (hand-made, no tzset)" {
+  swaks --server "127.0.0.1:$SMTP_PORT" --to demo@localhost --body x >/dev/null 2>&1
+  f="$(find "$HOME_DIR/spool/incoming" -type f | head -1)"
+  run python3 - "$f" <<'EOF2'
+import re, sys, time
+data = open(sys.argv[1], 'rb').read()
+arrival = int(re.search(rb'\0D(\d+)\0', b'\0' + data).group(1))
+date = re.search(rb'Received:.*?;\s*([^\n]+)\n', data, re.S).group(1).decode()
+ok = [time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime(arrival - d)) for d in (0, 1, 2)]
+print('match' if date in ok else 'mismatch %r not in %r' % (date, ok))
+EOF2
+  [ "$output" = "match" ]
+}
