@@ -27,13 +27,17 @@
  * instead of one per message.  Bounded so the claims held stay few fds. */
 #define DELIVER_BATCH_MAX 128
 
-/* A delivered job waiting for the batch's fsync of new/; its claim (fd) is
- * held until it is retired, so no other deliver-local takes it meanwhile. */
+/* A job whose Maildir file is written (or was found from an earlier
+ * attempt) and waits for the batch's fsyncs; its claim (fd) is held until
+ * it is retired, so no other deliver-local takes it meanwhile. */
 struct deliver_done {
 	int fd;
 	char *path;
 	char *job;
-	char *log_line;        /* the delivered line, logged once durable */
+	unsigned long usernum;
+	size_t size;
+	int got;                          /* 0 written, to finish; 1, 2 as maildir_deliver */
+	struct maildir_pending file;      /* mailbox and name in both cases */
 };
 
 struct deliver_run {
@@ -42,7 +46,7 @@ struct deliver_run {
 	char host[HOSTNAME_MAX_BYTES * 4 + 1];   /* Maildir-escaped host name */
 	int temporary_failures;
 	struct stage_dirs dirs;                   /* new/ directories not yet fsync'ed */
-	struct deliver_done batch[DELIVER_BATCH_MAX];
+	struct deliver_done *batch;               /* DELIVER_BATCH_MAX, allocated once */
 	size_t batch_count;
 };
 
@@ -158,53 +162,109 @@ static int deliver_found_in_cur(const char *mailbox, const char *name)
 	return found;
 }
 
-/* Makes the batch's deliveries durable, then retires its jobs (invariant
- * 2: a job goes only after its Maildir file is on disk). */
+/* fsyncs and links one written file; adds its new/ to the directories
+ * to fsync.  Sets d->got (0: failed, logged). */
+static void deliver_finish(struct deliver_run *run, struct deliver_done *d)
+{
+	char new_dir[PATH_MAX];
+
+	if (d->got == 0)
+		d->got = maildir_write_finish(&d->file, MAILDIR_DEFER_DIRSYNC);
+	if (d->got == 0) {
+		log_warn("id=%s event=defer user=%lu: unable to deliver to %s: %s", d->job, d->usernum,
+			 d->file.mailbox, strerror(errno));
+		run->temporary_failures++;
+		return;
+	}
+	/* maildir_write_finish has just used a longer path under this one. */
+	if ((size_t)snprintf(new_dir, sizeof new_dir, "%s/new", d->file.mailbox) >= sizeof new_dir)
+		die_temp("mailbox path too long: %s", d->file.mailbox);
+	stage_dirs_add(&run->dirs, new_dir);
+}
+
+/* Retires a job once its delivery is durable and logs it. */
+static void deliver_retire(struct deliver_run *run, struct deliver_done *d, int synced, int sync_errno)
+{
+	if (!synced) {
+		log_warn("id=%s event=defer: unable to sync the Maildir: %s", d->job, strerror(sync_errno));
+		run->temporary_failures++;
+	} else if (!spool_retire(d->path)) {
+		log_warn("id=%s event=defer: unable to retire %s: %s", d->job, d->path, strerror(errno));
+		run->temporary_failures++;
+	} else {
+		log_info("id=%s event=%s user=%lu file=new/%s size=%zu", d->job,
+			 d->got == 2 ? "already-delivered" : "delivered", d->usernum, d->file.name, d->size);
+	}
+}
+
+/* Makes the batch's deliveries durable (each file's fsync, the links, one
+ * fsync per new/), then retires its jobs (invariant 2: a job goes only
+ * after its Maildir file is on disk). */
 static void deliver_flush(struct deliver_run *run)
 {
-	int synced = stage_dirs_sync(&run->dirs), saved = errno;
+	int synced, saved;
 	size_t i;
 
+	for (i = 0; i < run->batch_count; i++)
+		deliver_finish(run, &run->batch[i]);
+	synced = stage_dirs_sync(&run->dirs);
+	saved = errno;
 	for (i = 0; i < run->batch_count; i++) {
 		struct deliver_done *d = &run->batch[i];
-		if (!synced) {
-			log_warn("id=%s event=defer: unable to sync the Maildir: %s", d->job, strerror(saved));
-			run->temporary_failures++;
-		} else if (!spool_retire(d->path)) {
-			log_warn("id=%s event=defer: unable to retire %s: %s", d->job, d->path, strerror(errno));
-			run->temporary_failures++;
-		} else {
-			log_info("%s", d->log_line);
-		}
+		if (d->got)
+			deliver_retire(run, d, synced, saved);
 		close(d->fd);
 		free(d->path);
 		free(d->job);
-		free(d->log_line);
 	}
 	run->batch_count = 0;
 	/* The retired jobs are the cheapest files for the next deliveries. */
 	spool_trash_rescan();
 }
 
-/* Keeps a delivered job (and its claim) for deliver_flush. */
-static void deliver_hold(struct deliver_run *run, int fd, const char *job, const char *path,
-			 const char *mailbox, struct buf *line)
+/* The next free entry of the batch, filled with the job's claim. */
+static struct deliver_done *deliver_slot(struct deliver_run *run, int fd, const char *job, const char *path,
+					 unsigned long usernum, size_t size)
 {
-	struct deliver_done *d = &run->batch[run->batch_count++];
-	char new_dir[PATH_MAX];
+	struct deliver_done *d;
 
-	/* maildir_deliver has just used a longer path under this one. */
-	if ((size_t)snprintf(new_dir, sizeof new_dir, "%s/new", mailbox) >= sizeof new_dir)
-		die_temp("mailbox path too long: %s", mailbox);
-	stage_dirs_add(&run->dirs, new_dir);
-	d->fd = fd;
-	d->path = strdup(path);
-	d->job = strdup(job);
-	d->log_line = strdup(line->data);
-	if (!d->path || !d->job || !d->log_line)
+	if (!run->batch && !(run->batch = malloc(DELIVER_BATCH_MAX * sizeof *run->batch)))
 		die_nomem();
-	if (run->batch_count == DELIVER_BATCH_MAX)
+	d = &run->batch[run->batch_count];
+	memset(d, 0, sizeof *d);
+	d->fd = fd;
+	d->usernum = usernum;
+	d->size = size;
+	d->file.fd = -1;
+	if (!(d->path = strdup(path)) || !(d->job = strdup(job)))
+		die_nomem();
+	return d;
+}
+
+/* Writes the Maildir file, or notes the earlier delivery found in cur/;
+ * the job is then held for deliver_flush.  0 on failure (logged). */
+static int deliver_start(struct deliver_run *run, int fd, const char *job, const char *path,
+			 const char *mailbox, const struct buf *name, const struct buf *head,
+			 const struct envelope *e, int retry)
+{
+	struct deliver_done *d = deliver_slot(run, fd, job, path, e->rcpt[0].usernum, head->len + e->message_len);
+
+	if (retry && deliver_found_in_cur(mailbox, name->data)) {
+		d->got = 2;
+		snprintf(d->file.mailbox, sizeof d->file.mailbox, "%s", mailbox);
+		snprintf(d->file.name, sizeof d->file.name, "%s", name->data);
+	} else if (!maildir_write_begin(&d->file, mailbox, name->data, head->data, head->len, e->message,
+				       e->message_len)) {
+		log_warn("id=%s event=defer user=%lu: unable to deliver to %s: %s", job, d->usernum, mailbox,
+			 strerror(errno));
+		run->temporary_failures++;
+		free(d->path);
+		free(d->job);
+		return 0;
+	}
+	if (++run->batch_count == DELIVER_BATCH_MAX)
 		deliver_flush(run);
+	return 1;
 }
 
 /* Returns 1 when delivered and held for deliver_flush (which closes fd). */
@@ -212,9 +272,9 @@ static int deliver_job(struct deliver_run *run, int fd, const char *job, const c
 		       struct envelope *e, int retry)
 {
 	char mailbox[PATH_MAX];
-	struct buf head = BUF_INIT, name = BUF_INIT, line = BUF_INIT;
+	struct buf head = BUF_INIT, name = BUF_INIT;
 	const struct envelope_rcpt *r = &e->rcpt[0];
-	int got, held = 0;
+	int held = 0;
 
 	if (!deliver_user_ok(run, job, path, r->usernum))
 		return 0;
@@ -224,27 +284,15 @@ static int deliver_job(struct deliver_run *run, int fd, const char *job, const c
 		goto done;
 	}
 	if (!maildir_path(r->usernum, mailbox, sizeof mailbox) || !maildir_create(mailbox)) {
-		got = 0;
-	} else if (retry && deliver_found_in_cur(mailbox, name.data)) {
-		got = 2;
-	} else {
-		got = maildir_deliver_flags(mailbox, name.data, head.data, head.len, e->message, e->message_len,
-					    MAILDIR_DEFER_DIRSYNC);
-	}
-	if (!got) {
 		log_warn("id=%s event=defer user=%lu: unable to deliver to %s: %s", job, r->usernum, mailbox,
 			 strerror(errno));
 		run->temporary_failures++;
 		goto done;
 	}
-	xbuf_catf(&line, "id=%s event=%s user=%lu file=new/%s size=%zu", job,
-		  got == 2 ? "already-delivered" : "delivered", r->usernum, name.data, head.len + e->message_len);
-	deliver_hold(run, fd, job, path, mailbox, &line);
-	held = 1;
+	held = deliver_start(run, fd, job, path, mailbox, &name, &head, e, retry);
 done:
 	buf_free(&head);
 	buf_free(&name);
-	buf_free(&line);
 	return held;
 }
 
@@ -311,5 +359,6 @@ int main(int argc, char **argv)
 	if (run.db_open)
 		userdb_close(&run.db);
 	stage_dirs_free(&run.dirs);
+	free(run.batch);
 	return code;
 }

@@ -160,30 +160,116 @@ static int maildir_open_tmp(const char *tmp_path, int *leftover, long long *old_
 	return open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
-static int maildir_write_tmp(const char *tmp_path, int *leftover, const char *head, size_t head_len,
-			     const char *body, size_t body_len)
+/* Fills the tmp file and starts its writeback; the fsync comes at finish. */
+static int maildir_fill_tmp(int fd, long long old_size, const char *head, size_t head_len, const char *body,
+			    size_t body_len)
 {
-	long long old_size = -1;
-	int fd = maildir_open_tmp(tmp_path, leftover, &old_size);
+	if (!maildir_write_all(fd, head, head_len) || !maildir_write_all(fd, body, body_len))
+		return 0;
+	if (old_size > (long long)(head_len + body_len) && ftruncate(fd, (off_t)(head_len + body_len)) != 0)
+		return 0;
+	/* Only a hint: finish's fsync is what makes the file durable. */
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	return 1;
+}
 
-	if (fd < 0)
-		return 0;
-	if (!maildir_write_all(fd, head, head_len) || !maildir_write_all(fd, body, body_len)
-	    || (old_size > (long long)(head_len + body_len) && ftruncate(fd, (off_t)(head_len + body_len)) != 0)
-	    || fsync(fd) != 0) {
-		int saved = errno;
-		close(fd);
-		unlink(tmp_path);
-		errno = saved;
-		return 0;
-	}
-	if (close(fd) != 0) {
-		int saved = errno;
-		unlink(tmp_path);
-		errno = saved;
+/* The three paths of a delivery; 0 with errno set when they do not fit. */
+static int maildir_paths(const struct maildir_pending *p, char *tmp_path, char *new_path, char *new_dir)
+{
+	if (!maildir_join(new_dir, PATH_MAX, p->mailbox, "new") || !maildir_join(new_path, PATH_MAX, new_dir, p->name)
+	    || snprintf(tmp_path, PATH_MAX, "%s/tmp/%s", p->mailbox, p->name) >= PATH_MAX) {
+		errno = ENAMETOOLONG;
 		return 0;
 	}
 	return 1;
+}
+
+int maildir_write_begin(struct maildir_pending *p, const char *mailbox, const char *unique_name,
+			const char *head, size_t head_len, const char *body, size_t body_len)
+{
+	char tmp_path[PATH_MAX], new_path[PATH_MAX], new_dir[PATH_MAX];
+	long long old_size = -1;
+
+	p->fd = -1;
+	p->leftover = 0;
+	if (!unique_name[0] || strchr(unique_name, '/') || unique_name[0] == '.') {
+		errno = EINVAL;
+		return 0;
+	}
+	if (snprintf(p->mailbox, sizeof p->mailbox, "%s", mailbox) >= (int)sizeof p->mailbox
+	    || snprintf(p->name, sizeof p->name, "%s", unique_name) >= (int)sizeof p->name) {
+		errno = ENAMETOOLONG;
+		return 0;
+	}
+	if (!maildir_paths(p, tmp_path, new_path, new_dir))
+		return 0;
+	p->fd = maildir_open_tmp(tmp_path, &p->leftover, &old_size);
+	if (p->fd < 0)
+		return 0;
+	if (!maildir_fill_tmp(p->fd, old_size, head, head_len, body, body_len)) {
+		maildir_write_abort(p);
+		return 0;
+	}
+	return 1;
+}
+
+void maildir_write_abort(struct maildir_pending *p)
+{
+	char tmp_path[PATH_MAX], new_path[PATH_MAX], new_dir[PATH_MAX];
+	int saved = errno;
+
+	if (p->fd >= 0) {
+		close(p->fd);
+		if (maildir_paths(p, tmp_path, new_path, new_dir))
+			unlink(tmp_path);
+	}
+	p->fd = -1;
+	errno = saved;
+}
+
+/* fsync and close the tmp file (the caller removes it on failure). */
+static int maildir_sync_tmp(struct maildir_pending *p)
+{
+	int fd = p->fd, ok = fsync(fd) == 0, saved = errno;
+
+	p->fd = -1;
+	if (close(fd) != 0 && ok) {
+		ok = 0;
+		saved = errno;
+	}
+	errno = saved;
+	return ok;
+}
+
+int maildir_write_finish(struct maildir_pending *p, int flags)
+{
+	char tmp_path[PATH_MAX], new_path[PATH_MAX], new_dir[PATH_MAX];
+	int already = 0, saved;
+
+	if (!maildir_paths(p, tmp_path, new_path, new_dir)) {
+		maildir_write_abort(p);
+		return 0;
+	}
+	if (!maildir_sync_tmp(p))
+		goto fail;
+	if (maildir_in_cur(p->mailbox, p->name, p->leftover))
+		already = 1;
+	else if (link(tmp_path, new_path) != 0) {
+		if (errno != EEXIST)
+			goto fail;
+		already = 1;
+	} else if (!(flags & MAILDIR_DEFER_DIRSYNC) && !spool_fsync_dir(new_dir)) {
+		/* The link exists but may not be durable: report a temporary
+		 * failure; the retry finds the name and answers 2. */
+		goto fail;
+	}
+	unlink(tmp_path);
+	return already ? 2 : 1;
+fail:
+	saved = errno;
+	unlink(tmp_path);
+	errno = saved;
+	return 0;
 }
 
 int maildir_deliver(const char *mailbox, const char *unique_name, const char *head, size_t head_len,
@@ -195,39 +281,9 @@ int maildir_deliver(const char *mailbox, const char *unique_name, const char *he
 int maildir_deliver_flags(const char *mailbox, const char *unique_name, const char *head, size_t head_len,
 			  const char *body, size_t body_len, int flags)
 {
-	char tmp_path[PATH_MAX], new_path[PATH_MAX], new_dir[PATH_MAX];
-	int leftover = 0, already = 0;
+	struct maildir_pending p;
 
-	if (!unique_name[0] || strchr(unique_name, '/') || unique_name[0] == '.') {
-		errno = EINVAL;
+	if (!maildir_write_begin(&p, mailbox, unique_name, head, head_len, body, body_len))
 		return 0;
-	}
-	if (!maildir_join(new_dir, sizeof new_dir, mailbox, "new")
-	    || snprintf(tmp_path, sizeof tmp_path, "%s/tmp/%s", mailbox, unique_name) >= (int)sizeof tmp_path
-	    || !maildir_join(new_path, sizeof new_path, new_dir, unique_name)) {
-		errno = ENAMETOOLONG;
-		return 0;
-	}
-	if (!maildir_write_tmp(tmp_path, &leftover, head, head_len, body, body_len))
-		return 0;
-	if (maildir_in_cur(mailbox, unique_name, leftover))
-		already = 1;
-	else if (link(tmp_path, new_path) != 0) {
-		if (errno != EEXIST) {
-			int saved = errno;
-			unlink(tmp_path);
-			errno = saved;
-			return 0;
-		}
-		already = 1;
-	} else if (!(flags & MAILDIR_DEFER_DIRSYNC) && !spool_fsync_dir(new_dir)) {
-		/* The link exists but may not be durable: report a temporary
-		 * failure; the retry finds the name and answers 2. */
-		int saved = errno;
-		unlink(tmp_path);
-		errno = saved;
-		return 0;
-	}
-	unlink(tmp_path);
-	return already ? 2 : 1;
+	return maildir_write_finish(&p, flags);
 }

@@ -27,4 +27,20 @@ int maildir_deliver(const char *mailbox, const char *unique_name, const char *he
 int maildir_deliver_flags(const char *mailbox, const char *unique_name, const char *head, size_t head_len,
 			  const char *body, size_t body_len, int flags);
 
+/* The same in two steps, so a batch of deliveries is written first (each
+ * one's writeback started) and fsync'ed together afterwards.  begin writes
+ * tmp/<unique_name>: 1 ok, 0 errno.  finish fsyncs, links into new/ and
+ * answers as maildir_deliver_flags does.  abort (after begin only) removes
+ * the tmp file. */
+struct maildir_pending {
+	int fd;
+	int leftover;              /* an earlier attempt's tmp file was there */
+	char mailbox[PATH_MAX];
+	char name[NAME_MAX + 1];
+};
+int maildir_write_begin(struct maildir_pending *p, const char *mailbox, const char *unique_name,
+			const char *head, size_t head_len, const char *body, size_t body_len);
+int maildir_write_finish(struct maildir_pending *p, int flags);
+void maildir_write_abort(struct maildir_pending *p);
+
 #endif

@@ -45,6 +45,9 @@ int spool_file_commit(struct spool_file *f);
  * entry is durable only after the caller's spool_fsync_dir(f->final_dir).
  * For stages that write many files and fsync each directory once. */
 int spool_file_commit_nodirsync(struct spool_file *f);
+/* Writes out the buffered data and starts its writeback without waiting;
+ * the file is durable only after a commit.  1 ok, 0 errno. */
+int spool_file_start(struct spool_file *f);
 /* Closes and removes the tmp file; safe after a failed write or commit. */
 void spool_file_abort(struct spool_file *f);
 

@@ -69,22 +69,66 @@ int stage_write_file(const char *dest_dir, const char *name, const void *head, s
 	return spool_file_commit(&f);
 }
 
-int stage_write_file_deferred(const char *dest_dir, const char *name, const void *head, size_t head_len,
-			      const void *body, size_t body_len, int retry, struct stage_dirs *dirs)
+static void stage_batch_commit_files(struct stage_batch *b)
 {
-	struct spool_file f;
+	size_t i;
 
-	if (!stage_create(&f, dest_dir, name))
+	for (i = 0; i < b->count; i++) {
+		if (spool_file_commit_nodirsync(&b->files[i])) {
+			stage_dirs_add(&b->dirs, b->files[i].final_dir);
+		} else if (!b->failed) {
+			b->failed = 1;
+			b->failed_errno = errno;
+		}
+	}
+	b->count = 0;
+}
+
+int stage_batch_write(struct stage_batch *b, const char *dest_dir, const char *name, const void *head,
+		      size_t head_len, const void *body, size_t body_len, int retry)
+{
+	struct spool_file *f;
+
+	if (!b->files && !(b->files = malloc(STAGE_BATCH_FILES_MAX * sizeof *b->files)))
+		die_nomem();
+	if (b->count == STAGE_BATCH_FILES_MAX)
+		stage_batch_commit_files(b);
+	f = &b->files[b->count];
+	if (!stage_create(f, dest_dir, name))
 		return 0;
-	if ((retry && !stage_mark_attempted(f.fd)) || !spool_file_write(&f, head, head_len)
-	    || !spool_file_write(&f, body, body_len)) {
-		spool_file_abort(&f);
+	if ((retry && !stage_mark_attempted(f->fd)) || !spool_file_write(f, head, head_len)
+	    || !spool_file_write(f, body, body_len) || !spool_file_start(f)) {
+		spool_file_abort(f);
 		return 0;
 	}
-	if (!spool_file_commit_nodirsync(&f))
-		return 0;
-	stage_dirs_add(dirs, f.final_dir);
+	b->count++;
 	return 1;
+}
+
+int stage_batch_sync(struct stage_batch *b)
+{
+	int ok;
+
+	stage_batch_commit_files(b);
+	ok = stage_dirs_sync(&b->dirs);
+	if (b->failed) {
+		ok = 0;
+		errno = b->failed_errno;
+	}
+	b->failed = 0;
+	return ok;
+}
+
+void stage_batch_free(struct stage_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->count; i++)
+		spool_file_abort(&b->files[i]);
+	free(b->files);
+	b->files = NULL;
+	b->count = 0;
+	stage_dirs_free(&b->dirs);
 }
 
 void stage_dirs_add(struct stage_dirs *dirs, const char *path)

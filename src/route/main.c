@@ -44,7 +44,7 @@ struct route_run {
 	struct resolve_context ctx;
 	int loaded;            /* config, database and aliases read (lazily) */
 	int temporary_failures;
-	struct stage_dirs dirs;                 /* job directories not yet fsync'ed */
+	struct stage_batch jobs;               /* jobs not yet durable */
 	struct route_done batch[ROUTE_BATCH_MAX];
 	size_t batch_count;
 };
@@ -54,7 +54,7 @@ struct route_run {
 struct route_message {
 	const char *name;      /* file name in spool/incoming, also the job prefix */
 	int retry;             /* an earlier route worked on it: mark the jobs */
-	struct stage_dirs *dirs;
+	struct stage_batch *jobs;
 	struct envelope env;
 	struct envelope_rcpt *by_channel[ROUTE_CHANNEL_SLOTS];
 	size_t by_channel_count[ROUTE_CHANNEL_SLOTS];
@@ -133,8 +133,8 @@ static int route_write_job(struct route_message *msg, const char *channel, const
 		buf_free(&head);
 		return 0;
 	}
-	ok = stage_write_file_deferred(dest, job_name, head.data, head.len, msg->env.message,
-				       msg->env.message_len, msg->retry, msg->dirs);
+	ok = stage_batch_write(msg->jobs, dest, job_name, head.data, head.len, msg->env.message,
+			       msg->env.message_len, msg->retry);
 	if (!ok)
 		log_warn("id=%s event=job-failed channel=%s job=%s: %s", msg->env.id, channel, job_name,
 			 strerror(errno));
@@ -271,13 +271,13 @@ static int route_message(struct route_run *run, struct route_message *msg, const
  * an input goes only after everything it produced is on disk). */
 static void route_flush(struct route_run *run)
 {
-	int synced = stage_dirs_sync(&run->dirs), saved = errno;
+	int synced = stage_batch_sync(&run->jobs), saved = errno;
 	size_t i;
 
 	for (i = 0; i < run->batch_count; i++) {
 		struct route_done *d = &run->batch[i];
 		if (!synced) {
-			log_warn("id=%s event=defer: unable to sync the queue directories: %s", d->id,
+			log_warn("id=%s event=defer: unable to make the jobs durable: %s", d->id,
 				 strerror(saved));
 			run->temporary_failures++;
 		} else if (!spool_retire(d->path)) {
@@ -322,7 +322,7 @@ static void route_one(struct route_run *run, const char *dir, const char *name)
 		return;    /* gone, or another route holds it */
 	memset(&msg, 0, sizeof msg);
 	msg.name = name;
-	msg.dirs = &run->dirs;
+	msg.jobs = &run->jobs;
 	/* If a killed route wrote jobs that were delivered since, the rewritten
 	 * jobs tell deliver-local to look for those deliveries (stage.h). */
 	msg.retry = stage_was_attempted(fd);
@@ -366,6 +366,6 @@ int main(int argc, char **argv)
 		resolve_context_free(&run.ctx);
 		userdb_close(&run.db);
 	}
-	stage_dirs_free(&run.dirs);
+	stage_batch_free(&run.jobs);
 	return code;
 }
