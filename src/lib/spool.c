@@ -430,3 +430,30 @@ int spool_file_start(struct spool_file *f)
 	(void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	return 1;
 }
+
+/* spool_read_file for a file the caller has open (a stage's claim), read
+ * from offset 0 without moving the descriptor.  1 ok, 0 errno. */
+int spool_read_fd(int fd, struct buf *b)
+{
+	struct stat st;
+	off_t off = 0;
+	ssize_t r;
+
+	buf_truncate(b, 0);
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && !buf_reserve(b, (size_t)st.st_size))
+		return 0;
+	for (;;) {
+		if (!buf_reserve(b, 65536))
+			return 0;
+		r = pread(fd, b->data + b->len, 65536, off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return 0;
+		if (r == 0)
+			return 1;
+		b->len += (size_t)r;
+		b->data[b->len] = 0;
+		off += r;
+	}
+}

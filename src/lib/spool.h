@@ -56,6 +56,9 @@ int spool_fsync_dir(const char *dir_path);
 /* Reads a whole file into b.  1 ok, 0 errno. */
 int spool_read_file(const char *path, struct buf *b);
 
+/* The same for a file already open (read with pread from offset 0). */
+int spool_read_fd(int fd, struct buf *b);
+
 /* Moves a finished file aside (rename into spool/trash) instead of unlinking
  * it, because unlink of a fresh file costs ~1 ms here (design.md).  1 ok. */
 int spool_retire(const char *path);

@@ -1,4 +1,5 @@
 #include "stage.h"
+#include "envelope.h"
 #include "home.h"
 #include "log.h"
 #include "spool.h"
@@ -175,6 +176,14 @@ void stage_dirs_free(struct stage_dirs *dirs)
 	free(dirs->paths);
 	dirs->paths = NULL;
 	dirs->count = 0;
+}
+
+int stage_load_envelope(int fd, struct envelope *e)
+{
+	envelope_init(e);
+	if (!spool_read_fd(fd, &e->storage))
+		return 0;
+	return envelope_parse(e);
 }
 
 int stage_mkdir(const char *path)

@@ -74,6 +74,11 @@ int stage_was_attempted(int fd);
 /* Sets the mark.  1 ok, 0 errno. */
 int stage_mark_attempted(int fd);
 
+/* envelope_load from a claimed file's descriptor (no second open).
+ * 1 ok, 0 errno (EBADMSG: malformed). */
+struct envelope;
+int stage_load_envelope(int fd, struct envelope *e);
+
 /* mkdir 0700 that accepts an existing directory.  1 ok, 0 errno. */
 int stage_mkdir(const char *path);
 

@@ -239,12 +239,12 @@ static int route_write_channel_jobs(struct route_message *msg)
 }
 
 /* Routes one claimed file.  Returns 1 when the file may be retired. */
-static int route_message(struct route_run *run, struct route_message *msg, const char *path)
+static int route_message(struct route_run *run, struct route_message *msg, int fd, const char *path)
 {
 	size_t i;
 	int ok = 1;
 
-	if (!envelope_load(path, &msg->env)) {
+	if (!stage_load_envelope(fd, &msg->env)) {
 		if (errno == EBADMSG) {
 			spool_quarantine(path, "malformed envelope");
 			log_error("id=%s event=quarantine reason=malformed-envelope", msg->name);
@@ -328,7 +328,7 @@ static void route_one(struct route_run *run, const char *dir, const char *name)
 	msg.retry = stage_was_attempted(fd);
 	if (!msg.retry && !stage_mark_attempted(fd))
 		log_warn("id=%s: unable to mark %s: %s", name, path, strerror(errno));
-	if (route_message(run, &msg, path))
+	if (route_message(run, &msg, fd, path))
 		route_hold(run, fd, path, &msg.env);
 	else
 		close(fd);
