@@ -161,3 +161,28 @@ EOF
   for i in $(seq 1 40); do [ -e "$(SPOOL)/trash/old" ] || break; sleep 0.05; done
   [ ! -e "$(SPOOL)/trash/old" ]
 }
+
+@test "runq -l: a poke during a pass starts the next pass's stages together, then an ordinary pass" {
+  # Stand-in stages log "<pass> <stage> start|end"; route takes 0.4 s.
+  mkdir "$BATS_TEST_TMPDIR/libexec"
+  log="$BATS_TEST_TMPDIR/stages"
+  printf '#!/bin/sh\necho "route start" >> "%s"\nsleep 0.4\necho "route end" >> "%s"\n' "$log" "$log" \
+    > "$BATS_TEST_TMPDIR/libexec/route"
+  printf '#!/bin/sh\necho "deliver-local start" >> "%s"\necho "deliver-local end" >> "%s"\n' "$log" "$log" \
+    > "$BATS_TEST_TMPDIR/libexec/deliver-local"
+  chmod +x "$BATS_TEST_TMPDIR/libexec/route" "$BATS_TEST_TMPDIR/libexec/deliver-local"
+  BBSMAIL_LIBEXEC="$BATS_TEST_TMPDIR/libexec" start_runq_loop
+  sleep 0.2                                  # pass 1: route is running
+  printf x > "$(SPOOL)/trigger"
+  for i in $(seq 1 60); do [ "$(grep -c 'deliver-local end' "$log")" -ge 3 ] && break; sleep 0.05; done
+  sleep 0.6                                  # nothing more may start
+  run cat "$log"
+  echo "$output"
+  # pass 1 in order; pass 2 together (deliver-local runs while route
+  # sleeps); pass 3 in order again, and then runq is idle
+  [ "${#lines[@]}" -eq 12 ]
+  [ "${lines[*]:0:4}" = "route start route end deliver-local start deliver-local end" ]
+  [ "$(printf '%s\n' "${lines[@]:4:3}" | sort | tr '\n' ,)" = "deliver-local end,deliver-local start,route start," ]
+  [ "${lines[7]}" = "route end" ]
+  [ "${lines[*]:8:4}" = "route start route end deliver-local start deliver-local end" ]
+}
