@@ -17,11 +17,23 @@ setup() { make_home "RescanFrequency = 60"; }
 
 @test "runq: empties trash older than 2 s, keeps fresh trash" {
   echo old > "$(SPOOL)/trash/old"
-  touch -d '-1 hour' "$(SPOOL)/trash/old"
+  touch -d '-2 hours' "$(SPOOL)/trash/old"
   echo new > "$(SPOOL)/trash/new"
   run runq
   [ "$status" -eq 0 ]
   [ "$(ls "$(SPOOL)/trash")" = "new" ]
+}
+
+@test "runq: keeps a reserve of small trash files for reuse, removes big ones" {
+  for i in 1 2 3; do echo small > "$(SPOOL)/trash/small$i"; done
+  head -c 100000 /dev/zero > "$(SPOOL)/trash/big"
+  echo linked > "$BATS_TEST_TMPDIR/linked"
+  ln "$BATS_TEST_TMPDIR/linked" "$(SPOOL)/trash/linked"
+  touch -d '-1 minute' "$(SPOOL)"/trash/*
+  run runq
+  [ "$status" -eq 0 ]
+  [ "$(ls "$(SPOOL)/trash" | tr '\n' ' ')" = "small1 small2 small3 " ]
+  [ "$(cat "$BATS_TEST_TMPDIR/linked")" = "linked" ]
 }
 
 @test "runq: removes spool/tmp files older than 36 hours only" {
@@ -155,7 +167,7 @@ EOF
   start_runq_loop
   sleep 0.3
   echo old > "$(SPOOL)/trash/old"
-  touch -d '-1 hour' "$(SPOOL)/trash/old"
+  touch -d '-2 hours' "$(SPOOL)/trash/old"
   inject 1 demo
   wait_for_count 2 1 5
   for i in $(seq 1 40); do [ -e "$(SPOOL)/trash/old" ] || break; sleep 0.05; done

@@ -457,3 +457,40 @@ int spool_read_fd(int fd, struct buf *b)
 		off += r;
 	}
 }
+
+/* spool_empty_trash that keeps a reserve for spool_reuse_trash: of the
+ * entries older than min_age_seconds, up to keep regular, singly linked
+ * files of at most keep_max_bytes and younger than keep_max_age_seconds
+ * stay (every spool write recycles one instead of creating a file, which
+ * after many deletions costs far more here); the rest are removed.
+ * Returns how many were removed. */
+unsigned long spool_trim_trash(int min_age_seconds, unsigned long keep, long long keep_max_bytes,
+			       int keep_max_age_seconds)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	unsigned long removed = 0, kept = 0;
+	struct dirent *d;
+	struct stat st;
+	time_t now = time(NULL);
+	DIR *dh;
+
+	if (!home_path(dir, sizeof dir, SPOOL_TRASH_DIR) || !(dh = opendir(dir)))
+		return 0;
+	while ((d = readdir(dh))) {
+		if (d->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, d->d_name) >= sizeof path)
+			continue;
+		if (lstat(path, &st) != 0 || now - st.st_mtime < min_age_seconds)
+			continue;
+		if (kept < keep && S_ISREG(st.st_mode) && st.st_nlink == 1 && (long long)st.st_size <= keep_max_bytes
+		    && now - st.st_mtime < keep_max_age_seconds) {
+			kept++;
+			continue;
+		}
+		if (unlink(path) == 0)
+			removed++;
+	}
+	closedir(dh);
+	return removed;
+}
