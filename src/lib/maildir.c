@@ -93,25 +93,6 @@ long maildir_count(const char *mailbox)
 	return fresh + seen;
 }
 
-static int maildir_write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return 0;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 1;
-}
-
 /* 1 when cur/ holds "<name>:2,<flags>", i.e. a reader already moved this
  * delivery out of new/.  The two names a POP3 reader leaves are tried with a
  * stat each; the full scan runs only when asked (an interrupted earlier
@@ -164,7 +145,7 @@ static int maildir_open_tmp(const char *tmp_path, int *leftover, long long *old_
 static int maildir_fill_tmp(int fd, long long old_size, const char *head, size_t head_len, const char *body,
 			    size_t body_len)
 {
-	if (!maildir_write_all(fd, head, head_len) || !maildir_write_all(fd, body, body_len))
+	if (!spool_write_all(fd, head, head_len) || !spool_write_all(fd, body, body_len))
 		return 0;
 	if (old_size > (long long)(head_len + body_len) && ftruncate(fd, (off_t)(head_len + body_len)) != 0)
 		return 0;

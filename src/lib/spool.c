@@ -132,8 +132,9 @@ int spool_file_create(struct spool_file *f, const char *dest_dir, const char *na
 	return f->fd >= 0;
 }
 
-static int spool_write_all(int fd, const char *p, size_t n)
+int spool_write_all(int fd, const void *data, size_t n)
 {
+	const char *p = data;
 	ssize_t w;
 
 	while (n) {
@@ -175,33 +176,7 @@ int spool_file_write(struct spool_file *f, const void *data, size_t len)
 
 int spool_file_commit(struct spool_file *f)
 {
-	int fd = f->fd;
-
-	if (fd < 0) {
-		errno = EBADF;
-		return 0;
-	}
-	if (!spool_file_drain(f))
-		goto fail;
-	/* A recycled file may be longer than what we wrote: cut its old tail. */
-	if (f->reused_size > (long long)f->size && ftruncate(fd, (off_t)f->size) != 0)
-		goto fail;
-	if (fsync(fd) != 0)
-		goto fail;
-	f->fd = -1;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(f->tmp_path, f->final_path) != 0)
-		goto fail;
-	buf_free(&f->pending);
-	return spool_fsync_dir(f->final_dir);
-fail:
-	f->fd = fd;
-	spool_file_abort(f);
-	return 0;
+	return spool_file_commit_nodirsync(f) && spool_fsync_dir(f->final_dir);
 }
 
 void spool_file_abort(struct spool_file *f)
@@ -231,38 +206,17 @@ int spool_fsync_dir(const char *dir_path)
 
 int spool_read_file(const char *path, struct buf *b)
 {
-	struct stat st;
-	ssize_t r;
-	int fd;
+	int fd, ok, saved;
 
 	buf_truncate(b, 0);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && !buf_reserve(b, (size_t)st.st_size))
-		goto fail;
-	for (;;) {
-		if (!buf_reserve(b, 65536))
-			goto fail;
-		r = read(fd, b->data + b->len, 65536);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			goto fail;
-		if (r == 0)
-			break;
-		b->len += (size_t)r;
-		b->data[b->len] = 0;
-	}
+	ok = spool_read_fd(fd, b);
+	saved = errno;
 	close(fd);
-	return 1;
-fail:
-	{
-		int saved = errno;
-		close(fd);
-		errno = saved;
-	}
-	return 0;
+	errno = saved;
+	return ok;
 }
 
 /* Trash names stay unique: the base name plus a fresh id. */
@@ -380,6 +334,7 @@ int spool_file_commit_nodirsync(struct spool_file *f)
 	}
 	if (!spool_file_drain(f))
 		goto fail;
+	/* A recycled file may be longer than what we wrote: cut its old tail. */
 	if (f->reused_size > (long long)f->size && ftruncate(fd, (off_t)f->size) != 0)
 		goto fail;
 	if (fsync(fd) != 0)

@@ -53,6 +53,9 @@ void spool_file_abort(struct spool_file *f);
 
 /* Absolute-path helpers used by every stage. */
 int spool_fsync_dir(const char *dir_path);
+/* write() until all n bytes are out, through EINTR and short writes.
+ * 1 ok, 0 errno. */
+int spool_write_all(int fd, const void *data, size_t n);
 /* Reads a whole file into b.  1 ok, 0 errno. */
 int spool_read_file(const char *path, struct buf *b);
 
