@@ -67,7 +67,8 @@ static void on_stop(int sig)
 	stop_requested = 1;
 }
 
-/* libexec/ next to our own bin/, unless BBSMAIL_LIBEXEC says otherwise. */
+/* The stages' directory: BBSMAIL_LIBEXEC, else ../libexec/bbsmail next to
+ * our own bin/ (make install's layout), else ../libexec (the checkout). */
 static void runq_find_libexec(struct runq *q)
 {
 	const char *env = getenv("BBSMAIL_LIBEXEC");
@@ -87,6 +88,10 @@ static void runq_find_libexec(struct runq *q)
 	slash = strrchr(self, '/');
 	if (slash)
 		*slash = 0;
+	if ((size_t)snprintf(q->libexec, sizeof q->libexec, "%s/../libexec/bbsmail", self) >= sizeof q->libexec)
+		die_temp("libexec path too long");
+	if (access(q->libexec, X_OK) == 0)
+		return;
 	if ((size_t)snprintf(q->libexec, sizeof q->libexec, "%s/../libexec", self) >= sizeof q->libexec)
 		die_temp("libexec path too long");
 }
