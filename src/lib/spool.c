@@ -236,31 +236,6 @@ int spool_retire(const char *path)
 	return unlink(path) == 0;
 }
 
-unsigned long spool_empty_trash(int min_age_seconds)
-{
-	char dir[PATH_MAX], path[PATH_MAX];
-	unsigned long removed = 0;
-	struct dirent *d;
-	struct stat st;
-	time_t now = time(NULL);
-	DIR *dh;
-
-	if (!home_path(dir, sizeof dir, SPOOL_TRASH_DIR) || !(dh = opendir(dir)))
-		return 0;
-	while ((d = readdir(dh))) {
-		if (d->d_name[0] == '.')
-			continue;
-		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, d->d_name) >= sizeof path)
-			continue;
-		if (lstat(path, &st) != 0 || now - st.st_mtime < min_age_seconds)
-			continue;
-		if (unlink(path) == 0)
-			removed++;
-	}
-	closedir(dh);
-	return removed;
-}
-
 void spool_quarantine(const char *path, const char *why)
 {
 	char bad[PATH_MAX], rel[PATH_MAX];
@@ -413,7 +388,7 @@ int spool_read_fd(int fd, struct buf *b)
 	}
 }
 
-/* spool_empty_trash that keeps a reserve for spool_reuse_trash: of the
+/* Empties the trash but for a reserve for spool_reuse_trash: of the
  * entries older than min_age_seconds, up to keep regular, singly linked
  * files of at most keep_max_bytes and younger than keep_max_age_seconds
  * stay (every spool write recycles one instead of creating a file, which

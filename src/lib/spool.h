@@ -76,11 +76,9 @@ int spool_reuse_trash(const char *path, long long *old_size);
 /* spool_reuse_trash reads the trash once per process and then creates;
  * this makes it look again (after the caller retired files itself). */
 void spool_trash_rescan(void);
-/* Removes trash entries older than min_age_seconds; returns how many. */
-unsigned long spool_empty_trash(int min_age_seconds);
-/* The same, but keeps up to keep of the old entries for reuse: regular,
- * singly linked, at most keep_max_bytes, younger than keep_max_age_seconds.
- * Returns how many were removed. */
+/* Removes trash entries older than min_age_seconds, but keeps up to keep of
+ * them for reuse: regular, singly linked, at most keep_max_bytes, younger
+ * than keep_max_age_seconds.  Returns how many were removed. */
 unsigned long spool_trim_trash(int min_age_seconds, unsigned long keep, long long keep_max_bytes,
 			       int keep_max_age_seconds);
 /* Moves an unreadable or malformed file into spool/bad/ and logs why. */
