@@ -59,12 +59,7 @@ EOF2
 @test "Received header: from/by/with/id/for/date, 'for' only with one recipient" {
   run chat <<EOF2
 $HELLO
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 L Subject: one
 L .
 R 250
@@ -121,20 +116,10 @@ EOF2
 @test "empty message and a message of one dot line" {
   run chat <<EOF2
 $HELLO
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 L .
 R 250
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 L ..
 L .
 R 250
@@ -151,12 +136,7 @@ EOF2
   l999=$(head -c 999 /dev/zero | tr '\0' 'y')
   run chat <<EOF2
 $HELLO
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 L short
 L $l999
 L after
@@ -176,12 +156,7 @@ EOF2
 @test "NUL in DATA: 554 5.6.0, nothing spooled" {
   run chat <<EOF2
 $HELLO
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 S a\0b\r\n.\r\n
 R 554 5.6.0 NUL
 L QUIT
@@ -217,21 +192,11 @@ EOF2
   conf_param 'maxsize 2000'
   run chat <<EOF2
 $HELLO
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 REP 60 line {i} of a message that is too long for the limit set here\r\n
 L .
 R 552 5.3.4
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 REP 10 line {i} of a message that fits\r\n
 L .
 R 250
@@ -247,12 +212,7 @@ EOF2
 @test "client disconnecting mid-DATA leaves nothing in incoming/ or tmp/" {
   run chat <<EOF2
 $HELLO
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 L Subject: cut
 L half a message
 EOF2

@@ -12,12 +12,7 @@ setup() { smtp_setup; }
 smuggle() {
   chat <<EOF2
 $HELLO
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 S Subject: first\r\n\r\nbody$1MAIL FROM:<admin@localhost>\r\nRCPT TO:<demo@localhost>\r\nDATA\r\nSubject: spoofed\r\n\r\nevil\r\n.\r\n
 R 550 5.5.2 Bare LF or bare CR
 L NOOP
@@ -68,20 +63,10 @@ EOF2
 @test 'a lone bare CR or bare LF inside a line refuses the message' {
   run chat <<EOF2
 $HELLO
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 S a\rb\r\n.\r\n
 R 550 5.5.2
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 S a\nb\r\n.\r\n
 R 550 5.5.2
 L QUIT
@@ -94,12 +79,7 @@ EOF2
 @test 'a clean message pipelined with the next one gives exactly two' {
   run chat <<EOF2
 $HELLO
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 S one\r\n.\r\nMAIL FROM:<b@example.org>\r\nRCPT TO:<demo@localhost>\r\nDATA\r\n
 R 250 2.0.0
 R 250 2.1.0

@@ -146,12 +146,7 @@ EOF2
   start_smtpd
   run chat <<EOF2
 $HELLO
-L MAIL FROM:<a@example.org>
-R 250
-L RCPT TO:<demo@localhost>
-R 250
-L DATA
-R 354
+$TO_DEMO_DATA
 L Subject: plain
 L
 L body

@@ -25,6 +25,8 @@ smtpd_log() { cat "$BATS_TEST_TMPDIR/SMTP_PORT.log"; }
 
 # The usual opening: greeting and EHLO.
 HELLO=$'R 220\nL EHLO client.example\nR 250'
+# The usual transaction opening, up to DATA's 354.
+TO_DEMO_DATA=$'L MAIL FROM:<a@example.org>\nR 250\nL RCPT TO:<demo@localhost>\nR 250\nL DATA\nR 354'
 
 # ---- TLS and AUTH (issue 4) ----------------------------------------------
 # tls_setup_file: one self-signed pair per test file (setup_file), in
