@@ -13,7 +13,6 @@ static int max_level = LOG_LEVEL_INFO;
 static void (*die_hook)(int);
 
 void log_set_program(const char *name) { program = name; }
-const char *log_program(void) { return program; }
 void log_set_level(int level) { max_level = level; }
 int log_level_enabled(int level) { return level <= max_level; }
 

@@ -18,7 +18,6 @@ enum log_level {
 #define EXIT_TEMPORARY 111
 
 void log_set_program(const char *name);
-const char *log_program(void);
 void log_set_level(int level);
 int log_level_enabled(int level);
 /* Parses "Debug", "info", "7", ... ; returns -1 if unknown. */

@@ -55,21 +55,6 @@ static int stage_create(struct spool_file *f, const char *dest_dir, const char *
 	return spool_file_create(f, dest_dir, name);
 }
 
-int stage_write_file(const char *dest_dir, const char *name, const void *head, size_t head_len,
-		     const void *body, size_t body_len, int retry)
-{
-	struct spool_file f;
-
-	if (!stage_create(&f, dest_dir, name))
-		return 0;
-	if ((retry && !stage_mark_attempted(f.fd)) || !spool_file_write(&f, head, head_len)
-	    || !spool_file_write(&f, body, body_len)) {
-		spool_file_abort(&f);
-		return 0;
-	}
-	return spool_file_commit(&f);
-}
-
 static void stage_batch_commit_files(struct stage_batch *b)
 {
 	size_t i;

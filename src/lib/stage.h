@@ -15,14 +15,6 @@ void stage_parse_args(int argc, char **argv, const char *usage);
  * (the path no longer names the inode we locked). */
 int stage_claim(const char *path);
 
-/* Durably writes head+body as <dest_dir>/<name> (dest_dir relative to the
- * home) through spool/tmp/<name>.  A spool/tmp/<name> left by a killed
- * earlier run is removed first: the caller holds the claim on the input, so
- * nobody else writes that name.  With retry set the file is written with
- * the attempt mark (below).  1 ok, 0 errno. */
-int stage_write_file(const char *dest_dir, const char *name, const void *head, size_t head_len,
-		     const void *body, size_t body_len, int retry);
-
 /* Batching: a stage writes the outputs of many inputs, then makes their
  * directory entries durable with one fsync per directory, and only then
  * retires the inputs (an input goes only when all it produced is durable).
@@ -52,8 +44,12 @@ struct stage_batch {
 	int failed_errno;
 };
 #define STAGE_BATCH_INIT { NULL, 0, STAGE_DIRS_INIT, 0, 0 }
-/* stage_write_file into the batch: durable only after stage_batch_sync.
- * 1 ok, 0 errno (nothing of this file is left). */
+/* Writes head+body to become <dest_dir>/<name> (dest_dir relative to the
+ * home) through spool/tmp/<name>; durable only after stage_batch_sync.  A
+ * spool/tmp/<name> left by a killed earlier run is removed first: the
+ * caller holds the claim on the input, so nobody else writes that name.
+ * With retry set the file carries the attempt mark (below).  1 ok, 0 errno
+ * (nothing of this file is left). */
 int stage_batch_write(struct stage_batch *b, const char *dest_dir, const char *name, const void *head,
 		      size_t head_len, const void *body, size_t body_len, int retry);
 /* Commits every file (fsync, rename), then fsyncs each directory once.
