@@ -1,10 +1,12 @@
-/* deliver-local: scans spool/queue/local/ once and delivers each job (one
- * recipient, written by route) into the user's Maildir under
- * spool/mailbox/<usernum>/ (deliver-local(8), spool(5)).
- * The Maildir name is derived from the job, so a rerun after a crash
- * between the delivery and the job's removal finds the earlier delivery
- * instead of making a second copy. */
+/* deliver-local: delivers each job of spool/queue/local/ (one recipient,
+ * written by route) into the user's Maildir under spool/mailbox/<usernum>/
+ * (deliver-local(8), spool(5)).  The Maildir name is derived from the job,
+ * so a rerun after a crash between the delivery and the job's removal
+ * finds the earlier delivery instead of making a second copy.  The scan,
+ * claims, batching, retries, bounces and result lines are the stage
+ * driver's (stage.h). */
 #include "buf.h"
+#include "channel.h"
 #include "config.h"
 #include "envelope.h"
 #include "home.h"
@@ -22,38 +24,27 @@
 
 #define USAGE "deliver-local [-d DIR]"
 #define HOSTNAME_MAX_BYTES 256
-/* Jobs delivered before the new/ directories they touched are fsync'ed
- * together and the jobs retired: one directory fsync per mailbox per batch
- * instead of one per message.  Bounded so the claims held stay few fds. */
-#define DELIVER_BATCH_MAX 128
 
 /* A job whose Maildir file is written (or was found from an earlier
- * attempt) and waits for the batch's fsyncs; its claim (fd) is held until
- * it is retired, so no other deliver-local takes it meanwhile. */
-struct deliver_done {
-	int fd;
-	char *path;
-	char *job;
+ * attempt), waiting for the batch's fsyncs. */
+struct deliver_pending {
 	unsigned long usernum;
 	size_t size;
 	int got;                          /* 0 written, to finish; 1, 2 as maildir_deliver */
 	struct maildir_pending file;      /* mailbox and name in both cases */
 };
 
-struct deliver_run {
+struct deliver_ctx {
 	struct userdb db;
 	int db_open;
 	char host[HOSTNAME_MAX_BYTES * 4 + 1];   /* Maildir-escaped host name */
-	int temporary_failures;
 	struct stage_dirs dirs;                   /* new/ directories not yet fsync'ed */
-	struct deliver_done *batch;               /* DELIVER_BATCH_MAX, allocated once */
 	unsigned long mailbox_made;               /* user whose Maildir is known to exist */
-	size_t batch_count;
 };
 
-/* The host part of Maildir names: '/' and ':' escaped as formats.md §4.1
- * says (\057, \072). */
-static void deliver_host_name(struct deliver_run *run)
+/* The host part of Maildir names, with '/' and ':' escaped as \057 and
+ * \072 (the Maildir convention). */
+static void deliver_host_name(struct deliver_ctx *run)
 {
 	char raw[HOSTNAME_MAX_BYTES + 1];
 	size_t i, n = 0;
@@ -71,14 +62,14 @@ static void deliver_host_name(struct deliver_run *run)
 }
 
 /* Done on the first job only, so an empty queue costs one readdir. */
-static void deliver_open(struct deliver_run *run)
+static void deliver_open(void *opaque, struct stage_run *stage)
 {
+	struct deliver_ctx *run = opaque;
 	struct mail_config cfg;
 
-	if (run->db_open)
-		return;
 	mail_config_defaults(&cfg);
 	xmail_config_load(&cfg);    /* for LogLevel */
+	stage->max_attempts = cfg.max_delivery_attempts;
 	if (!userdb_open(&run->db, 0))
 		die_sys("unable to open the user database");
 	deliver_host_name(run);
@@ -88,7 +79,7 @@ static void deliver_open(struct deliver_run *run)
 /* "<arrival>.J<job name with '.' as '_'>.<host>,S=<size>": the job name is
  * unique in the spool (queue id + recipient index), so the name is unique
  * in the Maildir and the same on every attempt at this job. */
-static int deliver_unique_name(const struct deliver_run *run, const struct envelope *e, const char *job,
+static int deliver_unique_name(const struct deliver_ctx *run, const struct envelope *e, const char *job,
 			       size_t size, struct buf *name)
 {
 	size_t i;
@@ -114,34 +105,19 @@ static void deliver_head(const struct envelope *e, struct buf *head)
 	xbuf_catf(head, "Return-Path: <%s>\n", e->sender);
 }
 
-/* A job that will never be deliverable goes to spool/bad for the sysop. */
-static void deliver_give_up(const char *job, const char *path, const char *why)
-{
-	log_error("id=%s event=undeliverable reason=%s", job, why);
-	spool_quarantine(path, why);
-}
-
-static int deliver_user_ok(struct deliver_run *run, const char *job, const char *path,
-			   unsigned long usernum)
+/* 1 when the user may receive; otherwise the failure is reported. */
+static int deliver_user_ok(struct deliver_ctx *run, struct stage_job *job, unsigned long usernum)
 {
 	struct user u;
 	int got = userdb_get_by_number(&run->db, usernum, &u);
 
-	if (got < 0) {
-		log_warn("id=%s event=defer user=%lu: unable to read the user database: %s", job, usernum,
-			 strerror(errno));
-		run->temporary_failures++;
-		return 0;
-	}
-	if (got == 0) {
-		deliver_give_up(job, path, "no such user");
-		return 0;
-	}
-	if (u.flags & USER_FLAG_DISABLED) {
-		deliver_give_up(job, path, "user disabled");
-		return 0;
-	}
-	return 1;
+	if (got < 0)
+		stage_report_failure(job, 0, 1, 451, "4.3.0", "unable to read the user database: %s", strerror(errno));
+	else if (got == 0)
+		stage_report_failure(job, 0, 0, 550, "5.1.1", "no such user (user %lu was deleted)", usernum);
+	else if (u.flags & USER_FLAG_DISABLED)
+		stage_report_failure(job, 0, 0, 550, "5.2.1", "mailbox disabled");
+	return got > 0 && !(u.flags & USER_FLAG_DISABLED);
 }
 
 /* After an interrupted attempt, a reader may have renamed the earlier
@@ -163,114 +139,9 @@ static int deliver_found_in_cur(const char *mailbox, const char *name)
 	return found;
 }
 
-/* fsyncs and links one written file; adds its new/ to the directories
- * to fsync.  Sets d->got (0: failed, logged). */
-static void deliver_finish(struct deliver_run *run, struct deliver_done *d)
-{
-	char new_dir[PATH_MAX];
-
-	if (d->got == 0)
-		d->got = maildir_write_finish(&d->file, MAILDIR_DEFER_DIRSYNC);
-	if (d->got == 0) {
-		log_warn("id=%s event=defer user=%lu: unable to deliver to %s: %s", d->job, d->usernum,
-			 d->file.mailbox, strerror(errno));
-		run->temporary_failures++;
-		return;
-	}
-	/* maildir_write_finish has just used a longer path under this one. */
-	if ((size_t)snprintf(new_dir, sizeof new_dir, "%s/new", d->file.mailbox) >= sizeof new_dir)
-		die_temp("mailbox path too long: %s", d->file.mailbox);
-	stage_dirs_add(&run->dirs, new_dir);
-}
-
-/* Retires a job once its delivery is durable and logs it. */
-static void deliver_retire(struct deliver_run *run, struct deliver_done *d, int synced, int sync_errno)
-{
-	if (!synced) {
-		log_warn("id=%s event=defer: unable to sync the Maildir: %s", d->job, strerror(sync_errno));
-		run->temporary_failures++;
-	} else if (!spool_retire(d->path)) {
-		log_warn("id=%s event=defer: unable to retire %s: %s", d->job, d->path, strerror(errno));
-		run->temporary_failures++;
-	} else {
-		log_info("id=%s event=%s user=%lu file=new/%s size=%zu", d->job,
-			 d->got == 2 ? "already-delivered" : "delivered", d->usernum, d->file.name, d->size);
-	}
-}
-
-/* Makes the batch's deliveries durable (each file's fsync, the links, one
- * fsync per new/), then retires its jobs (invariant 2: a job goes only
- * after its Maildir file is on disk). */
-static void deliver_flush(struct deliver_run *run)
-{
-	int synced, saved;
-	size_t i;
-
-	for (i = 0; i < run->batch_count; i++)
-		deliver_finish(run, &run->batch[i]);
-	synced = stage_dirs_sync(&run->dirs);
-	saved = errno;
-	for (i = 0; i < run->batch_count; i++) {
-		struct deliver_done *d = &run->batch[i];
-		if (d->got)
-			deliver_retire(run, d, synced, saved);
-		close(d->fd);
-		free(d->path);
-		free(d->job);
-	}
-	run->batch_count = 0;
-	/* The retired jobs are the cheapest files for the next deliveries. */
-	spool_trash_rescan();
-}
-
-/* The next free entry of the batch, filled with the job's claim. */
-static struct deliver_done *deliver_slot(struct deliver_run *run, int fd, const char *job, const char *path,
-					 unsigned long usernum, size_t size)
-{
-	struct deliver_done *d;
-
-	if (!run->batch && !(run->batch = malloc(DELIVER_BATCH_MAX * sizeof *run->batch)))
-		die_nomem();
-	d = &run->batch[run->batch_count];
-	memset(d, 0, sizeof *d);
-	d->fd = fd;
-	d->usernum = usernum;
-	d->size = size;
-	d->file.fd = -1;
-	if (!(d->path = strdup(path)) || !(d->job = strdup(job)))
-		die_nomem();
-	return d;
-}
-
-/* Writes the Maildir file, or notes the earlier delivery found in cur/;
- * the job is then held for deliver_flush.  0 on failure (logged). */
-static int deliver_start(struct deliver_run *run, int fd, const char *job, const char *path,
-			 const char *mailbox, const struct buf *name, const struct buf *head,
-			 const struct envelope *e, int retry)
-{
-	struct deliver_done *d = deliver_slot(run, fd, job, path, e->rcpt[0].usernum, head->len + e->message_len);
-
-	if (retry && deliver_found_in_cur(mailbox, name->data)) {
-		d->got = 2;
-		snprintf(d->file.mailbox, sizeof d->file.mailbox, "%s", mailbox);
-		snprintf(d->file.name, sizeof d->file.name, "%s", name->data);
-	} else if (!maildir_write_begin(&d->file, mailbox, name->data, head->data, head->len, e->message,
-				       e->message_len)) {
-		log_warn("id=%s event=defer user=%lu: unable to deliver to %s: %s", job, d->usernum, mailbox,
-			 strerror(errno));
-		run->temporary_failures++;
-		free(d->path);
-		free(d->job);
-		return 0;
-	}
-	if (++run->batch_count == DELIVER_BATCH_MAX)
-		deliver_flush(run);
-	return 1;
-}
-
 /* The user's Maildir path, created if missing.  Consecutive jobs for one
  * user (a burst to one mailbox) skip the four mkdir calls.  1 ok, 0 errno. */
-static int deliver_mailbox(struct deliver_run *run, unsigned long usernum, char *mailbox, size_t size)
+static int deliver_mailbox(struct deliver_ctx *run, unsigned long usernum, char *mailbox, size_t size)
 {
 	if (!maildir_path(usernum, mailbox, size))
 		return 0;
@@ -282,98 +153,129 @@ static int deliver_mailbox(struct deliver_run *run, unsigned long usernum, char 
 	return 1;
 }
 
-/* Returns 1 when delivered and held for deliver_flush (which closes fd). */
-static int deliver_job(struct deliver_run *run, int fd, const char *job, const char *path,
-		       struct envelope *e, int retry)
+/* Writes the Maildir file (fsync'ed and linked at flush), or notes the
+ * earlier delivery found in cur/. */
+static enum stage_verdict deliver_start(struct stage_job *job, const char *mailbox,
+					const struct buf *name, const struct buf *head)
 {
+	struct deliver_pending *d = calloc(1, sizeof *d);
+
+	if (!d) {
+		stage_report_failure(job, 0, 1, 451, "4.3.0", "%s", strerror(ENOMEM));
+		return STAGE_HOLD;
+	}
+	d->usernum = job->env->rcpt[0].usernum;
+	d->size = head->len + job->message_len;
+	d->file.fd = -1;
+	if (job->retry && deliver_found_in_cur(mailbox, name->data)) {
+		d->got = 2;
+		snprintf(d->file.mailbox, sizeof d->file.mailbox, "%s", mailbox);
+		snprintf(d->file.name, sizeof d->file.name, "%s", name->data);
+	} else if (!maildir_write_begin(&d->file, mailbox, name->data, head->data, head->len, job->message,
+				       job->message_len)) {
+		stage_report_failure(job, 0, 1, 451, "4.3.0", "unable to deliver to %s: %s", mailbox, strerror(errno));
+		free(d);
+		return STAGE_HOLD;
+	}
+	job->data = d;
+	return STAGE_HOLD;
+}
+
+static enum stage_verdict deliver_work(void *opaque, struct stage_job *job)
+{
+	struct deliver_ctx *run = opaque;
+	const struct envelope *e = job->env;
+	const struct envelope_rcpt *r = &e->rcpt[0];
 	char mailbox[PATH_MAX];
 	struct buf head = BUF_INIT, name = BUF_INIT;
-	const struct envelope_rcpt *r = &e->rcpt[0];
-	int held = 0;
+	enum stage_verdict verdict = STAGE_HOLD;
 
-	if (!deliver_user_ok(run, job, path, r->usernum))
-		return 0;
+	if (e->rcpt_count != 1 || !r->channel || strcmp(r->channel, "local") != 0 || r->usernum == 0) {
+		job->why = "job is not one local recipient";
+		return STAGE_QUARANTINE;
+	}
+	if (!deliver_user_ok(run, job, r->usernum))
+		return STAGE_HOLD;
 	deliver_head(e, &head);
-	if (!deliver_unique_name(run, e, job, head.len + e->message_len, &name)) {
-		deliver_give_up(job, path, "job name unusable in a Maildir");
-		goto done;
+	if (!deliver_unique_name(run, e, job->name, head.len + job->message_len, &name)) {
+		job->why = "job name unusable in a Maildir";
+		verdict = STAGE_QUARANTINE;
+	} else if (!deliver_mailbox(run, r->usernum, mailbox, sizeof mailbox)) {
+		stage_report_failure(job, 0, 1, 451, "4.3.0", "unable to deliver to %s: %s", mailbox, strerror(errno));
+	} else {
+		verdict = deliver_start(job, mailbox, &name, &head);
 	}
-	if (!deliver_mailbox(run, r->usernum, mailbox, sizeof mailbox)) {
-		log_warn("id=%s event=defer user=%lu: unable to deliver to %s: %s", job, r->usernum, mailbox,
-			 strerror(errno));
-		run->temporary_failures++;
-		goto done;
-	}
-	held = deliver_start(run, fd, job, path, mailbox, &name, &head, e, retry);
-done:
 	buf_free(&head);
 	buf_free(&name);
-	return held;
+	return verdict;
 }
 
-static void deliver_one(struct deliver_run *run, const char *dir, const char *job)
+/* fsyncs and links one written file; adds its new/ to the directories to
+ * fsync.  A failure defers the job. */
+static void deliver_finish(struct deliver_ctx *run, struct stage_job *job, struct deliver_pending *d)
 {
-	struct envelope e;
-	char path[PATH_MAX];
-	int fd, retry, held = 0;
+	char new_dir[PATH_MAX];
 
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, job) >= sizeof path)
+	if (d->got == 0)
+		d->got = maildir_write_finish(&d->file, MAILDIR_DEFER_DIRSYNC);
+	if (d->got == 0) {
+		stage_report_failure(job, 0, 1, 451, "4.3.0", "unable to deliver to %s: %s", d->file.mailbox,
+				     strerror(errno));
 		return;
-	fd = stage_claim(path);
-	if (fd < 0)
-		return;   /* gone, or another deliver-local holds it */
-	if (!stage_load_envelope(fd, &e)) {
-		if (errno == EBADMSG)
-			deliver_give_up(job, path, "malformed job");
-		else {
-			log_warn("id=%s event=defer: unable to read %s: %s", job, path, strerror(errno));
-			run->temporary_failures++;
-		}
-	} else if (e.rcpt_count != 1 || !e.rcpt[0].channel || strcmp(e.rcpt[0].channel, "local") != 0
-		   || e.rcpt[0].usernum == 0) {
-		deliver_give_up(job, path, "job is not one local recipient");
-	} else {
-		deliver_open(run);
-		retry = stage_was_attempted(fd);
-		if (!retry && !stage_mark_attempted(fd))
-			log_warn("id=%s: unable to mark %s: %s", job, path, strerror(errno));
-		held = deliver_job(run, fd, job, path, &e, retry);
 	}
-	envelope_free(&e);
-	if (!held)
-		close(fd);
+	if ((size_t)snprintf(new_dir, sizeof new_dir, "%s/new", d->file.mailbox) >= sizeof new_dir
+	    || !stage_dirs_add(&run->dirs, new_dir)) {
+		d->got = 0;
+		stage_report_failure(job, 0, 1, 451, "4.3.0", "unable to sync %s: %s", d->file.mailbox,
+				     strerror(errno ? errno : ENAMETOOLONG));
+	}
 }
 
-static int deliver_scan(struct deliver_run *run)
+/* Makes the batch's deliveries durable (each file's fsync, the links, one
+ * fsync per new/) before the driver retires any job. */
+static int deliver_flush(void *opaque, struct stage_job **jobs, size_t count)
 {
-	char dir[PATH_MAX];
-	struct dirent *d;
-	DIR *dh;
+	struct deliver_ctx *run = opaque;
+	size_t i;
+	int synced;
 
-	xhome_path(dir, sizeof dir, SPOOL_QUEUE_DIR "/local");
-	dh = opendir(dir);
-	if (!dh)
-		die_sys("unable to open %s", dir);
-	while ((d = readdir(dh)))
-		if (d->d_name[0] != '.')
-			deliver_one(run, dir, d->d_name);
-	deliver_flush(run);
-	closedir(dh);
-	return run->temporary_failures ? EXIT_TEMPORARY : 0;
+	for (i = 0; i < count; i++)
+		if (jobs[i]->data)
+			deliver_finish(run, jobs[i], jobs[i]->data);
+	synced = stage_dirs_sync(&run->dirs);
+	for (i = 0; i < count; i++) {
+		struct deliver_pending *d = jobs[i]->data;
+		if (d && d->got)
+			stage_report_done(jobs[i], 0, "local", d->got == 2 ? "already-delivered" : "delivered",
+					  "user=%lu file=new/%s size=%zu", d->usernum, d->file.name, d->size);
+		if (d && d->got == 0)
+			maildir_write_abort(&d->file);
+		free(d);
+		jobs[i]->data = NULL;
+	}
+	return synced;
 }
+
+static const struct stage_ops deliver_ops = {
+	.program = "deliver-local",
+	.channel_id = CHANNEL_LOCAL,
+	.needs_message = 1,
+	.open = deliver_open,
+	.work = deliver_work,
+	.flush = deliver_flush,
+};
 
 int main(int argc, char **argv)
 {
-	struct deliver_run run;
+	struct deliver_ctx run;
 	int code;
 
 	log_set_program("deliver-local");
-	stage_parse_args(argc, argv, USAGE);
+	xstage_parse_args(argc, argv, USAGE);
 	memset(&run, 0, sizeof run);
-	code = deliver_scan(&run);
+	code = stage_run(&deliver_ops, &run);
 	if (run.db_open)
 		userdb_close(&run.db);
 	stage_dirs_free(&run.dirs);
-	free(run.batch);
 	return code;
 }

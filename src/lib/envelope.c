@@ -45,13 +45,16 @@ int envelope_write(const struct envelope *e, struct buf *out)
 	     && add_optional(out, 'N', e->client_host) && add_optional(out, 'P', e->protocol)
 	     && add_optional(out, 'U', e->auth_user) && add_optional(out, 'B', e->body)
 	     && (!e->smtputf8 || record_add(out, 'Y', "1")) && add_optional(out, 'R', e->ret)
-	     && add_optional(out, 'E', e->envid);
+	     && add_optional(out, 'E', e->envid)
+	     && (!e->attempts || record_add_ulong(out, 'Q', e->attempts))
+	     && (!e->last_attempt || record_add_ulong(out, 'L', e->last_attempt));
 	for (i = 0; ok && i < e->rcpt_count; i++) {
 		const struct envelope_rcpt *r = &e->rcpt[i];
 		ok = record_add(out, 'T', r->address) && add_optional(out, 'n', r->notify)
 		     && add_optional(out, 'o', r->orcpt) && add_optional(out, 'c', r->channel)
 		     && (!r->channel || record_add_ulong(out, 'u', r->usernum))
-		     && add_optional(out, 't', r->target);
+		     && add_optional(out, 't', r->target) && add_optional(out, 's', r->status)
+		     && add_optional(out, 'r', r->code) && add_optional(out, 'x', r->diagnostic);
 	}
 	return ok && record_end(out);
 }
@@ -80,6 +83,9 @@ int envelope_parse(struct envelope *e)
 			case 'c': cur->channel = value; continue;
 			case 'u': cur->usernum = strtoul(value, NULL, 10); continue;
 			case 't': cur->target = value; continue;
+			case 's': cur->status = value; continue;
+			case 'r': cur->code = value; continue;
+			case 'x': cur->diagnostic = value; continue;
 			default: goto bad; /* message fields come before recipients */
 			}
 		}
@@ -97,6 +103,8 @@ int envelope_parse(struct envelope *e)
 		case 'Y': e->smtputf8 = 1; break;
 		case 'R': e->ret = value; break;
 		case 'E': e->envid = value; break;
+		case 'Q': e->attempts = strtoul(value, NULL, 10); break;
+		case 'L': e->last_attempt = strtoul(value, NULL, 10); break;
 		default: goto bad;
 		}
 	}

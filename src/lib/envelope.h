@@ -8,9 +8,15 @@
  *   P protocol (RFC 3848 name: ESMTP, ESMTPSA, LMTP, local, ...)
  *   U authenticated user   B BODY= (7BIT, 8BITMIME)   Y "1" if SMTPUTF8
  *   R RET= (FULL|HDRS)   E ENVID= (decoded xtext)
+ *   Q attempts so far   L time of the last attempt   (jobs deferred before)
  * Recipient tags: T starts a recipient (its address), then optionally
  *   n NOTIFY= value   o ORCPT= value (decoded, "rfc822;addr")
  *   c channel   u user number   t target   (set by route in queue jobs)
+ *   s status (RFC 3463, "5.1.1")   r reply code   x diagnostic text
+ *                                  (bounce jobs: why the recipient failed)
+ * A job record (spool/queue/<channel>/<job>) ends at the record's end mark;
+ * its message is the job's body link (body.h).  An incoming file, and a
+ * job written by an older bbsmail, carries the message after the mark.
  * Constants shared with man/spool.5: keep them in step. */
 #ifndef BBSMAIL_ENVELOPE_H
 #define BBSMAIL_ENVELOPE_H
@@ -27,6 +33,9 @@ struct envelope_rcpt {
 	const char *channel;  /* route output only */
 	unsigned long usernum;
 	const char *target;
+	const char *status;   /* bounce jobs only */
+	const char *code;
+	const char *diagnostic;
 };
 
 struct envelope {
@@ -35,6 +44,8 @@ struct envelope {
 	const char *sender, *helo, *client_ip, *client_host, *protocol, *auth_user;
 	const char *body, *ret, *envid;
 	int smtputf8;
+	unsigned long attempts;      /* Q: 0 for a job never deferred */
+	unsigned long last_attempt;  /* L */
 	struct envelope_rcpt *rcpt;
 	size_t rcpt_count;
 	const char *message;   /* the message bytes (LF line ends) */

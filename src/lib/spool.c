@@ -1,4 +1,7 @@
 #include "spool.h"
+#include "body.h"
+#include "channel.h"
+#include "schedule.h"
 #include "home.h"
 #include "log.h"
 #include <dirent.h>
@@ -278,14 +281,21 @@ int spool_free_kbytes(unsigned long long *kbytes)
 int spool_make_skeleton(void)
 {
 	static const char *dirs[] = { "spool", SPOOL_TMP_DIR, SPOOL_INCOMING_DIR, SPOOL_QUEUE_DIR,
-		SPOOL_QUEUE_DIR "/local", SPOOL_QUEUE_DIR "/remote", SPOOL_QUEUE_DIR "/board",
-		SPOOL_QUEUE_DIR "/qwk", SPOOL_QUEUE_DIR "/fido", SPOOL_TRASH_DIR, SPOOL_BAD_DIR,
-		SPOOL_MAILBOX_DIR, SPOOL_DATA_DIR, SPOOL_DATA_DIR "/user" };
-	char path[PATH_MAX];
+		SPOOL_BODY_DIR, SPOOL_DEFER_DIR, SPOOL_TRASH_DIR, SPOOL_BAD_DIR, SPOOL_MAILBOX_DIR,
+		SPOOL_DATA_DIR, SPOOL_DATA_DIR "/user" };
+	char path[PATH_MAX], rel[PATH_MAX];
 	size_t i;
+	int id;
 
 	for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
 		if (!home_path(path, sizeof path, dirs[i]))
+			return 0;
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return 0;
+	}
+	for (id = CHANNEL_FIRST; id < CHANNEL_END; id++) {
+		if ((size_t)snprintf(rel, sizeof rel, "%s/%s", SPOOL_QUEUE_DIR, channel_name(id)) >= sizeof rel
+		    || !home_path(path, sizeof path, rel))
 			return 0;
 		if (mkdir(path, 0700) != 0 && errno != EEXIST)
 			return 0;

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void stage_parse_args(int argc, char **argv, const char *usage)
+void xstage_parse_args(int argc, char **argv, const char *usage)
 {
 	int opt;
 
@@ -60,9 +60,9 @@ static void stage_batch_commit_files(struct stage_batch *b)
 	size_t i;
 
 	for (i = 0; i < b->count; i++) {
-		if (spool_file_commit_nodirsync(&b->files[i])) {
-			stage_dirs_add(&b->dirs, b->files[i].final_dir);
-		} else if (!b->failed) {
+		if (spool_file_commit_nodirsync(&b->files[i]) && stage_dirs_add(&b->dirs, b->files[i].final_dir))
+			continue;
+		if (!b->failed) {
 			b->failed = 1;
 			b->failed_errno = errno;
 		}
@@ -76,14 +76,14 @@ int stage_batch_write(struct stage_batch *b, const char *dest_dir, const char *n
 	struct spool_file *f;
 
 	if (!b->files && !(b->files = malloc(STAGE_BATCH_FILES_MAX * sizeof *b->files)))
-		die_nomem();
+		return 0;
 	if (b->count == STAGE_BATCH_FILES_MAX)
 		stage_batch_commit_files(b);
 	f = &b->files[b->count];
 	if (!stage_create(f, dest_dir, name))
 		return 0;
 	if ((retry && !stage_mark_attempted(f->fd)) || !spool_file_write(f, head, head_len)
-	    || !spool_file_write(f, body, body_len) || !spool_file_start(f)) {
+	    || (body && !spool_file_write(f, body, body_len)) || !spool_file_start(f)) {
 		spool_file_abort(f);
 		return 0;
 	}
@@ -117,21 +117,22 @@ void stage_batch_free(struct stage_batch *b)
 	stage_dirs_free(&b->dirs);
 }
 
-void stage_dirs_add(struct stage_dirs *dirs, const char *path)
+int stage_dirs_add(struct stage_dirs *dirs, const char *path)
 {
 	char **grown;
 	size_t i;
 
 	for (i = 0; i < dirs->count; i++)
 		if (strcmp(dirs->paths[i], path) == 0)
-			return;
+			return 1;
 	grown = realloc(dirs->paths, (dirs->count + 1) * sizeof *grown);
 	if (!grown)
-		die_nomem();
+		return 0;
 	dirs->paths = grown;
 	if (!(dirs->paths[dirs->count] = strdup(path)))
-		die_nomem();
+		return 0;
 	dirs->count++;
+	return 1;
 }
 
 int stage_dirs_sync(struct stage_dirs *dirs)

@@ -1,13 +1,15 @@
 /* stage: what the spool stages (route, deliver-local, later deliver-*)
- * share beyond spool.h: the -d option, the flock claim on a spool file and
- * the job write that replaces a leftover of an interrupted earlier run. */
+ * share beyond spool.h: the stage driver (stage_run, below), the -d option,
+ * the flock claim on a spool file, batched output files and the attempt
+ * mark. */
 #ifndef BBSMAIL_STAGE_H
 #define BBSMAIL_STAGE_H
 #include "spool.h"
 #include <stddef.h>
+#include <time.h>
 
 /* Accepts only "-d DIR" (sets the home); anything else dies with usage. */
-void stage_parse_args(int argc, char **argv, const char *usage);
+void xstage_parse_args(int argc, char **argv, const char *usage);
 
 /* Claims a spool file: opens it and takes flock(LOCK_EX|LOCK_NB).  Returns
  * the fd (closing it releases the claim), or -1 when the file is gone,
@@ -24,8 +26,8 @@ struct stage_dirs {
 	size_t count;
 };
 #define STAGE_DIRS_INIT { NULL, 0 }
-/* Adds an absolute directory path (once). */
-void stage_dirs_add(struct stage_dirs *dirs, const char *path);
+/* Adds an absolute directory path (once).  1 ok, 0 ENOMEM. */
+int stage_dirs_add(struct stage_dirs *dirs, const char *path);
 /* fsyncs every directory of the set and empties it.  1 when all are durable,
  * 0 errno (the set is emptied either way: the caller retires nothing). */
 int stage_dirs_sync(struct stage_dirs *dirs);
@@ -48,7 +50,8 @@ struct stage_batch {
  * home) through spool/tmp/<name>; durable only after stage_batch_sync.  A
  * spool/tmp/<name> left by a killed earlier run is removed first: the
  * caller holds the claim on the input, so nobody else writes that name.
- * With retry set the file carries the attempt mark (below).  1 ok, 0 errno
+ * With retry set the file carries the attempt mark (below).  body may be
+ * NULL (a job record, whose message is its body link).  1 ok, 0 errno
  * (nothing of this file is left). */
 int stage_batch_write(struct stage_batch *b, const char *dest_dir, const char *name, const void *head,
 		      size_t head_len, const void *body, size_t body_len, int retry);
@@ -77,5 +80,104 @@ int stage_load_envelope(int fd, struct envelope *e);
 
 /* mkdir 0700 that accepts an existing directory.  1 ok, 0 errno. */
 int stage_mkdir(const char *path);
+
+/* The stage driver.  Every stage is the same loop: release the jobs whose
+ * deferral is over (schedule.h), scan the input directory, claim each file
+ * (flock), set the attempt mark, load and check its record, find its
+ * message, let the stage work on it, and after a batch of up to
+ * STAGE_RUN_BATCH_MAX inputs make every output durable (the stage's own
+ * flush, then the driver's deferred copies and bounce jobs, one directory
+ * fsync each) before it retires any input and logs one result line per
+ * recipient:
+ *   <program>: info: id=<job> rcpt=<address> channel=<channel>
+ *                    result=<result> delay=<seconds>s [fields...] [reason=...]
+ * A stage is then its work function, its flush, and one line in the
+ * channel table (channel.h). */
+#define STAGE_RUN_BATCH_MAX 128
+
+enum stage_verdict {
+	STAGE_HOLD,         /* worked on: outputs written, durable after flush */
+	STAGE_LEAVE,        /* temporary trouble with the whole input: left as it
+			     * is for the next pass (used where the input carries
+			     * the message, e.g. route's spool/incoming) */
+	STAGE_QUARANTINE    /* will never work: moved to spool/bad (job->why) */
+};
+
+enum stage_result_kind {
+	STAGE_PENDING = 0,  /* not reported yet */
+	STAGE_DONE,         /* delivered or handed on (result says which) */
+	STAGE_DEFERRED,     /* temporary failure: tried again later */
+	STAGE_FAILED        /* permanent failure: a bounce job is written */
+};
+
+struct stage_outcome {
+	enum stage_result_kind kind;
+	const char *channel;   /* where it went (static string) */
+	const char *result;    /* "delivered", "queued", ... (static string) */
+	char *fields;          /* extra key=value fields for the log, or NULL */
+	char status[16];       /* DEFERRED/FAILED: RFC 3463 status */
+	int code;              /* DEFERRED/FAILED: SMTP-style reply code */
+	char *reason;          /* DEFERRED/FAILED: text, single line */
+};
+
+struct stage_job {
+	const char *name;          /* file name in the input directory */
+	char path[PATH_MAX];       /* where the claimed input is */
+	int fd;                    /* the claim (flock); closed when retired */
+	int retry;                 /* an earlier attempt was interrupted */
+	struct envelope *env;      /* the record (owned by the driver) */
+	const char *message;       /* the message, when the stage needs it */
+	size_t message_len;
+	int message_inline;        /* the input carries the message itself */
+	int body_fd;               /* the job's body link, or -1 */
+	struct stage_outcome *outcome;   /* one per recipient of env */
+	const char *why;           /* STAGE_QUARANTINE: the reason */
+	int temporary_failure;     /* a recipient deferred or the job left */
+	int keeps_body;            /* its deferred copy still needs the body */
+	void *data;                /* the stage's own, from work to flush */
+};
+
+struct stage_run;
+struct stage_ops {
+	const char *program;       /* log name, also set with log_set_program */
+	int channel_id;            /* CHANNEL_LOCAL, ...; 0: spool/incoming */
+	int needs_message;         /* load the message before work */
+	/* Once, before the first job (config, databases).  May die. */
+	void (*open)(void *ctx, struct stage_run *run);
+	enum stage_verdict (*work)(void *ctx, struct stage_job *job);
+	/* Makes the outputs of every held job durable.  A job whose output
+	 * failed is reported with stage_report_failure (temporary).  1 when
+	 * all are durable; 0 (errno) leaves every held input for later. */
+	int (*flush)(void *ctx, struct stage_job **jobs, size_t count);
+};
+
+struct stage_run {
+	const struct stage_ops *ops;
+	void *ctx;
+	int opened;
+	unsigned long max_attempts;   /* deferrals before a recipient fails */
+	struct stage_job **held;      /* STAGE_RUN_BATCH_MAX */
+	size_t held_count;
+	struct stage_batch outputs;   /* deferred copies and bounce jobs */
+	int temporary_failures;
+	time_t now;
+};
+
+/* Runs the stage once over its input.  Returns the exit code: 0, or
+ * EXIT_TEMPORARY when anything was deferred or left for later. */
+int stage_run(const struct stage_ops *ops, void *ctx);
+
+/* For work and flush: what happened to recipient i.  result is a word
+ * for the log ("delivered", "queued", "duplicate", "already-delivered");
+ * fields, if not NULL, a printf format for extra key=value fields. */
+void stage_report_done(struct stage_job *job, size_t i, const char *channel, const char *result,
+		       const char *fields, ...) __attribute__((format(printf, 5, 6)));
+/* A failure of recipient i: temporary (deferred, tried again after a
+ * backoff) or permanent (a bounce job in spool/queue/bounce/). */
+void stage_report_failure(struct stage_job *job, size_t i, int temporary, int code, const char *status,
+			  const char *reason, ...) __attribute__((format(printf, 6, 7)));
+/* Every recipient still pending gets the same failure. */
+void stage_report_all(struct stage_job *job, int temporary, int code, const char *status, const char *reason,
+		      ...) __attribute__((format(printf, 5, 6)));
 
 #endif

@@ -1,8 +1,14 @@
-/* route: scans spool/incoming/ once, resolves every recipient and writes the
- * per-channel jobs into spool/queue/<channel>/ (route(8), spool(5)).
- * Local jobs hold one recipient each and are named "<id>.<n>" after the
- * recipient's index, so a rerun after a crash rewrites the same names and
- * deliver-local's deterministic Maildir names catch any earlier delivery. */
+/* route: resolves every recipient of each message in spool/incoming/ and
+ * writes the per-channel jobs into spool/queue/<channel>/ (route(8),
+ * spool(5)).  The message itself is not copied: each job is a small record
+ * plus a hard link to the incoming file (body.h).  Local jobs hold one
+ * recipient each and are named "<id>.<n>" after the recipient's index, so
+ * a rerun after a crash rewrites the same names and deliver-local's
+ * deterministic Maildir names catch any earlier delivery.  The scan,
+ * claims, batching, bounces and result lines are the stage driver's
+ * (stage.h). */
+#include "body.h"
+#include "channel.h"
 #include "config.h"
 #include "envelope.h"
 #include "home.h"
@@ -11,52 +17,31 @@
 #include "spool.h"
 #include "stage.h"
 #include "userdb.h"
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define USAGE "route [-d DIR]"
 
-/* Channels other than local get one job per message; the order is the
- * order of resolve_channel, so a channel's slot is its enum value. */
-#define ROUTE_CHANNEL_SLOTS (RESOLVE_FIDO + 1)
+/* One slot per channel id (channel.h); resolve's numbering is the same. */
+#define ROUTE_CHANNEL_SLOTS CHANNEL_END
 
-/* Inputs routed before their jobs' directories are fsync'ed together and
- * they are retired: one directory fsync per channel per batch instead of
- * one per job.  Bounded so the claims held stay a small number of fds. */
-#define ROUTE_BATCH_MAX 128
-
-/* A routed input waiting for the batch's directory fsync; the claim (fd)
- * is held until it is retired, so no other route takes it meanwhile. */
-struct route_done {
-	int fd;
-	char *path;
-	char *id;
-	size_t rcpt_count;
-};
-
-struct route_run {
+struct route_ctx {
 	struct mail_config cfg;
 	struct userdb db;
-	struct resolve_context ctx;
-	int loaded;            /* config, database and aliases read (lazily) */
-	int temporary_failures;
-	struct stage_batch jobs;               /* jobs not yet durable */
-	struct route_done batch[ROUTE_BATCH_MAX];
-	size_t batch_count;
+	struct resolve_context resolver;
+	int loaded;
+	char body_dir[PATH_MAX];
+	struct stage_batch jobs;    /* job records not yet durable */
 };
 
-/* Per message: the recipients of each non-local channel, and the local
- * users already given a job (a user named twice gets the message once). */
+/* Per message: the recipients of each non-local channel (with their index
+ * in the message), and the local users already given a job. */
 struct route_message {
-	const char *name;      /* file name in spool/incoming, also the job prefix */
-	int retry;             /* an earlier route worked on it: mark the jobs */
-	struct stage_batch *jobs;
-	struct envelope env;
+	struct stage_job *job;
 	struct envelope_rcpt *by_channel[ROUTE_CHANNEL_SLOTS];
+	size_t *index_of[ROUTE_CHANNEL_SLOTS];
 	size_t by_channel_count[ROUTE_CHANNEL_SLOTS];
 	unsigned long *local_users;
 	size_t local_user_count;
@@ -64,27 +49,19 @@ struct route_message {
 	size_t target_copy_count;
 };
 
-static void route_load(struct route_run *run)
+static void route_open(void *opaque, struct stage_run *run)
 {
-	static const char *channels[] = { "local", "remote", "board", "qwk", "fido" };
-	char path[PATH_MAX], rel[64];
-	size_t i;
+	struct route_ctx *r = opaque;
 
-	if (run->loaded)
-		return;
-	mail_config_defaults(&run->cfg);
-	xmail_config_load(&run->cfg);
-	if (!userdb_open(&run->db, 0))
+	mail_config_defaults(&r->cfg);
+	xmail_config_load(&r->cfg);
+	if (!userdb_open(&r->db, 0))
 		die_sys("unable to open the user database");
-	if (!resolve_context_load(&run->ctx, &run->cfg, &run->db))
+	if (!resolve_context_load(&r->resolver, &r->cfg, &r->db))
 		die_sys("unable to load etc/alias.cfg or etc/db/localnames");
-	for (i = 0; i < sizeof channels / sizeof channels[0]; i++) {
-		snprintf(rel, sizeof rel, "%s/%s", SPOOL_QUEUE_DIR, channels[i]);
-		xhome_path(path, sizeof path, rel);
-		if (!stage_mkdir(path))
-			die_sys("unable to create %s", path);
-	}
-	run->loaded = 1;
+	xhome_path(r->body_dir, sizeof r->body_dir, SPOOL_BODY_DIR);
+	run->max_attempts = r->cfg.max_delivery_attempts;
+	r->loaded = 1;
 }
 
 static char *route_keep_string(struct route_message *msg, const char *s)
@@ -105,39 +82,37 @@ static void route_message_free(struct route_message *msg)
 {
 	size_t i;
 
-	for (i = 0; i < ROUTE_CHANNEL_SLOTS; i++)
+	for (i = 0; i < ROUTE_CHANNEL_SLOTS; i++) {
 		free(msg->by_channel[i]);
+		free(msg->index_of[i]);
+	}
 	for (i = 0; i < msg->target_copy_count; i++)
 		free(msg->target_copies[i]);
 	free(msg->target_copies);
 	free(msg->local_users);
-	envelope_free(&msg->env);
 }
 
-/* Writes one job: the message's envelope fields with the given recipients,
- * then the message.  Returns 1 when durable. */
-static int route_write_job(struct route_message *msg, const char *channel, const char *job_name,
-			   struct envelope_rcpt *rcpt, size_t rcpt_count)
+/* Writes one job: its body link first (a job is never visible without
+ * its body), then the record with the given recipients.  1 ok, 0 errno
+ * (logged). */
+static int route_write_job(struct route_ctx *r, struct route_message *msg, const char *channel,
+			   const char *job_name, struct envelope_rcpt *rcpt, size_t rcpt_count)
 {
-	struct envelope job = msg->env;
+	struct envelope job = *msg->job->env;
 	struct buf head = BUF_INIT;
 	char dest[64];
 	int ok;
 
 	job.rcpt = rcpt;
 	job.rcpt_count = rcpt_count;
-	job.storage.data = NULL;
+	job.attempts = job.last_attempt = 0;
+	memset(&job.storage, 0, sizeof job.storage);
 	snprintf(dest, sizeof dest, "%s/%s", SPOOL_QUEUE_DIR, channel);
-	if (!envelope_write(&job, &head)) {
-		log_error("id=%s event=job-failed channel=%s: %s", msg->env.id, channel, strerror(errno));
-		buf_free(&head);
-		return 0;
-	}
-	ok = stage_batch_write(msg->jobs, dest, job_name, head.data, head.len, msg->env.message,
-			       msg->env.message_len, msg->retry);
+	ok = body_link(msg->job->path, channel, job_name) && stage_dirs_add(&r->jobs.dirs, r->body_dir)
+	     && envelope_write(&job, &head)
+	     && stage_batch_write(&r->jobs, dest, job_name, head.data, head.len, NULL, 0, msg->job->retry);
 	if (!ok)
-		log_warn("id=%s event=job-failed channel=%s job=%s: %s", msg->env.id, channel, job_name,
-			 strerror(errno));
+		log_warn("id=%s event=job-failed channel=%s job=%s: %s", job.id, channel, job_name, strerror(errno));
 	buf_free(&head);
 	return ok;
 }
@@ -158,64 +133,67 @@ static int route_seen_user(struct route_message *msg, unsigned long usernum)
 	return 0;
 }
 
-static int route_local(struct route_message *msg, size_t index, const struct resolve_result *res)
+static int route_local(struct route_ctx *r, struct route_message *msg, size_t index,
+		       const struct resolve_result *res)
 {
-	struct envelope_rcpt rcpt = msg->env.rcpt[index];
+	struct envelope_rcpt rcpt = msg->job->env->rcpt[index];
 	char job_name[SPOOL_ID_MAX_BYTES + 64];
 
 	if (route_seen_user(msg, res->usernum)) {
-		log_info("id=%s event=duplicate rcpt=%s channel=local user=%lu", msg->env.id, rcpt.address,
-			 res->usernum);
+		stage_report_done(msg->job, index, "local", "duplicate", "user=%lu", res->usernum);
 		return 1;
 	}
 	rcpt.channel = "local";
 	rcpt.usernum = res->usernum;
 	rcpt.target = NULL;
-	snprintf(job_name, sizeof job_name, "%s.%zu", msg->name, index);
-	if (!route_write_job(msg, "local", job_name, &rcpt, 1))
+	snprintf(job_name, sizeof job_name, "%s.%zu", msg->job->name, index);
+	if (!route_write_job(r, msg, "local", job_name, &rcpt, 1))
 		return 0;
-	log_info("id=%s event=route rcpt=%s channel=local user=%lu job=%s", msg->env.id, rcpt.address,
-		 res->usernum, job_name);
+	stage_report_done(msg->job, index, "local", "queued", "user=%lu job=%s", res->usernum, job_name);
 	return 1;
 }
 
 /* Remote, board, qwk, fido: collected now, written once per channel later. */
 static void route_collect(struct route_message *msg, size_t index, const struct resolve_result *res)
 {
-	struct envelope_rcpt rcpt = msg->env.rcpt[index], *grown;
-	size_t slot = (size_t)res->channel;
+	struct envelope_rcpt rcpt = msg->job->env->rcpt[index], *grown;
+	size_t slot = (size_t)res->channel, *grown_index;
 
-	rcpt.channel = resolve_channel_name(res->channel);
+	rcpt.channel = channel_name((int)res->channel);
 	rcpt.usernum = res->usernum;
 	rcpt.target = route_keep_string(msg, res->target.data ? res->target.data : "");
 	grown = realloc(msg->by_channel[slot], (msg->by_channel_count[slot] + 1) * sizeof *grown);
-	if (!grown)
+	grown_index = grown ? realloc(msg->index_of[slot], (msg->by_channel_count[slot] + 1) * sizeof *grown_index)
+			    : NULL;
+	if (grown)
+		msg->by_channel[slot] = grown;
+	if (!grown_index)
 		die_nomem();
-	msg->by_channel[slot] = grown;
+	msg->index_of[slot] = grown_index;
+	msg->index_of[slot][msg->by_channel_count[slot]] = index;
 	msg->by_channel[slot][msg->by_channel_count[slot]++] = rcpt;
-	log_info("id=%s event=route rcpt=%s channel=%s target=%s", msg->env.id, rcpt.address, rcpt.channel,
-		 rcpt.target);
 }
 
-/* 1 when the recipient is handled (routed, dropped), 0 on a temporary failure. */
-static int route_recipient(struct route_run *run, struct route_message *msg, size_t index)
+/* 1 when the recipient is handled (a job, a duplicate, a failure), 0 on a
+ * temporary failure. */
+static int route_recipient(struct route_ctx *r, struct route_message *msg, size_t index)
 {
 	struct resolve_result res;
-	const char *address = msg->env.rcpt[index].address;
+	const char *address = msg->job->env->rcpt[index].address;
 	int ok = 1;
 
 	resolve_result_init(&res);
-	if (!resolve_recipient(&run->ctx, address, &res)) {
-		log_warn("id=%s event=defer rcpt=%s: unable to resolve: %s", msg->env.id, address,
+	if (!resolve_recipient(&r->resolver, address, &res)) {
+		log_warn("id=%s event=defer rcpt=%s: unable to resolve: %s", msg->job->name, address,
 			 strerror(errno));
 		ok = 0;
 	} else if (res.channel == RESOLVE_REJECT) {
-		/* Bounces come with deliver-remote; until then the recipient is
-		 * dropped with this line (spool(5)). */
-		log_info("id=%s event=reject rcpt=%s code=%d status=%s reason=%s", msg->env.id, address, res.code,
-			 res.enhanced, res.reason.data ? res.reason.data : "");
+		/* Accepted at RCPT time, refused now (the user was deleted since):
+		 * the driver turns it into a bounce job. */
+		stage_report_failure(msg->job, index, 0, res.code, res.enhanced, "%s",
+				     res.reason.data ? res.reason.data : "");
 	} else if (res.channel == RESOLVE_LOCAL) {
-		ok = route_local(msg, index, &res);
+		ok = route_local(r, msg, index, &res);
 	} else {
 		route_collect(msg, index, &res);
 	}
@@ -223,149 +201,73 @@ static int route_recipient(struct route_run *run, struct route_message *msg, siz
 	return ok;
 }
 
-static int route_write_channel_jobs(struct route_message *msg)
+static int route_write_channel_jobs(struct route_ctx *r, struct route_message *msg)
 {
-	size_t slot;
-	int ok = 1;
+	size_t slot, i;
 
 	for (slot = 0; slot < ROUTE_CHANNEL_SLOTS; slot++) {
+		const char *channel = channel_name((int)slot);
 		if (!msg->by_channel_count[slot])
 			continue;
-		if (!route_write_job(msg, resolve_channel_name((enum resolve_channel)slot), msg->name,
-				     msg->by_channel[slot], msg->by_channel_count[slot]))
-			ok = 0;
-	}
-	return ok;
-}
-
-/* Routes one claimed file.  Returns 1 when the file may be retired. */
-static int route_message(struct route_run *run, struct route_message *msg, int fd, const char *path)
-{
-	size_t i;
-	int ok = 1;
-
-	if (!stage_load_envelope(fd, &msg->env)) {
-		if (errno == EBADMSG) {
-			spool_quarantine(path, "malformed envelope");
-			log_error("id=%s event=quarantine reason=malformed-envelope", msg->name);
-		} else {
-			log_warn("id=%s event=defer: unable to read %s: %s", msg->name, path, strerror(errno));
-			run->temporary_failures++;
-		}
-		return 0;
-	}
-	route_load(run);
-	for (i = 0; i < msg->env.rcpt_count; i++)
-		if (!route_recipient(run, msg, i))
-			ok = 0;
-	if (ok && !route_write_channel_jobs(msg))
-		ok = 0;
-	if (!ok) {
-		run->temporary_failures++;
-		return 0;
+		if (!route_write_job(r, msg, channel, msg->job->name, msg->by_channel[slot],
+				     msg->by_channel_count[slot]))
+			return 0;
+		for (i = 0; i < msg->by_channel_count[slot]; i++)
+			stage_report_done(msg->job, msg->index_of[slot][i], channel, "queued", "target=%s job=%s",
+					  msg->by_channel[slot][i].target, msg->job->name);
 	}
 	return 1;
 }
 
-/* Makes the batch's jobs durable, then retires its inputs (invariant 2:
- * an input goes only after everything it produced is on disk). */
-static void route_flush(struct route_run *run)
+static enum stage_verdict route_work(void *opaque, struct stage_job *job)
 {
-	int synced = stage_batch_sync(&run->jobs), saved = errno;
-	size_t i;
-
-	for (i = 0; i < run->batch_count; i++) {
-		struct route_done *d = &run->batch[i];
-		if (!synced) {
-			log_warn("id=%s event=defer: unable to make the jobs durable: %s", d->id,
-				 strerror(saved));
-			run->temporary_failures++;
-		} else if (!spool_retire(d->path)) {
-			log_warn("id=%s event=defer: unable to retire %s: %s", d->id, d->path, strerror(errno));
-			run->temporary_failures++;
-		} else {
-			log_info("id=%s event=routed rcpt=%zu", d->id, d->rcpt_count);
-		}
-		close(d->fd);
-		free(d->path);
-		free(d->id);
-	}
-	run->batch_count = 0;
-	/* The retired inputs are the cheapest files for the next jobs. */
-	spool_trash_rescan();
-}
-
-static void route_hold(struct route_run *run, int fd, const char *path, const struct envelope *env)
-{
-	struct route_done *d = &run->batch[run->batch_count++];
-
-	d->fd = fd;
-	d->path = strdup(path);
-	d->id = strdup(env->id);
-	if (!d->path || !d->id)
-		die_nomem();
-	d->rcpt_count = env->rcpt_count;
-	if (run->batch_count == ROUTE_BATCH_MAX)
-		route_flush(run);
-}
-
-static void route_one(struct route_run *run, const char *dir, const char *name)
-{
+	struct route_ctx *r = opaque;
 	struct route_message msg;
-	char path[PATH_MAX];
-	int fd;
+	size_t i;
+	int ok = 1;
 
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
-		return;
-	fd = stage_claim(path);
-	if (fd < 0)
-		return;    /* gone, or another route holds it */
 	memset(&msg, 0, sizeof msg);
-	msg.name = name;
-	msg.jobs = &run->jobs;
-	/* If a killed route wrote jobs that were delivered since, the rewritten
-	 * jobs tell deliver-local to look for those deliveries (stage.h). */
-	msg.retry = stage_was_attempted(fd);
-	if (!msg.retry && !stage_mark_attempted(fd))
-		log_warn("id=%s: unable to mark %s: %s", name, path, strerror(errno));
-	if (route_message(run, &msg, fd, path))
-		route_hold(run, fd, path, &msg.env);
-	else
-		close(fd);
+	msg.job = job;
+	for (i = 0; ok && i < job->env->rcpt_count; i++)
+		ok = route_recipient(r, &msg, i);
+	if (ok)
+		ok = route_write_channel_jobs(r, &msg);
 	route_message_free(&msg);
+	/* The jobs already written are rewritten, identically, next time. */
+	return ok ? STAGE_HOLD : STAGE_LEAVE;
 }
 
-static int route_scan(struct route_run *run)
+static int route_flush(void *opaque, struct stage_job **jobs, size_t count)
 {
-	char dir[PATH_MAX];
-	struct dirent *d;
-	DIR *dh;
+	struct route_ctx *r = opaque;
 
-	xhome_path(dir, sizeof dir, SPOOL_INCOMING_DIR);
-	dh = opendir(dir);
-	if (!dh)
-		die_sys("unable to open %s", dir);
-	while ((d = readdir(dh)))
-		if (d->d_name[0] != '.')
-			route_one(run, dir, d->d_name);
-	route_flush(run);
-	closedir(dh);
-	return run->temporary_failures ? EXIT_TEMPORARY : 0;
+	(void)jobs;
+	(void)count;
+	return stage_batch_sync(&r->jobs);
 }
+
+static const struct stage_ops route_ops = {
+	.program = "route",
+	.channel_id = 0,
+	.needs_message = 0,
+	.open = route_open,
+	.work = route_work,
+	.flush = route_flush,
+};
 
 int main(int argc, char **argv)
 {
-	struct route_run run;
+	struct route_ctx r;
 	int code;
 
 	log_set_program("route");
-	stage_parse_args(argc, argv, USAGE);
-	memset(&run, 0, sizeof run);
-	code = route_scan(&run);
-	if (run.loaded) {
-		resolve_context_free(&run.ctx);
-		userdb_close(&run.db);
+	xstage_parse_args(argc, argv, USAGE);
+	memset(&r, 0, sizeof r);
+	code = stage_run(&route_ops, &r);
+	if (r.loaded) {
+		resolve_context_free(&r.resolver);
+		userdb_close(&r.db);
 	}
-	stage_batch_free(&run.jobs);
+	stage_batch_free(&r.jobs);
 	return code;
 }

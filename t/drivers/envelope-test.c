@@ -1,5 +1,6 @@
 /* envelope-test: an envelope written and parsed back gives the same fields
- * (recipients with their own NOTIFY/ORCPT/channel/user/target); malformed
+ * (recipients with their own NOTIFY/ORCPT/channel/user/target and a bounce
+ * job's status/code/diagnostic; a deferred job's attempts); malformed
  * headers fail with EBADMSG; CR/LF in a field is refused on write. */
 #include "buf.h"
 #include "check.h"
@@ -16,9 +17,9 @@ static int same(const char *a, const char *b)
 
 static void fill(struct envelope *e)
 {
-	struct envelope_rcpt r1 = { "demo@localhost", "SUCCESS,FAILURE", "rfc822;demo@localhost", "local", 2, "2" };
-	struct envelope_rcpt r2 = { "x@remote.example", NULL, NULL, NULL, 0, NULL };
-	struct envelope_rcpt r3 = { "", "NEVER", NULL, "remote", 0, "x@remote.example" };
+	struct envelope_rcpt r1 = { "demo@localhost", "SUCCESS,FAILURE", "rfc822;demo@localhost", "local", 2, "2", NULL, NULL, NULL };
+	struct envelope_rcpt r2 = { "x@remote.example", NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL };
+	struct envelope_rcpt r3 = { "", "NEVER", NULL, "remote", 0, "x@remote.example", "5.1.1", "550", "no such user" };
 
 	envelope_init(e);
 	strcpy(e->id, "1700000000.123456.42.1");
@@ -32,6 +33,8 @@ static void fill(struct envelope *e)
 	e->smtputf8 = 1;
 	e->ret = "HDRS";
 	e->envid = "abc+2Bdef";
+	e->attempts = 3;
+	e->last_attempt = 1700000600UL;
 	CHECK(envelope_add_rcpt(e, &r1) && envelope_add_rcpt(e, &r2) && envelope_add_rcpt(e, &r3));
 }
 
@@ -57,7 +60,10 @@ static void test_round_trip(void)
 		CHECK(same(in.rcpt[i].channel, out.rcpt[i].channel));
 		CHECK(in.rcpt[i].usernum == out.rcpt[i].usernum);
 		CHECK(same(in.rcpt[i].target, out.rcpt[i].target));
+		CHECK(same(in.rcpt[i].status, out.rcpt[i].status) && same(in.rcpt[i].code, out.rcpt[i].code));
+		CHECK(same(in.rcpt[i].diagnostic, out.rcpt[i].diagnostic));
 	}
+	CHECK(in.attempts == 3 && in.last_attempt == 1700000600UL);
 	CHECK(in.message_len == strlen(MESSAGE) && memcmp(in.message, MESSAGE, in.message_len) == 0);
 	envelope_free(&in);
 	envelope_free(&out);
@@ -103,7 +109,7 @@ static void test_refused_write(void)
 {
 	struct envelope e;
 	struct buf out = BUF_INIT;
-	struct envelope_rcpt bad = { "a@b\r\nRCPT TO:<c@d>", NULL, NULL, NULL, 0, NULL };
+	struct envelope_rcpt bad = { "a@b\r\nRCPT TO:<c@d>", NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL };
 
 	fill(&e);
 	e.sender = "evil\n@example";

@@ -1,0 +1,603 @@
+/* stage_run: the one loop of every spool stage (stage.h).  The order of
+ * its steps is what keeps invariant 2 ("an input goes only after all it
+ * produced is durable") and the body's reference count (body.h) right
+ * after a crash at any point: see spool(5), "STATE TABLE". */
+#include "stage.h"
+#include "body.h"
+#include "buf.h"
+#include "channel.h"
+#include "envelope.h"
+#include "home.h"
+#include "log.h"
+#include "record.h"
+#include "schedule.h"
+#include "spool.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STAGE_RECORD_CHUNK_BYTES 8192
+#define STAGE_DEFAULT_MAX_ATTEMPTS 50
+#define STAGE_REASON_MAX_BYTES 512
+
+static const char *stage_input_channel(const struct stage_run *run)
+{
+	return run->ops->channel_id ? channel_name(run->ops->channel_id) : NULL;
+}
+
+/* Reads a claimed file up to its record's end mark, in chunks, without its
+ * message (route needs the record only).  *more says a message follows.
+ * 1 ok, 0 errno (EBADMSG: no end mark). */
+static int stage_read_record(int fd, struct buf *b, int *more)
+{
+	off_t off = 0;
+	ssize_t r;
+	char *end;
+
+	buf_truncate(b, 0);
+	for (;;) {
+		if (!buf_reserve(b, STAGE_RECORD_CHUNK_BYTES))
+			return 0;
+		r = pread(fd, b->data + b->len, STAGE_RECORD_CHUNK_BYTES, off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return 0;
+		b->len += (size_t)r;
+		b->data[b->len] = 0;
+		off += r;
+		/* Tags are printable and values hold no NUL, so the first NUL
+		 * pair is the end of the last field and the end mark. */
+		end = memmem(b->data, b->len, "\0\0", 2);
+		if (end) {
+			*more = (size_t)(end + 2 - b->data) < b->len || r == STAGE_RECORD_CHUNK_BYTES;
+			b->len = (size_t)(end + 2 - b->data);
+			return 1;
+		}
+		if (r == 0) {
+			errno = EBADMSG;
+			return 0;
+		}
+	}
+}
+
+/* The message part of a body file: what follows its record.  0 EBADMSG. */
+static int stage_body_message(struct stage_job *job, const struct buf *body)
+{
+	struct record_reader r;
+	const char *value;
+	char tag;
+	int got;
+
+	record_reader_init(&r, body->data, body->len);
+	while ((got = record_next(&r, &tag, &value)) == 1)
+		;
+	if (got < 0)
+		return 0;
+	job->message = r.pos;
+	job->message_len = (size_t)(body->data + body->len - r.pos);
+	return 1;
+}
+
+static void stage_job_free(struct stage_job *job)
+{
+	size_t i;
+
+	if (!job)
+		return;
+	if (job->fd >= 0)
+		close(job->fd);
+	if (job->body_fd >= 0)
+		close(job->body_fd);
+	if (job->outcome && job->env) {
+		for (i = 0; i < job->env->rcpt_count; i++) {
+			free(job->outcome[i].fields);
+			free(job->outcome[i].reason);
+		}
+	}
+	free(job->outcome);
+	if (job->env)
+		envelope_free(job->env);
+	free(job->env);
+	free((char *)job->name);
+	free(job);
+}
+
+static char *stage_vformat(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	if (!fmt || vasprintf(&s, fmt, ap) < 0)
+		return NULL;
+	return s;
+}
+
+void stage_report_done(struct stage_job *job, size_t i, const char *channel, const char *result,
+		       const char *fields, ...)
+{
+	struct stage_outcome *o = &job->outcome[i];
+	va_list ap;
+
+	o->kind = STAGE_DONE;
+	o->channel = channel;
+	o->result = result;
+	free(o->fields);
+	va_start(ap, fields);
+	o->fields = stage_vformat(fields, ap);
+	va_end(ap);
+}
+
+/* Keeps a reason fit for a record field and a log line: one line, no
+ * control bytes, bounded. */
+static char *stage_clean_reason(char *s)
+{
+	size_t i;
+
+	if (!s)
+		return NULL;
+	if (strlen(s) > STAGE_REASON_MAX_BYTES)
+		s[STAGE_REASON_MAX_BYTES] = 0;
+	for (i = 0; s[i]; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			s[i] = ' ';
+	return s;
+}
+
+static void stage_vfailure(struct stage_job *job, size_t i, int temporary, int code, const char *status,
+			   const char *reason, va_list ap)
+{
+	struct stage_outcome *o = &job->outcome[i];
+
+	o->kind = temporary ? STAGE_DEFERRED : STAGE_FAILED;
+	o->code = code;
+	snprintf(o->status, sizeof o->status, "%s", status);
+	free(o->reason);
+	o->reason = stage_clean_reason(stage_vformat(reason, ap));
+	if (temporary)
+		job->temporary_failure = 1;
+}
+
+void stage_report_failure(struct stage_job *job, size_t i, int temporary, int code, const char *status,
+			  const char *reason, ...)
+{
+	va_list ap;
+
+	va_start(ap, reason);
+	stage_vfailure(job, i, temporary, code, status, reason, ap);
+	va_end(ap);
+}
+
+void stage_report_all(struct stage_job *job, int temporary, int code, const char *status, const char *reason,
+		      ...)
+{
+	size_t i;
+	va_list ap;
+
+	for (i = 0; i < job->env->rcpt_count; i++) {
+		if (job->outcome[i].kind != STAGE_PENDING && job->outcome[i].kind != STAGE_DONE)
+			continue;
+		va_start(ap, reason);
+		stage_vfailure(job, i, temporary, code, status, reason, ap);
+		va_end(ap);
+	}
+}
+
+/* One result line per recipient, once the outcome is durable. */
+static void stage_log_results(const struct stage_run *run, const struct stage_job *job, const char *extra)
+{
+	const struct envelope *e = job->env;
+	unsigned long delay = (unsigned long)run->now > e->arrival ? (unsigned long)run->now - e->arrival : 0;
+	static const char *words[] = { "pending", "done", "deferred", "failed" };
+	size_t i;
+
+	for (i = 0; i < e->rcpt_count; i++) {
+		const struct stage_outcome *o = &job->outcome[i];
+		const char *channel = o->channel ? o->channel : stage_input_channel(run);
+		const char *result = o->kind == STAGE_DONE && o->result ? o->result : words[o->kind];
+
+		if (o->kind == STAGE_DEFERRED || o->kind == STAGE_FAILED)
+			log_info("id=%s rcpt=%s channel=%s result=%s delay=%lu code=%d status=%s%s reason=%s", job->name,
+				 e->rcpt[i].address, channel ? channel : "-", result, delay, o->code, o->status,
+				 extra ? extra : "", o->reason ? o->reason : "");
+		else
+			log_info("id=%s rcpt=%s channel=%s result=%s delay=%lu%s%s", job->name, e->rcpt[i].address,
+				 channel ? channel : "-", result, delay, o->fields ? " " : "", o->fields ? o->fields : "");
+	}
+}
+
+static void stage_open(struct stage_run *run)
+{
+	char path[PATH_MAX], rel[PATH_MAX];
+	int id;
+
+	if (run->opened)
+		return;
+	run->opened = 1;
+	run->max_attempts = STAGE_DEFAULT_MAX_ATTEMPTS;
+	if (run->ops->open)
+		run->ops->open(run->ctx, run);
+	/* A home made by an older bbsmail lacks the newer directories. */
+	if (home_path(path, sizeof path, SPOOL_BODY_DIR))
+		stage_mkdir(path);
+	for (id = CHANNEL_FIRST; id < CHANNEL_END; id++)
+		if ((size_t)snprintf(rel, sizeof rel, "%s/%s", SPOOL_QUEUE_DIR, channel_name(id)) < sizeof rel
+		    && home_path(path, sizeof path, rel))
+			stage_mkdir(path);
+}
+
+/* Quarantines the input (and its body link, so the sysop has the message). */
+static void stage_quarantine(struct stage_run *run, struct stage_job *job, const char *why)
+{
+	char body[PATH_MAX];
+
+	log_error("id=%s event=quarantine reason=%s", job->name, why);
+	spool_quarantine(job->path, why);
+	if (job->body_fd >= 0 && body_path(body, sizeof body, stage_input_channel(run), job->name))
+		spool_quarantine(body, why);
+}
+
+/* Loads the record, and the message when the stage wants it.  Returns 1
+ * ready, 0 handled here (quarantined, left, or finished earlier). */
+static int stage_load(struct stage_run *run, struct stage_job *job)
+{
+	const char *channel = stage_input_channel(run);
+	struct buf *storage = &job->env->storage;
+	int ok, more = 0;
+
+	ok = run->ops->needs_message ? spool_read_fd(job->fd, storage) : stage_read_record(job->fd, storage, &more);
+	if (ok && !envelope_parse(job->env))
+		ok = 0;
+	if (!ok) {
+		if (errno == EBADMSG) {
+			stage_quarantine(run, job, "malformed-envelope");
+		} else {
+			log_warn("id=%s event=defer: unable to read %s: %s", job->name, job->path, strerror(errno));
+			run->temporary_failures++;
+		}
+		return 0;
+	}
+	job->message_inline = more || job->env->message_len > 0;
+	if (!(job->outcome = calloc(job->env->rcpt_count, sizeof *job->outcome))) {
+		log_warn("id=%s event=defer: %s", job->name, strerror(ENOMEM));
+		run->temporary_failures++;
+		return 0;
+	}
+	/* Jobs always get their body: its link is dropped at retiring. */
+	if (!run->ops->needs_message && !channel)
+		return 1;
+	if (job->message_inline || !channel) {
+		job->message = job->env->message;
+		job->message_len = job->env->message_len;
+		return 1;
+	}
+	return 2;
+}
+
+/* The job's message from its body link.  1 ready, 0 handled here. */
+static int stage_load_body(struct stage_run *run, struct stage_job *job, struct buf *body)
+{
+	const char *channel = stage_input_channel(run);
+	size_t i;
+
+	job->body_fd = body_open(channel, job->name, body);
+	if (job->body_fd >= 0 && stage_body_message(job, body))
+		return 1;
+	if (job->body_fd >= 0) {
+		stage_quarantine(run, job, "malformed-body");
+		return 0;
+	}
+	if (errno != ENOENT) {
+		log_warn("id=%s event=defer: unable to read its body: %s", job->name, strerror(errno));
+		run->temporary_failures++;
+		return 0;
+	}
+	if (!job->retry) {
+		stage_quarantine(run, job, "no-body");
+		return 0;
+	}
+	/* A body link goes only after the job's work is durable, so a job
+	 * that an earlier run marked and whose body is gone is finished: that
+	 * run died between dropping the link and retiring the record. */
+	for (i = 0; i < job->env->rcpt_count; i++)
+		stage_report_done(job, i, channel, "already-delivered", NULL);
+	if (spool_retire(job->path))
+		stage_log_results(run, job, NULL);
+	return 0;
+}
+
+static void stage_flush(struct stage_run *run);
+
+/* Claims one input and hands it to the stage. */
+static void stage_take(struct stage_run *run, const char *dir, const char *name)
+{
+	struct stage_job *job = calloc(1, sizeof *job);
+	struct buf body = BUF_INIT;
+	enum stage_verdict verdict;
+	int got;
+
+	if (!job || !(job->name = strdup(name)) || !(job->env = calloc(1, sizeof *job->env))) {
+		stage_job_free(job);
+		run->temporary_failures++;
+		return;
+	}
+	job->fd = job->body_fd = -1;
+	if ((size_t)snprintf(job->path, sizeof job->path, "%s/%s", dir, name) >= sizeof job->path
+	    || (job->fd = stage_claim(job->path)) < 0) {
+		stage_job_free(job);    /* gone, or another process holds it */
+		return;
+	}
+	stage_open(run);
+	job->retry = stage_was_attempted(job->fd);
+	if (!job->retry && !stage_mark_attempted(job->fd))
+		log_warn("id=%s: unable to mark %s: %s", name, job->path, strerror(errno));
+	got = stage_load(run, job);
+	if (got == 2)
+		got = stage_load_body(run, job, &body);
+	if (!got) {
+		buf_free(&body);
+		stage_job_free(job);
+		return;
+	}
+	verdict = run->ops->work(run->ctx, job);
+	/* The stage has written what it needs; the message is not kept. */
+	buf_free(&body);
+	job->message = NULL;
+	job->message_len = 0;
+	if (verdict == STAGE_QUARANTINE)
+		stage_quarantine(run, job, job->why ? job->why : "unusable");
+	if (verdict != STAGE_HOLD) {
+		if (verdict == STAGE_LEAVE)
+			run->temporary_failures++;
+		stage_job_free(job);
+		return;
+	}
+	run->held[run->held_count++] = job;
+	if (run->held_count == STAGE_RUN_BATCH_MAX)
+		stage_flush(run);
+}
+
+/* A copy of the job's record with only the recipients of one kind. */
+static int stage_subset(const struct stage_job *job, enum stage_result_kind kind, struct envelope *out)
+{
+	size_t i;
+
+	*out = *job->env;
+	out->rcpt = NULL;
+	out->rcpt_count = 0;
+	memset(&out->storage, 0, sizeof out->storage);
+	for (i = 0; i < job->env->rcpt_count; i++)
+		if (job->outcome[i].kind == kind && !envelope_add_rcpt(out, &job->env->rcpt[i]))
+			return 0;
+	return 1;
+}
+
+static int stage_write_record(struct stage_run *run, const struct envelope *e, const char *dir, const char *name)
+{
+	struct buf head = BUF_INIT;
+	int ok = envelope_write(e, &head) && stage_batch_write(&run->outputs, dir, name, head.data, head.len, NULL, 0, 0);
+
+	buf_free(&head);
+	return ok;
+}
+
+/* Recipients deferred too often fail; the rest go to a bucket with the
+ * same job name, so they keep the job's body link. */
+static int stage_defer(struct stage_run *run, struct stage_job *job, char *next, size_t next_size)
+{
+	struct envelope copy;
+	char bucket[PATH_MAX];
+	unsigned long attempts = job->env->attempts + 1, delay;
+	size_t i;
+	int ok;
+
+	for (i = 0; i < job->env->rcpt_count; i++) {
+		struct stage_outcome *o = &job->outcome[i];
+		if (o->kind == STAGE_DEFERRED && attempts >= run->max_attempts) {
+			char *why = NULL;
+			o->kind = STAGE_FAILED;
+			if (asprintf(&why, "gave up after %lu attempts: %s", attempts, o->reason ? o->reason : "") >= 0) {
+				free(o->reason);
+				o->reason = stage_clean_reason(why);
+			}
+		}
+	}
+	if (!stage_subset(job, STAGE_DEFERRED, &copy))
+		return 0;
+	ok = 1;
+	if (copy.rcpt_count) {
+		delay = schedule_backoff_sec(attempts);
+		copy.attempts = attempts;
+		copy.last_attempt = (unsigned long)run->now;
+		ok = schedule_bucket(bucket, sizeof bucket, stage_input_channel(run), run->now + (time_t)delay)
+		     && stage_write_record(run, &copy, bucket, job->name);
+		snprintf(next, next_size, " attempts=%lu next=%lu", attempts, (unsigned long)run->now + delay);
+		job->keeps_body = 1;
+	}
+	free(copy.rcpt);
+	return ok;
+}
+
+/* The failed recipients become one bounce job, with its own body link,
+ * for the DSN writer; a message from <> gets none (RFC 5321 §6.1). */
+static int stage_bounce(struct stage_run *run, struct stage_job *job, char *note, size_t note_size)
+{
+	char name[NAME_MAX + 1], source[PATH_MAX], code[16];
+	struct envelope copy;
+	size_t i, n;
+	int ok = 1;
+
+	if (!stage_subset(job, STAGE_FAILED, &copy))
+		return 0;
+	if (copy.rcpt_count && !job->env->sender[0]) {
+		snprintf(note, note_size, " bounce=none");
+	} else if (copy.rcpt_count) {
+		if ((size_t)snprintf(name, sizeof name, "%s.b%lu", job->name, job->env->attempts) >= sizeof name) {
+			free(copy.rcpt);
+			errno = ENAMETOOLONG;
+			return 0;
+		}
+		for (i = n = 0; i < job->env->rcpt_count; i++) {
+			const struct stage_outcome *o = &job->outcome[i];
+			if (o->kind != STAGE_FAILED)
+				continue;
+			snprintf(code, sizeof code, "%d", o->code);
+			copy.rcpt[n].status = o->status;
+			copy.rcpt[n].code = strdup(code);
+			copy.rcpt[n].diagnostic = o->reason ? o->reason : "";
+			n++;
+		}
+		if (job->message_inline || !stage_input_channel(run))
+			snprintf(source, sizeof source, "%s", job->path);
+		else
+			body_path(source, sizeof source, stage_input_channel(run), job->name);
+		ok = body_link(source, "bounce", name) && stage_write_record(run, &copy, SPOOL_QUEUE_DIR "/bounce", name);
+		for (i = 0; i < n; i++)
+			free((char *)copy.rcpt[i].code);
+		snprintf(note, note_size, " bounce=%.160s", name);
+		if (ok && home_path(source, sizeof source, SPOOL_BODY_DIR))
+			ok = stage_dirs_add(&run->outputs.dirs, source);
+	}
+	free(copy.rcpt);
+	return ok;
+}
+
+/* Takes the input away once all it produced is durable: the body link
+ * first, then the record (so a marked record without a body means
+ * "finished", stage_load_body). */
+static int stage_retire(struct stage_run *run, struct stage_job *job)
+{
+	const char *channel = stage_input_channel(run);
+	struct stat st;
+
+	if (job->body_fd >= 0 && !job->keeps_body) {
+		int fd = job->body_fd;
+		job->body_fd = -1;
+		if (!body_release(channel, job->name, fd))
+			return 0;
+	}
+	/* An incoming file that jobs link to keeps its blocks for them: its
+	 * name alone goes, which costs no block freeing. */
+	if (fstat(job->fd, &st) == 0 && st.st_nlink > 1)
+		return unlink(job->path) == 0;
+	return spool_retire(job->path);
+}
+
+/* Writes each held job's deferred copy and bounce, makes them durable,
+ * retires the inputs and logs their results. */
+static void stage_settle(struct stage_run *run)
+{
+	char notes[STAGE_RUN_BATCH_MAX][256];
+	int written[STAGE_RUN_BATCH_MAX], synced;
+	size_t i;
+
+	for (i = 0; i < run->held_count; i++) {
+		struct stage_job *job = run->held[i];
+		char next[64] = "", bounce[sizeof notes[0] - sizeof next] = "";
+		/* An input that carries its message stays where it is instead. */
+		int leave = job->temporary_failure && (job->message_inline || !stage_input_channel(run));
+		written[i] = !leave && (!job->temporary_failure || stage_defer(run, job, next, sizeof next))
+			     && stage_bounce(run, job, bounce, sizeof bounce);
+		snprintf(notes[i], sizeof notes[i], "%s%s", next, bounce);
+		if (!written[i] && !leave)
+			log_warn("id=%s event=defer: unable to write its deferred copy or bounce: %s", job->name,
+				 strerror(errno));
+	}
+	synced = stage_batch_sync(&run->outputs);
+	if (!synced)
+		log_warn("event=defer: unable to make the deferred copies and bounces durable: %s", strerror(errno));
+	for (i = 0; i < run->held_count; i++) {
+		struct stage_job *job = run->held[i];
+		if (job->temporary_failure)
+			run->temporary_failures++;
+		if (!written[i] || !synced) {
+			if (!job->temporary_failure)
+				run->temporary_failures++;
+		} else if (!stage_retire(run, job)) {
+			log_warn("id=%s event=defer: unable to retire %s: %s", job->name, job->path, strerror(errno));
+			run->temporary_failures++;
+		} else {
+			stage_log_results(run, job, notes[i]);
+		}
+		stage_job_free(job);
+	}
+	run->held_count = 0;
+}
+
+static void stage_flush(struct stage_run *run)
+{
+	size_t i;
+	int ok;
+
+	if (!run->held_count)
+		return;
+	ok = run->ops->flush ? run->ops->flush(run->ctx, run->held, run->held_count) : 1;
+	if (!ok) {
+		int saved = errno;
+		for (i = 0; i < run->held_count; i++) {
+			log_warn("id=%s event=defer: unable to make the outputs durable: %s", run->held[i]->name,
+				 strerror(saved));
+			stage_job_free(run->held[i]);
+		}
+		run->temporary_failures += (int)run->held_count;
+		run->held_count = 0;
+		return;
+	}
+	stage_settle(run);
+	/* The retired inputs are the cheapest files for the next writes. */
+	spool_trash_rescan();
+}
+
+static int stage_scan(struct stage_run *run)
+{
+	const char *channel = stage_input_channel(run);
+	char dir[PATH_MAX], rel[PATH_MAX];
+	struct dirent *d;
+	DIR *dh;
+
+	if (channel)
+		snprintf(rel, sizeof rel, "%s/%s", SPOOL_QUEUE_DIR, channel);
+	else
+		snprintf(rel, sizeof rel, "%s", SPOOL_INCOMING_DIR);
+	if (!home_path(dir, sizeof dir, rel)) {
+		log_error("unable to open %s: %s", rel, strerror(errno));
+		return 0;
+	}
+	if (channel && schedule_release_due(channel, run->now) < 0)
+		log_warn("unable to release the deferred %s jobs: %s", channel, strerror(errno));
+	if (!(dh = opendir(dir))) {
+		log_error("unable to open %s: %s", dir, strerror(errno));
+		return 0;
+	}
+	while ((d = readdir(dh)))
+		if (d->d_name[0] != '.')
+			stage_take(run, dir, d->d_name);
+	stage_flush(run);
+	closedir(dh);
+	return 1;
+}
+
+int stage_run(const struct stage_ops *ops, void *ctx)
+{
+	struct stage_run run;
+	int ok;
+
+	memset(&run, 0, sizeof run);
+	run.ops = ops;
+	run.ctx = ctx;
+	run.now = time(NULL);
+	run.held = calloc(STAGE_RUN_BATCH_MAX, sizeof *run.held);
+	if (!run.held) {
+		log_error("unable to start: %s", strerror(ENOMEM));
+		return EXIT_TEMPORARY;
+	}
+	ok = stage_scan(&run);
+	stage_batch_free(&run.outputs);
+	free(run.held);
+	return !ok || run.temporary_failures ? EXIT_TEMPORARY : 0;
+}
