@@ -7,9 +7,11 @@ load lib/stages
 
 setup() { make_home; }
 
-# copy_state NAME / restore files: snapshots of spool files taken before a
-# stage runs, put back afterwards to recreate "killed before this step".
-snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR/snap/$1/"; }
+# snapshot NAME FILE: a hard link to a spool file taken before a stage
+# runs, put back afterwards (ln) to recreate "killed before this step".  A
+# link, not a copy: the stages work on inodes (the body links of route's
+# jobs are links to the incoming file, spool(5)).
+snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; ln "$2" "$BATS_TEST_TMPDIR/snap/$1/"; }
 
 @test "state S0: sendmail killed while reading leaves nothing" {
   mkfifo "$BATS_TEST_TMPDIR/in"
@@ -41,13 +43,17 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   inject 1 demo
   [ "$(incoming_count)" -eq 1 ]          # S1: nothing else exists
   [ "$(ls "$(SPOOL)/tmp" | wc -l)" -eq 0 ]
+  id="$(ls "$(SPOOL)/incoming")"
   "$LIBEXEC/route" 2>/dev/null
-  [ "$(incoming_count)" -eq 0 ]          # S4: the job only, incoming in trash
+  [ "$(incoming_count)" -eq 0 ]          # S4: the job record and its body link
   [ "$(job_count local)" -eq 1 ]
-  [ "$(ls "$(SPOOL)/trash" | wc -l)" -eq 1 ]
+  [ "$(stat -c %h "$(SPOOL)/body/local-$id.0")" -eq 1 ]
+  [ "$(ls "$(SPOOL)/trash" | wc -l)" -eq 0 ]   # the incoming name was unlinked
   [ "$(mailbox_count 2)" -eq 0 ]
   "$LIBEXEC/deliver-local" 2>/dev/null
   check_delivered_once 2 1 1
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/trash" | wc -l)" -eq 2 ]   # the job record and the body
 }
 
 @test "state S2: route killed after some jobs (and a partial tmp job)" {
@@ -56,13 +62,16 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   snapshot in "$(SPOOL)/incoming/$id"
   "$LIBEXEC/route" 2>/dev/null
   # back to: incoming present, job .0 done, job .1 half-written in tmp/
-  cp "$BATS_TEST_TMPDIR/snap/in/$id" "$(SPOOL)/incoming/"
+  # and its body link not made yet
+  ln "$BATS_TEST_TMPDIR/snap/in/$id" "$(SPOOL)/incoming/"
   mv "$(SPOOL)/queue/local/$id.1" "$(SPOOL)/tmp/$id.1"
   truncate -s 10 "$(SPOOL)/tmp/$id.1"
+  rm "$(SPOOL)/body/local-$id.1"
   runq
   check_delivered_once 2 1 1
   check_delivered_once 1 1 1
   [ "$(ls "$(SPOOL)/tmp" | wc -l)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
 }
 
 @test "state S3: route killed before retiring incoming, after deliver-local ran" {
@@ -71,10 +80,10 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   snapshot in "$(SPOOL)/incoming/$id"
   runq
   # incoming comes back: route rewrites the jobs, deliver-local finds both
-  cp "$BATS_TEST_TMPDIR/snap/in/$id" "$(SPOOL)/incoming/"
+  ln "$BATS_TEST_TMPDIR/snap/in/$id" "$(SPOOL)/incoming/"
   run runq
   [ "$status" -eq 0 ]
-  [ "$(echo "$output" | grep -c 'event=already-delivered')" -eq 2 ]
+  [ "$(echo "$output" | grep -c 'result=already-delivered')" -eq 2 ]
   check_delivered_once 2 1 1
   check_delivered_once 1 1 1
 }
@@ -87,11 +96,11 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   f="$(ls "$(SPOOL)/mailbox/2/new")"
   mv "$(SPOOL)/mailbox/2/new/$f" "$(SPOOL)/mailbox/2/cur/$f:2,RS"
   # the incoming file as the killed route left it: with the attempt mark
-  cp "$BATS_TEST_TMPDIR/snap/in/$id" "$(SPOOL)/incoming/"
+  ln "$BATS_TEST_TMPDIR/snap/in/$id" "$(SPOOL)/incoming/"
   chmod 0400 "$(SPOOL)/incoming/$id"
   run runq
   [ "$status" -eq 0 ]
-  [[ "$output" == *"event=already-delivered"* ]]
+  [[ "$output" == *"result=already-delivered"* ]]
   check_delivered_once 2 1 1
 }
 
@@ -99,10 +108,10 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   inject 1 demo
   "$LIBEXEC/route" 2>/dev/null
   job="$(ls "$(SPOOL)/queue/local")"
-  snapshot job "$(SPOOL)/queue/local/$job"
+  save_job "$job"
   name="$("$LIBEXEC/deliver-local" 2>&1 | sed -n 's/.*file=new\///; s/ size=.*//p')"
   mv "$(SPOOL)/mailbox/2/new/$name" "$(SPOOL)/mailbox/2/tmp/$name"
-  cp "$BATS_TEST_TMPDIR/snap/job/$job" "$(SPOOL)/queue/local/"
+  restore_job "$job"
   runq
   check_delivered_once 2 1 1
   [ "$(ls "$(SPOOL)/mailbox/2/tmp" | wc -l)" -eq 0 ]
@@ -112,12 +121,12 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   inject 1 demo
   "$LIBEXEC/route" 2>/dev/null
   job="$(ls "$(SPOOL)/queue/local")"
-  snapshot job "$(SPOOL)/queue/local/$job"
+  save_job "$job"
   name="$("$LIBEXEC/deliver-local" 2>&1 | sed -n 's/.*file=new\///; s/ size=.*//p')"
   ln "$(SPOOL)/mailbox/2/new/$name" "$(SPOOL)/mailbox/2/tmp/$name"
-  cp "$BATS_TEST_TMPDIR/snap/job/$job" "$(SPOOL)/queue/local/"
+  restore_job "$job"
   run runq
-  [[ "$output" == *"event=already-delivered"* ]]
+  [[ "$output" == *"result=already-delivered"* ]]
   check_delivered_once 2 1 1
   [ "$(ls "$(SPOOL)/mailbox/2/tmp" | wc -l)" -eq 0 ]
   [ "$(job_count local)" -eq 0 ]
@@ -127,10 +136,10 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   inject 1 demo
   "$LIBEXEC/route" 2>/dev/null
   job="$(ls "$(SPOOL)/queue/local")"
-  snapshot job "$(SPOOL)/queue/local/$job"
+  save_job "$job"
   name="$("$LIBEXEC/deliver-local" 2>&1 | sed -n 's/.*file=new\///; s/ size=.*//p')"
   mv "$(SPOOL)/mailbox/2/new/$name" "$(SPOOL)/mailbox/2/cur/$name:2,S"
-  cp "$BATS_TEST_TMPDIR/snap/job/$job" "$(SPOOL)/queue/local/"
+  restore_job "$job"
   runq
   check_delivered_once 2 1 1
 }
@@ -139,26 +148,93 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; cp -a "$2" "$BATS_TEST_TMPDIR
   inject 1 demo
   "$LIBEXEC/route" 2>/dev/null
   job="$(ls "$(SPOOL)/queue/local")"
-  snapshot job "$(SPOOL)/queue/local/$job"
+  save_job "$job"
   name="$("$LIBEXEC/deliver-local" 2>&1 | sed -n 's/.*file=new\///; s/ size=.*//p')"
   mv "$(SPOOL)/mailbox/2/new/$name" "$(SPOOL)/mailbox/2/cur/$name:2,FRS"
-  cp "$BATS_TEST_TMPDIR/snap/job/$job" "$(SPOOL)/queue/local/"
+  restore_job "$job"
   chmod 0400 "$(SPOOL)/queue/local/$job"     # deliver-local marked it before delivering
   run runq
-  [[ "$output" == *"event=already-delivered"* ]]
+  [[ "$output" == *"result=already-delivered"* ]]
   check_delivered_once 2 1 1
 }
 
 @test "state S7/S8: finished files wait in trash/, runq removes them when old" {
   inject 1 demo
   runq
-  # route retires the incoming file, deliver-local recycles it as the Maildir
-  # file (spool_reuse_trash) and retires the job: one file waits in trash.
-  [ "$(ls "$(SPOOL)/trash" | wc -l)" -eq 1 ]
+  # route unlinks the incoming name (its inode lives on as the job's body
+  # link); deliver-local retires the job record and the last body link.
+  [ "$(ls "$(SPOOL)/trash" | wc -l)" -eq 2 ]
   touch -d '-2 hours' "$(SPOOL)"/trash/*   # past the reserve's hour
   runq
   [ "$(ls "$(SPOOL)/trash" | wc -l)" -eq 0 ]
   check_delivered_once 2 1 1
+}
+
+@test "state S6c: the body link dropped, the marked job not yet retired: finished, no second copy" {
+  inject 1 demo
+  "$LIBEXEC/route" 2>/dev/null
+  job="$(ls "$(SPOOL)/queue/local")"
+  cp "$(SPOOL)/queue/local/$job" "$BATS_TEST_TMPDIR/record"
+  "$LIBEXEC/deliver-local" 2>/dev/null
+  cp "$BATS_TEST_TMPDIR/record" "$(SPOOL)/queue/local/$job"
+  chmod 0400 "$(SPOOL)/queue/local/$job"     # deliver-local marked it
+  run "$LIBEXEC/deliver-local"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"id=$job rcpt=demo@localhost channel=local result=already-delivered"* ]]
+  [ "$(job_count local)" -eq 0 ]
+  [ "$(bad_count)" -eq 0 ]
+  check_delivered_once 2 1 1
+}
+
+@test "a job without a body that no stage has worked on is quarantined, the others delivered" {
+  inject 1 demo
+  inject 2 demo
+  "$LIBEXEC/route" 2>/dev/null
+  job="$(ls "$(SPOOL)/queue/local" | head -1)"
+  rm "$(SPOOL)/body/local-$job"
+  run "$LIBEXEC/deliver-local"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"id=$job event=quarantine reason=no-body"* ]]
+  [ "$(ls "$(SPOOL)/bad")" = "$job" ]
+  [ "$(mailbox_count 2)" -eq 1 ]
+}
+
+@test "state D1: a deferred copy written, the job not yet retired: delivered once, the copy finds it" {
+  inject 1 demo
+  "$LIBEXEC/route" 2>/dev/null
+  job="$(ls "$(SPOOL)/queue/local")"
+  save_job "$job"
+  mkdir -p "$(SPOOL)/mailbox"
+  echo "not a directory" > "$(SPOOL)/mailbox/2"
+  "$LIBEXEC/deliver-local" 2>/dev/null || true
+  [ "$(deferred_count local)" -eq 1 ]
+  restore_job "$job"                          # killed before retiring it
+  rm "$(SPOOL)/mailbox/2"
+  "$LIBEXEC/deliver-local" 2>/dev/null
+  check_delivered_once 2 1 1
+  # the copy is marked: without its body it counts as finished
+  [ "$(find "$(SPOOL)/defer" -type f -perm 0400 | wc -l)" -eq 1 ]
+  run runq -f
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"id=$job rcpt=demo@localhost channel=local result=already-delivered"* ]]
+  check_delivered_once 2 1 1
+  [ "$(deferred_count local)" -eq 0 ]
+  [ "$(bad_count)" -eq 0 ]
+}
+
+@test "state B1: a bounce job written, the job not yet retired: the rerun writes the same bounce" {
+  inject 1 demo
+  "$LIBEXEC/route" 2>/dev/null
+  job="$(ls "$(SPOOL)/queue/local")"
+  save_job "$job"
+  bbsmail-user set demo --flags disabled
+  "$LIBEXEC/deliver-local" 2>/dev/null
+  [ "$(ls "$(SPOOL)/queue/bounce")" = "$job.b0" ]
+  restore_job "$job"
+  "$LIBEXEC/deliver-local" 2>/dev/null
+  [ "$(ls "$(SPOOL)/queue/bounce")" = "$job.b0" ]
+  [ "$(job_count local)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/body")" = "bounce-$job.b0" ]
 }
 
 # Batches (route(8), deliver-local(8)): a stage writes the outputs of many
@@ -179,6 +255,7 @@ kill_at_dir_fsync() {
   # every job is written and renamed, no input is retired yet
   [ "$(incoming_count)" -eq 3 ]
   [ "$(job_count local)" -eq 6 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 6 ]
   [ "$(find "$(SPOOL)/incoming" -type f -perm 0400 | wc -l)" -eq 3 ]
   runq
   [ "$(incoming_count)" -eq 0 ]
@@ -194,7 +271,19 @@ kill_at_dir_fsync() {
   [ "$(incoming_count)" -eq 3 ]
   run runq
   [ "$status" -eq 0 ]
-  [ "$(echo "$output" | grep -c 'event=already-delivered')" -eq 6 ]
+  [ "$(echo "$output" | grep -c 'result=already-delivered')" -eq 6 ]
+  check_delivered_once 2 1 3
+  check_delivered_once 1 1 3
+}
+
+@test "state S2b: route killed at the fsync of spool/body (links made, jobs renamed in)" {
+  inject_many 1 3 demo sysop
+  kill_at_dir_fsync "$(SPOOL)/body" route
+  [ "$(incoming_count)" -eq 3 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 6 ]
+  runq
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
   check_delivered_once 2 1 3
   check_delivered_once 1 1 3
 }
@@ -209,7 +298,7 @@ kill_at_dir_fsync() {
   [ "$(find "$(SPOOL)/queue/local" -type f -perm 0400 | wc -l)" -eq 3 ]
   run runq
   [ "$status" -eq 0 ]
-  [ "$(echo "$output" | grep -c 'event=already-delivered')" -eq 3 ]
+  [ "$(echo "$output" | grep -c 'result=already-delivered')" -eq 3 ]
   [ "$(job_count local)" -eq 0 ]
   check_delivered_once 2 1 3
 }
@@ -222,8 +311,8 @@ kill_at_dir_fsync() {
   grep -l 'X-Seq: 2$' "$(SPOOL)"/mailbox/2/new/* | xargs rm --
   run runq
   [ "$status" -eq 0 ]
-  [ "$(echo "$output" | grep -c 'event=already-delivered')" -eq 2 ]
-  [ "$(echo "$output" | grep -c 'event=delivered')" -eq 1 ]
+  [ "$(echo "$output" | grep -c 'result=already-delivered')" -eq 2 ]
+  [ "$(echo "$output" | grep -c 'result=delivered')" -eq 1 ]
   check_delivered_once 2 1 3
   [ "$(ls "$(SPOOL)/mailbox/2/tmp" | wc -l)" -eq 0 ]
 }
@@ -257,6 +346,8 @@ kill_loop() {
   [ "$(job_count local)" -eq 0 ]
   check_delivered_once 2 1 40
   check_delivered_once 1 1 40
+  [ "$(bad_count)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
 }
 
 @test "SIGKILL of runq -l in the middle of a pass, then restart: exactly once" {
@@ -277,5 +368,6 @@ kill_loop() {
     sleep 0.1
   done
   [ "$(bad_count)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
   check_delivered_once 2 1 60
 }

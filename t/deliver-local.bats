@@ -30,7 +30,7 @@ routed_job() {
   file="$(ls "$(SPOOL)/mailbox/2/new")"
   size="$(stat -c %s "$(SPOOL)/mailbox/2/new/$file")"
   [ "$file" = "$arrival.J${JOB//./_}.$(hostname | sed 's|/|\\057|g; s|:|\\072|g'),S=$size" ]
-  [ "$output" = "deliver-local: info: id=$JOB event=delivered user=2 file=new/$file size=$size" ]
+  [[ "$output" =~ ^"deliver-local: info: id=$JOB rcpt=demo@localhost channel=local result=delivered delay="[0-9]+" user=2 file=new/$file size=$size"$ ]]
 }
 
 @test "deliver-local: the mailbox is created on first delivery, mode 0700" {
@@ -52,50 +52,50 @@ routed_job() {
 
 @test "deliver-local: a rerun with the job back finds the earlier delivery in new/" {
   routed_job 1
-  cp "$(SPOOL)/queue/local/$JOB" "$BATS_TEST_TMPDIR/job"
+  save_job "$JOB"
   deliver
-  cp "$BATS_TEST_TMPDIR/job" "$(SPOOL)/queue/local/$JOB"
+  restore_job "$JOB"
   run deliver
   [ "$status" -eq 0 ]
-  [[ "$output" == *"id=$JOB event=already-delivered user=2"* ]]
+  [[ "$output" == *"id=$JOB rcpt=demo@localhost channel=local result=already-delivered delay="*" user=2"* ]]
   [ "$(job_count local)" -eq 0 ]
   check_delivered_once 2 1 1
 }
 
 @test "deliver-local: ... and in cur/ after a reader moved it (:2,S and other flags)" {
   routed_job 1
-  cp "$(SPOOL)/queue/local/$JOB" "$BATS_TEST_TMPDIR/job"
+  save_job "$JOB"
   deliver
   f="$(ls "$(SPOOL)/mailbox/2/new")"
   mv "$(SPOOL)/mailbox/2/new/$f" "$(SPOOL)/mailbox/2/cur/$f:2,S"
-  cp "$BATS_TEST_TMPDIR/job" "$(SPOOL)/queue/local/$JOB"
+  restore_job "$JOB"
   deliver
   check_delivered_once 2 1 1
   # A crash left the tmp/ name too: cur/ is scanned for any flags.
   mv "$(SPOOL)/mailbox/2/cur/$f:2,S" "$(SPOOL)/mailbox/2/cur/$f:2,FRS"
-  cp "$BATS_TEST_TMPDIR/job" "$(SPOOL)/queue/local/$JOB"
+  restore_job "$JOB"
   echo partial > "$(SPOOL)/mailbox/2/tmp/$f"
   run deliver
-  [[ "$output" == *"event=already-delivered"* ]]
+  [[ "$output" == *"result=already-delivered"* ]]
   check_delivered_once 2 1 1
   [ "$(ls "$(SPOOL)/mailbox/2/tmp" | wc -l)" -eq 0 ]
 }
 
 @test "deliver-local: a half-written tmp/ file of a killed run is replaced" {
   routed_job 1
-  cp "$(SPOOL)/queue/local/$JOB" "$BATS_TEST_TMPDIR/job"
+  save_job "$JOB"
   name="$(deliver 2>&1 | sed -n 's/.*file=new\///; s/ size=.*//p')"
   # back to the state "killed after writing tmp/, before the link"
   rm "$(SPOOL)/mailbox/2/new/$name"
   echo partial > "$(SPOOL)/mailbox/2/tmp/$name"
-  cp "$BATS_TEST_TMPDIR/job" "$(SPOOL)/queue/local/$JOB"
+  restore_job "$JOB"
   run deliver
-  [[ "$output" == *"event=delivered"* ]]
+  [[ "$output" == *"result=delivered"* ]]
   check_delivered_once 2 1 1
   [ "$(ls "$(SPOOL)/mailbox/2/tmp" | wc -l)" -eq 0 ]
 }
 
-@test "deliver-local: a disabled or deleted user: job to spool/bad, logged" {
+@test "deliver-local: a disabled or deleted user: a bounce job, logged" {
   inject 1 demo
   inject 2 sysop
   "$LIBEXEC/route" 2>/dev/null
@@ -103,11 +103,18 @@ routed_job() {
   bbsmail-user del sysop
   run deliver
   [ "$status" -eq 0 ]
-  [ "$(bad_count)" -eq 2 ]
+  [ "$(bad_count)" -eq 0 ]
   [ "$(job_count local)" -eq 0 ]
-  [ "$(echo "$output" | grep -c 'event=undeliverable reason=user disabled')" -eq 1 ]
-  [ "$(echo "$output" | grep -c 'event=undeliverable reason=no such user')" -eq 1 ]
+  [ "$(job_count bounce)" -eq 2 ]
+  [ "$(echo "$output" | grep -c 'rcpt=demo@localhost channel=local result=failed .*code=550 status=5.2.1 bounce=.* reason=mailbox disabled$')" -eq 1 ]
+  [ "$(echo "$output" | grep -c 'rcpt=sysop@localhost channel=local result=failed .*code=550 status=5.1.1 bounce=.* reason=no such user (user 1 was deleted)$')" -eq 1 ]
   [ "$(mailbox_count 2)" -eq 0 ]
+  # the bounce job: the failed recipient with its status, and a body link
+  b="$(grep -la 'Tdemo@' "$(SPOOL)"/queue/bounce/*)"
+  b="${b##*/}"
+  [ "$(record_fields "$(SPOOL)/queue/bounce/$b" | tail -4 | tr '\n' '|')" = "u2|s5.2.1|r550|xmailbox disabled|" ]
+  [ -f "$(SPOOL)/body/bounce-$b" ]
+  [ "$(ls "$(SPOOL)/body" | grep -c '^local-')" -eq 0 ]
 }
 
 @test "deliver-local: a malformed job is quarantined, the others delivered" {
@@ -120,19 +127,35 @@ routed_job() {
   check_delivered_once 2 1 1
 }
 
-@test "deliver-local: a temporary failure leaves the job and exits 111" {
+@test "deliver-local: a temporary failure defers the job to a next-attempt bucket and exits 111" {
   routed_job 1
   mkdir -p "$(SPOOL)/mailbox"
   echo "not a directory" > "$(SPOOL)/mailbox/2"
+  now=$(date +%s)
   run deliver
   [ "$status" -eq 111 ]
-  [[ "$output" == *"id=$JOB event=defer user=2"* ]]
-  [ "$(job_count local)" -eq 1 ]
-  [ "$(stat -c %a "$(SPOOL)/queue/local/$JOB")" = "400" ]   # the attempt mark
+  [[ "$output" =~ "id=$JOB rcpt=demo@localhost channel=local result=deferred delay="[0-9]+" code=451 status=4.3.0 attempts=1 next="([0-9]+)" reason=unable to deliver to " ]]
+  next="${BASH_REMATCH[1]}"
+  [ "$next" -ge $((now + 60)) ] && [ "$next" -le $((now + 62)) ]
+  [ "$(job_count local)" -eq 0 ]
+  [ "$(deferred_count local)" -eq 1 ]
+  # the bucket is the retry time rounded up to the minute; the body stays
+  bucket="$(ls "$(SPOOL)/defer/local")"
+  [ $((bucket % 60)) -eq 0 ] && [ "$bucket" -ge "$next" ] && [ "$bucket" -lt $((next + 60)) ]
+  [ "$(record_fields "$(SPOOL)/defer/local/$bucket/$JOB" | grep -c '^Q1$')" -eq 1 ]
+  [ -f "$(SPOOL)/body/local-$JOB" ]
+  # not due yet: the next run does not touch it
   rm "$(SPOOL)/mailbox/2"
   run deliver
   [ "$status" -eq 0 ]
+  [ "$output" = "" ]
+  [ "$(deferred_count local)" -eq 1 ]
+  # runq -f makes every deferred job due now
+  run runq -f
+  [ "$status" -eq 0 ]
   check_delivered_once 2 1 1
+  [ "$(deferred_count local)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
 }
 
 @test "deliver-local: a job locked by another deliver-local is skipped" {

@@ -29,18 +29,27 @@ route() { "$LIBEXEC/route" "$@"; }
   inject 1 demo
   id="$(ls "$(SPOOL)/incoming")"
   run route
-  [ "${lines[0]}" = "route: info: id=$id event=route rcpt=demo@localhost channel=local user=2 job=$id.0" ]
-  [ "${lines[1]}" = "route: info: id=$id event=routed rcpt=1" ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "${lines[0]}" =~ ^"route: info: id=$id rcpt=demo@localhost channel=local result=queued delay="[0-9]+" user=2 job=$id.0"$ ]]
 }
 
-@test "route: the job holds the message byte for byte" {
-  inject 1 demo
-  cp "$(SPOOL)"/incoming/* "$BATS_TEST_TMPDIR/incoming"
+@test "route: the message is not copied: the job's body link is the incoming file" {
+  inject 1 demo sysop
+  id="$(ls "$(SPOOL)/incoming")"
+  cp "$(SPOOL)/incoming/$id" "$BATS_TEST_TMPDIR/incoming"
+  ino="$(stat -c %i "$(SPOOL)/incoming/$id")"
   route
-  python3 - "$BATS_TEST_TMPDIR/incoming" "$(SPOOL)"/queue/local/* <<'EOF'
+  # one inode, two links (one per job), the incoming name gone
+  [ "$(stat -c %i "$(SPOOL)/body/local-$id.0")" = "$ino" ]
+  [ "$(stat -c %i "$(SPOOL)/body/local-$id.1")" = "$ino" ]
+  [ "$(stat -c %h "$(SPOOL)/body/local-$id.0")" -eq 2 ]
+  cmp "$BATS_TEST_TMPDIR/incoming" "$(SPOOL)/body/local-$id.0"
+  # the job records end at their end mark: no message in them
+  python3 - "$(SPOOL)"/queue/local/* <<'EOF'
 import sys
-a = open(sys.argv[1], 'rb').read(); b = open(sys.argv[2], 'rb').read()
-assert a[a.index(b'\0\0'):] == b[b.index(b'\0\0'):]
+for p in sys.argv[1:]:
+    d = open(p, 'rb').read()
+    assert d.endswith(b'\0\0') and d.index(b'\0\0') == len(d) - 2, p
 EOF
 }
 
@@ -57,7 +66,7 @@ EOF
   inject 1 demo DEMO@localhost
   run route
   [ "$(job_count local)" -eq 1 ]
-  [[ "$output" == *"event=duplicate rcpt=DEMO@localhost channel=local user=2"* ]]
+  [[ "$output" == *"rcpt=DEMO@localhost channel=local result=duplicate delay="*" user=2"* ]]
 }
 
 @test "route: a remote recipient becomes one remote job with a target" {
@@ -74,13 +83,16 @@ EOF
   [ "${lines[9]}" = "Tb@example.org" ]
 }
 
-@test "route: a recipient deleted since acceptance is logged and dropped" {
+@test "route: a recipient deleted since acceptance is logged and bounced" {
   inject 1 demo sysop
+  id="$(ls "$(SPOOL)/incoming")"
   bbsmail-user del demo
   run route
   [ "$status" -eq 0 ]
-  [[ "$output" == *"event=reject rcpt=demo@localhost code=550 status=5.1.1"* ]]
+  [[ "$output" == *"rcpt=demo@localhost channel=- result=failed delay="*" code=550 status=5.1.1 bounce=$id.b0 reason="* ]]
   [ "$(job_count local)" -eq 1 ]
+  [ "$(ls "$(SPOOL)/queue/bounce")" = "$id.b0" ]
+  [ "$(record_fields "$(SPOOL)/queue/bounce/$id.b0" | grep -c '^T')" -eq 1 ]
   [ "$(incoming_count)" -eq 0 ]
 }
 
@@ -136,7 +148,7 @@ EOF
   wait $p2
   [ "$(incoming_count)" -eq 0 ]
   [ "$(job_count local)" -eq 120 ]
-  [ "$(cat "$BATS_TEST_TMPDIR/r1" "$BATS_TEST_TMPDIR/r2" | grep -c 'event=routed')" -eq 60 ]
+  [ "$(cat "$BATS_TEST_TMPDIR/r1" "$BATS_TEST_TMPDIR/r2" | grep -c 'result=queued')" -eq 120 ]
 }
 
 @test "route: usage error exits 100; an empty spool exits 0 quickly" {
@@ -168,7 +180,7 @@ EOF
   "$LIBEXEC/route" 2>/dev/null
   [ "$(stat -c %a "$(SPOOL)/incoming/$b")" = "400" ]
   [ "$(stat -c %a "$(SPOOL)/queue/local/$a.0")" = "600" ]
-  [ "$(stat -c %a "$(SPOOL)"/trash/"$a"-*)" = "400" ]
+  [ "$(stat -c %a "$(SPOOL)/body/local-$a.0")" = "400" ]   # the incoming file's inode
   wait
   "$LIBEXEC/route" 2>/dev/null
   [ "$(stat -c %a "$(SPOOL)/queue/local/$b.0")" = "400" ]

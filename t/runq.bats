@@ -159,7 +159,7 @@ EOF
   check_delivered_once 2 1 200
   [ "$(incoming_count)" -eq 0 ]
   [ "$(job_count local)" -eq 0 ]
-  run grep -c "event=delivered" "$BATS_TEST_TMPDIR/runq.log"
+  run grep -c "result=delivered" "$BATS_TEST_TMPDIR/runq.log"
   [ "$output" -eq 200 ]
 }
 

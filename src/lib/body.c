@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,4 +80,28 @@ int body_release(const char *channel, const char *job, int fd)
 		ok = spool_retire(path);
 	close(fd);
 	return ok;
+}
+
+long long body_message_size(const char *channel, const char *job)
+{
+	char path[PATH_MAX], chunk[8192], *end;
+	struct stat st;
+	long long size = -1;
+	ssize_t n;
+	int fd;
+
+	if (!body_path(path, sizeof path, channel, job))
+		return -1;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* Records of bodies are small: the end mark is in the first chunk,
+	 * else the size is reported as unknown. */
+	n = pread(fd, chunk, sizeof chunk, 0);
+	if (n > 0 && fstat(fd, &st) == 0 && (end = memmem(chunk, (size_t)n, "\0\0", 2)))
+		size = (long long)st.st_size - (long long)(end + 2 - chunk);
+	else
+		errno = EBADMSG;
+	close(fd);
+	return size;
 }

@@ -22,6 +22,9 @@ int body_link(const char *source, const char *channel, const char *job);
 /* Opens the job's body and reads it whole into b.  Returns the fd (kept
  * for body_release), or -1 with errno (ENOENT: the job has no body). */
 int body_open(const char *channel, const char *job, struct buf *b);
+/* The size of the job's message (its body file less the record before
+ * it), for mailq.  -1 with errno (ENOENT: no body). */
+long long body_message_size(const char *channel, const char *job);
 /* Drops the job's link.  While other links remain the name is simply
  * unlinked (no blocks are freed, so it is cheap); the last one is moved
  * into spool/trash, where the next spool write recycles it.  fd is the

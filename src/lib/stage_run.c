@@ -377,10 +377,14 @@ static int stage_subset(const struct stage_job *job, enum stage_result_kind kind
 	return 1;
 }
 
-static int stage_write_record(struct stage_run *run, const struct envelope *e, const char *dir, const char *name)
+/* mark: the record carries the attempt mark (a deferred copy: if its body
+ * is gone when it is tried again, the original finished meanwhile). */
+static int stage_write_record(struct stage_run *run, const struct envelope *e, const char *dir, const char *name,
+			      int mark)
 {
 	struct buf head = BUF_INIT;
-	int ok = envelope_write(e, &head) && stage_batch_write(&run->outputs, dir, name, head.data, head.len, NULL, 0, 0);
+	int ok = envelope_write(e, &head)
+		 && stage_batch_write(&run->outputs, dir, name, head.data, head.len, NULL, 0, mark);
 
 	buf_free(&head);
 	return ok;
@@ -415,7 +419,7 @@ static int stage_defer(struct stage_run *run, struct stage_job *job, char *next,
 		copy.attempts = attempts;
 		copy.last_attempt = (unsigned long)run->now;
 		ok = schedule_bucket(bucket, sizeof bucket, stage_input_channel(run), run->now + (time_t)delay)
-		     && stage_write_record(run, &copy, bucket, job->name);
+		     && stage_write_record(run, &copy, bucket, job->name, 1);
 		snprintf(next, next_size, " attempts=%lu next=%lu", attempts, (unsigned long)run->now + delay);
 		job->keeps_body = 1;
 	}
@@ -456,7 +460,7 @@ static int stage_bounce(struct stage_run *run, struct stage_job *job, char *note
 			snprintf(source, sizeof source, "%s", job->path);
 		else
 			body_path(source, sizeof source, stage_input_channel(run), job->name);
-		ok = body_link(source, "bounce", name) && stage_write_record(run, &copy, SPOOL_QUEUE_DIR "/bounce", name);
+		ok = body_link(source, "bounce", name) && stage_write_record(run, &copy, SPOOL_QUEUE_DIR "/bounce", name, 0);
 		for (i = 0; i < n; i++)
 			free((char *)copy.rcpt[i].code);
 		snprintf(note, note_size, " bounce=%.160s", name);

@@ -4,9 +4,11 @@
  * Stages are child programs from libexec/, started with execve and a fixed
  * argv; two runq on one spool are safe because every stage claims its
  * files with flock, which also lets -l run them together under load. */
+#include "channel.h"
 #include "config.h"
 #include "home.h"
 #include "log.h"
+#include "schedule.h"
 #include "spool.h"
 #include <dirent.h>
 #include <errno.h>
@@ -22,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define USAGE "runq [-l] [-d DIR]"
+#define USAGE "runq [-l] [-f] [-d DIR]"
 #define TRASH_MIN_AGE_SEC 2                 /* older files unlink cheaply (design.md) */
 /* The reserve left in the trash for the next burst to recycle: a spool
  * write that finds the trash empty creates a file, which after many
@@ -40,20 +42,19 @@
  * wakes starts at once. */
 #define GATHER_MS 20
 
-/* The stages in the order a message travels.  A stage whose program is not
- * in libexec/ is skipped, so later channels only need a line here. */
-static const char *const stage_programs[] = {
-	"route",
-	"deliver-local",
-	"deliver-remote",
-	"deliver-board",
-	"deliver-qwk",
-	"deliver-fido",
-};
+/* route, then one stage per channel in the channel table's order (the
+ * order a message travels).  A stage whose program is not in libexec/ is
+ * skipped, so a new channel needs only its line in channel.c. */
+#define STAGE_COUNT (1 + CHANNEL_END - CHANNEL_FIRST)
+static const char *runq_stage_name(size_t i)
+{
+	return i == 0 ? "route" : channel_by_id(CHANNEL_FIRST + (int)i - 1)->stage;
+}
 
 struct runq {
 	char libexec[PATH_MAX];
 	int loop;
+	int flush;              /* -f: every deferred job is due now */
 	unsigned long rescan_sec;
 	time_t last_tmp_sweep;
 	int gather_ms;
@@ -95,8 +96,6 @@ static void runq_find_libexec(struct runq *q)
 	if ((size_t)snprintf(q->libexec, sizeof q->libexec, "%s/../libexec", self) >= sizeof q->libexec)
 		die_temp("libexec path too long");
 }
-
-#define STAGE_COUNT (sizeof stage_programs / sizeof stage_programs[0])
 
 /* Starts one stage.  Returns its pid, 0 when it is not installed (not a
  * stage yet), -1 when it could not start. */
@@ -156,8 +155,8 @@ static int runq_stages(const struct runq *q)
 	int failed = 0;
 
 	for (i = 0; i < STAGE_COUNT; i++)
-		failed |= runq_stage_failed(stage_programs[i],
-					    runq_stage_wait(stage_programs[i], runq_stage_start(q, stage_programs[i])));
+		failed |= runq_stage_failed(runq_stage_name(i),
+					    runq_stage_wait(runq_stage_name(i), runq_stage_start(q, runq_stage_name(i))));
 	return failed ? EXIT_TEMPORARY : 0;
 }
 
@@ -171,9 +170,9 @@ static void runq_stages_together(const struct runq *q)
 	size_t i;
 
 	for (i = 0; i < STAGE_COUNT; i++)
-		pids[i] = runq_stage_start(q, stage_programs[i]);
+		pids[i] = runq_stage_start(q, runq_stage_name(i));
 	for (i = 0; i < STAGE_COUNT; i++)
-		runq_stage_failed(stage_programs[i], runq_stage_wait(stage_programs[i], pids[i]));
+		runq_stage_failed(runq_stage_name(i), runq_stage_wait(runq_stage_name(i), pids[i]));
 }
 
 /* Removes spool/tmp files older than 36 h: writers that died mid-write. */
@@ -257,6 +256,34 @@ static void runq_gather(int ms)
 		nanosleep(&ts, NULL);
 }
 
+/* How long an idle loop sleeps: RescanFrequency, or less when a deferred
+ * job falls due sooner (its bucket's time, schedule.h). */
+static int runq_idle_ms(const struct runq *q)
+{
+	time_t now = time(NULL), due = schedule_next_due();
+	unsigned long sec = q->rescan_sec;
+
+	if (due && (unsigned long)(due > now ? due - now : 0) < sec)
+		sec = due > now ? (unsigned long)(due - now) : 0;
+	return sec ? (int)(sec * 1000) : 1;
+}
+
+/* -f: moves every deferred job back into its queue now, as a sysop does
+ * after fixing what made deliveries fail. */
+static void runq_release_all(void)
+{
+	long n;
+	int id;
+
+	for (id = CHANNEL_FIRST; id < CHANNEL_END; id++) {
+		n = schedule_release_due(channel_name(id), (time_t)LONG_MAX);
+		if (n < 0)
+			log_warn("unable to release the deferred %s jobs: %s", channel_name(id), strerror(errno));
+		else if (n > 0)
+			log_info("event=release channel=%s jobs=%ld", channel_name(id), n);
+	}
+}
+
 static void runq_loop(struct runq *q)
 {
 	int fd = runq_open_trigger(), busy = 0;
@@ -284,7 +311,7 @@ static void runq_loop(struct runq *q)
 		}
 		runq_clean(q);
 		if (!stop_requested)
-			runq_wait(fd, (int)(q->rescan_sec * 1000));
+			runq_wait(fd, runq_idle_ms(q));
 	}
 	close(fd);
 	log_info("event=stop");
@@ -307,9 +334,10 @@ static void runq_parse_args(struct runq *q, int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "ld:")) != -1) {
+	while ((opt = getopt(argc, argv, "lfd:")) != -1) {
 		switch (opt) {
 		case 'l': q->loop = 1; break;
+		case 'f': q->flush = 1; break;
 		case 'd': home_set(optarg); break;
 		default: die_usage(USAGE);
 		}
@@ -337,6 +365,8 @@ int main(int argc, char **argv)
 	runq_find_libexec(&q);
 	q.gather_ms = GATHER_MS;
 	runq_signals();
+	if (q.flush)
+		runq_release_all();
 	if (!q.loop) {
 		int code = runq_stages(&q);
 		runq_clean(&q);

@@ -112,3 +112,19 @@ job_users() {
     record_fields "$f" | sed -n 's/^u//p'
   done | sort -n | tr '\n' ' '
 }
+
+# save_job JOB / restore_job JOB: a local job as it is now, its record and
+# its body link (spool(5)), put back later to recreate "a run died before
+# it retired the job".
+save_job() {
+  mkdir -p "$BATS_TEST_TMPDIR/saved"
+  cp "$(SPOOL)/queue/local/$1" "$BATS_TEST_TMPDIR/saved/$1"
+  ln -f "$(SPOOL)/body/local-$1" "$BATS_TEST_TMPDIR/saved/$1.body"
+}
+restore_job() {
+  cp "$BATS_TEST_TMPDIR/saved/$1" "$(SPOOL)/queue/local/$1"
+  ln -f "$BATS_TEST_TMPDIR/saved/$1.body" "$(SPOOL)/body/local-$1"
+}
+
+# deferred_count CHANNEL: jobs waiting in the next-attempt buckets.
+deferred_count() { find "$(SPOOL)/defer/$1" -type f 2>/dev/null | wc -l; }
