@@ -34,8 +34,19 @@ struct deliver_pending {
 	struct maildir_pending file;      /* mailbox and name in both cases */
 };
 
+/* A mailbox a batch delivers into: its state before the batch and how many
+ * messages the batch added, for the cached count (maildir_count_added). */
+struct deliver_mailbox_count {
+	char mailbox[PATH_MAX];
+	struct maildir_stamp before;
+	int stamped;
+	long added;
+};
+
 struct deliver_ctx {
 	struct userdb db;
+	struct deliver_mailbox_count *counts;     /* this batch's mailboxes */
+	size_t count_len;
 	int db_open;
 	char host[HOSTNAME_MAX_BYTES * 4 + 1];   /* Maildir-escaped host name */
 	struct stage_dirs dirs;                   /* new/ directories not yet fsync'ed */
@@ -231,6 +242,38 @@ static void deliver_finish(struct deliver_ctx *run, struct stage_job *job, struc
 	}
 }
 
+/* The batch's entry for a mailbox, its "before" state taken on first
+ * sight (before any of the batch's links into it). */
+static struct deliver_mailbox_count *deliver_count_entry(struct deliver_ctx *run, const char *mailbox)
+{
+	struct deliver_mailbox_count *grown;
+	size_t i;
+
+	for (i = 0; i < run->count_len; i++)
+		if (strcmp(run->counts[i].mailbox, mailbox) == 0)
+			return &run->counts[i];
+	grown = realloc(run->counts, (run->count_len + 1) * sizeof *grown);
+	if (!grown)
+		return NULL;
+	run->counts = grown;
+	grown = &run->counts[run->count_len++];
+	snprintf(grown->mailbox, sizeof grown->mailbox, "%s", mailbox);
+	grown->stamped = maildir_stamp_get(mailbox, &grown->before);
+	grown->added = 0;
+	return grown;
+}
+
+/* After the batch is durable: the mailboxes' cached counts follow. */
+static void deliver_counts_update(struct deliver_ctx *run)
+{
+	size_t i;
+
+	for (i = 0; i < run->count_len; i++)
+		if (run->counts[i].stamped && run->counts[i].added)
+			maildir_count_added(run->counts[i].mailbox, &run->counts[i].before, run->counts[i].added);
+	run->count_len = 0;
+}
+
 /* Makes the batch's deliveries durable (each file's fsync, the links, one
  * fsync per new/) before the driver retires any job. */
 static int deliver_flush(void *opaque, struct stage_job **jobs, size_t count)
@@ -239,10 +282,20 @@ static int deliver_flush(void *opaque, struct stage_job **jobs, size_t count)
 	size_t i;
 	int synced;
 
-	for (i = 0; i < count; i++)
-		if (jobs[i]->data)
-			deliver_finish(run, jobs[i], jobs[i]->data);
+	for (i = 0; i < count; i++) {
+		struct deliver_pending *d = jobs[i]->data;
+		struct deliver_mailbox_count *c;
+		if (!d)
+			continue;
+		c = deliver_count_entry(run, d->file.mailbox);
+		deliver_finish(run, jobs[i], d);
+		if (c && d->got == 1)
+			c->added++;
+	}
 	synced = stage_dirs_sync(&run->dirs);
+	if (synced)
+		deliver_counts_update(run);
+	run->count_len = 0;
 	for (i = 0; i < count; i++) {
 		struct deliver_pending *d = jobs[i]->data;
 		if (d && d->got)
@@ -277,5 +330,6 @@ int main(int argc, char **argv)
 	if (run.db_open)
 		userdb_close(&run.db);
 	stage_dirs_free(&run.dirs);
+	free(run.counts);
 	return code;
 }

@@ -81,7 +81,7 @@ static long maildir_count_dir(const char *dir)
 	return n;
 }
 
-long maildir_count(const char *mailbox)
+long maildir_count_scan(const char *mailbox)
 {
 	char path[PATH_MAX];
 	long fresh, seen;
@@ -91,6 +91,101 @@ long maildir_count(const char *mailbox)
 	if (!maildir_join(path, sizeof path, mailbox, "cur") || (seen = maildir_count_dir(path)) < 0)
 		return -1;
 	return fresh + seen;
+}
+
+#define MAILDIR_COUNT_FILE "bbsmail-count"
+
+int maildir_stamp_get(const char *mailbox, struct maildir_stamp *st)
+{
+	char path[PATH_MAX];
+	struct stat sn, sc;
+
+	if (!maildir_join(path, sizeof path, mailbox, "new") || stat(path, &sn) != 0
+	    || !maildir_join(path, sizeof path, mailbox, "cur") || stat(path, &sc) != 0)
+		return 0;
+	st->new_sec = (long long)sn.st_mtim.tv_sec;
+	st->new_nsec = (long long)sn.st_mtim.tv_nsec;
+	st->cur_sec = (long long)sc.st_mtim.tv_sec;
+	st->cur_nsec = (long long)sc.st_mtim.tv_nsec;
+	return 1;
+}
+
+static int maildir_stamp_same(const struct maildir_stamp *a, const struct maildir_stamp *b)
+{
+	return a->new_sec == b->new_sec && a->new_nsec == b->new_nsec && a->cur_sec == b->cur_sec
+	       && a->cur_nsec == b->cur_nsec;
+}
+
+/* The cache: "1 <count> <new s> <new ns> <cur s> <cur ns>\n".  1 when it
+ * was read and well formed. */
+static int maildir_cache_read(const char *mailbox, long *count, struct maildir_stamp *st)
+{
+	char path[PATH_MAX], text[160];
+	ssize_t n;
+	int fd;
+
+	if (!maildir_join(path, sizeof path, mailbox, MAILDIR_COUNT_FILE)
+	    || (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, text, sizeof text - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = 0;
+	return sscanf(text, "1 %ld %lld %lld %lld %lld\n", count, &st->new_sec, &st->new_nsec, &st->cur_sec,
+		      &st->cur_nsec) == 5 && *count >= 0;
+}
+
+/* Replaces the cache by rename, so a reader sees the old or the new one.
+ * Not fsync'ed: after a crash a lost or stale cache only fails to match
+ * the directories, and the next call counts. */
+static void maildir_cache_write(const char *mailbox, long count, const struct maildir_stamp *st)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], text[160];
+	int fd, n, ok;
+
+	if (!maildir_join(path, sizeof path, mailbox, MAILDIR_COUNT_FILE)
+	    || snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+		return;
+	n = snprintf(text, sizeof text, "1 %ld %lld %lld %lld %lld\n", count, st->new_sec, st->new_nsec, st->cur_sec,
+		     st->cur_nsec);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	ok = spool_write_all(fd, text, (size_t)n);
+	if (close(fd) != 0)
+		ok = 0;
+	if (!ok || rename(tmp, path) != 0)
+		unlink(tmp);
+}
+
+long maildir_count(const char *mailbox)
+{
+	struct maildir_stamp now, cached;
+	long count;
+
+	if (!maildir_stamp_get(mailbox, &now))
+		return errno == ENOENT ? maildir_count_scan(mailbox) : -1;
+	if (maildir_cache_read(mailbox, &count, &cached) && maildir_stamp_same(&now, &cached))
+		return count;
+	/* The times are taken before the count, so a change while we read
+	 * leaves times that no longer match the cache: counted again. */
+	count = maildir_count_scan(mailbox);
+	if (count >= 0)
+		maildir_cache_write(mailbox, count, &now);
+	return count;
+}
+
+void maildir_count_added(const char *mailbox, const struct maildir_stamp *before, long added)
+{
+	struct maildir_stamp cached, after;
+	long count;
+
+	/* A cache that did not belong to `before` no longer matches the
+	 * directories either: the next maildir_count counts. */
+	if (maildir_cache_read(mailbox, &count, &cached) && maildir_stamp_same(before, &cached)
+	    && maildir_stamp_get(mailbox, &after))
+		maildir_cache_write(mailbox, count + added, &after);
 }
 
 /* 1 when cur/ holds "<name>:2,<flags>", i.e. a reader already moved this

@@ -10,8 +10,31 @@
 int maildir_path(unsigned long usernum, char *out, size_t size);
 /* Creates the mailbox and its tmp/new/cur if missing.  1 ok, 0 errno. */
 int maildir_create(const char *mailbox);
-/* Messages in new/ and cur/ (not tmp/).  -1 on error (errno). */
+/* Messages in new/ and cur/ (not tmp/).  -1 on error (errno).
+ * O(1) in the steady state: the count is cached in <mailbox>/bbsmail-count
+ * together with the modification times of new/ and cur/ it belongs to.
+ * Any change by another program (a POP3 or IMAP server deleting or moving
+ * files, another delivery agent) changes those times, and the next call
+ * counts again (maildir_count_scan) and caches the new figure.
+ * deliver-local keeps the cache right for its own deliveries
+ * (maildir_count_added), so a mailbox that only receives is never
+ * re-read.  Known limit: a foreign change in the same clock tick as the
+ * cache write leaves the directory time unchanged and is seen only at the
+ * directory's next change (MaxMsgsWaiting is a limit, not an inventory). */
 long maildir_count(const char *mailbox);
+/* The count from reading new/ and cur/ in full. */
+long maildir_count_scan(const char *mailbox);
+/* The state of new/ and cur/ that a cached count belongs to. */
+struct maildir_stamp {
+	long long new_sec, new_nsec, cur_sec, cur_nsec;
+};
+/* 1 ok, 0 errno. */
+int maildir_stamp_get(const char *mailbox, struct maildir_stamp *st);
+/* After `added` deliveries into a mailbox whose state was `before`: the
+ * cached count rises by `added` when it belonged to `before`; any other
+ * cache no longer matches the directories, and the next maildir_count
+ * counts. */
+void maildir_count_added(const char *mailbox, const struct maildir_stamp *before, long added);
 /* Delivers head+body as new/<unique_name> the Maildir way: tmp/, fsync,
  * link into new/, fsync new/, remove the tmp/ name.  unique_name must be a
  * valid Maildir name chosen by the caller (deliver-local derives it from the
