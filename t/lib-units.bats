@@ -44,3 +44,7 @@ unit() {
 @test "userdb: numbering, unique names and aliases, rename, delete, corrupt record" {
   TMPDIR="$BATS_TEST_TMPDIR" unit userdb-test
 }
+
+@test "listfile: comments, CRLF, last line without LF, line cap, NUL, missing and unreadable files" {
+  TMPDIR="$BATS_TEST_TMPDIR" unit listfile-test
+}
