@@ -25,15 +25,18 @@ int listfile_open(struct listfile *lf, const char *path, unsigned flags)
 	lf->flags = flags;
 	lf->line_number = 0;
 	lf->problem = NULL;
+	lf->error_number = 0;
 	lf->in_pos = lf->in_len = 0;
 	n = snprintf(lf->path, sizeof lf->path, "%s", path);
 	if (n < 0 || (size_t)n >= sizeof lf->path) {
-		errno = ENAMETOOLONG;
+		lf->error_number = errno = ENAMETOOLONG;
 		return 0;
 	}
 	lf->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (lf->fd < 0)
+	if (lf->fd < 0) {
+		lf->error_number = errno;
 		return errno == ENOENT;
+	}
 	/* open() succeeds on a directory; say so now rather than at read(). */
 	if (fstat(lf->fd, &st) != 0)
 		err = errno;
@@ -42,7 +45,7 @@ int listfile_open(struct listfile *lf, const char *path, unsigned flags)
 	else
 		return 1;
 	listfile_close(lf);
-	errno = err;
+	lf->error_number = errno = err;
 	return 0;
 }
 
@@ -51,8 +54,12 @@ int listfile_open_home(struct listfile *lf, const char *relative, unsigned flags
 	char path[PATH_MAX];
 
 	lf->fd = -1;
-	if (!home_path(path, sizeof path, relative))
+	lf->problem = NULL;
+	if (!home_path(path, sizeof path, relative)) {
+		lf->error_number = errno;
+		snprintf(lf->path, sizeof lf->path, "%s/%s", home_dir(), relative);
 		return 0;
+	}
 	return listfile_open(lf, path, flags);
 }
 
@@ -73,8 +80,10 @@ static int listfile_fill(struct listfile *lf)
 	do
 		n = read(lf->fd, lf->in, sizeof lf->in);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
+	if (n < 0) {
+		lf->error_number = errno;
 		return -1;
+	}
 	lf->in_pos = 0;
 	lf->in_len = (size_t)n;
 	return n > 0;
@@ -122,7 +131,7 @@ static int listfile_bad_line(struct listfile *lf, const char *problem)
 {
 	if (lf->flags & LISTFILE_STRICT) {
 		lf->problem = problem;
-		errno = EINVAL;
+		lf->error_number = errno = EINVAL;
 		return 0;
 	}
 	log_warn("%s:%lu: %s, line skipped", lf->path, lf->line_number, problem);
@@ -165,6 +174,14 @@ int listfile_next(struct listfile *lf, char **line, size_t *len)
 			*len = n - (size_t)(s - lf->line);
 		return 1;
 	}
+}
+
+void listfile_error_text(const struct listfile *lf, char *out, size_t size)
+{
+	if (lf->problem)
+		snprintf(out, size, "%s:%lu: %s", lf->path, lf->line_number, lf->problem);
+	else
+		snprintf(out, size, "unable to read %s: %s", lf->path, strerror(lf->error_number));
 }
 
 void listfile_split(char *line, char **key, char **value)

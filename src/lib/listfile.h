@@ -40,6 +40,7 @@ struct listfile {
 	char path[PATH_MAX];
 	unsigned long line_number;     /* of the line last returned, or of the bad one */
 	const char *problem;           /* after -1 on a bad line: what was wrong, else NULL */
+	int error_number;              /* errno of the last failure */
 	size_t in_pos, in_len;
 	char in[LISTFILE_READ_BYTES];
 	char line[LISTFILE_LINE_MAX_BYTES + 1];
@@ -56,6 +57,10 @@ int listfile_open_home(struct listfile *lf, const char *relative, unsigned flags
  * (errno EINVAL; problem says what, line_number where).  len may be NULL. */
 int listfile_next(struct listfile *lf, char **line, size_t *len);
 void listfile_close(struct listfile *lf);
+/* After a failed open or a -1 from listfile_next, the message for the
+ * sysop: "<path>:<line>: <problem>" for a bad line, else "unable to read
+ * <path>: <strerror>". */
+void listfile_error_text(const struct listfile *lf, char *out, size_t size);
 
 /* Splits a "key value" line in place: *key is the first word, *value the
  * rest with the blanks after the key removed ("" when there is none). */
