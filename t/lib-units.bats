@@ -48,3 +48,11 @@ unit() {
 @test "listfile: comments, CRLF, last line without LF, line cap, NUL, missing and unreadable files" {
   TMPDIR="$BATS_TEST_TMPDIR" unit listfile-test
 }
+
+@test "ipkey: one canonical key per client address (IPv4-mapped, IPv6 spellings), non-literals refused; authvia and loginfail agree" {
+  export BBSMAIL_HOME="$BATS_TEST_TMPDIR/home"
+  mkdir -p "$BBSMAIL_HOME/etc" "$BBSMAIL_HOME/spool/data"
+  unit ipkey-test
+  [ -f "$BBSMAIL_HOME/spool/data/authvia.gdbm" ]
+  [ -f "$BBSMAIL_HOME/spool/data/logins.gdbm" ]
+}
