@@ -6,9 +6,11 @@
  * zone "%eth0", no blanks).  The canonical form is:
  *   IPv4, and IPv4-mapped IPv6 (::ffff:192.0.2.1):  dotted quad, 192.0.2.1
  *     (one host reached over IPv4 or through a dual-stack socket is one key)
- *   any other IPv6: inet_ntop's text, lowercase hex with the longest run of
- *     two or more zero groups written "::" (RFC 5952), so 2001:DB8:0:0::1
- *     and 2001:db8::0:1 are both 2001:db8::1. */
+ *   any other IPv6: inet_ntop's text, lowercase hex with the longest (then
+ *     the first) run of two or more zero groups written "::" (RFC 5952), so
+ *     2001:DB8:0:0::1 and 2001:db8::0:1 are both 2001:db8::1; glibc keeps
+ *     a dotted tail for the deprecated IPv4-compatible ::a.b.c.d, which is
+ *     still one spelling for one address. */
 #ifndef BBSMAIL_IPKEY_H
 #define BBSMAIL_IPKEY_H
 #include <stddef.h>
