@@ -44,3 +44,15 @@ unit() {
 @test "userdb: numbering, unique names and aliases, rename, delete, corrupt record" {
   TMPDIR="$BATS_TEST_TMPDIR" unit userdb-test
 }
+
+@test "listfile: comments, CRLF, last line without LF, line cap, NUL, missing and unreadable files" {
+  TMPDIR="$BATS_TEST_TMPDIR" unit listfile-test
+}
+
+@test "ipkey: one canonical key per client address (IPv4-mapped, IPv6 spellings), non-literals refused; authvia and loginfail agree" {
+  export BBSMAIL_HOME="$BATS_TEST_TMPDIR/home"
+  mkdir -p "$BBSMAIL_HOME/etc" "$BBSMAIL_HOME/spool/data"
+  unit ipkey-test
+  [ -f "$BBSMAIL_HOME/spool/data/authvia.gdbm" ]
+  [ -f "$BBSMAIL_HOME/spool/data/logins.gdbm" ]
+}

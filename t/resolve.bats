@@ -123,3 +123,26 @@ setup() {
   [ "${lines[0]}" = "rob.swindell@f705.n103.z1.fidonet -> reject 550 5.1.2 relay=0 rob.swindell@f705.n103.z1.fidonet: FidoNet netmail is not configured here" ]
   [ "${lines[1]}" = "bad@x.fidonet -> reject 553 5.1.3 relay=0 bad@x.fidonet: malformed FidoNet address" ]
 }
+
+@test "resolve: alias.cfg and localnames take CRLF and a last line without LF; a long or NUL line is skipped with file:line" {
+  long=$(printf '%5000s' '' | tr ' ' a)
+  printf '; comment\r\nhelpdesk carol\r\n%s carol\nbad\0alias carol\nlast carol' "$long" > "$HOME_DIR/etc/alias.cfg"
+  printf 'bbs.example\r\nend.example' > "$HOME_DIR/etc/db/localnames"
+  out=$(resolve helpdesk@localhost last@end.example bad@localhost 2>"$BATS_TEST_TMPDIR/err")
+  [ "$out" = $'helpdesk@localhost -> local user=4 target=- relay=0\nlast@end.example -> local user=4 target=- relay=0\nbad@localhost -> reject 550 5.1.1 relay=0 bad: no such user here' ]
+  [ "$(cat "$BATS_TEST_TMPDIR/err")" = "resolve-test: warning: $HOME_DIR/etc/alias.cfg:3: line longer than 4096 bytes, line skipped
+resolve-test: warning: $HOME_DIR/etc/alias.cfg:4: NUL byte in line, line skipped" ]
+}
+
+@test "resolve: .smtptags takes blanks and CRLF; an unreadable one defers the tagged recipient" {
+  printf '  spammed \r\nother' > "$HOME_DIR/spool/data/user/2.smtptags"
+  run resolve demo#spammed@localhost demo#other@localhost demo#shop@localhost
+  [ "${lines[0]}" = "demo#spammed@localhost -> reject 550 5.1.1 relay=0 demo#spammed: no such user here (tag disabled)" ]
+  [ "${lines[1]}" = "demo#other@localhost -> reject 550 5.1.1 relay=0 demo#other: no such user here (tag disabled)" ]
+  [ "${lines[2]}" = "demo#shop@localhost -> local user=2 target=- relay=0" ]
+  rm "$HOME_DIR/spool/data/user/2.smtptags"
+  mkdir "$HOME_DIR/spool/data/user/2.smtptags"
+  out=$(resolve demo#shop@localhost demo@localhost 2>"$BATS_TEST_TMPDIR/err")
+  [ "$out" = $'demo#shop@localhost -> tempfail\ndemo@localhost -> local user=2 target=- relay=0' ]
+  [ "$(cat "$BATS_TEST_TMPDIR/err")" = "resolve-test: warning: unable to read $HOME_DIR/spool/data/user/2.smtptags: Is a directory" ]
+}

@@ -1,5 +1,6 @@
 #include "address.h"
 #include <ctype.h>
+#include <errno.h>
 #include <string.h>
 
 /* RFC 5322 atext, the characters of an unquoted local part. */
@@ -212,11 +213,13 @@ int address_parse_path(const char *arg, int flags, struct buf *address, const ch
 
 int address_split(const char *address, struct buf *local, struct buf *domain)
 {
-	const char *at = NULL, *p;
-	int quoted = 0;
+	const char *at = NULL, *p, *end;
+	int quoted = 0, ok;
 
 	buf_truncate(local, 0);
 	buf_truncate(domain, 0);
+	/* Both come back as strings, "" when empty. */
+	ok = buf_reserve(local, 0) && buf_reserve(domain, 0);
 	for (p = address; *p; p++) {
 		if (*p == '\\' && quoted && p[1])
 			p++;
@@ -225,23 +228,27 @@ int address_split(const char *address, struct buf *local, struct buf *domain)
 		else if (*p == '@' && !quoted)
 			at = p;
 	}
+	end = at ? at : address + strlen(address);
 	p = address;
 	if (*p == '"') {
-		for (p++; *p && *p != '"'; p++) {
+		for (p++; ok && *p && *p != '"'; p++) {
 			if (*p == '\\' && p[1])
 				p++;
-			buf_catc(local, *p);
+			ok = buf_catc(local, *p);
 		}
 		if (*p == '"')
 			p++;
 		/* Anything between the closing quote and '@' is malformed; keep it visible. */
-		if (p != (at ? at : address + strlen(address)))
-			buf_cat(local, p, (size_t)((at ? at : address + strlen(address)) - p));
-	} else {
-		buf_cat(local, address, at ? (size_t)(at - address) : strlen(address));
+		if (ok && p < end)
+			ok = buf_cat(local, p, (size_t)(end - p));
+	} else if (ok) {
+		ok = buf_cat(local, address, (size_t)(end - address));
 	}
-	if (!at)
+	if (ok && at)
+		ok = buf_cats(domain, at + 1);
+	if (!ok) {
+		errno = ENOMEM;
 		return 0;
-	buf_cats(domain, at + 1);
-	return 1;
+	}
+	return at != NULL;
 }

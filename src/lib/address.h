@@ -18,7 +18,9 @@
 int address_parse_path(const char *arg, int flags, struct buf *address, const char **params,
 		       const char **why);
 /* Splits at the last '@' outside quotes.  local is unquoted ("a b"@x -> a b).
- * Returns 1 with a domain, 0 when there is no '@' (domain ""). */
+ * Returns 1 with a domain, 0 when there is no '@' (domain "").  Out of
+ * memory it returns 0 with errno ENOMEM (and either buffer may be empty):
+ * a caller that must tell the two apart sets errno to 0 first. */
 int address_split(const char *address, struct buf *local, struct buf *domain);
 /* 1 for a syntactically valid domain or address literal. */
 int address_domain_valid(const char *domain, int flags);

@@ -1,6 +1,7 @@
 #include "authvia.h"
 #include "dbfile.h"
 #include "home.h"
+#include "ipkey.h"
 #include "spool.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +13,6 @@
 #include <time.h>
 
 #define AUTHVIA_FILE SPOOL_DATA_DIR "/authvia.gdbm"
-#define AUTHVIA_KEY_MAX_BYTES 80
 #define AUTHVIA_PRUNED_KEY "pruned"
 
 static GDBM_FILE authvia_open(int writable)
@@ -20,20 +20,13 @@ static GDBM_FILE authvia_open(int writable)
 	return dbfile_open(AUTHVIA_FILE, writable ? DBFILE_WRITE : DBFILE_READ);
 }
 
-/* 0 (EINVAL) for an empty or over-long address, or one with a byte outside
- * the hex digits, '.', ':' (an IPv4 or IPv6 literal is all we store). */
-static int authvia_key(const char *ip, char key[AUTHVIA_KEY_MAX_BYTES], datum *d)
+/* The key for ip (ipkey.h); 0 with EINVAL when ip is not an address literal. */
+static int authvia_key(const char *ip, char key[IPKEY_MAX_BYTES], datum *d)
 {
-	size_t n = strlen(ip);
-
-	if (n == 0 || n + 4 > AUTHVIA_KEY_MAX_BYTES || strspn(ip, "0123456789abcdefABCDEF.:") != n) {
-		errno = EINVAL;
+	if (!ipkey_make(key, IPKEY_MAX_BYTES, ip))
 		return 0;
-	}
-	memcpy(key, "ip:", 3);
-	memcpy(key + 3, ip, n + 1);
 	d->dptr = key;
-	d->dsize = (int)(n + 3);
+	d->dsize = (int)strlen(key);
 	return 1;
 }
 
@@ -104,7 +97,7 @@ static void authvia_prune(GDBM_FILE f, time_t now)
 
 int authvia_record(const char *ip, time_t now)
 {
-	char keytext[AUTHVIA_KEY_MAX_BYTES];
+	char keytext[IPKEY_MAX_BYTES];
 	datum key, pruned_key;
 	GDBM_FILE f;
 	long long pruned;
@@ -128,7 +121,7 @@ int authvia_record(const char *ip, time_t now)
 
 int authvia_recent(const char *ip, unsigned long window_sec, time_t now)
 {
-	char keytext[AUTHVIA_KEY_MAX_BYTES];
+	char keytext[IPKEY_MAX_BYTES];
 	datum key;
 	GDBM_FILE f;
 	long long t;

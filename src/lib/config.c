@@ -1,8 +1,8 @@
 #include "config.h"
 #include "buf.h"
 #include "home.h"
+#include "listfile.h"
 #include "log.h"
-#include "spool.h"
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -310,39 +310,36 @@ static char *trim(char *s)
 	return s;
 }
 
+/* One "[section]" line: the section it opens, -1 for one that is not ours. */
+static int section_line(char *line, const struct listfile *lf)
+{
+	char *close = strchr(line, ']');
+
+	if (!close) {
+		log_warn("%s:%lu: malformed section line", lf->path, lf->line_number);
+		return -1;
+	}
+	*close = 0;
+	return strcasecmp(line + 1, "mail") == 0 ? IN_MAIL : strcasecmp(line + 1, "global") == 0 ? IN_GLOBAL : -1;
+}
+
 /* [mail] wins over [global]: keys seen in [mail] are remembered. */
-static int mail_config_parse(struct mail_config *cfg, char *text, const char *file,
-			     char *error, size_t error_size)
+static int mail_config_parse(struct mail_config *cfg, struct listfile *lf, char *error, size_t error_size)
 {
 	unsigned char set_in_mail[sizeof key_specs / sizeof key_specs[0]] = { 0 };
-	int section = 0, lineno = 0;
-	char *line, *next, *eq, *key, *value;
+	int section = 0, r, lineno;
+	char *line, *eq, *key, *value;
 	size_t i;
 
-	for (line = text; line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		lineno++;
-		line = trim(line);
-		if (!*line || *line == ';' || *line == '#')
-			continue;
+	while ((r = listfile_next(lf, &line, NULL)) == 1) {
+		lineno = (int)lf->line_number;
 		if (*line == '[') {
-			char *close = strchr(line, ']');
-			if (!close) {
-				log_warn("%s:%d: malformed section line", file, lineno);
-				section = -1;
-				continue;
-			}
-			*close = 0;
-			section = strcasecmp(line + 1, "mail") == 0     ? IN_MAIL
-				  : strcasecmp(line + 1, "global") == 0 ? IN_GLOBAL
-									 : -1;
+			section = section_line(line, lf);
 			continue;
 		}
 		eq = strchr(line, '=');
 		if (!eq) {
-			log_warn("%s:%d: malformed line (no '=')", file, lineno);
+			log_warn("%s:%d: malformed line (no '=')", lf->path, lineno);
 			continue;
 		}
 		*eq = 0;
@@ -356,24 +353,26 @@ static int mail_config_parse(struct mail_config *cfg, char *text, const char *fi
 		if (i == sizeof key_specs / sizeof key_specs[0]
 		    || !(key_specs[i].sections & section)) {
 			if (section == IN_MAIL)
-				log_warn("%s:%d: unknown key %s", file, lineno, key);
+				log_warn("%s:%d: unknown key %s", lf->path, lineno, key);
 			continue;
 		}
 		if (section == IN_GLOBAL && set_in_mail[i])
 			continue;
 		if (section == IN_MAIL)
 			set_in_mail[i] = 1;
-		if (!key_apply(cfg, &key_specs[i], value, file, lineno, error, error_size))
+		if (!key_apply(cfg, &key_specs[i], value, lf->path, lineno, error, error_size))
 			return 0;
 	}
-	return 1;
+	if (r < 0)
+		listfile_error_text(lf, error, error_size);
+	return r == 0;
 }
 
 int mail_config_load(struct mail_config *cfg, const char *path, char *error, size_t error_size)
 {
 	char default_path[PATH_MAX];
-	struct buf text = BUF_INIT;
-	int ok;
+	struct listfile lf;
+	int ok, present;
 
 	mail_config_defaults(cfg);
 	if (!path) {
@@ -383,21 +382,16 @@ int mail_config_load(struct mail_config *cfg, const char *path, char *error, siz
 		}
 		path = default_path;
 	}
-	if (!spool_read_file(path, &text)) {
-		buf_free(&text);
-		if (errno == ENOENT)
-			return 1;
-		snprintf(error, error_size, "unable to read %s: %s", path, strerror(errno));
+	/* Strict: a line that cannot be read must not leave its key at the
+	 * default without a word. */
+	if (!listfile_open(&lf, path, LISTFILE_COMMENT_SEMICOLON | LISTFILE_COMMENT_HASH | LISTFILE_STRICT)) {
+		listfile_error_text(&lf, error, error_size);
 		return 0;
 	}
-	if (text.len && memchr(text.data, 0, text.len)) {
-		snprintf(error, error_size, "%s: NUL byte in file", path);
-		buf_free(&text);
-		return 0;
-	}
-	ok = text.len ? mail_config_parse(cfg, text.data, path, error, error_size) : 1;
-	buf_free(&text);
-	if (ok)
+	present = lf.fd >= 0;
+	ok = mail_config_parse(cfg, &lf, error, error_size);
+	listfile_close(&lf);
+	if (ok && present)
 		log_set_level(cfg->log_level);
 	return ok;
 }
@@ -412,7 +406,7 @@ void xmail_config_load(struct mail_config *cfg)
 
 /* ---- smtpserver.conf ---- */
 
-static char *xstrdup_checked(const char *s, int *ok)
+static char *strdup_checked(const char *s, int *ok)
 {
 	char *d = strdup(s);
 	if (!d)
@@ -423,14 +417,11 @@ static char *xstrdup_checked(const char *s, int *ok)
 static int smtpserver_conf_add_param(struct smtpserver_conf *conf, char *rest)
 {
 	struct smtpserver_param *p;
-	char *name = rest, *value;
+	char *name, *value;
 	size_t vlen;
 	int ok = 1;
 
-	value = name + strcspn(name, " \t");
-	if (*value)
-		*value++ = 0;
-	value = trim(value);
+	listfile_split(rest, &name, &value);
 	vlen = strlen(value);
 	if (vlen >= 2 && (value[0] == '"' || value[0] == '\'') && value[vlen - 1] == value[0]) {
 		value[vlen - 1] = 0;
@@ -448,26 +439,23 @@ static int smtpserver_conf_add_param(struct smtpserver_conf *conf, char *rest)
 	if (!p)
 		return 0;
 	conf->params = p;
-	p[conf->param_count].name = xstrdup_checked(name, &ok);
-	p[conf->param_count].value = xstrdup_checked(value, &ok);
+	p[conf->param_count].name = strdup_checked(name, &ok);
+	p[conf->param_count].value = strdup_checked(value, &ok);
 	conf->param_count++;
 	return ok;
 }
 
-static int smtpserver_conf_add_helo(struct smtpserver_conf *conf, char *line, const char *file,
-				    int lineno)
+static int smtpserver_conf_add_helo(struct smtpserver_conf *conf, char *line, const struct listfile *lf)
 {
 	struct helo_pattern *h;
-	char *pattern = line, *flags;
+	char *pattern, *flags;
 	int ok = 1;
 
-	flags = pattern + strcspn(pattern, " \t");
+	listfile_split(line, &pattern, &flags);
 	if (!*flags) {
-		log_warn("%s:%d: HELO pattern without style flags", file, lineno);
+		log_warn("%s:%lu: HELO pattern without style flags", lf->path, lf->line_number);
 		return 1;
 	}
-	*flags++ = 0;
-	flags = trim(flags);
 	/* ZMailer's lines carry an obsolete "*" column between pattern and flags. */
 	if (flags[0] == '*' && (flags[1] == ' ' || flags[1] == '\t'))
 		flags = trim(flags + 1);
@@ -475,17 +463,36 @@ static int smtpserver_conf_add_helo(struct smtpserver_conf *conf, char *line, co
 	if (!h)
 		return 0;
 	conf->helo = h;
-	h[conf->helo_count].pattern = xstrdup_checked(pattern, &ok);
-	h[conf->helo_count].flags = xstrdup_checked(flags, &ok);
+	h[conf->helo_count].pattern = strdup_checked(pattern, &ok);
+	h[conf->helo_count].flags = strdup_checked(flags, &ok);
 	conf->helo_count++;
 	return ok;
 }
 
+/* One line that is not a comment: a PARAM, "PARAM newgroup", or a HELO pattern. */
+static int smtpserver_conf_line(struct smtpserver_conf *conf, char *line, const struct listfile *lf,
+				int *in_default_group)
+{
+	char *rest;
+
+	if (strncmp(line, "PARAM", 5) != 0 || (line[5] != ' ' && line[5] != '\t'))
+		return smtpserver_conf_add_helo(conf, line, lf);
+	rest = trim(line + 6);
+	if (strncasecmp(rest, "newgroup", 8) == 0) {
+		/* Groups belong to ZMailer's own listener; under tcpserver each
+		 * port gets its own receiver, so only the default group applies
+		 * (smtpserver.conf(5)). */
+		*in_default_group = 0;
+		return 1;
+	}
+	return *in_default_group && *rest ? smtpserver_conf_add_param(conf, rest) : 1;
+}
+
 int smtpserver_conf_load(struct smtpserver_conf *conf, const char *path, char *error, size_t error_size)
 {
-	char default_path[PATH_MAX], *line, *next;
-	struct buf text = BUF_INIT;
-	int lineno = 0, ok = 1, in_default_group = 1;
+	char default_path[PATH_MAX], *line;
+	struct listfile lf;
+	int ok = 1, r = 0, in_default_group = 1;
 
 	memset(conf, 0, sizeof *conf);
 	if (!path) {
@@ -495,48 +502,22 @@ int smtpserver_conf_load(struct smtpserver_conf *conf, const char *path, char *e
 		}
 		path = default_path;
 	}
-	if (!spool_read_file(path, &text)) {
-		int err = errno;
-		buf_free(&text);
-		if (err == ENOENT)
-			return 1;
-		snprintf(error, error_size, "unable to read %s: %s", path, strerror(err));
+	if (!listfile_open(&lf, path, LISTFILE_COMMENT_HASH | LISTFILE_SKIP_INDENTED | LISTFILE_STRICT)) {
+		listfile_error_text(&lf, error, error_size);
 		return 0;
 	}
-	if (text.len && memchr(text.data, 0, text.len)) {
-		snprintf(error, error_size, "%s: NUL byte in file", path);
-		buf_free(&text);
-		return 0;
-	}
-	for (line = text.data; ok && line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		lineno++;
-		if (*line == '#' || *line == ' ' || *line == '\t' || *line == '\r' || !*line)
-			continue;
-		line = trim(line);
-		if (strncmp(line, "PARAM", 5) == 0 && (line[5] == ' ' || line[5] == '\t')) {
-			char *rest = trim(line + 6);
-			if (strncasecmp(rest, "newgroup", 8) == 0) {
-				/* Groups belong to ZMailer's own listener; under tcpserver
-				 * each port gets its own receiver, so only the default
-				 * group applies (smtpserver.conf(5)). */
-				in_default_group = 0;
-				continue;
-			}
-			if (in_default_group && *rest)
-				ok = smtpserver_conf_add_param(conf, rest);
-		} else {
-			ok = smtpserver_conf_add_helo(conf, line, path, lineno);
-		}
-	}
-	buf_free(&text);
-	if (!ok) {
-		smtpserver_conf_free(conf);
+	while (ok && (r = listfile_next(&lf, &line, NULL)) == 1)
+		ok = smtpserver_conf_line(conf, line, &lf, &in_default_group);
+	if (!ok)
 		snprintf(error, error_size, "out of memory");
+	else if (r < 0)
+		listfile_error_text(&lf, error, error_size);
+	listfile_close(&lf);
+	if (!ok || r < 0) {
+		smtpserver_conf_free(conf);
+		return 0;
 	}
-	return ok;
+	return 1;
 }
 
 void smtpserver_conf_free(struct smtpserver_conf *conf)

@@ -2,6 +2,8 @@
 #include "dbfile.h"
 #include "buf.h"
 #include "home.h"
+#include "ipkey.h"
+#include "listfile.h"
 #include "log.h"
 #include "record.h"
 #include "spool.h"
@@ -15,7 +17,6 @@
 #include <unistd.h>
 
 #define LOGINFAIL_FILE SPOOL_DATA_DIR "/logins.gdbm"
-#define LOGINFAIL_KEY_MAX_BYTES 80
 #define IP_CAN_FILE "etc/ip.can"
 
 static GDBM_FILE loginfail_open(int writable)
@@ -23,19 +24,13 @@ static GDBM_FILE loginfail_open(int writable)
 	return dbfile_open(LOGINFAIL_FILE, writable ? DBFILE_WRITE : DBFILE_READ);
 }
 
-/* The key for ip; 0 (EINVAL) for an empty, over-long or CR/LF/NUL-holding ip. */
-static int loginfail_key(const char *ip, char key[LOGINFAIL_KEY_MAX_BYTES], datum *d)
+/* The key for ip (ipkey.h); 0 with EINVAL when ip is not an address literal. */
+static int loginfail_key(const char *ip, char key[IPKEY_MAX_BYTES], datum *d)
 {
-	size_t n = strlen(ip);
-
-	if (n == 0 || n + 4 > LOGINFAIL_KEY_MAX_BYTES || strpbrk(ip, "\r\n")) {
-		errno = EINVAL;
+	if (!ipkey_make(key, IPKEY_MAX_BYTES, ip))
 		return 0;
-	}
-	memcpy(key, "ip:", 3);
-	memcpy(key + 3, ip, n + 1);
 	d->dptr = key;
-	d->dsize = (int)(n + 3);
+	d->dsize = (int)strlen(key);
 	return 1;
 }
 
@@ -128,7 +123,7 @@ static void times_push(struct loginfail_times *tm, time_t now)
 
 int loginfail_record(const char *ip, time_t now, unsigned long *count)
 {
-	char keytext[LOGINFAIL_KEY_MAX_BYTES];
+	char keytext[IPKEY_MAX_BYTES];
 	struct loginfail_state st;
 	struct loginfail_times tm;
 	struct buf value = BUF_INIT;
@@ -162,12 +157,12 @@ done:
 
 int loginfail_clear(const char *ip)
 {
-	char keytext[LOGINFAIL_KEY_MAX_BYTES];
+	char keytext[IPKEY_MAX_BYTES];
 	datum key;
 	GDBM_FILE f;
 
 	if (!loginfail_key(ip, keytext, &key))
-		return 0;
+		return errno == EINVAL; /* nothing is ever stored for a non-address */
 	/* Most logins succeed with nothing remembered: look before taking the
 	 * writer's lock. */
 	if (!(f = loginfail_open(0)))
@@ -186,7 +181,7 @@ int loginfail_clear(const char *ip)
 
 int loginfail_get(const char *ip, time_t now, struct loginfail_state *st)
 {
-	char keytext[LOGINFAIL_KEY_MAX_BYTES];
+	char keytext[IPKEY_MAX_BYTES];
 	struct loginfail_times tm;
 	datum key;
 	GDBM_FILE f;
@@ -194,7 +189,7 @@ int loginfail_get(const char *ip, time_t now, struct loginfail_state *st)
 
 	memset(st, 0, sizeof *st);
 	if (!loginfail_key(ip, keytext, &key))
-		return -1;
+		return errno == EINVAL ? 0 : -1;
 	if (!(f = loginfail_open(0)))
 		return errno == ENOENT ? 0 : -1;
 	r = loginfail_fetch(f, key, now, st, &tm);
@@ -204,7 +199,7 @@ int loginfail_get(const char *ip, time_t now, struct loginfail_state *st)
 
 long loginfail_count(const char *ip, unsigned long window_sec, time_t now)
 {
-	char keytext[LOGINFAIL_KEY_MAX_BYTES];
+	char keytext[IPKEY_MAX_BYTES];
 	struct loginfail_state st;
 	struct loginfail_times tm;
 	datum key;
@@ -214,7 +209,7 @@ long loginfail_count(const char *ip, unsigned long window_sec, time_t now)
 	int r;
 
 	if (!loginfail_key(ip, keytext, &key))
-		return -1;
+		return errno == EINVAL ? 0 : -1;
 	if (!(f = loginfail_open(0)))
 		return errno == ENOENT ? 0 : -1;
 	r = loginfail_fetch(f, key, now, &st, &tm);
@@ -257,7 +252,7 @@ unsigned long loginfail_banned(const char *ip, const struct mail_config *cfg, ti
 
 int loginfail_filter_ip(const char *ip, const char *why)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], canonical[IPKEY_MAX_BYTES];
 	struct buf line = BUF_INIT;
 	int fd, ok;
 
@@ -265,6 +260,10 @@ int loginfail_filter_ip(const char *ip, const char *why)
 		errno = EINVAL;
 		return 0;
 	}
+	/* The canonical form, so loginfail_ip_filtered finds it however the
+	 * client's address is spelt next time; a pattern goes in as given. */
+	if (ipkey_canonical(canonical, sizeof canonical, ip))
+		ip = canonical;
 	if (!home_path(path, sizeof path, IP_CAN_FILE))
 		return 0;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -279,44 +278,47 @@ int loginfail_filter_ip(const char *ip, const char *why)
 	return ok;
 }
 
-/* One ip.can line against ip: exact, or a prefix ending in '*'. */
-static int ip_can_match(const char *pattern, size_t n, const char *ip)
+/* One ip.can line (blanks already removed) against the client's address
+ * as given (ip) and canonical (canonical): a prefix ending in '*' is
+ * compared as text; an exact line matches either, or is itself an address
+ * literal with the same canonical form. */
+static int ip_can_match(const char *pattern, const char *ip, const char *canonical)
 {
-	while (n && (pattern[n - 1] == ' ' || pattern[n - 1] == '\t' || pattern[n - 1] == '\r'))
-		n--;
-	while (n && (*pattern == ' ' || *pattern == '\t')) {
-		pattern++;
-		n--;
-	}
-	if (n == 0 || *pattern == ';')
-		return 0;
+	char line_canonical[IPKEY_MAX_BYTES];
+	size_t n = strlen(pattern);
+
 	if (pattern[n - 1] == '*')
-		return strncmp(pattern, ip, n - 1) == 0;
-	return strlen(ip) == n && memcmp(pattern, ip, n) == 0;
+		return strncmp(pattern, ip, n - 1) == 0 || strncmp(pattern, canonical, n - 1) == 0;
+	if (strcmp(pattern, ip) == 0 || strcmp(pattern, canonical) == 0)
+		return 1;
+	return ipkey_canonical(line_canonical, sizeof line_canonical, pattern)
+	       && strcmp(line_canonical, canonical) == 0;
 }
 
 int loginfail_ip_filtered(const char *ip)
 {
-	char path[PATH_MAX];
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	FILE *f;
-	int found = 0;
+	char canonical[IPKEY_MAX_BYTES], text[PATH_MAX + 256];
+	const char *other = ip;
+	struct listfile lf;
+	char *line;
+	int r = 0, err;
 
-	if (!home_path(path, sizeof path, IP_CAN_FILE))
-		return -1;
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? 0 : -1;
-	while (!found && (n = getline(&line, &cap, f)) > 0) {
-		if (line[n - 1] == '\n')
-			n--;
-		found = ip_can_match(line, (size_t)n, ip);
+	/* A line matches the address as the client's peer gave it or in its
+	 * canonical form (ipkey.h), so "192.0.2.*" also bans ::ffff:192.0.2.7. */
+	if (ipkey_canonical(canonical, sizeof canonical, ip))
+		other = canonical;
+	if (listfile_open_home(&lf, IP_CAN_FILE, LISTFILE_COMMENT_SEMICOLON)) {
+		while ((r = listfile_next(&lf, &line, NULL)) == 1 && !ip_can_match(line, ip, other))
+			;
+		listfile_close(&lf);
+		if (r >= 0)
+			return r;
 	}
-	free(line);
-	fclose(f);
-	return found;
+	err = errno;
+	listfile_error_text(&lf, text, sizeof text);
+	log_warn("%s", text);
+	errno = err;
+	return -1;
 }
 
 void loginfail_sleep_ms(unsigned long ms) { dbfile_sleep_ms(ms); }

@@ -4,7 +4,9 @@
  * LoginAttempt* keys (mail.ini(5)) for pop3d, and its windowed count serves
  * ZMailer's auth-failrate (failed AUTHs per IP per hour) in smtpd.
  *
- * One record per IP, key "ip:<address>": record.h fields
+ * One record per IP, key "ip:<address>" with the address in its canonical
+ * form (ipkey.h: only IPv4 and IPv6 literals, ::ffff:a.b.c.d is a.b.c.d),
+ * holding record.h fields
  *   'c' failures since the last success (or since they were forgotten)
  *   'l' time of the last failure (seconds since the epoch)
  *   't' the times of the most recent failures, space separated, oldest
@@ -26,8 +28,11 @@ struct loginfail_state {
 };
 
 /* Adds one failure for ip at now; *count (may be NULL) gets the new count.
- * 1 ok, 0 errno. */
+ * 1 ok, 0 errno (EINVAL: ip is not an address literal, such as the
+ * "local" or "unknown" of a session on a pipe, which is never counted). */
 int loginfail_record(const char *ip, time_t now, unsigned long *count);
+/* The readers below treat a non-literal ip as one with nothing
+ * remembered, which is true: nothing is ever stored for it. */
 /* Forgets ip (a successful login).  1 ok (also when there was nothing), 0 errno. */
 int loginfail_clear(const char *ip);
 /* 1 found (st filled), 0 no failures remembered (st zeroed), -1 errno. */
@@ -48,10 +53,13 @@ unsigned long loginfail_throttle_ms(const struct loginfail_state *st, const stru
 unsigned long loginfail_banned(const char *ip, const struct mail_config *cfg, time_t now);
 
 /* Appends ip to etc/ip.can (LoginAttemptFilterThreshold), with a comment
- * line saying why.  1 ok, 0 errno. */
+ * line saying why; an address literal is written in its canonical form, any
+ * other text (a pattern) as given.  1 ok, 0 errno. */
 int loginfail_filter_ip(const char *ip, const char *why);
-/* 1 when ip matches a line of etc/ip.can (exact, or a trailing '*'
- * wildcard; ';' starts a comment), 0 not, -1 unreadable (missing = 0). */
+/* 1 when ip, as given or in its canonical form, matches a line of
+ * etc/ip.can (exact, or a prefix ending in '*'; a line whose first
+ * non-blank byte is ';' is a comment), 0 not, -1 unreadable (logged;
+ * missing = 0). */
 int loginfail_ip_filtered(const char *ip);
 
 /* Sleeps ms milliseconds (EINTR-safe); the shared delay for failures. */

@@ -1,6 +1,7 @@
 #include "resolve.h"
 #include "address.h"
 #include "home.h"
+#include "listfile.h"
 #include "log.h"
 #include "spool.h"
 #include <ctype.h>
@@ -34,13 +35,23 @@ const char *resolve_channel_name(enum resolve_channel ch)
 	return (unsigned)ch < sizeof names / sizeof names[0] ? names[ch] : "?";
 }
 
-static void reject(struct resolve_result *res, int code, const char *enhanced, const char *fmt, const char *arg)
+/* Fills a REJECT result.  1, or 0 (ENOMEM) for resolve_recipient's
+ * temporary failure. */
+static int reject(struct resolve_result *res, int code, const char *enhanced, const char *fmt, const char *arg)
 {
 	res->channel = RESOLVE_REJECT;
 	res->code = code;
 	snprintf(res->enhanced, sizeof res->enhanced, "%s", enhanced);
 	buf_truncate(&res->reason, 0);
-	xbuf_catf(&res->reason, fmt, arg);
+	return buf_catf(&res->reason, fmt, arg);
+}
+
+/* A result that sends the mail to address. */
+static int send_remote(struct resolve_result *res, const char *address, int is_relay)
+{
+	res->channel = RESOLVE_REMOTE;
+	res->is_relay = is_relay;
+	return buf_copys(&res->target, address);
 }
 
 /* ---- loading etc/db/localnames and etc/alias.cfg ---- */
@@ -60,66 +71,54 @@ static int push_string(char ***list, size_t *count, const char *s, size_t n)
 	return 1;
 }
 
-/* Calls fn for each line's first two whitespace-separated words.  A missing
- * file is empty; comments start with ';' or '#'. */
+/* Calls fn for each line's first two blank-separated words (further words
+ * are ignored).  A missing file is empty; comments start with ';' or '#';
+ * an over-long line or one with a NUL byte is a warning and is skipped.
+ * 0 (errno) when the file cannot be read or fn fails. */
 static int each_config_line(const char *relative, int words_wanted,
-			    int (*fn)(struct resolve_context *, const char *, size_t, const char *, size_t,
-				      const char *, int),
+			    int (*fn)(struct resolve_context *, const char *, const char *),
 			    struct resolve_context *ctx)
 {
-	char path[PATH_MAX];
-	struct buf text = BUF_INIT;
-	char *line, *next;
-	int lineno = 0, ok = 1;
+	struct listfile lf;
+	char *line, *w1, *w2, text[PATH_MAX + 256];
+	int r = 0, ok = 1, err;
 
-	if (!home_path(path, sizeof path, relative))
-		return 0;
-	if (!spool_read_file(path, &text)) {
-		buf_free(&text);
-		if (errno == ENOENT)
-			return 1;
-		log_warn("unable to read %s: %s", path, strerror(errno));
-		return 0;
-	}
-	for (line = text.data; ok && line && *line; line = next) {
-		const char *w1, *w2;
-		size_t n1, n2;
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		lineno++;
-		line += strspn(line, " \t\r");
-		if (!*line || *line == ';' || *line == '#')
-			continue;
-		w1 = line;
-		n1 = strcspn(w1, " \t\r");
-		w2 = w1 + n1 + strspn(w1 + n1, " \t\r");
-		n2 = strcspn(w2, " \t\r");
-		if (words_wanted == 2 && n2 == 0) {
-			log_warn("%s:%d: malformed line (expected: alias target)", path, lineno);
+	if (!listfile_open_home(&lf, relative, LISTFILE_COMMENT_SEMICOLON | LISTFILE_COMMENT_HASH))
+		goto unreadable;
+	while (ok && (r = listfile_next(&lf, &line, NULL)) == 1) {
+		listfile_split(line, &w1, &w2);
+		w2[strcspn(w2, " \t\r")] = 0;
+		if (words_wanted == 2 && !*w2) {
+			log_warn("%s:%lu: malformed line (expected: alias target)", lf.path, lf.line_number);
 			continue;
 		}
-		ok = fn(ctx, w1, n1, w2, n2, path, lineno);
+		ok = fn(ctx, w1, w2);
 	}
-	buf_free(&text);
-	return ok;
+	listfile_close(&lf);
+	if (!ok || r >= 0)
+		return ok;
+unreadable:
+	err = errno;
+	listfile_error_text(&lf, text, sizeof text);
+	log_warn("%s", text);
+	errno = err;
+	return 0;
 }
 
-static int add_local_domain(struct resolve_context *ctx, const char *w1, size_t n1, const char *w2,
-			    size_t n2, const char *path, int lineno)
+static int add_local_domain(struct resolve_context *ctx, const char *domain, const char *unused)
 {
-	(void)w2; (void)n2; (void)path; (void)lineno;
-	if (n1 && w1[n1 - 1] == '.')
-		n1--;
-	return push_string(&ctx->local_domains, &ctx->local_domain_count, w1, n1);
+	size_t n = strlen(domain);
+
+	(void)unused;
+	if (n && domain[n - 1] == '.')
+		n--;
+	return push_string(&ctx->local_domains, &ctx->local_domain_count, domain, n);
 }
 
-static int add_alias(struct resolve_context *ctx, const char *w1, size_t n1, const char *w2, size_t n2,
-		     const char *path, int lineno)
+static int add_alias(struct resolve_context *ctx, const char *alias, const char *target)
 {
-	(void)path; (void)lineno;
-	return push_string(&ctx->aliases, &ctx->alias_count, w1, n1)
-	       && push_string(&ctx->aliases, &ctx->alias_count, w2, n2);
+	return push_string(&ctx->aliases, &ctx->alias_count, alias, strlen(alias))
+	       && push_string(&ctx->aliases, &ctx->alias_count, target, strlen(target));
 }
 
 int resolve_context_load(struct resolve_context *ctx, const struct mail_config *cfg, struct userdb *db)
@@ -127,7 +126,7 @@ int resolve_context_load(struct resolve_context *ctx, const struct mail_config *
 	memset(ctx, 0, sizeof *ctx);
 	ctx->cfg = cfg;
 	ctx->db = db;
-	if (!add_local_domain(ctx, cfg->host_name, strlen(cfg->host_name), NULL, 0, NULL, 0)
+	if (!add_local_domain(ctx, cfg->host_name, NULL)
 	    || !each_config_line("etc/db/localnames", 1, add_local_domain, ctx)
 	    || !each_config_line("etc/alias.cfg", 2, add_alias, ctx)) {
 		resolve_context_free(ctx);
@@ -189,10 +188,7 @@ static int resolve_alias_target(struct resolve_context *ctx, const char *target,
 	if (strncasecmp(target, "sub:", 4) != 0 && address_split(target, &local, &domain)
 	    && !resolve_domain_is_local(ctx, domain.data)) {
 		/* The sysop's own forward: allowed without relay rights. */
-		res->channel = RESOLVE_REMOTE;
-		res->is_relay = 0;
-		xbuf_copys(&res->target, target);
-		r = 1;
+		r = send_remote(res, target, 0);
 	} else {
 		r = resolve_local(ctx, domain.len ? local.data : target, depth + 1, 0, res);
 	}
@@ -201,28 +197,29 @@ static int resolve_alias_target(struct resolve_context *ctx, const char *target,
 	return r;
 }
 
-/* 1 when tag is listed in spool/data/user/<num>.smtptags (case-insensitive). */
+/* 1 when tag is listed in spool/data/user/<num>.smtptags (case-insensitive),
+ * 0 not (or no file), -1 when the file cannot be read (errno, logged): a
+ * tag the user disabled must not come back because of a read error. */
 static int tag_is_blocked(unsigned long usernum, const char *tag)
 {
-	char rel[64], path[PATH_MAX];
-	struct buf text = BUF_INIT;
-	char *line, *next;
-	int blocked = 0;
+	char rel[64], text[PATH_MAX + 256];
+	struct listfile lf;
+	char *line;
+	int r = 0, err;
 
 	snprintf(rel, sizeof rel, SPOOL_DATA_DIR "/user/%lu.smtptags", usernum);
-	if (!home_path(path, sizeof path, rel) || !spool_read_file(path, &text)) {
-		buf_free(&text);
-		return 0;
+	if (listfile_open_home(&lf, rel, 0)) {
+		while ((r = listfile_next(&lf, &line, NULL)) == 1 && strcasecmp(line, tag) != 0)
+			;
+		listfile_close(&lf);
+		if (r >= 0)
+			return r;
 	}
-	for (line = text.data; !blocked && line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		line[strcspn(line, "\r")] = 0;
-		blocked = *line && strcasecmp(line, tag) == 0;
-	}
-	buf_free(&text);
-	return blocked;
+	err = errno;
+	listfile_error_text(&lf, text, sizeof text);
+	log_warn("%s", text);
+	errno = err;
+	return -1;
 }
 
 static int all_digits(const char *s)
@@ -277,19 +274,12 @@ static int deliver_to_user(const struct user *u, int no_forward, int want_forwar
 			   struct resolve_result *res)
 {
 	res->usernum = u->number;
-	if (u->flags & USER_FLAG_DISABLED) {
-		reject(res, 550, "5.2.1", "%s: mailbox disabled", u->name);
-		return 1;
-	}
+	if (u->flags & USER_FLAG_DISABLED)
+		return reject(res, 550, "5.2.1", "%s: mailbox disabled", u->name);
 	if (want_forward || (!no_forward && (u->flags & USER_FLAG_FORWARD) && u->forward[0])) {
-		if (!u->forward[0]) {
-			reject(res, 550, "5.1.1", "%s: no forward address", u->name);
-			return 1;
-		}
-		res->channel = RESOLVE_REMOTE;
-		res->is_relay = 0;
-		xbuf_copys(&res->target, u->forward);
-		return 1;
+		if (!u->forward[0])
+			return reject(res, 550, "5.1.1", "%s: no forward address", u->name);
+		return send_remote(res, u->forward, 0);
 	}
 	res->channel = RESOLVE_LOCAL;
 	return 1;
@@ -310,28 +300,30 @@ static int resolve_user_name(struct resolve_context *ctx, const char *name, int 
 	}
 	if (r < 0)
 		return 0;
-	if (r == 0) {
-		reject(res, 550, "5.1.1", "%s: no such user here", name);
-		return 1;
-	}
+	if (r == 0)
+		return reject(res, 550, "5.1.1", "%s: no such user here", name);
 	return deliver_to_user(&u, no_forward, want_forward, res);
 }
 
-/* "name#tag": the user, unless the tag is in the user's .smtptags. */
+/* "name#tag": the user, unless the tag is in the user's .smtptags.  0
+ * (temporary) when memory or the tag file fails. */
 static int resolve_tagged(struct resolve_context *ctx, const char *local, int no_forward,
 			  struct resolve_result *res)
 {
 	const char *hash = strchr(local, '#');
 	char *name = strndup(local, (size_t)(hash - local));
-	int r;
+	int r, blocked;
 
 	if (!name)
-		die_nomem();
+		return 0;
 	r = resolve_user_name(ctx, name, no_forward, 0, res);
-	if (r && res->channel != RESOLVE_REJECT && tag_is_blocked(res->usernum, hash + 1))
-		reject(res, 550, "5.1.1", "%s: no such user here (tag disabled)", local);
 	free(name);
-	return r;
+	if (!r || res->channel == RESOLVE_REJECT)
+		return r;
+	blocked = tag_is_blocked(res->usernum, hash + 1);
+	if (blocked < 0)
+		return 0;
+	return blocked ? reject(res, 550, "5.1.1", "%s: no such user here (tag disabled)", local) : 1;
 }
 
 static int sub_code_valid(const char *code)
@@ -351,15 +343,12 @@ static int resolve_local(struct resolve_context *ctx, const char *local, int dep
 {
 	const char *target;
 
-	if (depth > RESOLVE_ALIAS_DEPTH_MAX) {
-		reject(res, 550, "5.4.6", "%s: alias loop", local);
-		return 1;
-	}
+	if (depth > RESOLVE_ALIAS_DEPTH_MAX)
+		return reject(res, 550, "5.4.6", "%s: alias loop", local);
 	/* %-hacks and quoted "user@other" are relay attempts in disguise. */
 	if (strpbrk(local, "%@")) {
 		res->is_relay = 1;
-		reject(res, 550, "5.7.1", "%s: relaying denied", local);
-		return 1;
+		return reject(res, 550, "5.7.1", "%s: relaying denied", local);
 	}
 	if (strncasecmp(local, "local:", 6) == 0)
 		return resolve_user_name(ctx, local + 6, 1, 0, res);
@@ -369,17 +358,14 @@ static int resolve_local(struct resolve_context *ctx, const char *local, int dep
 		/* The board channel lands in a later stage; until sub-boards are
 		 * configured no code is known, so nothing is accepted for one. */
 		if (!sub_code_valid(local + 4))
-			reject(res, 550, "5.1.3", "%s: malformed sub-board code", local);
-		else
-			reject(res, 550, "5.1.1", "%s: no such sub-board", local);
-		return 1;
+			return reject(res, 550, "5.1.3", "%s: malformed sub-board code", local);
+		return reject(res, 550, "5.1.1", "%s: no such sub-board", local);
 	}
 	if (strchr(local, '!')) {
 		/* <qwk-id>!<user>: QWKnet routing needs configured nodes; unknown
 		 * ids are treated like the bang-path relay trick they resemble. */
 		res->is_relay = 1;
-		reject(res, 550, "5.7.1", "%s: unknown QWK network node, relaying denied", local);
-		return 1;
+		return reject(res, 550, "5.7.1", "%s: unknown QWK network node, relaying denied", local);
 	}
 	target = alias_target(ctx, local);
 	if (target)
@@ -389,7 +375,8 @@ static int resolve_local(struct resolve_context *ctx, const char *local, int dep
 	return resolve_user_name(ctx, local, no_forward, 0, res);
 }
 
-/* "name@p<point>.f<node>.n<net>.z<zone>.fidonet" -> "name@zone:net/node.point". */
+/* "name@p<point>.f<node>.n<net>.z<zone>.fidonet" -> "name@zone:net/node.point".
+ * 1 done, 0 malformed, -1 out of memory. */
 static int fidonet_address(const char *local, const char *domain, struct buf *out)
 {
 	unsigned long point = 0, node, net, zone;
@@ -403,9 +390,8 @@ static int fidonet_address(const char *local, const char *domain, struct buf *ou
 		;
 	else
 		return 0;
-	xbuf_catf(out, "%s@%lu:%lu/%lu", local, zone, net, node);
-	if (point)
-		xbuf_catf(out, ".%lu", point);
+	if (!buf_catf(out, "%s@%lu:%lu/%lu", local, zone, net, node) || (point && !buf_catf(out, ".%lu", point)))
+		return -1;
 	return 1;
 }
 
@@ -418,33 +404,34 @@ static int ends_with_fidonet(const char *domain)
 int resolve_recipient(struct resolve_context *ctx, const char *address, struct resolve_result *res)
 {
 	struct buf local = BUF_INIT, domain = BUF_INIT, fido = BUF_INIT;
-	int r = 1, has_domain;
+	int r, has_domain, fidonet;
 
 	res->channel = RESOLVE_REJECT;
 	res->is_relay = 0;
 	res->usernum = 0;
 	buf_truncate(&res->target, 0);
 	buf_truncate(&res->reason, 0);
+	errno = 0;
 	has_domain = address_split(address, &local, &domain);
-	if (!local.len) {
-		reject(res, 553, "5.1.3", "%s: empty local part", address);
-	} else if (has_domain && domain.data[0] == '[') {
+	if (!has_domain && errno == ENOMEM)
+		r = 0;
+	else if (!local.len)
+		r = reject(res, 553, "5.1.3", "%s: empty local part", address);
+	else if (has_domain && domain.data[0] == '[')
 		/* Address literals are never ours: relaying to them needs rights. */
-		res->channel = RESOLVE_REMOTE;
-		res->is_relay = 1;
-		xbuf_copys(&res->target, address);
-	} else if (has_domain && ends_with_fidonet(domain.data)) {
-		if (!fidonet_address(local.data, domain.data, &fido))
-			reject(res, 553, "5.1.3", "%s: malformed FidoNet address", address);
+		r = send_remote(res, address, 1);
+	else if (has_domain && ends_with_fidonet(domain.data)) {
+		fidonet = fidonet_address(local.data, domain.data, &fido);
+		if (fidonet < 0)
+			r = 0;
+		else if (!fidonet)
+			r = reject(res, 553, "5.1.3", "%s: malformed FidoNet address", address);
 		else
-			reject(res, 550, "5.1.2", "%s: FidoNet netmail is not configured here", address);
-	} else if (has_domain && !resolve_domain_is_local(ctx, domain.data)) {
-		res->channel = RESOLVE_REMOTE;
-		res->is_relay = 1;
-		xbuf_copys(&res->target, address);
-	} else {
+			r = reject(res, 550, "5.1.2", "%s: FidoNet netmail is not configured here", address);
+	} else if (has_domain && !resolve_domain_is_local(ctx, domain.data))
+		r = send_remote(res, address, 1);
+	else
 		r = resolve_local(ctx, local.data, 0, 0, res);
-	}
 	buf_free(&local);
 	buf_free(&domain);
 	buf_free(&fido);

@@ -5,6 +5,7 @@
  * caught by pointing stderr at a file while a file loads. */
 #include "check.h"
 #include "config.h"
+#include "listfile.h"
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,22 @@ static void test_options(void)
 	CHECK(strcmp(mail_option_name(MAIL_OPTION_COUNT), "?") == 0);
 }
 
+static void test_long_ini_line(char *expect, size_t size)
+{
+	static char text[LISTFILE_LINE_MAX_BYTES + 64];
+	struct mail_config cfg;
+	char error[512];
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof text, "[mail]\nHostName = ok\nDefaultUser = ");
+	memset(text + n, 'u', LISTFILE_LINE_MAX_BYTES);
+	memcpy(text + n + LISTFILE_LINE_MAX_BYTES, "\n", 1);
+	write_file("mail.ini", text, n + LISTFILE_LINE_MAX_BYTES + 1);
+	CHECK(mail_config_load(&cfg, path, error, sizeof error) == 0);
+	snprintf(expect, size, "%s:3: line longer than %d bytes", path, LISTFILE_LINE_MAX_BYTES);
+	CHECK(strcmp(error, expect) == 0);
+}
+
 static void test_warnings_and_errors(void)
 {
 	struct mail_config cfg;
@@ -159,7 +176,11 @@ static void test_warnings_and_errors(void)
 	CHECK(INI("[mail]\nMaxInactivity = 5 minutes\n") == 0);
 	CHECK(INI("[mail]\nLogLevel = loud\n") == 0);
 	CHECK(INI("[mail]\nLogLevel = Debug\n") == 1 && cfg.log_level == 7);
-	CHECK(INI("[mail]\nHostName = a\0b\n") == 0 && strstr(error, "NUL byte") != NULL);
+	CHECK(INI("[mail]\nHostName = a\0b\n") == 0);
+	snprintf(expect, sizeof expect, "%s:2: NUL byte in line", path);
+	CHECK(strcmp(error, expect) == 0);
+	/* A line over the reader's cap is an error too, never a cut value. */
+	test_long_ini_line(expect, sizeof expect);
 	/* A directory cannot be read as a file: an error, not defaults. */
 	CHECK(mail_config_load(&cfg, dir, error, sizeof error) == 0 && strstr(error, "unable to read") != NULL);
 	CHECK(INI("[mail]\nPOP3Sound = ding.wav\nAutoStart = true\n") == 1 && warnings[0] == 0);
@@ -204,7 +225,7 @@ static int is(const char *got, const char *want) { return got && strcmp(got, wan
 static void test_params(void)
 {
 	struct smtpserver_conf conf;
-	char error[512], missing[600];
+	char error[512], missing[600], expect[700];
 
 	snprintf(missing, sizeof missing, "%s/no-such.conf", dir);
 	CHECK(smtpserver_conf_load(&conf, missing, error, sizeof error) == 1 && conf.param_count == 0);
@@ -212,6 +233,11 @@ static void test_params(void)
 	/* Unreadable (a directory): an error naming the file, nothing leaked. */
 	CHECK(smtpserver_conf_load(&conf, dir, error, sizeof error) == 0 && strstr(error, "unable to read") != NULL);
 	CHECK(CONF("PARAM maxsize 1\0\n") == 0);
+	/* Even in a comment line (the reader checks before it skips). */
+	CHECK(CONF("# comment\n\n\tPARAM a\0b\n") == 0);
+	CHECK(smtpserver_conf_load(&conf, path, error, sizeof error) == 0);
+	snprintf(expect, sizeof expect, "%s:3: NUL byte in line", path);
+	CHECK(strcmp(error, expect) == 0);
 	CHECK(CONF("# comment\n"
 		   "PARAM maxsize 1000000\n"
 		   "PARAM RcptLimitCount 50   # per message\n"

@@ -1,10 +1,70 @@
 /* loginfail-test: the failed-login table (src/lib/loginfail.h) in the home
  * named by BBSMAIL_HOME: counts survive reopening, the windowed count,
- * clear, forgetting after a day, the ban and throttle policy, ip.can. */
+ * clear, forgetting after a day, the ban and throttle policy, ip.can
+ * (canonical addresses, a hand-edited file, an unreadable one). */
 #include "check.h"
 #include "config.h"
+#include "home.h"
+#include "log.h"
 #include "loginfail.h"
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char ip_can[4096];
+
+static const char *ip_can_path(void)
+{
+	if (!ip_can[0])
+		snprintf(ip_can, sizeof ip_can, "%s/etc/ip.can", home_dir());
+	return ip_can;
+}
+
+static int read_ip_can(char *out, size_t size)
+{
+	FILE *f = fopen(ip_can_path(), "r");
+	size_t n;
+
+	if (!f)
+		return 0;
+	n = fread(out, 1, size - 1, f);
+	out[n] = 0;
+	fclose(f);
+	return 1;
+}
+
+static void write_ip_can(const char *text)
+{
+	FILE *f = fopen(ip_can_path(), "w");
+
+	CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0);
+}
+
+/* loginfail_ip_filtered with its warning caught in out, not on stderr. */
+static int ip_filtered_quietly(const char *ip, char *out, size_t size)
+{
+	FILE *caught = tmpfile();
+	int saved = dup(2), r;
+	size_t n = 0;
+
+	fflush(stderr);
+	if (caught)
+		dup2(fileno(caught), 2);
+	r = loginfail_ip_filtered(ip);
+	dup2(saved, 2);
+	close(saved);
+	if (caught) {
+		rewind(caught);
+		n = fread(out, 1, size - 1, caught);
+		fclose(caught);
+	}
+	out[n] = 0;
+	return r;
+}
+
+static int unlink_ip_can(void) { return unlink(ip_can_path()) == 0; }
+static int mkdir_ip_can(void) { return mkdir(ip_can_path(), 0755) == 0; }
 
 static void test_record_count_clear(void)
 {
@@ -64,6 +124,8 @@ static void test_policy(void)
 
 static void test_ip_can(void)
 {
+	char text[1024];
+
 	CHECK(loginfail_ip_filtered("203.0.113.5") == 0);
 	CHECK(loginfail_filter_ip("203.0.113.5", "test: 5 failed logins"));
 	CHECK(loginfail_filter_ip("10.1.*", "a prefix"));
@@ -72,6 +134,41 @@ static void test_ip_can(void)
 	CHECK(loginfail_ip_filtered("10.1.2.3") == 1);
 	CHECK(loginfail_ip_filtered("10.2.2.3") == 0);
 	CHECK(!loginfail_filter_ip("1.2.3.4\n5.6.7.8", "x"));
+	/* One client, any spelling: written and matched in canonical form. */
+	CHECK(loginfail_filter_ip("::FFFF:198.51.100.9", "mapped"));
+	CHECK(loginfail_ip_filtered("198.51.100.9") == 1);
+	CHECK(loginfail_ip_filtered("::ffff:198.51.100.9") == 1);
+	CHECK(loginfail_ip_filtered("::ffff:10.1.7.7") == 1);
+	CHECK(loginfail_ip_filtered("2001:db8::1") == 0);
+	CHECK(read_ip_can(text, sizeof text) && strcmp(text,
+		"; test: 5 failed logins\n203.0.113.5\n; a prefix\n10.1.*\n; mapped\n198.51.100.9\n") == 0);
+}
+
+/* ip.can as a sysop edits it: CRLF, blanks, indented comments, no final LF. */
+static void test_ip_can_edited(void)
+{
+	char warning[8192], expect[8192];
+
+	write_ip_can("; banned\r\n   ; indented comment 192.0.2.1\r\n\r\n  192.0.2.7  \r\n2001:DB8::*\n192.0.2.99");
+	CHECK(loginfail_ip_filtered("192.0.2.7") == 1);
+	CHECK(loginfail_ip_filtered("192.0.2.1") == 0);
+	CHECK(loginfail_ip_filtered("192.0.2.99") == 1);
+	CHECK(loginfail_ip_filtered("2001:DB8::5") == 1);
+	/* A '*' prefix is matched as text: the sysop's spelling or the canonical one. */
+	CHECK(loginfail_ip_filtered("2001:db8::5") == 0);
+	write_ip_can("2001:db8::*\n");
+	CHECK(loginfail_ip_filtered("2001:DB8::5") == 1);
+	/* An exact line is an address: any spelling of it matches any other. */
+	write_ip_can("2001:DB8:0::1\n::FFFF:192.0.2.3\n");
+	CHECK(loginfail_ip_filtered("2001:db8::1") == 1);
+	CHECK(loginfail_ip_filtered("2001:db8:0:0:0:0:0:1") == 1);
+	CHECK(loginfail_ip_filtered("192.0.2.3") == 1);
+	CHECK(loginfail_ip_filtered("2001:db8::2") == 0);
+	/* Unreadable (a directory): -1, never "not banned" without a word. */
+	CHECK(unlink_ip_can() && mkdir_ip_can());
+	CHECK(ip_filtered_quietly("192.0.2.7", warning, sizeof warning) == -1);
+	snprintf(expect, sizeof expect, "loginfail-test: warning: unable to read %s: Is a directory\n", ip_can_path());
+	CHECK(strcmp(warning, expect) == 0);
 }
 
 int main(void)
@@ -79,6 +176,8 @@ int main(void)
 	test_record_count_clear();
 	test_times_capped();
 	test_policy();
+	log_set_program("loginfail-test");
 	test_ip_can();
+	test_ip_can_edited();
 	return CHECK_DONE();
 }
