@@ -31,8 +31,7 @@ void resolve_result_free(struct resolve_result *res)
 
 const char *resolve_channel_name(enum resolve_channel ch)
 {
-	static const char *names[] = { "reject", "local", "remote", "board", "qwk", "fido" };
-	return (unsigned)ch < sizeof names / sizeof names[0] ? names[ch] : "?";
+	return ch == RESOLVE_REJECT ? "reject" : channel_name((int)ch);
 }
 
 /* Fills a REJECT result.  1, or 0 (ENOMEM) for resolve_recipient's

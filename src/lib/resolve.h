@@ -8,16 +8,18 @@
 #ifndef BBSMAIL_RESOLVE_H
 #define BBSMAIL_RESOLVE_H
 #include "buf.h"
+#include "channel.h"
 #include "config.h"
 #include "userdb.h"
 
+/* The channels are the channel table's (channel.h): same numbers. */
 enum resolve_channel {
-	RESOLVE_REJECT = 0,   /* code/enhanced/reason say why */
-	RESOLVE_LOCAL,        /* usernum's Maildir */
-	RESOLVE_REMOTE,       /* target: the address to send to */
-	RESOLVE_BOARD,        /* target: sub-board internal code */
-	RESOLVE_QWK,          /* target: "<route>!<user>" */
-	RESOLVE_FIDO          /* target: "<name>@<zone:net/node.point>" */
+	RESOLVE_REJECT = 0,                /* code/enhanced/reason say why */
+	RESOLVE_LOCAL = CHANNEL_LOCAL,     /* usernum's Maildir */
+	RESOLVE_REMOTE = CHANNEL_REMOTE,   /* target: the address to send to */
+	RESOLVE_BOARD = CHANNEL_BOARD,     /* target: sub-board internal code */
+	RESOLVE_QWK = CHANNEL_QWK,         /* target: "<route>!<user>" */
+	RESOLVE_FIDO = CHANNEL_FIDO        /* target: "<name>@<zone:net/node.point>" */
 };
 
 struct resolve_result {
