@@ -63,9 +63,9 @@ EOF2
   run_stages
   [ "$(incoming_count)" -eq 0 ]
   [ "$(remote_jobs | wc -l)" -eq 2 ]
-  grep -l 'Subject: out' $(remote_jobs) | grep -q .
+  grep -l 'Subject: out' $(remote_bodies) | grep -q .
   # The client's own Date and Message-ID are kept, nothing added.
-  f=$(grep -l 'Subject: out' $(remote_jobs))
+  f=$(grep -l 'Subject: out' $(remote_bodies))
   [ "$(grep -c '^Date: ' "$f")" -eq 1 ]
   [ "$(grep -c '^Message-ID: ' "$f")" -eq 1 ]
   grep -q '^Message-ID: <own@client.example>$' "$f"

@@ -52,6 +52,8 @@ swaks_to() {
     --timeout 10 "$@"
 }
 remote_jobs() { find "$HOME_DIR/spool/queue/remote" -type f 2>/dev/null | sort; }
+# remote_bodies: the messages of the remote jobs (their body links, spool(5)).
+remote_bodies() { find "$HOME_DIR/spool/body" -name 'remote-*' -type f 2>/dev/null | sort; }
 # set_options FLAGS: replaces the Options line of mail.ini ('|' inside, so
 # not through set_mail_key's sed).
 set_options() { sed -i "s#^Options *=.*#Options = $1#" "$HOME_DIR/etc/mail.ini"; }
