@@ -44,3 +44,7 @@ unit() {
 @test "userdb: numbering, unique names and aliases, rename, delete, corrupt record" {
   TMPDIR="$BATS_TEST_TMPDIR" unit userdb-test
 }
+
+@test "log: log_quote keeps safe values bare, quotes the rest; session prefix; line escapes" {
+  unit log-test
+}
