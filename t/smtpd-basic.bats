@@ -288,10 +288,10 @@ EOF2
   sleep 0.2
   log="$BATS_TEST_TMPDIR/SMTP_PORT.log"
   # wait_port's probe is a connection too: every connect has its close.
-  connects=$(grep -c "smtpd: info: event=connect ip=127.0.0.1 host=unknown local=127.0.0.1:$SMTP_PORT mode=smtp\$" "$log")
+  connects=$(grep -c "smtpd: info: session=[0-9]* event=connect ip=127.0.0.1 host=unknown local=127.0.0.1:$SMTP_PORT mode=smtp\$" "$log")
   [ "$connects" -ge 1 ]
-  [ "$(grep -c 'smtpd: info: event=close ' "$log")" -eq "$connects" ]
-  [ "$(grep -c 'smtpd: info: event=close ip=127.0.0.1 messages=0 reason=quit' "$BATS_TEST_TMPDIR/SMTP_PORT.log")" -eq 1 ]
+  [ "$(grep -c 'smtpd: info: session=[0-9]* event=close ' "$log")" -eq "$connects" ]
+  [ "$(grep -c 'smtpd: info: session=[0-9]* event=close ip=127.0.0.1 messages=0 reason=quit' "$BATS_TEST_TMPDIR/SMTP_PORT.log")" -eq 1 ]
 }
 
 @test "inetd/systemd style: no TCP* variables, the peer comes from getpeername" {

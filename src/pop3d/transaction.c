@@ -129,8 +129,8 @@ static int transfer(struct pop3_session *s, size_t i, int fd, long body_lines)
 		/* A client that stops reading must not make us buffer the whole
 		 * message: flush each chunk, and give up when that fails. */
 		if (s->conn.out.len >= TRANSFER_CHUNK_BYTES && !conn_flush(&s->conn)) {
-			log_info("id=%s event=disconnect ip=%s reason=\"%s during RETR\"", s->id, s->remote_ip,
-				 strerror(errno));
+			log_info("event=disconnect ip=%s reason=%s during=retr", s->remote_ip,
+				 xlog_value(&out, strerror(errno)));
 			s->done = 1;
 			buf_free(&out);
 			return 0;
@@ -230,6 +230,7 @@ void pop3_cmd_quit(struct pop3_session *s, const char *arg)
 {
 	unsigned long long octets;
 	size_t count, failed, deleted;
+	struct buf v = BUF_INIT;
 
 	(void)arg;
 	s->done = 1;
@@ -240,8 +241,9 @@ void pop3_cmd_quit(struct pop3_session *s, const char *arg)
 	failed = mailbox_update(&s->box);
 	maildrop_totals(s, &count, &octets);
 	deleted = s->box.count - count;
-	log_info("id=%s event=quit ip=%s user=%s retrieved=%lu deleted=%zu failed=%zu left=%zu", s->id,
-		 s->remote_ip, s->user.name, s->retrieved, deleted - failed, failed, count + failed);
+	log_info("event=quit ip=%s user=%s retrieved=%lu deleted=%zu failed=%zu left=%zu", s->remote_ip,
+		 xlog_value(&v, s->user.name), s->retrieved, deleted - failed, failed, count + failed);
+	buf_free(&v);
 	if (failed)
 		pop3_err(s, "[SYS/TEMP] %zu deleted message%s could not be removed", failed, failed == 1 ? "" : "s");
 	else

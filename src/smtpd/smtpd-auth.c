@@ -5,6 +5,7 @@
 #include "smtpd-commands.h"
 #include "smtpd-reply.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -49,27 +50,16 @@ static void auth_advertise(struct smtp_session *s, struct buf *keywords)
 	xbuf_catf(keywords, "AUTH %s\nAUTH=%s\n", mechs, mechs);
 }
 
-/* A client string as one log field: spaces and '=' would split it. */
-static void log_field(struct buf *out, const char *p)
-{
-	buf_truncate(out, 0);
-	for (; *p; p++) {
-		if (*p == ' ' || *p == '=' || *p == '\\')
-			xbuf_catf(out, "\\x%02x", (unsigned char)*p);
-		else
-			xbuf_catc(out, *p);
-	}
-	if (!out->len)
-		xbuf_cats(out, "-");
-}
-
+/* The name and mechanism are the client's: one quoted value each ("-" when
+ * no name was given; the mechanism cut at 32 bytes). */
 static void log_auth_fail(struct smtp_session *s, const char *authcid, const char *mech, const char *reason)
 {
 	struct buf user = BUF_INIT, m = BUF_INIT;
+	char mech32[33];
 
-	log_field(&user, authcid);
-	log_field(&m, mech);
-	log_notice("event=auth-fail ip=%s user=%s mech=%.32s reason=%s", s->remote_ip, user.data, m.data, reason);
+	snprintf(mech32, sizeof mech32, "%s", mech);
+	log_notice("event=auth-fail ip=%s user=%s mech=%s reason=%s", s->remote_ip,
+		   xlog_value(&user, *authcid ? authcid : "-"), xlog_value(&m, mech32), reason);
 	buf_free(&user);
 	buf_free(&m);
 }
@@ -155,12 +145,15 @@ static enum sasl_result auth_exchange(struct smtp_session *s, struct sasl *sa, c
 
 static void auth_succeeded(struct smtp_session *s, struct sasl *sa, const char *mech)
 {
+	struct buf v = BUF_INIT;
+
 	xbuf_copys(&s->auth_user, sa->user.name);
 	s->auth_mech = strcasecmp(mech, "PLAIN") == 0 ? "PLAIN" : strcasecmp(mech, "LOGIN") == 0 ? "LOGIN" : "CRAM-MD5";
 	smtpd_relay_update(s);
 	smtp_reply(s, 235, "2.7.0", "Authentication successful");
-	log_info("event=auth ip=%s user=%s mech=%s relay=%s", s->remote_ip, s->auth_user.data, s->auth_mech,
-		 s->relay_allowed ? "yes" : "no");
+	log_info("event=auth ip=%s user=%s mech=%s relay=%s", s->remote_ip, xlog_value(&v, s->auth_user.data),
+		 s->auth_mech, s->relay_allowed ? "yes" : "no");
+	buf_free(&v);
 	if (!loginfail_clear(s->remote_ip))
 		log_warn("unable to update the failed-login table: %s", strerror(errno));
 }

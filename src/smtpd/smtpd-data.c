@@ -414,6 +414,23 @@ static void message_refuse(struct smtp_session *s, const char *cmd)
 	smtp_log_reject(s, cmd, why[e].code, why[e].enhanced, why[e].reason);
 }
 
+/* The sender, user and MAIL AUTH= are the client's: quoted values. */
+static void log_accept(struct smtp_session *s)
+{
+	struct buf from = BUF_INIT, user = BUF_INIT, auth = BUF_INIT;
+
+	smtp_log_path(&from, s->sender.data ? s->sender.data : "");
+	xlog_value(&user, s->auth_user.len ? s->auth_user.data : "-");
+	if (s->has_mail_auth)
+		smtp_log_path(&auth, s->mail_auth.data ? s->mail_auth.data : "");
+	log_info("id=%s event=accept from=%s rcpt=%zu size=%llu ip=%s proto=%s user=%s%s%s", s->id, from.data,
+		 s->rcpt_count, s->sink.size, s->remote_ip, session_protocol(s), user.data,
+		 s->has_mail_auth ? " mailauth=" : "", s->has_mail_auth ? auth.data : "");
+	buf_free(&from);
+	buf_free(&user);
+	buf_free(&auth);
+}
+
 /* End of the message: refuse, or commit (fsync, rename, fsync dir) and only
  * then say 250. */
 static void message_finish(struct smtp_session *s, const char *cmd)
@@ -434,11 +451,7 @@ static void message_finish(struct smtp_session *s, const char *cmd)
 	} else {
 		k->active = 0;
 		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->id);
-		log_info("id=%s event=accept from=<%s> rcpt=%zu size=%llu ip=%s proto=%s user=%s%s%s%s", s->id,
-			 s->sender.data ? s->sender.data : "", s->rcpt_count, k->size, s->remote_ip,
-			 session_protocol(s), s->auth_user.len ? s->auth_user.data : "-",
-			 s->has_mail_auth ? " mailauth=<" : "", s->has_mail_auth && s->mail_auth.data ? s->mail_auth.data : "",
-			 s->has_mail_auth ? ">" : "");
+		log_accept(s);
 		s->messages++;
 		spool_poke_trigger();
 	}

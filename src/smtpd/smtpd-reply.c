@@ -48,13 +48,26 @@ void smtp_reply_close(struct smtp_session *s, const char *enhanced, const char *
 	s->quit = 1;
 }
 
+const char *smtp_log_path(struct buf *scratch, const char *address)
+{
+	struct buf path = BUF_INIT;
+
+	xbuf_catc(&path, '<');
+	xbuf_cats(&path, address);
+	xbuf_catc(&path, '>');
+	xlog_value(scratch, path.data);
+	buf_free(&path);
+	return scratch->data;
+}
+
+/* The reason is often the reply's text, which may quote the client's
+ * address: it goes through log_quote like every client string. */
 void smtp_log_reject(struct smtp_session *s, const char *cmd, int code, const char *enhanced,
 		     const char *reason)
 {
-	if (s->id[0])
-		log_notice("id=%s event=reject cmd=%s code=%d status=%s ip=%s reason=%s", s->id, cmd, code,
-			   enhanced ? enhanced : "-", s->remote_ip, reason);
-	else
-		log_notice("event=reject cmd=%s code=%d status=%s ip=%s reason=%s", cmd, code,
-			   enhanced ? enhanced : "-", s->remote_ip, reason);
+	struct buf v = BUF_INIT;
+
+	log_notice("%s%s%sevent=reject cmd=%s code=%d status=%s ip=%s reason=%s", s->id[0] ? "id=" : "", s->id,
+		   s->id[0] ? " " : "", cmd, code, enhanced ? enhanced : "-", s->remote_ip, xlog_value(&v, reason));
+	buf_free(&v);
 }

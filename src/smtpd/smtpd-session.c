@@ -4,11 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 void session_init(struct smtp_session *s)
 {
 	memset(s, 0, sizeof *s);
+	/* Every line from here on, configuration warnings included, carries
+	 * session=<pid>: the accept line's id= names the message, this the
+	 * connection. */
+	snprintf(s->log_id, sizeof s->log_id, "%ld", (long)getpid());
+	log_set_session(s->log_id);
 	conn_init(&s->conn, 0, 1);
 	s->remote_ip = "unknown";
 	s->local_ip = "unknown";

@@ -1,6 +1,6 @@
 /* smtpd-session: the state of one SMTP session on fd 0/1, passed to every
- * handler.  One struct, no file-scope globals (style.md); the only global is
- * the pointer the die hook needs to send its 421. */
+ * handler.  One struct, no file-scope globals; the only global is the
+ * pointer the die hook needs to send its 421. */
 #ifndef BBSMAIL_SMTPD_SESSION_H
 #define BBSMAIL_SMTPD_SESSION_H
 #include "buf.h"
@@ -72,6 +72,7 @@ enum smtp_body_mode { SMTP_BODY_NONE = 0, SMTP_BODY_BDAT, SMTP_BODY_DATA };
 
 struct smtp_session {
 	struct conn conn;
+	char log_id[24];            /* the log's session=: pid, unique while the session lives */
 	struct mail_config cfg;
 	struct smtpserver_conf conf;
 	const char *host;           /* HostName */

@@ -25,7 +25,7 @@
 /* The die hook has no argument, so it finds the session here. */
 static struct smtp_session *die_session;
 
-/* Every fatal path says 421 first (style.md). */
+/* Every fatal path says 421 first. */
 static void smtpd_die_hook(int exit_code)
 {
 	struct smtp_session *s = die_session;
@@ -140,7 +140,8 @@ static void greeting(struct smtp_session *s)
 }
 
 /* A command line with its CRLF: bare LF, bare CR and NUL are refused
- * (formats.md §4.5), then the table decides. */
+ * (the SMTP smuggling lesson: only CRLF ends a line), then the table
+ * decides. */
 static void handle_line(struct smtp_session *s)
 {
 	struct buf *l = &s->line;
@@ -153,7 +154,7 @@ static void handle_line(struct smtp_session *s)
 	else if (memchr(l->data, '\r', l->len - 2))
 		why = "Bare CR not allowed";
 	if (why) {
-		log_notice("event=reject cmd=line code=500 status=5.5.2 ip=%s reason=%s", s->remote_ip, why);
+		smtp_log_reject(s, "line", 500, "5.5.2", why);
 		if (smtp_count_error(s))
 			smtp_reply(s, 500, "5.5.2", "%s", why);
 		return;
@@ -176,7 +177,7 @@ static const char *session_loop(struct smtp_session *s)
 		if (r == 0)
 			return "eof";
 		if (errno == ERANGE) {
-			log_notice("event=reject cmd=line code=500 status=5.5.2 ip=%s reason=line-too-long", s->remote_ip);
+			smtp_log_reject(s, "line", 500, "5.5.2", "line-too-long");
 			if (smtp_count_error(s))
 				smtp_reply(s, 500, "5.5.2", "Line too long");
 			continue;
