@@ -46,8 +46,8 @@ EOF2
   [ "${lines[8]}" = "< 250-DSN" ]
   # No certificate in this home: no STARTTLS; CRAM-MD5 alone without TLS.
   [ "${lines[9]}" = "< 250-AUTH CRAM-MD5" ]
-  [ "${lines[10]}" = "< 250-AUTH=CRAM-MD5" ]
-  [ "${lines[11]}" = "< 250 HELP" ]
+  [ "${lines[10]}" = "< 250 HELP" ]
+  [ "${#lines[@]}" -eq 12 ]
 }
 
 @test "PARAM disablers remove extensions; NoEHLO makes EHLO unknown" {
@@ -67,8 +67,7 @@ EOF2
   [ "${lines[2]}" = "< 250-SIZE 20971520" ]
   [ "${lines[3]}" = "< 250-ENHANCEDSTATUSCODES" ]
   [ "${lines[4]}" = "< 250-AUTH CRAM-MD5" ]
-  [ "${lines[5]}" = "< 250-AUTH=CRAM-MD5" ]
-  [ "${lines[6]}" = "< 250 HELP" ]
+  [ "${lines[5]}" = "< 250 HELP" ]
   : > "$HOME_DIR/etc/smtpserver.conf"
   conf_param NoEHLO NoENHANCEDSTATUSCODES
   run chat <<'EOF2'

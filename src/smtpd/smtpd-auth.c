@@ -38,8 +38,9 @@ static int auth_plaintext_ok(const struct smtp_session *s)
 	return s->tls_active || s->policy.auth_plaintext;
 }
 
-/* Both forms: "AUTH ..." (RFC 4954) and "AUTH=..." for old Outlook-era
- * clients that only know the draft syntax. */
+/* "AUTH ..." (RFC 4954).  The draft form "AUTH=..." that some old
+ * Outlook-era clients wait for is not an RFC 5321 ehlo-keyword ('=' is not
+ * allowed), so it is sent only when PARAM auth-legacy-ehlo asks for it. */
 static void auth_advertise(struct smtp_session *s, struct buf *keywords)
 {
 	const char *mechs;
@@ -47,21 +48,24 @@ static void auth_advertise(struct smtp_session *s, struct buf *keywords)
 	if (!auth_offered(s))
 		return;
 	mechs = sasl_mechanism_list(auth_plaintext_ok(s));
-	xbuf_catf(keywords, "AUTH %s\nAUTH=%s\n", mechs, mechs);
+	xbuf_catf(keywords, "AUTH %s\n", mechs);
+	if (s->policy.auth_legacy_ehlo)
+		xbuf_catf(keywords, "AUTH=%s\n", mechs);
 }
 
 /* The name and mechanism are the client's: one quoted value each ("-" when
  * no name was given; the mechanism cut at 32 bytes). */
 static void log_auth_fail(struct smtp_session *s, const char *authcid, const char *mech, const char *reason)
 {
-	struct buf user = BUF_INIT, m = BUF_INIT;
+	struct buf user = BUF_INIT, m = BUF_INIT, r = BUF_INIT;
 	char mech32[33];
 
 	snprintf(mech32, sizeof mech32, "%s", mech);
 	log_notice("event=auth-fail ip=%s user=%s mech=%s reason=%s", s->remote_ip,
-		   xlog_value(&user, *authcid ? authcid : "-"), xlog_value(&m, mech32), reason);
+		   xlog_value(&user, *authcid ? authcid : "-"), xlog_value(&m, mech32), xlog_value(&r, reason));
 	buf_free(&user);
 	buf_free(&m);
+	buf_free(&r);
 }
 
 /* "535 5.7.8 Authentication credentials invalid" through smtp_reply, so

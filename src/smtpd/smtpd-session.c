@@ -116,6 +116,7 @@ static void session_apply_policy(struct smtp_session *s)
 	p->use_tls = session_param_default_on(&s->conf, "use-tls");
 	p->auth = session_param_default_on(&s->conf, "smtp-auth");
 	p->auth_plaintext = smtpserver_conf_flag(&s->conf, "AUTH-LOGIN-also-without-TLS");
+	p->auth_legacy_ehlo = smtpserver_conf_flag(&s->conf, "auth-legacy-ehlo");
 	p->no_auth_on_plain = smtpserver_conf_flag(&s->conf, "no-smtp-auth-on-25");
 	p->auth_failrate = SMTP_AUTH_FAILRATE_DEFAULT;
 	(void)param_ulong(s, "auth-failrate", &p->auth_failrate);

@@ -100,6 +100,7 @@ struct smtp_session {
 		int use_tls;            /* PARAM use-tls / no-use-tls (default on) */
 		int auth;               /* PARAM smtp-auth / no-smtp-auth (default on) */
 		int auth_plaintext;     /* PARAM AUTH-LOGIN-also-without-TLS */
+		int auth_legacy_ehlo;   /* PARAM auth-legacy-ehlo: also "250-AUTH=..." */
 		int no_auth_on_plain;   /* PARAM no-smtp-auth-on-25 */
 		unsigned long auth_failrate;   /* PARAM auth-failrate (0: off) */
 		int rcvd_tls_mode;      /* PARAM rcvd-tls-mode (default on) */
