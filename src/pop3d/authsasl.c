@@ -101,8 +101,8 @@ static void auth_list(struct pop3_session *s)
 	pop3_ok(s, "SASL mechanisms follow");
 	while (*p) {
 		n = strcspn(p, " ");
-		conn_put(&s->conn, p, n);
-		conn_puts(&s->conn, "\r\n");
+		xconn_put(&s->conn, p, n);
+		xconn_puts(&s->conn, "\r\n");
 		p += n;
 		p += strspn(p, " ");
 	}
@@ -116,7 +116,7 @@ static int auth_read_response(struct pop3_session *s, struct sasl *x, struct buf
 	struct buf v = BUF_INIT;
 	int r;
 
-	conn_printf(&s->conn, "+ %s\r\n", x->challenge.data ? x->challenge.data : "");
+	xconn_printf(&s->conn, "+ %s\r\n", x->challenge.data ? x->challenge.data : "");
 	r = conn_getline(&s->conn, line, SASL_RESPONSE_MAX_BYTES + 2);
 	if (r > 0) {
 		while (line->len && (line->data[line->len - 1] == '\n' || line->data[line->len - 1] == '\r'))

@@ -55,7 +55,7 @@ static void pop3_reply(struct pop3_session *s, const char *status, const char *f
 
 	vsnprintf(text, sizeof text, fmt, ap);
 	snprintf(line, sizeof line, "%s%s%s", status, text[0] ? " " : "", text);
-	conn_printf(&s->conn, "%s\r\n", line);
+	xconn_printf(&s->conn, "%s\r\n", line);
 	if (s->debug)
 		log_line("reply", line);
 }
@@ -76,12 +76,12 @@ void pop3_err(struct pop3_session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-void pop3_end_multiline(struct pop3_session *s) { conn_puts(&s->conn, ".\r\n"); }
+void pop3_end_multiline(struct pop3_session *s) { xconn_puts(&s->conn, ".\r\n"); }
 
 void pop3_status_line(struct pop3_session *s, const char *line)
 {
-	conn_puts(&s->conn, line);
-	conn_puts(&s->conn, "\r\n");
+	xconn_puts(&s->conn, line);
+	xconn_puts(&s->conn, "\r\n");
 	if (s->debug)
 		log_line("reply", line);
 }

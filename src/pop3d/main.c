@@ -31,7 +31,7 @@ static void pop3_die_hook(int code)
 
 	(void)code;
 	if (s && s->tls_active) {
-		conn_puts(&s->conn, POP3_DIE_MESSAGE);
+		(void)conn_puts(&s->conn, POP3_DIE_MESSAGE); /* not xconn_puts: no second death */
 		pop3_tls_end(s);
 		return;
 	}

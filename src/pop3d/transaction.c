@@ -93,9 +93,9 @@ static void listing(struct pop3_session *s, const char *arg, int uidl)
 			continue;
 		if (uidl) {
 			mailbox_uidl(&s->box, i, uid);
-			conn_printf(&s->conn, "%zu %s\r\n", i + 1, uid);
+			xconn_printf(&s->conn, "%zu %s\r\n", i + 1, uid);
 		} else {
-			conn_printf(&s->conn, "%zu %lu\r\n", i + 1, (unsigned long)s->box.messages[i].wire_size);
+			xconn_printf(&s->conn, "%zu %lu\r\n", i + 1, (unsigned long)s->box.messages[i].wire_size);
 		}
 	}
 	pop3_end_multiline(s);
@@ -124,7 +124,7 @@ static int transfer(struct pop3_session *s, size_t i, int fd, long body_lines)
 			return 0;
 		}
 		wire_feed(&w, chunk, (size_t)r, &out);
-		conn_put(&s->conn, out.data, out.len);
+		xconn_put(&s->conn, out.data, out.len);
 		buf_truncate(&out, 0);
 		/* A client that stops reading must not make us buffer the whole
 		 * message: flush each chunk, and give up when that fails. */
@@ -138,7 +138,7 @@ static int transfer(struct pop3_session *s, size_t i, int fd, long body_lines)
 	}
 	wire_finish(&w, &out);
 	xbuf_cats(&out, ".\r\n");
-	conn_put(&s->conn, out.data, out.len);
+	xconn_put(&s->conn, out.data, out.len);
 	buf_free(&out);
 	return w.spam;
 }

@@ -77,7 +77,7 @@ static void reply_sasl(struct smtp_session *s, const char *text)
 	size_t n;
 
 	if (!sp2 || (n = (size_t)(sp2 - sp1 - 1)) >= sizeof enhanced) {
-		conn_printf(&s->conn, "%s\r\n", text);
+		xconn_printf(&s->conn, "%s\r\n", text);
 		return;
 	}
 	memcpy(enhanced, sp1 + 1, n);
@@ -127,7 +127,7 @@ static enum sasl_result auth_exchange(struct smtp_session *s, struct sasl *sa, c
 	int got;
 
 	while (r == SASL_CONTINUE) {
-		conn_printf(&s->conn, "334 %s\r\n", sa->challenge.data ? sa->challenge.data : "");
+		xconn_printf(&s->conn, "334 %s\r\n", sa->challenge.data ? sa->challenge.data : "");
 		got = conn_getline(&s->conn, &line, SASL_RESPONSE_MAX_BYTES + 2);
 		if (got < 0 && errno == ERANGE) {
 			smtp_reply(s, 500, "5.5.6", "Authentication exchange line is too long");

@@ -106,7 +106,7 @@ static void cmd_helo(struct smtp_session *s, const char *arg)
 	if (!helo_accept(s, arg, "HELO"))
 		return;
 	s->esmtp = 0;
-	conn_printf(&s->conn, "250 %s Hello %s [%s]\r\n", s->host, s->helo.data, s->remote_ip);
+	xconn_printf(&s->conn, "250 %s Hello %s [%s]\r\n", s->host, s->helo.data, s->remote_ip);
 }
 
 static void ehlo_keywords(struct smtp_session *s, struct buf *k)
@@ -144,11 +144,11 @@ static void cmd_ehlo(struct smtp_session *s, const char *arg)
 	if (!helo_accept(s, arg, "EHLO"))
 		return;
 	s->esmtp = 1;
-	conn_printf(&s->conn, "250-%s Hello %s [%s]\r\n", s->host, s->helo.data, s->remote_ip);
+	xconn_printf(&s->conn, "250-%s Hello %s [%s]\r\n", s->host, s->helo.data, s->remote_ip);
 	ehlo_keywords(s, &k);
 	for (line = k.data; (nl = strchr(line, '\n')); line = nl + 1) {
 		*nl = 0;
-		conn_printf(&s->conn, "250%c%s\r\n", nl[1] ? '-' : ' ', line);
+		xconn_printf(&s->conn, "250%c%s\r\n", nl[1] ? '-' : ' ', line);
 	}
 	buf_free(&k);
 }

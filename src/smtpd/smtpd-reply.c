@@ -5,16 +5,16 @@
 
 static void reply_prefix(struct smtp_session *s, int code, const char *enhanced, int more)
 {
-	conn_printf(&s->conn, "%03d%c", code, more ? '-' : ' ');
+	xconn_printf(&s->conn, "%03d%c", code, more ? '-' : ' ');
 	if (enhanced && (s->ext & SMTP_EXT_ENHANCED))
-		conn_printf(&s->conn, "%s ", enhanced);
+		xconn_printf(&s->conn, "%s ", enhanced);
 }
 
 void smtp_reply_line(struct smtp_session *s, int code, const char *enhanced, int more, const char *text)
 {
 	reply_prefix(s, code, enhanced, more);
-	conn_puts(&s->conn, text);
-	conn_put(&s->conn, "\r\n", 2);
+	xconn_puts(&s->conn, text);
+	xconn_put(&s->conn, "\r\n", 2);
 }
 
 void smtp_reply(struct smtp_session *s, int code, const char *enhanced, const char *fmt, ...)

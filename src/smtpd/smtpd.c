@@ -42,7 +42,7 @@ static void smtpd_die_hook(int exit_code)
 		return;
 	/* Inside TLS the 421 must go through the TLS layer, never raw. */
 	if (s->tls_active) {
-		conn_put(&s->conn, line, (size_t)n);
+		(void)conn_put(&s->conn, line, (size_t)n); /* not xconn_put: no second death */
 		tls_shutdown(&s->conn);
 	} else {
 		(void)!write(s->conn.fd_out, line, (size_t)n);
@@ -117,7 +117,7 @@ static void greeting(struct smtp_session *s)
 	char date[64];
 
 	if (!t || !*t) {
-		conn_printf(&s->conn, "220 %s ESMTP bbsmail\r\n", s->host);
+		xconn_printf(&s->conn, "220 %s ESMTP bbsmail\r\n", s->host);
 		return;
 	}
 	for (p = t; *p; p++) {
@@ -135,7 +135,7 @@ static void greeting(struct smtp_session *s)
 		default: xbuf_catc(&g, '%'); xbuf_catc(&g, *p); break;
 		}
 	}
-	conn_printf(&s->conn, "220 %s\r\n", g.data ? g.data : "");
+	xconn_printf(&s->conn, "220 %s\r\n", g.data ? g.data : "");
 	buf_free(&g);
 }
 
