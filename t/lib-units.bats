@@ -48,3 +48,7 @@ unit() {
 @test "log: log_quote keeps safe values bare, quotes the rest; session prefix; line escapes" {
   unit log-test
 }
+
+@test "date: RFC 5322 dates by arithmetic (leap days, year boundary, before 1970), against gmtime_r" {
+  unit date-test
+}

@@ -1,5 +1,6 @@
 /* smtpd: one SMTP session on fd 0/1, started by tcpserver, inetd or systemd
  * (Accept=yes).  It never listens or forks.  See smtpd(8). */
+#include "date.h"
 #include "home.h"
 #include "log.h"
 #include "smtpd-commands.h"
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SMTPD_USAGE "smtpd [-d home] [-m] [-s]   (-m submission: AUTH before MAIL; -s SMTPS: implicit TLS)"
@@ -114,7 +116,7 @@ static void greeting(struct smtp_session *s)
 {
 	const char *t = smtpserver_conf_get(&s->conf, "hdr220"), *p;
 	struct buf g = BUF_INIT;
-	char date[64];
+	char date[DATE_RFC5322_MAX_BYTES];
 
 	if (!t || !*t) {
 		xconn_printf(&s->conn, "220 %s ESMTP bbsmail\r\n", s->host);
@@ -129,7 +131,7 @@ static void greeting(struct smtp_session *s)
 		switch (*++p) {
 		case 'H': xbuf_cats(&g, s->host); break;
 		case 'i': xbuf_cats(&g, s->local_ip); break;
-		case 'T': smtp_date(date, sizeof date); xbuf_cats(&g, date); break;
+		case 'T': (void)date_rfc5322(date, sizeof date, (long long)time(NULL)); xbuf_cats(&g, date); break;
 		case 'V': xbuf_cats(&g, "bbsmail"); break;
 		case '%': xbuf_catc(&g, '%'); break;
 		default: xbuf_catc(&g, '%'); xbuf_catc(&g, *p); break;
