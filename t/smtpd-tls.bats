@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # smtpd: STARTTLS (RFC 3207), SMTPS (-s, RFC 8314), the plaintext-injection
-# attack (formats.md §4.6), a missing key, and the Received line.
+# attack (CVE-2011-0411), a missing key, and the Received line.
 load helper
 load lib/smtp
 

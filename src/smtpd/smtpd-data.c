@@ -133,7 +133,7 @@ static void sink_line_reset(struct smtp_sink *k)
 }
 
 /* The LF of a line arrived.  Returns 1 when this line is the end of DATA:
- * "." alone, after CRLF, ended by CRLF (formats.md §4.5: nothing else ends
+ * "." alone, after CRLF, ended by CRLF (RFC 5321 §4.1.1.4; nothing else ends
  * DATA, and a bare LF or CR never counts towards it). */
 static int sink_line_end(struct smtp_sink *k, unsigned long long max_size)
 {
@@ -474,7 +474,7 @@ void smtp_cmd_data(struct smtp_session *s, const char *arg)
 	message_finish(s, "DATA");
 }
 
-/* ---- BDAT (RFC 3030, formats.md §4.2) ----------------------------------- */
+/* ---- BDAT (RFC 3030) ------------------------------------------------------ */
 
 /* "<size> [LAST]".  1 ok. */
 static int bdat_parse(const char *arg, unsigned long long *size, int *last)
