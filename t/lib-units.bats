@@ -56,3 +56,11 @@ unit() {
   [ -f "$BBSMAIL_HOME/spool/data/authvia.gdbm" ]
   [ -f "$BBSMAIL_HOME/spool/data/logins.gdbm" ]
 }
+
+@test "log: log_quote keeps safe values bare, quotes the rest; session prefix; line escapes" {
+  unit log-test
+}
+
+@test "date: RFC 5322 dates by arithmetic (leap days, year boundary, before 1970), against gmtime_r" {
+  unit date-test
+}

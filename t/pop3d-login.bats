@@ -28,9 +28,9 @@ timed_chat() {
   [ "${lines[4]}" = "-ERR [AUTH] invalid user name or password" ]
   [ "${lines[6]}" = "+OK demo has 1 message (19 octets)" ]
   [ "$ms" -ge 600 ]
-  grep -q 'pop3d: notice: id=[0-9]* event=login-failed ip=127.0.0.1 user=demo method=user tls=0 reason=bad-credentials failures=1' "$BATS_TEST_TMPDIR/POP3_PORT.log"
+  grep -q 'pop3d: notice: session=[0-9]* event=login-failed ip=127.0.0.1 user=demo method=user tls=0 reason=bad-credentials failures=1' "$BATS_TEST_TMPDIR/POP3_PORT.log"
   grep -q 'event=login-failed ip=127.0.0.1 user=ghost method=user tls=0 reason=unknown-user failures=2' "$BATS_TEST_TMPDIR/POP3_PORT.log"
-  grep -q 'pop3d: warning: id=[0-9]* event=hack-attempt ip=127.0.0.1 user=ghost failures=2' "$BATS_TEST_TMPDIR/POP3_PORT.log"
+  grep -q 'pop3d: warning: session=[0-9]* event=hack-attempt ip=127.0.0.1 user=ghost failures=2' "$BATS_TEST_TMPDIR/POP3_PORT.log"
 }
 
 @test "failures survive the connection: the next one is throttled, a success clears them" {

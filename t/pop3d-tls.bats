@@ -21,7 +21,7 @@ setup() {
   run timeout 20 curl -sS -k --ssl-reqd "pop3://demo:demo@127.0.0.1:$POP3_PORT/1"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ "$output" = "$(printf 'From: a@example.org\r\nSubject: first\r\n\r\nbody one\r')" ]
-  grep -q 'pop3d: info: id=[0-9]* event=stls ip=127.0.0.1 version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 bits=256 discarded=0$' \
+  grep -q 'pop3d: info: session=[0-9]* event=stls ip=127.0.0.1 version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 bits=256 discarded=0$' \
     "$BATS_TEST_TMPDIR/POP3_PORT.log"
   # curl prefers SASL CRAM-MD5 among what CAPA offers.
   grep -q 'event=login ip=127.0.0.1 user=demo number=2 method=auth-cram-md5 tls=1 nospam=0 messages=2 octets=97$' \
@@ -129,7 +129,7 @@ PY
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   ! [[ "$output" == *STLS* ]]
   [[ "$output" == *$'\n.\n-ERR TLS not available on this server\n+OK send PASS\n+OK demo has 2 messages'* ]]
-  grep -q "pop3d: warning: id=[0-9]* STLS not offered: unable to read key file $HOME_DIR/etc/tls/key.pem: No such file or directory" \
+  grep -q "pop3d: warning: session=[0-9]* STLS not offered: unable to read key file $HOME_DIR/etc/tls/key.pem: No such file or directory" \
     "$BATS_TEST_TMPDIR/POP3_PORT.log"
   [ "$(grep -c 'STLS not offered' "$BATS_TEST_TMPDIR/POP3_PORT.log")" -eq 1 ]
   grep -q 'event=stls-refused ip=127.0.0.1 reason=no-key' "$BATS_TEST_TMPDIR/POP3_PORT.log"
@@ -140,7 +140,7 @@ PY
   start_pop3s
   run timeout 20 curl -sS -k "pop3s://demo:demo@127.0.0.1:$POP3S_PORT/"
   [ "$status" -ne 0 ]
-  grep -q "pop3d: warning: id=[0-9]* unable to start TLS: unable to read key file" "$BATS_TEST_TMPDIR/POP3S_PORT.log"
+  grep -q "pop3d: warning: session=[0-9]* unable to start TLS: unable to read key file" "$BATS_TEST_TMPDIR/POP3S_PORT.log"
 }
 
 @test "a plaintext client on the POP3S port gets no plaintext byte" {
@@ -174,7 +174,7 @@ print(repr(data))' "$POP3S_PORT"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ "$(grep -c '^STLS$' <<< "$output")" -eq 1 ]
   [[ "$output" == *$'\nSTLS\nSASL PLAIN LOGIN CRAM-MD5\n.\n-ERR TLS not available on this server\n+OK capability list follows\n'* ]]
-  grep -q "pop3d: warning: id=[0-9]* unable to start TLS: key file $HOME_DIR/etc/tls/key.pem does not match certificate" \
+  grep -q "pop3d: warning: session=[0-9]* unable to start TLS: key file $HOME_DIR/etc/tls/key.pem does not match certificate" \
     "$BATS_TEST_TMPDIR/POP3_PORT.log"
 }
 

@@ -46,8 +46,8 @@ EOF2
   [ "${lines[8]}" = "< 250-DSN" ]
   # No certificate in this home: no STARTTLS; CRAM-MD5 alone without TLS.
   [ "${lines[9]}" = "< 250-AUTH CRAM-MD5" ]
-  [ "${lines[10]}" = "< 250-AUTH=CRAM-MD5" ]
-  [ "${lines[11]}" = "< 250 HELP" ]
+  [ "${lines[10]}" = "< 250 HELP" ]
+  [ "${#lines[@]}" -eq 12 ]
 }
 
 @test "PARAM disablers remove extensions; NoEHLO makes EHLO unknown" {
@@ -67,8 +67,7 @@ EOF2
   [ "${lines[2]}" = "< 250-SIZE 20971520" ]
   [ "${lines[3]}" = "< 250-ENHANCEDSTATUSCODES" ]
   [ "${lines[4]}" = "< 250-AUTH CRAM-MD5" ]
-  [ "${lines[5]}" = "< 250-AUTH=CRAM-MD5" ]
-  [ "${lines[6]}" = "< 250 HELP" ]
+  [ "${lines[5]}" = "< 250 HELP" ]
   : > "$HOME_DIR/etc/smtpserver.conf"
   conf_param NoEHLO NoENHANCEDSTATUSCODES
   run chat <<'EOF2'
@@ -288,10 +287,10 @@ EOF2
   sleep 0.2
   log="$BATS_TEST_TMPDIR/SMTP_PORT.log"
   # wait_port's probe is a connection too: every connect has its close.
-  connects=$(grep -c "smtpd: info: event=connect ip=127.0.0.1 host=unknown local=127.0.0.1:$SMTP_PORT mode=smtp\$" "$log")
+  connects=$(grep -c "smtpd: info: session=[0-9]* event=connect ip=127.0.0.1 host=unknown local=127.0.0.1:$SMTP_PORT mode=smtp\$" "$log")
   [ "$connects" -ge 1 ]
-  [ "$(grep -c 'smtpd: info: event=close ' "$log")" -eq "$connects" ]
-  [ "$(grep -c 'smtpd: info: event=close ip=127.0.0.1 messages=0 reason=quit' "$BATS_TEST_TMPDIR/SMTP_PORT.log")" -eq 1 ]
+  [ "$(grep -c 'smtpd: info: session=[0-9]* event=close ' "$log")" -eq "$connects" ]
+  [ "$(grep -c 'smtpd: info: session=[0-9]* event=close ip=127.0.0.1 messages=0 reason=quit' "$BATS_TEST_TMPDIR/SMTP_PORT.log")" -eq 1 ]
 }
 
 @test "inetd/systemd style: no TCP* variables, the peer comes from getpeername" {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# smtpd: CHUNKING / BDAT (RFC 3030, formats.md §4.2).
+# smtpd: CHUNKING / BDAT (RFC 3030).
 load helper
 load lib/smtp
 

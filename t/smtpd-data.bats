@@ -53,7 +53,7 @@ EOF2
   [ "${lines[8]}" = "T demo@localhost" ]
   [ "${#lines[@]}" -eq 9 ]
   [ "$(tmp_count)" -eq 0 ]
-  grep -q "smtpd: info: id=$id event=accept from=<a@example.org> rcpt=1 size=" "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  grep -q "smtpd: info: session=[0-9]* id=$id event=accept from=<a@example.org> rcpt=1 size=" "$BATS_TEST_TMPDIR/SMTP_PORT.log"
 }
 
 @test "Received header: from/by/with/id/for/date, 'for' only with one recipient" {

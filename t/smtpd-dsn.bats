@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# smtpd: ESMTP parameters of MAIL and RCPT: DSN (RFC 3461, formats.md §3.1),
+# smtpd: ESMTP parameters of MAIL and RCPT: DSN (RFC 3461),
 # BODY, SMTPUTF8, AUTH=, and what ends up in the envelope.
 load helper
 load lib/smtp

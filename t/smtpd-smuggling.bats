@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# smtpd: SMTP smuggling (formats.md §4.5).  Only CRLF.CRLF ends DATA; a bare
+# smtpd: SMTP smuggling (disclosed December 2023).  Only CRLF.CRLF ends DATA; a bare
 # LF or CR refuses the message (550 5.5.2) after the real end.  Each variant
 # must give one rejection and never a second, spoofed message.
 load helper

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # smtpd: STARTTLS (RFC 3207), SMTPS (-s, RFC 8314), the plaintext-injection
-# attack (formats.md §4.6), a missing key, and the Received line.
+# attack (CVE-2011-0411), a missing key, and the Received line.
 load helper
 load lib/smtp
 
@@ -24,7 +24,7 @@ setup() {
   [ "$output" = 1 ]
   grep -q $'^\tby localhost (bbsmail) with ESMTPS id ' "$f"
   [ "$(envelope_of "$f" | grep '^P ')" = "P ESMTPS" ]
-  grep -q 'smtpd: info: event=starttls ip=127.0.0.1 version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 bits=256 discarded=0' \
+  grep -q 'smtpd: info: session=[0-9]* event=starttls ip=127.0.0.1 version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 bits=256 discarded=0' \
     "$BATS_TEST_TMPDIR/SMTP_PORT.log"
 }
 
@@ -96,7 +96,7 @@ R 221
 EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   ! [[ "$output" == *STARTTLS* ]]
-  grep -q "smtpd: warning: STARTTLS not offered: unable to read key file $HOME_DIR/etc/tls/key.pem: No such file or directory" \
+  grep -q "smtpd: warning: session=[0-9]* STARTTLS not offered: unable to read key file $HOME_DIR/etc/tls/key.pem: No such file or directory" \
     "$BATS_TEST_TMPDIR/SMTP_PORT.log"
   grep -q 'event=reject cmd=STARTTLS code=454 status=4.7.0 ip=127.0.0.1 reason=no-key' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
   # A key file that exists but is not a key: offered (cheap check), then 454.
@@ -109,7 +109,7 @@ L QUIT
 R 221
 EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  grep -q "smtpd: warning: unable to start TLS: .*key.pem" "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  grep -q "smtpd: warning: session=[0-9]* unable to start TLS: .*key.pem" "$BATS_TEST_TMPDIR/SMTP_PORT.log"
 }
 
 @test "PARAM no-use-tls: STARTTLS neither offered nor accepted" {
@@ -165,7 +165,7 @@ E
 EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ -z "$(grep '^< ' <<< "$output")" ]
-  grep -q 'smtpd: warning: unable to start TLS: unable to read key file' "$BATS_TEST_TMPDIR/SMTPS_PORT.log"
+  grep -q 'smtpd: warning: session=[0-9]* unable to start TLS: unable to read key file' "$BATS_TEST_TMPDIR/SMTPS_PORT.log"
   grep -q 'event=close ip=127.0.0.1 messages=0 reason=tls-failed' "$BATS_TEST_TMPDIR/SMTPS_PORT.log"
   # The exit status itself, without tcpserver in between.
   run env TCPREMOTEIP=127.0.0.1 "$LIBEXEC/smtpd" -s < /dev/null

@@ -220,39 +220,68 @@ void conn_discard_input(struct conn *c)
 	c->in_pos = 0;
 }
 
-void conn_put(struct conn *c, const void *data, size_t len)
+int conn_put(struct conn *c, const void *data, size_t len)
 {
 	if (!buf_cat(&c->out, data, len))
-		die_nomem();
+		return 0;
 	if (c->out.len >= CONN_OUT_FLUSH_BYTES)
 		(void)conn_flush(c);
+	return 1;
 }
 
-void conn_puts(struct conn *c, const char *s) { conn_put(c, s, strlen(s)); }
+int conn_puts(struct conn *c, const char *s) { return conn_put(c, s, strlen(s)); }
 
-void conn_printf(struct conn *c, const char *fmt, ...)
+/* Formats onto the output: a stack buffer for the usual short reply, a
+ * heap one only for a longer line. */
+static int conn_vprintf(struct conn *c, const char *fmt, va_list ap)
 {
 	char small[1024];
+	struct buf big = BUF_INIT;
+	va_list again;
+	int n, ok;
+
+	va_copy(again, ap);
+	n = vsnprintf(small, sizeof small, fmt, ap);
+	if (n < 0 || (size_t)n < sizeof small) {
+		va_end(again);
+		return n < 0 ? 0 : conn_put(c, small, (size_t)n);
+	}
+	ok = buf_reserve(&big, (size_t)n);
+	if (ok)
+		vsnprintf(big.data, (size_t)n + 1, fmt, again);
+	va_end(again);
+	ok = ok && conn_put(c, big.data, (size_t)n);
+	buf_free(&big);
+	return ok;
+}
+
+int conn_printf(struct conn *c, const char *fmt, ...)
+{
 	va_list ap;
-	int n;
+	int ok;
 
 	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof small, fmt, ap);
+	ok = conn_vprintf(c, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof small) {
-		conn_put(c, small, (size_t)n);
-		return;
-	}
-	{
-		struct buf big = BUF_INIT;
-		va_start(ap, fmt);
-		if (!buf_reserve(&big, (size_t)n))
-			die_nomem();
-		vsnprintf(big.data, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-		conn_put(c, big.data, (size_t)n);
-		buf_free(&big);
-	}
+	return ok;
+}
+
+void xconn_put(struct conn *c, const void *data, size_t len)
+{
+	if (!conn_put(c, data, len))
+		die_sys("unable to buffer a reply");
+}
+
+void xconn_puts(struct conn *c, const char *s) { xconn_put(c, s, strlen(s)); }
+
+void xconn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	int ok;
+
+	va_start(ap, fmt);
+	ok = conn_vprintf(c, fmt, ap);
+	va_end(ap);
+	if (!ok)
+		die_sys("unable to buffer a reply");
 }

@@ -50,10 +50,18 @@ size_t conn_buffered(const struct conn *c);
 void conn_discard_input(struct conn *c);
 
 /* Output: buffered until conn_flush() or the next blocking read.  The puts
- * never fail; a write error surfaces at conn_flush (1 ok, 0 errno). */
-void conn_put(struct conn *c, const void *data, size_t len);
-void conn_puts(struct conn *c, const char *s);
-void conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+ * return 0 with errno only when the reply cannot be buffered (ENOMEM,
+ * EOVERFLOW); a write error surfaces at conn_flush (1 ok, 0 errno). */
+int conn_put(struct conn *c, const void *data, size_t len);
+int conn_puts(struct conn *c, const char *s);
+int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int conn_flush(struct conn *c);
+/* The receivers use these: a session whose reply cannot even be buffered
+ * has nothing better to do than die through the die hook, which sends the
+ * 421 or -ERR first like every other fatal path; the plain forms stay for
+ * that hook itself (it must not die again) and for the test drivers. */
+void xconn_put(struct conn *c, const void *data, size_t len);
+void xconn_puts(struct conn *c, const char *s);
+void xconn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -10,9 +10,11 @@
 
 static const char *program = "bbsmail";
 static int max_level = LOG_LEVEL_INFO;
+static const char *session;
 static void (*die_hook)(int);
 
 void log_set_program(const char *name) { program = name; }
+void log_set_session(const char *id) { session = id; }
 void log_set_level(int level) { max_level = level; }
 int log_level_enabled(int level) { return level <= max_level; }
 
@@ -34,18 +36,23 @@ int log_level_parse(const char *s)
 	return -1;
 }
 
-/* Formats, escapes every byte outside printable ASCII, writes with one write(). */
+/* Formats, writes every control and non-ASCII byte as \xHH (so nothing can
+ * split the line; a backslash stays as it is, because log_quote's own \" and
+ * \\ must survive), and writes the line with one write(). */
 static void log_write(const char *kind, const char *fmt, va_list ap)
 {
-	char raw[4096], line[4096 * 4 + 128];
+	char raw[4096], line[4096 * 4 + 256];
 	size_t n = 0, i;
 	int saved = errno;
 
 	vsnprintf(raw, sizeof raw, fmt, ap);
-	n = (size_t)snprintf(line, sizeof line, "%s: %s: ", program, kind);
+	if (session)
+		n = (size_t)snprintf(line, sizeof line, "%s: %s: session=%.64s ", program, kind, session);
+	else
+		n = (size_t)snprintf(line, sizeof line, "%s: %s: ", program, kind);
 	for (i = 0; raw[i] && n < sizeof line - 6; i++) {
 		unsigned char c = (unsigned char)raw[i];
-		if (c >= 0x20 && c < 0x7f && c != '\\') {
+		if (c >= 0x20 && c < 0x7f) {
 			line[n++] = (char)c;
 		} else {
 			n += (size_t)snprintf(line + n, 5, "\\x%02x", c);
@@ -54,6 +61,50 @@ static void log_write(const char *kind, const char *fmt, va_list ap)
 	line[n++] = '\n';
 	(void)!write(2, line, n);
 	errno = saved;
+}
+
+/* Bytes that may stand in a bare value: anything else would end the field
+ * (space), start a quoted one, or look like an escape or a new key. */
+static int log_bare_byte(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=';
+}
+
+int log_quote(struct buf *out, const void *value, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = value;
+	char esc[4] = { '\\', 'x', 0, 0 };
+	size_t i;
+	int ok;
+
+	for (i = 0; i < len && log_bare_byte(p[i]); i++)
+		;
+	if (len && i == len)
+		return buf_cat(out, p, len);
+	ok = buf_catc(out, '"');
+	for (i = 0; ok && i < len; i++) {
+		if (p[i] == '"' || p[i] == '\\') {
+			esc[1] = (char)p[i];
+			ok = buf_cat(out, esc, 2);
+		} else if (p[i] < 0x20 || p[i] >= 0x7f) {
+			esc[1] = 'x';
+			esc[2] = hex[p[i] >> 4];
+			esc[3] = hex[p[i] & 15];
+			ok = buf_cat(out, esc, 4);
+		} else {
+			ok = buf_catc(out, (char)p[i]);
+		}
+	}
+	return ok && buf_catc(out, '"');
+}
+
+const char *xlog_value(struct buf *scratch, const char *value)
+{
+	buf_truncate(scratch, 0);
+	if (!log_quote(scratch, value, strlen(value)))
+		die_nomem();
+	return scratch->data;
 }
 
 #define LOG_FUNCTION(fname, level, kind)              \

@@ -24,7 +24,7 @@ int pop3_admit_client(struct pop3_session *s)
 	unsigned long wait_ms, cap_ms = s->cfg.max_inactivity_sec * 1000;
 
 	if (loginfail_ip_filtered(s->remote_ip) == 1) {
-		log_notice("id=%s event=refused ip=%s reason=ip.can", s->id, s->remote_ip);
+		log_notice("event=refused ip=%s reason=ip.can", s->remote_ip);
 		pop3_err(s, "[SYS/PERM] your address is blocked");
 		return 0;
 	}
@@ -36,7 +36,7 @@ int pop3_admit_client(struct pop3_session *s)
 	if (wait_ms) {
 		if (cap_ms && wait_ms > cap_ms)
 			wait_ms = cap_ms;
-		log_info("id=%s event=throttle ip=%s failures=%lu delay_ms=%lu", s->id, s->remote_ip, st.count, wait_ms);
+		log_info("event=throttle ip=%s failures=%lu delay_ms=%lu", s->remote_ip, st.count, wait_ms);
 		loginfail_sleep_ms(wait_ms);
 	}
 	return 1;
@@ -63,21 +63,25 @@ void pop3_login_failed(struct pop3_session *s, const char *name, const char *met
 	const struct mail_config *cfg = &s->cfg;
 	unsigned long count = 0;
 	char why[160];
+	struct buf v = BUF_INIT, m = BUF_INIT;
+	const char *user = xlog_value(&v, name); /* the name as the client gave it */
 
 	s->failures++;
 	if (!loginfail_record(s->remote_ip, time(NULL), &count))
 		log_warn("unable to update the failed-login table: %s", strerror(errno));
-	log_notice("id=%s event=login-failed ip=%s user=%s method=%s tls=%d reason=%s failures=%lu", s->id,
-		   s->remote_ip, name, method, s->tls_active, reason, count);
+	log_notice("event=login-failed ip=%s user=%s method=%s tls=%d reason=%s failures=%lu", s->remote_ip, user,
+		   xlog_value(&m, method), s->tls_active, reason, count);
 	if (cfg->login_attempt_hack_threshold && count == cfg->login_attempt_hack_threshold)
-		log_warn("id=%s event=hack-attempt ip=%s user=%s failures=%lu", s->id, s->remote_ip, name, count);
+		log_warn("event=hack-attempt ip=%s user=%s failures=%lu", s->remote_ip, user, count);
+	buf_free(&v);
+	buf_free(&m);
 	if (cfg->login_attempt_temp_ban_threshold && count == cfg->login_attempt_temp_ban_threshold)
-		log_warn("id=%s event=temp-ban ip=%s failures=%lu seconds=%lu", s->id, s->remote_ip, count,
+		log_warn("event=temp-ban ip=%s failures=%lu seconds=%lu", s->remote_ip, count,
 			 cfg->login_attempt_temp_ban_duration_sec);
 	if (cfg->login_attempt_filter_threshold && count == cfg->login_attempt_filter_threshold) {
 		snprintf(why, sizeof why, "pop3d: %lu failed logins, last as %s", count, name);
 		if (loginfail_filter_ip(s->remote_ip, why))
-			log_warn("id=%s event=filtered ip=%s failures=%lu", s->id, s->remote_ip, count);
+			log_warn("event=filtered ip=%s failures=%lu", s->remote_ip, count);
 		else
 			log_warn("unable to append to etc/ip.can: %s", strerror(errno));
 	}
@@ -91,9 +95,11 @@ static void login_open_mailbox(struct pop3_session *s, const char *method)
 	size_t i;
 	unsigned long long octets = 0;
 	int r = mailbox_lock(&s->box, s->user.number);
+	struct buf v = BUF_INIT;
 
 	if (r == 0) {
-		log_info("id=%s event=in-use ip=%s user=%s", s->id, s->remote_ip, s->user.name);
+		log_info("event=in-use ip=%s user=%s", s->remote_ip, xlog_value(&v, s->user.name));
+		buf_free(&v);
 		pop3_err(s, "[IN-USE] mailbox is in use by another POP3 session");
 		return;
 	}
@@ -106,9 +112,10 @@ static void login_open_mailbox(struct pop3_session *s, const char *method)
 	for (i = 0; i < s->box.count; i++)
 		octets += s->box.messages[i].wire_size;
 	s->state = POP3_STATE_TRANSACTION;
-	log_info("id=%s event=login ip=%s user=%s number=%lu method=%s tls=%d nospam=%d messages=%zu octets=%llu",
-		 s->id, s->remote_ip, s->user.name, s->user.number, method, s->tls_active, s->nospam, s->box.count,
-		 octets);
+	log_info("event=login ip=%s user=%s number=%lu method=%s tls=%d nospam=%d messages=%zu octets=%llu",
+		 s->remote_ip, xlog_value(&v, s->user.name), s->user.number, method, s->tls_active, s->nospam,
+		 s->box.count, octets);
+	buf_free(&v);
 	pop3_ok(s, "%s has %zu message%s (%llu octets)", s->user.name, s->box.count, s->box.count == 1 ? "" : "s",
 		octets);
 }
@@ -141,7 +148,7 @@ int pop3_login_banned(struct pop3_session *s)
 
 	if (!ban)
 		return 0;
-	log_notice("id=%s event=login-refused ip=%s reason=temp-ban seconds=%lu", s->id, s->remote_ip, ban);
+	log_notice("event=login-refused ip=%s reason=temp-ban seconds=%lu", s->remote_ip, ban);
 	pop3_err(s, "[LOGIN-DELAY] too many failed logins from %s, try again in %lu seconds", s->remote_ip, ban);
 	return 1;
 }

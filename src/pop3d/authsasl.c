@@ -101,8 +101,8 @@ static void auth_list(struct pop3_session *s)
 	pop3_ok(s, "SASL mechanisms follow");
 	while (*p) {
 		n = strcspn(p, " ");
-		conn_put(&s->conn, p, n);
-		conn_puts(&s->conn, "\r\n");
+		xconn_put(&s->conn, p, n);
+		xconn_puts(&s->conn, "\r\n");
 		p += n;
 		p += strspn(p, " ");
 	}
@@ -113,9 +113,10 @@ static void auth_list(struct pop3_session *s)
  * stripped) in line.  1 got it; 0 the session ended (logged, s->done). */
 static int auth_read_response(struct pop3_session *s, struct sasl *x, struct buf *line)
 {
+	struct buf v = BUF_INIT;
 	int r;
 
-	conn_printf(&s->conn, "+ %s\r\n", x->challenge.data ? x->challenge.data : "");
+	xconn_printf(&s->conn, "+ %s\r\n", x->challenge.data ? x->challenge.data : "");
 	r = conn_getline(&s->conn, line, SASL_RESPONSE_MAX_BYTES + 2);
 	if (r > 0) {
 		while (line->len && (line->data[line->len - 1] == '\n' || line->data[line->len - 1] == '\r'))
@@ -126,8 +127,9 @@ static int auth_read_response(struct pop3_session *s, struct sasl *x, struct buf
 		xbuf_copys(line, "=!"); /* too long: not base64 either, so sasl.c refuses it */
 		return 1;
 	}
-	log_info("id=%s event=disconnect ip=%s reason=\"%s\" during=auth", s->id, s->remote_ip,
-		 r == 0 ? "eof" : strerror(errno));
+	log_info("event=disconnect ip=%s reason=%s during=auth", s->remote_ip,
+		 xlog_value(&v, r == 0 ? "eof" : strerror(errno)));
+	buf_free(&v);
 	s->done = 1;
 	return 0;
 }
@@ -149,6 +151,7 @@ static const char *auth_fail_reason(const struct sasl *x)
 static void auth_finish(struct pop3_session *s, struct sasl *x, enum sasl_result r, const char *method)
 {
 	const char *name = x->authcid[0] ? x->authcid : "-";
+	struct buf v = BUF_INIT, m = BUF_INIT;
 
 	if (r == SASL_DONE) {
 		s->user = x->user;
@@ -158,8 +161,10 @@ static void auth_finish(struct pop3_session *s, struct sasl *x, enum sasl_result
 	if (x->fail == SASL_FAIL_CREDENTIALS)
 		pop3_login_failed(s, name, method, auth_fail_reason(x));
 	else
-		log_notice("id=%s event=auth-failed ip=%s user=%s method=%s tls=%d reason=%s", s->id, s->remote_ip,
-			   name, method, s->tls_active, auth_fail_reason(x));
+		log_notice("event=auth-failed ip=%s user=%s method=%s tls=%d reason=%s", s->remote_ip,
+			   xlog_value(&v, name), xlog_value(&m, method), s->tls_active, auth_fail_reason(x));
+	buf_free(&v);
+	buf_free(&m);
 	pop3_status_line(s, sasl_pop3_reply(x->fail));
 }
 

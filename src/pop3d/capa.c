@@ -31,8 +31,8 @@ static void capa_line(struct pop3_session *s, const struct pop3_capability *cap)
 {
 	if (!(cap->states & s->state) || (cap->offered && !cap->offered(s)))
 		return;
-	conn_puts(&s->conn, cap->text);
-	conn_puts(&s->conn, "\r\n");
+	xconn_puts(&s->conn, cap->text);
+	xconn_puts(&s->conn, "\r\n");
 }
 
 void pop3_cmd_capa(struct pop3_session *s, const char *arg)

@@ -40,14 +40,24 @@ int pop3_command_register(const struct pop3_command *cmd)
 	return 1;
 }
 
+/* DEBUG_POP3's reply and command lines: the whole line as one value. */
+static void log_line(const char *key, const char *line)
+{
+	struct buf v = BUF_INIT;
+
+	log_debug("%s=%s", key, xlog_value(&v, line));
+	buf_free(&v);
+}
+
 static void pop3_reply(struct pop3_session *s, const char *status, const char *fmt, va_list ap)
 {
-	char text[1024];
+	char text[1024], line[sizeof text + 8];
 
 	vsnprintf(text, sizeof text, fmt, ap);
-	conn_printf(&s->conn, "%s%s%s\r\n", status, text[0] ? " " : "", text);
+	snprintf(line, sizeof line, "%s%s%s", status, text[0] ? " " : "", text);
+	xconn_printf(&s->conn, "%s\r\n", line);
 	if (s->debug)
-		log_debug("id=%s reply=\"%s %s\"", s->id, status, text);
+		log_line("reply", line);
 }
 
 void pop3_ok(struct pop3_session *s, const char *fmt, ...)
@@ -66,14 +76,14 @@ void pop3_err(struct pop3_session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-void pop3_end_multiline(struct pop3_session *s) { conn_puts(&s->conn, ".\r\n"); }
+void pop3_end_multiline(struct pop3_session *s) { xconn_puts(&s->conn, ".\r\n"); }
 
 void pop3_status_line(struct pop3_session *s, const char *line)
 {
-	conn_puts(&s->conn, line);
-	conn_puts(&s->conn, "\r\n");
+	xconn_puts(&s->conn, line);
+	xconn_puts(&s->conn, "\r\n");
 	if (s->debug)
-		log_debug("id=%s reply=\"%s\"", s->id, line);
+		log_line("reply", line);
 }
 
 static const struct pop3_command *command_find(const char *verb)
@@ -93,7 +103,7 @@ static const struct pop3_command *command_find(const char *verb)
  * AUTH's initial response, which may carry one in base64). */
 static void command_log(struct pop3_session *s, const char *verb, const char *arg)
 {
-	char masked[64];
+	char masked[64], line[POP3_LINE_MAX_BYTES + 16];
 	const char *sp;
 	int n;
 
@@ -106,7 +116,8 @@ static void command_log(struct pop3_session *s, const char *verb, const char *ar
 		snprintf(masked, sizeof masked, "%.*s ********", n, arg);
 		arg = masked;
 	}
-	log_debug("id=%s command=\"%s%s%s\"", s->id, verb, arg ? " " : "", arg ? arg : "");
+	snprintf(line, sizeof line, "%s%s%s", verb, arg ? " " : "", arg ? arg : "");
+	log_line("command", line);
 }
 
 /* Splits "VERB [arg]" in place (line has no CR/LF left) and runs it. */
@@ -151,7 +162,7 @@ static void command_line(struct pop3_session *s, struct buf *line)
 	buf_truncate(line, n);
 	if (memchr(line->data, 0, n)) {
 		if (s->debug)
-			log_debug("id=%s command=<holds NUL>", s->id);
+			log_debug("command=- holds=nul");
 		pop3_err(s, "NUL character in command");
 		return;
 	}
@@ -161,6 +172,8 @@ static void command_line(struct pop3_session *s, struct buf *line)
 /* A read that ended the session or an error the session survives. */
 static void command_read_failed(struct pop3_session *s)
 {
+	struct buf v = BUF_INIT;
+
 	if (errno == ERANGE) {
 		pop3_err(s, "command line too long (at most %d octets)", POP3_LINE_MAX_BYTES);
 		return;
@@ -169,11 +182,12 @@ static void command_read_failed(struct pop3_session *s)
 	if (errno == ETIMEDOUT) {
 		pop3_err(s, "autologout: idle for %lu seconds", s->cfg.max_inactivity_sec);
 		(void)conn_flush(&s->conn);
-		log_info("id=%s event=timeout ip=%s user=%s", s->id, s->remote_ip,
-			 s->state == POP3_STATE_TRANSACTION ? s->user.name : "-");
-		return;
+		log_info("event=timeout ip=%s user=%s", s->remote_ip,
+			 xlog_value(&v, s->state == POP3_STATE_TRANSACTION ? s->user.name : "-"));
+	} else {
+		log_info("event=disconnect ip=%s reason=%s", s->remote_ip, xlog_value(&v, strerror(errno)));
 	}
-	log_info("id=%s event=disconnect ip=%s reason=\"%s\"", s->id, s->remote_ip, strerror(errno));
+	buf_free(&v);
 }
 
 void pop3_session_run(struct pop3_session *s)
@@ -186,7 +200,7 @@ void pop3_session_run(struct pop3_session *s)
 		if (r > 0) {
 			command_line(s, &line);
 		} else if (r == 0) {
-			log_info("id=%s event=disconnect ip=%s reason=eof", s->id, s->remote_ip);
+			log_info("event=disconnect ip=%s reason=eof", s->remote_ip);
 			s->done = 1;
 		} else {
 			command_read_failed(s);

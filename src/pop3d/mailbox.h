@@ -1,4 +1,4 @@
-/* mailbox: the session's snapshot of one Maildir (formats.md §4.1), its
+/* mailbox: the session's snapshot of one Maildir, its
  * lock, and the UPDATE state that applies DELE and the seen flag at QUIT.
  *
  * Memory is what limits a 10,000-message mailbox (pop3d(8) promises under

@@ -31,7 +31,7 @@ static void pop3_die_hook(int code)
 
 	(void)code;
 	if (s && s->tls_active) {
-		conn_puts(&s->conn, POP3_DIE_MESSAGE);
+		(void)conn_puts(&s->conn, POP3_DIE_MESSAGE); /* not xconn_puts: no second death */
 		pop3_tls_end(s);
 		return;
 	}
@@ -86,6 +86,9 @@ static void session_setup(struct pop3_session *s)
 	struct timespec now;
 
 	memset(s, 0, sizeof *s);
+	/* The session id goes on every line, the configuration warnings too. */
+	snprintf(s->id, sizeof s->id, "%ld", (long)getpid());
+	log_set_session(s->id);
 	xmail_config_load(&s->cfg);
 	conn_init(&s->conn, 0, 1);
 	conn_set_idle_timeout(&s->conn, (int)s->cfg.max_inactivity_sec);
@@ -93,7 +96,6 @@ static void session_setup(struct pop3_session *s)
 	s->state = POP3_STATE_AUTHORIZATION;
 	s->debug = (s->cfg.options & MAIL_OPTION(DEBUG_POP3)) != 0;
 	s->remote_ip = remote_ip();
-	snprintf(s->id, sizeof s->id, "%ld", (long)getpid());
 	if (s->cfg.host_name[0])
 		snprintf(s->host_name, sizeof s->host_name, "%s", s->cfg.host_name);
 	else if (gethostname(s->host_name, sizeof s->host_name - 1) != 0)
@@ -128,7 +130,7 @@ int main(int argc, char **argv)
 	die_session = &s;
 	pop3_tls_register();
 	pop3_auth_register();
-	log_info("id=%s event=connect ip=%s mode=%s", s.id, s.remote_ip, implicit_tls ? "pop3s" : "pop3");
+	log_info("event=connect ip=%s mode=%s", s.remote_ip, implicit_tls ? "pop3s" : "pop3");
 	if (implicit_tls) {
 		if (!pop3_tls_implicit(&s)) {
 			session_end(&s);

@@ -21,7 +21,7 @@ enum pop3_state {
 struct pop3_session {
 	struct conn conn;
 	struct mail_config cfg;
-	char id[32];                   /* log id: pid */
+	char id[32];                   /* the log's session=: pid */
 	const char *remote_ip;
 	char host_name[CONFIG_STRING_MAX];
 	char timestamp[POP3_TIMESTAMP_MAX_BYTES]; /* APOP's <pid.clock@host> */

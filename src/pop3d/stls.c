@@ -34,7 +34,7 @@ static int tls_offerable(struct pop3_session *s)
 	if (!s->tls_offer) {
 		s->tls_offer = tls_server_available(&s->cfg, tls_conf(s), error, sizeof error) ? 1 : -1;
 		if (s->tls_offer < 0)
-			log_warn("id=%s STLS not offered: %s", s->id, error);
+			log_warn("STLS not offered: %s", error);
 	}
 	return s->tls_offer > 0;
 }
@@ -52,7 +52,7 @@ static void tls_log_started(const struct pop3_session *s, const char *event, siz
 
 	tls_describe(&s->conn, info, sizeof info);
 	(void)sscanf(info, "%63s cipher %127s bits %15s", version, cipher, bits);
-	log_info("id=%s event=%s ip=%s version=%s cipher=%s bits=%s discarded=%zu", s->id, event, s->remote_ip,
+	log_info("event=%s ip=%s version=%s cipher=%s bits=%s discarded=%zu", event, s->remote_ip,
 		 version, cipher, bits, discarded);
 }
 
@@ -61,10 +61,12 @@ static int tls_handshake(struct pop3_session *s, struct tls_context *ctx, size_t
 {
 	char error[TLS_ERROR_MAX_BYTES];
 	int ok = tls_server_start(&s->conn, ctx, discarded, error, sizeof error);
+	struct buf v = BUF_INIT;
 
 	tls_context_free(ctx);
 	if (!ok) {
-		log_notice("id=%s event=tls-fail ip=%s reason=\"%s\"", s->id, s->remote_ip, error);
+		log_notice("event=tls-fail ip=%s reason=%s", s->remote_ip, xlog_value(&v, error));
+		buf_free(&v);
 		return 0;
 	}
 	s->tls_active = 1;
@@ -91,10 +93,10 @@ static void cmd_stls(struct pop3_session *s, const char *arg)
 	}
 	if (!tls_offerable(s) || !(ctx = tls_server_context(&s->cfg, tls_conf(s), error, sizeof error))) {
 		if (s->tls_offer > 0) {
-			log_warn("id=%s unable to start TLS: %s", s->id, error);
+			log_warn("unable to start TLS: %s", error);
 			s->tls_offer = -1; /* e.g. key and certificate differ: no longer in CAPA */
 		}
-		log_notice("id=%s event=stls-refused ip=%s reason=no-key", s->id, s->remote_ip);
+		log_notice("event=stls-refused ip=%s reason=no-key", s->remote_ip);
 		pop3_err(s, "TLS not available on this server");
 		return;
 	}
@@ -125,7 +127,7 @@ int pop3_tls_implicit(struct pop3_session *s)
 	size_t discarded = 0;
 
 	if (!ctx) {
-		log_warn("id=%s unable to start TLS: %s", s->id, error);
+		log_warn("unable to start TLS: %s", error);
 		return 0;
 	}
 	if (!tls_handshake(s, ctx, &discarded))

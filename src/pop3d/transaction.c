@@ -93,9 +93,9 @@ static void listing(struct pop3_session *s, const char *arg, int uidl)
 			continue;
 		if (uidl) {
 			mailbox_uidl(&s->box, i, uid);
-			conn_printf(&s->conn, "%zu %s\r\n", i + 1, uid);
+			xconn_printf(&s->conn, "%zu %s\r\n", i + 1, uid);
 		} else {
-			conn_printf(&s->conn, "%zu %lu\r\n", i + 1, (unsigned long)s->box.messages[i].wire_size);
+			xconn_printf(&s->conn, "%zu %lu\r\n", i + 1, (unsigned long)s->box.messages[i].wire_size);
 		}
 	}
 	pop3_end_multiline(s);
@@ -124,13 +124,13 @@ static int transfer(struct pop3_session *s, size_t i, int fd, long body_lines)
 			return 0;
 		}
 		wire_feed(&w, chunk, (size_t)r, &out);
-		conn_put(&s->conn, out.data, out.len);
+		xconn_put(&s->conn, out.data, out.len);
 		buf_truncate(&out, 0);
 		/* A client that stops reading must not make us buffer the whole
 		 * message: flush each chunk, and give up when that fails. */
 		if (s->conn.out.len >= TRANSFER_CHUNK_BYTES && !conn_flush(&s->conn)) {
-			log_info("id=%s event=disconnect ip=%s reason=\"%s during RETR\"", s->id, s->remote_ip,
-				 strerror(errno));
+			log_info("event=disconnect ip=%s reason=%s during=retr", s->remote_ip,
+				 xlog_value(&out, strerror(errno)));
 			s->done = 1;
 			buf_free(&out);
 			return 0;
@@ -138,7 +138,7 @@ static int transfer(struct pop3_session *s, size_t i, int fd, long body_lines)
 	}
 	wire_finish(&w, &out);
 	xbuf_cats(&out, ".\r\n");
-	conn_put(&s->conn, out.data, out.len);
+	xconn_put(&s->conn, out.data, out.len);
 	buf_free(&out);
 	return w.spam;
 }
@@ -230,6 +230,7 @@ void pop3_cmd_quit(struct pop3_session *s, const char *arg)
 {
 	unsigned long long octets;
 	size_t count, failed, deleted;
+	struct buf v = BUF_INIT;
 
 	(void)arg;
 	s->done = 1;
@@ -240,8 +241,9 @@ void pop3_cmd_quit(struct pop3_session *s, const char *arg)
 	failed = mailbox_update(&s->box);
 	maildrop_totals(s, &count, &octets);
 	deleted = s->box.count - count;
-	log_info("id=%s event=quit ip=%s user=%s retrieved=%lu deleted=%zu failed=%zu left=%zu", s->id,
-		 s->remote_ip, s->user.name, s->retrieved, deleted - failed, failed, count + failed);
+	log_info("event=quit ip=%s user=%s retrieved=%lu deleted=%zu failed=%zu left=%zu", s->remote_ip,
+		 xlog_value(&v, s->user.name), s->retrieved, deleted - failed, failed, count + failed);
+	buf_free(&v);
 	if (failed)
 		pop3_err(s, "[SYS/TEMP] %zu deleted message%s could not be removed", failed, failed == 1 ? "" : "s");
 	else

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The info part with S added, flags kept in ASCII order (formats.md §4.1). */
+/* The info part with S added, flags kept in ASCII order (the Maildir info rule). */
 static int seen_info(const char *info, char *out, size_t size)
 {
 	char flags[64];

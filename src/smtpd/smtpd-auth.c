@@ -5,6 +5,7 @@
 #include "smtpd-commands.h"
 #include "smtpd-reply.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,8 +38,9 @@ static int auth_plaintext_ok(const struct smtp_session *s)
 	return s->tls_active || s->policy.auth_plaintext;
 }
 
-/* Both forms: "AUTH ..." (RFC 4954) and "AUTH=..." for old Outlook-era
- * clients that only know the draft syntax. */
+/* "AUTH ..." (RFC 4954).  The draft form "AUTH=..." that some old
+ * Outlook-era clients wait for is not an RFC 5321 ehlo-keyword ('=' is not
+ * allowed), so it is sent only when PARAM auth-legacy-ehlo asks for it. */
 static void auth_advertise(struct smtp_session *s, struct buf *keywords)
 {
 	const char *mechs;
@@ -46,32 +48,24 @@ static void auth_advertise(struct smtp_session *s, struct buf *keywords)
 	if (!auth_offered(s))
 		return;
 	mechs = sasl_mechanism_list(auth_plaintext_ok(s));
-	xbuf_catf(keywords, "AUTH %s\nAUTH=%s\n", mechs, mechs);
+	xbuf_catf(keywords, "AUTH %s\n", mechs);
+	if (s->policy.auth_legacy_ehlo)
+		xbuf_catf(keywords, "AUTH=%s\n", mechs);
 }
 
-/* A client string as one log field: spaces and '=' would split it. */
-static void log_field(struct buf *out, const char *p)
-{
-	buf_truncate(out, 0);
-	for (; *p; p++) {
-		if (*p == ' ' || *p == '=' || *p == '\\')
-			xbuf_catf(out, "\\x%02x", (unsigned char)*p);
-		else
-			xbuf_catc(out, *p);
-	}
-	if (!out->len)
-		xbuf_cats(out, "-");
-}
-
+/* The name and mechanism are the client's: one quoted value each ("-" when
+ * no name was given; the mechanism cut at 32 bytes). */
 static void log_auth_fail(struct smtp_session *s, const char *authcid, const char *mech, const char *reason)
 {
-	struct buf user = BUF_INIT, m = BUF_INIT;
+	struct buf user = BUF_INIT, m = BUF_INIT, r = BUF_INIT;
+	char mech32[33];
 
-	log_field(&user, authcid);
-	log_field(&m, mech);
-	log_notice("event=auth-fail ip=%s user=%s mech=%.32s reason=%s", s->remote_ip, user.data, m.data, reason);
+	snprintf(mech32, sizeof mech32, "%s", mech);
+	log_notice("event=auth-fail ip=%s user=%s mech=%s reason=%s", s->remote_ip,
+		   xlog_value(&user, *authcid ? authcid : "-"), xlog_value(&m, mech32), xlog_value(&r, reason));
 	buf_free(&user);
 	buf_free(&m);
+	buf_free(&r);
 }
 
 /* "535 5.7.8 Authentication credentials invalid" through smtp_reply, so
@@ -83,7 +77,7 @@ static void reply_sasl(struct smtp_session *s, const char *text)
 	size_t n;
 
 	if (!sp2 || (n = (size_t)(sp2 - sp1 - 1)) >= sizeof enhanced) {
-		conn_printf(&s->conn, "%s\r\n", text);
+		xconn_printf(&s->conn, "%s\r\n", text);
 		return;
 	}
 	memcpy(enhanced, sp1 + 1, n);
@@ -133,7 +127,7 @@ static enum sasl_result auth_exchange(struct smtp_session *s, struct sasl *sa, c
 	int got;
 
 	while (r == SASL_CONTINUE) {
-		conn_printf(&s->conn, "334 %s\r\n", sa->challenge.data ? sa->challenge.data : "");
+		xconn_printf(&s->conn, "334 %s\r\n", sa->challenge.data ? sa->challenge.data : "");
 		got = conn_getline(&s->conn, &line, SASL_RESPONSE_MAX_BYTES + 2);
 		if (got < 0 && errno == ERANGE) {
 			smtp_reply(s, 500, "5.5.6", "Authentication exchange line is too long");
@@ -155,12 +149,15 @@ static enum sasl_result auth_exchange(struct smtp_session *s, struct sasl *sa, c
 
 static void auth_succeeded(struct smtp_session *s, struct sasl *sa, const char *mech)
 {
+	struct buf v = BUF_INIT;
+
 	xbuf_copys(&s->auth_user, sa->user.name);
 	s->auth_mech = strcasecmp(mech, "PLAIN") == 0 ? "PLAIN" : strcasecmp(mech, "LOGIN") == 0 ? "LOGIN" : "CRAM-MD5";
 	smtpd_relay_update(s);
 	smtp_reply(s, 235, "2.7.0", "Authentication successful");
-	log_info("event=auth ip=%s user=%s mech=%s relay=%s", s->remote_ip, s->auth_user.data, s->auth_mech,
-		 s->relay_allowed ? "yes" : "no");
+	log_info("event=auth ip=%s user=%s mech=%s relay=%s", s->remote_ip, xlog_value(&v, s->auth_user.data),
+		 s->auth_mech, s->relay_allowed ? "yes" : "no");
+	buf_free(&v);
 	if (!loginfail_clear(s->remote_ip))
 		log_warn("unable to update the failed-login table: %s", strerror(errno));
 }

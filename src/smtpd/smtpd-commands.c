@@ -67,6 +67,18 @@ static int helo_name_valid(const char *name)
 	return 1;
 }
 
+/* A HELO pattern refused the name: the reject line names it too. */
+static void helo_refuse(struct smtp_session *s, const char *verb, const char *name, const char *text)
+{
+	struct buf n = BUF_INIT, r = BUF_INIT;
+
+	smtp_reply(s, 550, "5.7.1", "%s", text);
+	log_notice("event=reject cmd=%s code=550 status=5.7.1 ip=%s helo=%s reason=%s", verb, s->remote_ip,
+		   xlog_value(&n, name), xlog_value(&r, text));
+	buf_free(&n);
+	buf_free(&r);
+}
+
 /* Common part of HELO and EHLO.  1 when the name was accepted. */
 static int helo_accept(struct smtp_session *s, const char *arg, const char *verb)
 {
@@ -80,7 +92,7 @@ static int helo_accept(struct smtp_session *s, const char *arg, const char *verb
 	}
 	hp = smtpserver_conf_helo(&s->conf, arg);
 	if (hp && hp->flags && hp->flags[0] == '!') {
-		refuse(s, verb, 550, "5.7.1", hp->flags[1] ? hp->flags + 1 : "Access denied");
+		helo_refuse(s, verb, arg, hp->flags[1] ? hp->flags + 1 : "Access denied");
 		return 0;
 	}
 	session_reset_transaction(s);
@@ -94,7 +106,7 @@ static void cmd_helo(struct smtp_session *s, const char *arg)
 	if (!helo_accept(s, arg, "HELO"))
 		return;
 	s->esmtp = 0;
-	conn_printf(&s->conn, "250 %s Hello %s [%s]\r\n", s->host, s->helo.data, s->remote_ip);
+	xconn_printf(&s->conn, "250 %s Hello %s [%s]\r\n", s->host, s->helo.data, s->remote_ip);
 }
 
 static void ehlo_keywords(struct smtp_session *s, struct buf *k)
@@ -132,11 +144,11 @@ static void cmd_ehlo(struct smtp_session *s, const char *arg)
 	if (!helo_accept(s, arg, "EHLO"))
 		return;
 	s->esmtp = 1;
-	conn_printf(&s->conn, "250-%s Hello %s [%s]\r\n", s->host, s->helo.data, s->remote_ip);
+	xconn_printf(&s->conn, "250-%s Hello %s [%s]\r\n", s->host, s->helo.data, s->remote_ip);
 	ehlo_keywords(s, &k);
 	for (line = k.data; (nl = strchr(line, '\n')); line = nl + 1) {
 		*nl = 0;
-		conn_printf(&s->conn, "250%c%s\r\n", nl[1] ? '-' : ' ', line);
+		xconn_printf(&s->conn, "250%c%s\r\n", nl[1] ? '-' : ' ', line);
 	}
 	buf_free(&k);
 }
@@ -269,6 +281,7 @@ static int rcpt_mailbox_room(struct smtp_session *s, unsigned long usernum, cons
 	struct user u;
 	long count;
 	int got;
+	struct buf v = BUF_INIT;
 
 	if (!s->cfg.max_msgs_waiting)
 		return 1;
@@ -284,7 +297,8 @@ static int rcpt_mailbox_room(struct smtp_session *s, unsigned long usernum, cons
 	}
 	if ((unsigned long)count < s->cfg.max_msgs_waiting)
 		return 1;
-	log_notice("event=mailbox-full user=%lu rcpt=<%s> messages=%ld", usernum, address, count);
+	log_notice("event=mailbox-full user=%lu rcpt=%s messages=%ld", usernum, smtp_log_path(&v, address), count);
+	buf_free(&v);
 	refuse(s, "RCPT", 452, "4.2.2", "Mailbox full");
 	return 0;
 }
@@ -508,6 +522,17 @@ static const struct smtp_command *command_find(const char *verb, size_t len)
 	return find_in(builtin_commands, sizeof builtin_commands / sizeof builtin_commands[0], verb, len);
 }
 
+/* The verb as sent, cut at 32 bytes, as one quoted value. */
+static void log_unknown_command(const struct smtp_session *s, const char *verb, size_t len)
+{
+	struct buf v = BUF_INIT;
+
+	if (!log_quote(&v, verb, len > 32 ? 32 : len))
+		die_nomem();
+	log_info("event=unknown-command ip=%s verb=%s", s->remote_ip, v.data);
+	buf_free(&v);
+}
+
 void smtp_command_dispatch(struct smtp_session *s, const char *line)
 {
 	const struct smtp_command *c;
@@ -518,7 +543,7 @@ void smtp_command_dispatch(struct smtp_session *s, const char *line)
 	if (!c || (c->available && !c->available(s))) {
 		if (smtp_count_error(s)) {
 			smtp_reply(s, 500, "5.5.1", "Command unrecognized");
-			log_info("event=unknown-command ip=%s verb=%.*s", s->remote_ip, (int)(len > 32 ? 32 : len), line);
+			log_unknown_command(s, line, len);
 		}
 		return;
 	}

@@ -1,4 +1,5 @@
 #include "smtpd-data.h"
+#include "date.h"
 #include "envelope.h"
 #include "log.h"
 #include "smtpd-commands.h"
@@ -76,13 +77,13 @@ static int header_is(const char *p, size_t n, const char *name)
  * written where its header section ends. */
 static void sink_add_missing_headers(struct smtp_sink *k)
 {
-	char date[64], line[CONFIG_STRING_MAX + SPOOL_ID_MAX_BYTES + 64];
+	char date[DATE_RFC5322_MAX_BYTES], line[CONFIG_STRING_MAX + SPOOL_ID_MAX_BYTES + 64];
 	int n;
 
 	if (!k->add_headers)
 		return;
 	if (!k->seen_date) {
-		smtp_date(date, sizeof date);
+		(void)date_rfc5322(date, sizeof date, (long long)time(NULL));
 		n = snprintf(line, sizeof line, "Date: %s", date);
 		if (n > 0 && (size_t)n < sizeof line)
 			sink_store(k, line, (size_t)n, 1);
@@ -132,7 +133,7 @@ static void sink_line_reset(struct smtp_sink *k)
 }
 
 /* The LF of a line arrived.  Returns 1 when this line is the end of DATA:
- * "." alone, after CRLF, ended by CRLF (formats.md §4.5: nothing else ends
+ * "." alone, after CRLF, ended by CRLF (RFC 5321 §4.1.1.4; nothing else ends
  * DATA, and a bare LF or CR never counts towards it). */
 static int sink_line_end(struct smtp_sink *k, unsigned long long max_size)
 {
@@ -284,44 +285,13 @@ static void data_connection_lost(struct smtp_session *s, const char *cmd)
 
 /* ---- the spool file --------------------------------------------------- */
 
-/* Days since 1970-01-01 to a proleptic Gregorian date (the era-based
- * civil-from-days arithmetic): glibc's gmtime_r calls tzset, which reads
- * /etc/localtime, and smtpd runs once per connection. */
-static void utc_civil(long long days, int *year, int *month, int *day)
-{
-	long long era, doe, yoe, doy, mp;
-
-	days += 719468;
-	era = (days >= 0 ? days : days - 146096) / 146097;
-	doe = days - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*day = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*month = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*year = (int)(yoe + era * 400 + (*month <= 2));
-}
-
-void smtp_date(char *out, size_t size)
-{
-	static const char days[7][4] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" };
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	long long now = (long long)time(NULL), day_number = now / 86400, secs = now % 86400;
-	int year, month, day;
-
-	utc_civil(day_number, &year, &month, &day);
-	/* 1970-01-01 was a Thursday, hence the order of days[]. */
-	snprintf(out, size, "%s, %02d %s %04d %02lld:%02lld:%02lld +0000", days[day_number % 7], day,
-		 months[month - 1], year, secs / 3600, secs / 60 % 60, secs % 60);
-}
-
-/* formats.md §4.7; "for" only with exactly one recipient (privacy). */
+/* What a receiver writes (RFC 5321 §4.4); "for" only with exactly one
+ * recipient (privacy). */
 static void received_header(struct smtp_session *s, struct buf *out)
 {
-	char date[64];
+	char date[DATE_RFC5322_MAX_BYTES];
 
-	smtp_date(date, sizeof date);
+	(void)date_rfc5322(date, sizeof date, (long long)time(NULL));
 	xbuf_catf(out, "Received: from %s (%s [%s])\n", s->helo.data, s->remote_host ? s->remote_host : "unknown",
 		  s->remote_ip);
 	if (s->tls_active && s->policy.rcvd_tls_mode && s->tls_info.len)
@@ -414,6 +384,23 @@ static void message_refuse(struct smtp_session *s, const char *cmd)
 	smtp_log_reject(s, cmd, why[e].code, why[e].enhanced, why[e].reason);
 }
 
+/* The sender, user and MAIL AUTH= are the client's: quoted values. */
+static void log_accept(struct smtp_session *s)
+{
+	struct buf from = BUF_INIT, user = BUF_INIT, auth = BUF_INIT;
+
+	smtp_log_path(&from, s->sender.data ? s->sender.data : "");
+	xlog_value(&user, s->auth_user.len ? s->auth_user.data : "-");
+	if (s->has_mail_auth)
+		smtp_log_path(&auth, s->mail_auth.data ? s->mail_auth.data : "");
+	log_info("id=%s event=accept from=%s rcpt=%zu size=%llu ip=%s proto=%s user=%s%s%s", s->id, from.data,
+		 s->rcpt_count, s->sink.size, s->remote_ip, session_protocol(s), user.data,
+		 s->has_mail_auth ? " mailauth=" : "", s->has_mail_auth ? auth.data : "");
+	buf_free(&from);
+	buf_free(&user);
+	buf_free(&auth);
+}
+
 /* End of the message: refuse, or commit (fsync, rename, fsync dir) and only
  * then say 250. */
 static void message_finish(struct smtp_session *s, const char *cmd)
@@ -434,11 +421,7 @@ static void message_finish(struct smtp_session *s, const char *cmd)
 	} else {
 		k->active = 0;
 		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->id);
-		log_info("id=%s event=accept from=<%s> rcpt=%zu size=%llu ip=%s proto=%s user=%s%s%s%s", s->id,
-			 s->sender.data ? s->sender.data : "", s->rcpt_count, k->size, s->remote_ip,
-			 session_protocol(s), s->auth_user.len ? s->auth_user.data : "-",
-			 s->has_mail_auth ? " mailauth=<" : "", s->has_mail_auth && s->mail_auth.data ? s->mail_auth.data : "",
-			 s->has_mail_auth ? ">" : "");
+		log_accept(s);
 		s->messages++;
 		spool_poke_trigger();
 	}
@@ -491,7 +474,7 @@ void smtp_cmd_data(struct smtp_session *s, const char *arg)
 	message_finish(s, "DATA");
 }
 
-/* ---- BDAT (RFC 3030, formats.md §4.2) ----------------------------------- */
+/* ---- BDAT (RFC 3030) ------------------------------------------------------ */
 
 /* "<size> [LAST]".  1 ok. */
 static int bdat_parse(const char *arg, unsigned long long *size, int *last)

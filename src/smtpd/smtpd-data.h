@@ -1,13 +1,12 @@
 /* smtpd-data: DATA and BDAT (RFC 5321 §4.1.1.4, RFC 3030), the line rules
- * that make SMTP smuggling impossible (formats.md §4.5), and the spool write
- * (envelope record, Received header, message with LF line ends). */
+ * that make SMTP smuggling impossible (only CRLF.CRLF ends DATA), and the
+ * spool write (envelope record, Received header, message with LF line
+ * ends). */
 #ifndef BBSMAIL_SMTPD_DATA_H
 #define BBSMAIL_SMTPD_DATA_H
 #include "smtpd-session.h"
 
 void smtp_cmd_data(struct smtp_session *s, const char *arg);
 void smtp_cmd_bdat(struct smtp_session *s, const char *arg);
-/* RFC 5322 date of now, for Received and the greeting. */
-void smtp_date(char *out, size_t size);
 
 #endif

@@ -5,16 +5,16 @@
 
 static void reply_prefix(struct smtp_session *s, int code, const char *enhanced, int more)
 {
-	conn_printf(&s->conn, "%03d%c", code, more ? '-' : ' ');
+	xconn_printf(&s->conn, "%03d%c", code, more ? '-' : ' ');
 	if (enhanced && (s->ext & SMTP_EXT_ENHANCED))
-		conn_printf(&s->conn, "%s ", enhanced);
+		xconn_printf(&s->conn, "%s ", enhanced);
 }
 
 void smtp_reply_line(struct smtp_session *s, int code, const char *enhanced, int more, const char *text)
 {
 	reply_prefix(s, code, enhanced, more);
-	conn_puts(&s->conn, text);
-	conn_put(&s->conn, "\r\n", 2);
+	xconn_puts(&s->conn, text);
+	xconn_put(&s->conn, "\r\n", 2);
 }
 
 void smtp_reply(struct smtp_session *s, int code, const char *enhanced, const char *fmt, ...)
@@ -48,13 +48,26 @@ void smtp_reply_close(struct smtp_session *s, const char *enhanced, const char *
 	s->quit = 1;
 }
 
+const char *smtp_log_path(struct buf *scratch, const char *address)
+{
+	struct buf path = BUF_INIT;
+
+	xbuf_catc(&path, '<');
+	xbuf_cats(&path, address);
+	xbuf_catc(&path, '>');
+	xlog_value(scratch, path.data);
+	buf_free(&path);
+	return scratch->data;
+}
+
+/* The reason is often the reply's text, which may quote the client's
+ * address: it goes through log_quote like every client string. */
 void smtp_log_reject(struct smtp_session *s, const char *cmd, int code, const char *enhanced,
 		     const char *reason)
 {
-	if (s->id[0])
-		log_notice("id=%s event=reject cmd=%s code=%d status=%s ip=%s reason=%s", s->id, cmd, code,
-			   enhanced ? enhanced : "-", s->remote_ip, reason);
-	else
-		log_notice("event=reject cmd=%s code=%d status=%s ip=%s reason=%s", cmd, code,
-			   enhanced ? enhanced : "-", s->remote_ip, reason);
+	struct buf v = BUF_INIT;
+
+	log_notice("%s%s%sevent=reject cmd=%s code=%d status=%s ip=%s reason=%s", s->id[0] ? "id=" : "", s->id,
+		   s->id[0] ? " " : "", cmd, code, enhanced ? enhanced : "-", s->remote_ip, xlog_value(&v, reason));
+	buf_free(&v);
 }

@@ -14,6 +14,9 @@ void smtp_reply_line(struct smtp_session *s, int code, const char *enhanced, int
 void smtp_reply_flush(struct smtp_session *s);
 /* "421 <enhanced> <host> <text>", flushed; the caller then ends the session. */
 void smtp_reply_close(struct smtp_session *s, const char *enhanced, const char *text);
+/* "<address>" as one log value (log_quote) in scratch, for from=, rcpt=,
+ * mailauth=; dies through die_nomem. */
+const char *smtp_log_path(struct buf *scratch, const char *address);
 /* Logs a refused command: event=reject cmd=... code=... reason=... */
 void smtp_log_reject(struct smtp_session *s, const char *cmd, int code, const char *enhanced,
 		     const char *reason);

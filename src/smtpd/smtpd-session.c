@@ -4,11 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 void session_init(struct smtp_session *s)
 {
 	memset(s, 0, sizeof *s);
+	/* Every line from here on, configuration warnings included, carries
+	 * session=<pid>: the accept line's id= names the message, this the
+	 * connection. */
+	snprintf(s->log_id, sizeof s->log_id, "%ld", (long)getpid());
+	log_set_session(s->log_id);
 	conn_init(&s->conn, 0, 1);
 	s->remote_ip = "unknown";
 	s->local_ip = "unknown";
@@ -109,6 +116,7 @@ static void session_apply_policy(struct smtp_session *s)
 	p->use_tls = session_param_default_on(&s->conf, "use-tls");
 	p->auth = session_param_default_on(&s->conf, "smtp-auth");
 	p->auth_plaintext = smtpserver_conf_flag(&s->conf, "AUTH-LOGIN-also-without-TLS");
+	p->auth_legacy_ehlo = smtpserver_conf_flag(&s->conf, "auth-legacy-ehlo");
 	p->no_auth_on_plain = smtpserver_conf_flag(&s->conf, "no-smtp-auth-on-25");
 	p->auth_failrate = SMTP_AUTH_FAILRATE_DEFAULT;
 	(void)param_ulong(s, "auth-failrate", &p->auth_failrate);

@@ -1,6 +1,6 @@
 /* smtpd-session: the state of one SMTP session on fd 0/1, passed to every
- * handler.  One struct, no file-scope globals (style.md); the only global is
- * the pointer the die hook needs to send its 421. */
+ * handler.  One struct, no file-scope globals; the only global is the
+ * pointer the die hook needs to send its 421. */
 #ifndef BBSMAIL_SMTPD_SESSION_H
 #define BBSMAIL_SMTPD_SESSION_H
 #include "buf.h"
@@ -72,6 +72,7 @@ enum smtp_body_mode { SMTP_BODY_NONE = 0, SMTP_BODY_BDAT, SMTP_BODY_DATA };
 
 struct smtp_session {
 	struct conn conn;
+	char log_id[24];            /* the log's session=: pid, unique while the session lives */
 	struct mail_config cfg;
 	struct smtpserver_conf conf;
 	const char *host;           /* HostName */
@@ -99,6 +100,7 @@ struct smtp_session {
 		int use_tls;            /* PARAM use-tls / no-use-tls (default on) */
 		int auth;               /* PARAM smtp-auth / no-smtp-auth (default on) */
 		int auth_plaintext;     /* PARAM AUTH-LOGIN-also-without-TLS */
+		int auth_legacy_ehlo;   /* PARAM auth-legacy-ehlo: also "250-AUTH=..." */
 		int no_auth_on_plain;   /* PARAM no-smtp-auth-on-25 */
 		unsigned long auth_failrate;   /* PARAM auth-failrate (0: off) */
 		int rcvd_tls_mode;      /* PARAM rcvd-tls-mode (default on) */

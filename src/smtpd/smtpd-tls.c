@@ -67,10 +67,13 @@ static int tls_handshake(struct smtp_session *s, struct tls_context *ctx, size_t
 {
 	char error[TLS_ERROR_MAX_BYTES];
 	int ok = tls_server_start(&s->conn, ctx, discarded, error, sizeof error);
+	struct buf v = BUF_INIT;
 
 	tls_context_free(ctx);
-	if (!ok)
-		log_notice("event=tls-fail ip=%s reason=%s", s->remote_ip, error);
+	if (!ok) {
+		log_notice("event=tls-fail ip=%s reason=%s", s->remote_ip, xlog_value(&v, error));
+		buf_free(&v);
+	}
 	return ok;
 }
 

@@ -1,5 +1,6 @@
 /* smtpd: one SMTP session on fd 0/1, started by tcpserver, inetd or systemd
  * (Accept=yes).  It never listens or forks.  See smtpd(8). */
+#include "date.h"
 #include "home.h"
 #include "log.h"
 #include "smtpd-commands.h"
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SMTPD_USAGE "smtpd [-d home] [-m] [-s]   (-m submission: AUTH before MAIL; -s SMTPS: implicit TLS)"
@@ -25,7 +27,7 @@
 /* The die hook has no argument, so it finds the session here. */
 static struct smtp_session *die_session;
 
-/* Every fatal path says 421 first (style.md). */
+/* Every fatal path says 421 first. */
 static void smtpd_die_hook(int exit_code)
 {
 	struct smtp_session *s = die_session;
@@ -42,7 +44,7 @@ static void smtpd_die_hook(int exit_code)
 		return;
 	/* Inside TLS the 421 must go through the TLS layer, never raw. */
 	if (s->tls_active) {
-		conn_put(&s->conn, line, (size_t)n);
+		(void)conn_put(&s->conn, line, (size_t)n); /* not xconn_put: no second death */
 		tls_shutdown(&s->conn);
 	} else {
 		(void)!write(s->conn.fd_out, line, (size_t)n);
@@ -114,10 +116,10 @@ static void greeting(struct smtp_session *s)
 {
 	const char *t = smtpserver_conf_get(&s->conf, "hdr220"), *p;
 	struct buf g = BUF_INIT;
-	char date[64];
+	char date[DATE_RFC5322_MAX_BYTES];
 
 	if (!t || !*t) {
-		conn_printf(&s->conn, "220 %s ESMTP bbsmail\r\n", s->host);
+		xconn_printf(&s->conn, "220 %s ESMTP bbsmail\r\n", s->host);
 		return;
 	}
 	for (p = t; *p; p++) {
@@ -129,18 +131,19 @@ static void greeting(struct smtp_session *s)
 		switch (*++p) {
 		case 'H': xbuf_cats(&g, s->host); break;
 		case 'i': xbuf_cats(&g, s->local_ip); break;
-		case 'T': smtp_date(date, sizeof date); xbuf_cats(&g, date); break;
+		case 'T': (void)date_rfc5322(date, sizeof date, (long long)time(NULL)); xbuf_cats(&g, date); break;
 		case 'V': xbuf_cats(&g, "bbsmail"); break;
 		case '%': xbuf_catc(&g, '%'); break;
 		default: xbuf_catc(&g, '%'); xbuf_catc(&g, *p); break;
 		}
 	}
-	conn_printf(&s->conn, "220 %s\r\n", g.data ? g.data : "");
+	xconn_printf(&s->conn, "220 %s\r\n", g.data ? g.data : "");
 	buf_free(&g);
 }
 
 /* A command line with its CRLF: bare LF, bare CR and NUL are refused
- * (formats.md §4.5), then the table decides. */
+ * (the SMTP smuggling lesson: only CRLF ends a line), then the table
+ * decides. */
 static void handle_line(struct smtp_session *s)
 {
 	struct buf *l = &s->line;
@@ -153,7 +156,7 @@ static void handle_line(struct smtp_session *s)
 	else if (memchr(l->data, '\r', l->len - 2))
 		why = "Bare CR not allowed";
 	if (why) {
-		log_notice("event=reject cmd=line code=500 status=5.5.2 ip=%s reason=%s", s->remote_ip, why);
+		smtp_log_reject(s, "line", 500, "5.5.2", why);
 		if (smtp_count_error(s))
 			smtp_reply(s, 500, "5.5.2", "%s", why);
 		return;
@@ -176,7 +179,7 @@ static const char *session_loop(struct smtp_session *s)
 		if (r == 0)
 			return "eof";
 		if (errno == ERANGE) {
-			log_notice("event=reject cmd=line code=500 status=5.5.2 ip=%s reason=line-too-long", s->remote_ip);
+			smtp_log_reject(s, "line", 500, "5.5.2", "line-too-long");
 			if (smtp_count_error(s))
 				smtp_reply(s, 500, "5.5.2", "Line too long");
 			continue;

@@ -57,3 +57,16 @@ remote_bodies() { find "$HOME_DIR/spool/body" -name 'remote-*' -type f 2>/dev/nu
 # set_options FLAGS: replaces the Options line of mail.ini ('|' inside, so
 # not through set_mail_key's sed).
 set_options() { sed -i "s#^Options *=.*#Options = $1#" "$HOME_DIR/etc/mail.ini"; }
+
+# ---- log lines -------------------------------------------------------------
+SMTP_LOG="$BATS_TEST_DIRNAME/lib/smtp_log.py"
+# log_count KEY LINE: how many KEY= fields LINE holds, by the quoting rule
+# of smtpd(8) LOG (fails on a line that breaks the rule).
+log_count() { python3 "$SMTP_LOG" count "$1" "$2"; }
+# log_session LOGFILE PATTERN: the session= of the one line matching PATTERN.
+log_session() {
+  local line
+  line="$(grep -e "$2" "$1")" || return 1
+  [ "$(wc -l <<<"$line")" -eq 1 ] || return 1
+  sed -n 's/^[a-z0-9-]*: [a-z]*: session=\([0-9]*\) .*/\1/p' <<<"$line"
+}

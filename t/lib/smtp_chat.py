@@ -17,7 +17,7 @@ Script lines (escapes \\r \\n \\t \\0 \\\\ \\xHH in S/REP/RAW text):
   W seconds       sleep
   TLS             TLS handshake now (after a 220 to STARTTLS); prints
                   "tls: <version> <cipher>"; bytes the server sent before
-                  are thrown away, as a client must (formats.md §4.6)
+                  are thrown away, as a client must (RFC 3207 §4.2)
   # ...           comment
 Every reply line read is printed as "< line"; a failed check prints
 "FAIL ..." and exits 1.
