@@ -20,8 +20,9 @@ endif
 # executable stack; t/hardening.bats checks the built binaries.  Fortify
 # needs -O (OPT has it) and level 3 needs GCC 12 or clang 9 (glibc warns and
 # falls back otherwise, and the warning would be an error here), so the level
-# is probed once.  Sanitizer builds leave fortify off: ASan does not support
-# it (not every glibc *_chk variant is intercepted, so checks would be lost).
+# is probed once; -U first, as some compilers predefine a level.  Sanitizer
+# builds leave fortify off: ASan does not support it (not every glibc *_chk
+# variant is intercepted, so checks would be lost).
 FORTIFY_LEVEL := $(shell printf '\043include <stdio.h>\n' | \
 	$(CC) -O2 -Werror -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fsyntax-only -x c - \
 	2>/dev/null && echo 3 || echo 2)
@@ -48,12 +49,10 @@ LIBS = -lssl -lcrypto -lgdbm -lresolv
 # in libcrypto do not apply.  ASan needs the dynamic loader: sanitizer
 # builds keep libc dynamic (a dynamic PIE).
 ifeq ($(SANITIZE),1)
-RECEIVER_LIBS = -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -lgdbm -lresolv
+libexec/smtpd libexec/pop3d: LIBS = -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -lgdbm -lresolv
 else
-RECEIVER_LIBS = -lssl -lcrypto -lgdbm -lresolv
 libexec/smtpd libexec/pop3d: PIE_LDFLAGS = -static-pie
 endif
-libexec/smtpd libexec/pop3d: LIBS = $(RECEIVER_LIBS)
 
 # `make V=1` shows the full compiler lines.
 ifeq ($(V),1)
