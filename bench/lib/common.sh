@@ -190,6 +190,8 @@ bench_ratio() {
 	awk -v a="$1" -v b="$2" \
 		'BEGIN { if (a != "-" && a != "" && b != "-" && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'
 }
+# bench_load: the one-minute load average, to print beside a figure.
+bench_load() { cut -d' ' -f1 /proc/loadavg; }
 # bench_secs T0 T1: elapsed seconds to three places.
 bench_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
