@@ -106,8 +106,8 @@ routed_job() {
   [ "$(bad_count)" -eq 0 ]
   [ "$(job_count local)" -eq 0 ]
   [ "$(job_count bounce)" -eq 2 ]
-  [ "$(echo "$output" | grep -c 'rcpt=demo@localhost channel=local result=failed .*code=550 status=5.2.1 bounce=.* reason=mailbox disabled$')" -eq 1 ]
-  [ "$(echo "$output" | grep -c 'rcpt=sysop@localhost channel=local result=failed .*code=550 status=5.1.1 bounce=.* reason=no such user (user 1 was deleted)$')" -eq 1 ]
+  [ "$(echo "$output" | grep -c 'rcpt=demo@localhost channel=local result=failed .*code=550 status=5.2.1 bounce=.* reason="mailbox disabled"$')" -eq 1 ]
+  [ "$(echo "$output" | grep -c 'rcpt=sysop@localhost channel=local result=failed .*code=550 status=5.1.1 bounce=.* reason="no such user (user 1 was deleted)"$')" -eq 1 ]
   [ "$(mailbox_count 2)" -eq 0 ]
   # the bounce job: the failed recipient with its status, and a body link
   b="$(grep -la 'Tdemo@' "$(SPOOL)"/queue/bounce/*)"
@@ -134,7 +134,7 @@ routed_job() {
   now=$(date +%s)
   run deliver
   [ "$status" -eq 111 ]
-  [[ "$output" =~ "id=$JOB rcpt=demo@localhost channel=local result=deferred delay="[0-9]+" code=451 status=4.3.0 attempts=1 next="([0-9]+)" reason=unable to deliver to " ]]
+  [[ "$output" =~ "id=$JOB rcpt=demo@localhost channel=local result=deferred delay="[0-9]+" code=451 status=4.3.0 attempts=1 next="([0-9]+)" reason=\"unable to deliver to " ]]
   next="${BASH_REMATCH[1]}"
   [ "$next" -ge $((now + 60)) ] && [ "$next" -le $((now + 62)) ]
   [ "$(job_count local)" -eq 0 ]

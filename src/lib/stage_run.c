@@ -188,27 +188,41 @@ void stage_report_all(struct stage_job *job, int temporary, int code, const char
 	}
 }
 
+/* A client-controlled value as one log field (log_quote), "?" when out of
+ * memory. */
+static const char *stage_quoted(struct buf *b, const char *value)
+{
+	buf_truncate(b, 0);
+	if (!log_quote(b, value, strlen(value)) || !buf_catc(b, 0))
+		return "?";
+	return b->data;
+}
+
 /* One result line per recipient, once the outcome is durable. */
 static void stage_log_results(const struct stage_run *run, const struct stage_job *job, const char *extra)
 {
 	const struct envelope *e = job->env;
 	unsigned long delay = (unsigned long)run->now > e->arrival ? (unsigned long)run->now - e->arrival : 0;
 	static const char *words[] = { "pending", "done", "deferred", "failed" };
+	struct buf rcpt = BUF_INIT, reason = BUF_INIT;
 	size_t i;
 
 	for (i = 0; i < e->rcpt_count; i++) {
 		const struct stage_outcome *o = &job->outcome[i];
 		const char *channel = o->channel ? o->channel : stage_input_channel(run);
 		const char *result = o->kind == STAGE_DONE && o->result ? o->result : words[o->kind];
+		const char *address = stage_quoted(&rcpt, e->rcpt[i].address);
 
 		if (o->kind == STAGE_DEFERRED || o->kind == STAGE_FAILED)
 			log_info("id=%s rcpt=%s channel=%s result=%s delay=%lu code=%d status=%s%s reason=%s", job->name,
-				 e->rcpt[i].address, channel ? channel : "-", result, delay, o->code, o->status,
-				 extra ? extra : "", o->reason ? o->reason : "");
+				 address, channel ? channel : "-", result, delay, o->code, o->status, extra ? extra : "",
+				 stage_quoted(&reason, o->reason ? o->reason : ""));
 		else
-			log_info("id=%s rcpt=%s channel=%s result=%s delay=%lu%s%s", job->name, e->rcpt[i].address,
+			log_info("id=%s rcpt=%s channel=%s result=%s delay=%lu%s%s", job->name, address,
 				 channel ? channel : "-", result, delay, o->fields ? " " : "", o->fields ? o->fields : "");
 	}
+	buf_free(&rcpt);
+	buf_free(&reason);
 }
 
 static void stage_open(struct stage_run *run)

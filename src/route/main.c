@@ -184,8 +184,12 @@ static int route_recipient(struct route_ctx *r, struct route_message *msg, size_
 
 	resolve_result_init(&res);
 	if (!resolve_recipient(&r->resolver, address, &res)) {
-		log_warn("id=%s event=defer rcpt=%s: unable to resolve: %s", msg->job->name, address,
+		struct buf quoted = BUF_INIT;
+		if (!log_quote(&quoted, address, strlen(address)) || !buf_catc(&quoted, 0))
+			die_nomem();
+		log_warn("id=%s event=defer rcpt=%s: unable to resolve: %s", msg->job->name, quoted.data,
 			 strerror(errno));
+		buf_free(&quoted);
 		ok = 0;
 	} else if (res.channel == RESOLVE_REJECT) {
 		/* Accepted at RCPT time, refused now (the user was deleted since):
@@ -212,9 +216,16 @@ static int route_write_channel_jobs(struct route_ctx *r, struct route_message *m
 		if (!route_write_job(r, msg, channel, msg->job->name, msg->by_channel[slot],
 				     msg->by_channel_count[slot]))
 			return 0;
-		for (i = 0; i < msg->by_channel_count[slot]; i++)
+		for (i = 0; i < msg->by_channel_count[slot]; i++) {
+			struct buf target = BUF_INIT;
+			const char *t = msg->by_channel[slot][i].target;
+			/* The target comes from the client's address: one quoted field. */
+			if (!log_quote(&target, t, strlen(t)) || !buf_catc(&target, 0))
+				die_nomem();
 			stage_report_done(msg->job, msg->index_of[slot][i], channel, "queued", "target=%s job=%s",
-					  msg->by_channel[slot][i].target, msg->job->name);
+					  target.data, msg->job->name);
+			buf_free(&target);
+		}
 	}
 	return 1;
 }
