@@ -53,7 +53,7 @@ int body_open(const char *channel, const char *job, struct buf *b)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (!spool_read_fd(fd, b)) {
+	if (!file_read_fd(fd, b)) {
 		saved = errno;
 		close(fd);
 		errno = saved;

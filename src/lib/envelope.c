@@ -121,7 +121,7 @@ bad:
 int envelope_load(const char *path, struct envelope *e)
 {
 	envelope_init(e);
-	if (!spool_read_file(path, &e->storage))
+	if (!file_read_path(path, &e->storage))
 		return 0;
 	return envelope_parse(e);
 }

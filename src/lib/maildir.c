@@ -54,12 +54,12 @@ int maildir_create(const char *mailbox)
 		    || !maildir_mkdir(path, &created_sub))
 			return 0;
 	/* A new mailbox must survive a crash like the message written into it. */
-	if (created_sub && !spool_fsync_dir(mailbox))
+	if (created_sub && !file_fsync_dir(mailbox))
 		return 0;
 	if (created_box) {
 		if (!maildir_join(parent, sizeof parent, mailbox, ".."))
 			return 0;
-		if (!spool_fsync_dir(parent))
+		if (!file_fsync_dir(parent))
 			return 0;
 	}
 	return 1;
@@ -152,7 +152,7 @@ static void maildir_cache_write(const char *mailbox, long count, const struct ma
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	ok = spool_write_all(fd, text, (size_t)n);
+	ok = file_write_all(fd, text, (size_t)n);
 	if (close(fd) != 0)
 		ok = 0;
 	if (!ok || rename(tmp, path) != 0)
@@ -240,7 +240,7 @@ static int maildir_open_tmp(const char *tmp_path, int *leftover, long long *old_
 static int maildir_fill_tmp(int fd, long long old_size, const char *head, size_t head_len, const char *body,
 			    size_t body_len)
 {
-	if (!spool_write_all(fd, head, head_len) || !spool_write_all(fd, body, body_len))
+	if (!file_write_all(fd, head, head_len) || !file_write_all(fd, body, body_len))
 		return 0;
 	if (old_size > (long long)(head_len + body_len) && ftruncate(fd, (off_t)(head_len + body_len)) != 0)
 		return 0;
@@ -334,7 +334,7 @@ int maildir_write_finish(struct maildir_pending *p, int flags)
 		if (errno != EEXIST)
 			goto fail;
 		already = 1;
-	} else if (!(flags & MAILDIR_DEFER_DIRSYNC) && !spool_fsync_dir(new_dir)) {
+	} else if (!(flags & MAILDIR_DEFER_DIRSYNC) && !file_fsync_dir(new_dir)) {
 		/* The link exists but may not be durable: report a temporary
 		 * failure; the retry finds the name and answers 2. */
 		goto fail;

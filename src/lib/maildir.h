@@ -1,4 +1,5 @@
-/* maildir: durable delivery into a BBS user's Maildir (formats.md §4.1) and
+/* maildir: durable delivery into a BBS user's Maildir (the tmp/, new/,
+ * cur/ convention of D. J. Bernstein's maildir(5)) and
  * the message count that MaxMsgsWaiting checks.  Mailboxes live at
  * <home>/spool/mailbox/<usernum>/{tmp,new,cur}. */
 #ifndef BBSMAIL_MAILDIR_H

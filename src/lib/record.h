@@ -1,4 +1,4 @@
-/* record: the one internal record format (style.md): a sequence of fields,
+/* record: the one internal record format (spool(5)): a sequence of fields,
  * each a one-byte tag, the value, and a NUL; an empty field (a lone NUL)
  * ends the record.  Values never hold NUL, CR or LF: writers refuse them, so
  * no outside data can forge a field.  Used by the spool envelope (spool(5))

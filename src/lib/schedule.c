@@ -25,7 +25,7 @@ unsigned long schedule_backoff_sec(unsigned long attempts)
 static int schedule_mkdir(const char *path, const char *parent)
 {
 	if (mkdir(path, 0700) == 0)
-		return spool_fsync_dir(parent);
+		return file_fsync_dir(parent);
 	return errno == EEXIST;
 }
 

@@ -135,29 +135,9 @@ int spool_file_create(struct spool_file *f, const char *dest_dir, const char *na
 	return f->fd >= 0;
 }
 
-int spool_write_all(int fd, const void *data, size_t n)
-{
-	const char *p = data;
-	ssize_t w;
-
-	while (n) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return 0;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 1;
-}
-
 static int spool_file_drain(struct spool_file *f)
 {
-	if (!spool_write_all(f->fd, f->pending.data, f->pending.len))
+	if (!file_write_all(f->fd, f->pending.data, f->pending.len))
 		return 0;
 	buf_truncate(&f->pending, 0);
 	return 1;
@@ -179,7 +159,7 @@ int spool_file_write(struct spool_file *f, const void *data, size_t len)
 
 int spool_file_commit(struct spool_file *f)
 {
-	return spool_file_commit_nodirsync(f) && spool_fsync_dir(f->final_dir);
+	return spool_file_commit_nodirsync(f) && file_fsync_dir(f->final_dir);
 }
 
 void spool_file_abort(struct spool_file *f)
@@ -193,33 +173,6 @@ void spool_file_abort(struct spool_file *f)
 		unlink(f->tmp_path);
 	buf_free(&f->pending);
 	errno = saved;
-}
-
-int spool_fsync_dir(const char *dir_path)
-{
-	int fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r;
-
-	if (fd < 0)
-		return 0;
-	r = fsync(fd);
-	close(fd);
-	return r == 0;
-}
-
-int spool_read_file(const char *path, struct buf *b)
-{
-	int fd, ok, saved;
-
-	buf_truncate(b, 0);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ok = spool_read_fd(fd, b);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return ok;
 }
 
 /* Trash names stay unique: the base name plus a fresh id. */
@@ -369,33 +322,6 @@ int spool_file_start(struct spool_file *f)
 	/* Only a hint: the commit's fsync is what makes the file durable. */
 	(void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	return 1;
-}
-
-/* spool_read_file for a file the caller has open (a stage's claim), read
- * from offset 0 without moving the descriptor.  1 ok, 0 errno. */
-int spool_read_fd(int fd, struct buf *b)
-{
-	struct stat st;
-	off_t off = 0;
-	ssize_t r;
-
-	buf_truncate(b, 0);
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && !buf_reserve(b, (size_t)st.st_size))
-		return 0;
-	for (;;) {
-		if (!buf_reserve(b, 65536))
-			return 0;
-		r = pread(fd, b->data + b->len, 65536, off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return 0;
-		if (r == 0)
-			return 1;
-		b->len += (size_t)r;
-		b->data[b->len] = 0;
-		off += r;
-	}
 }
 
 /* Empties the trash but for a reserve for spool_reuse_trash: of the

@@ -1,9 +1,11 @@
-/* spool: the one durable write (style.md "Spool and files") and the small
+/* spool: the one durable write (create in tmp/, write, fsync, rename,
+ * fsync the directory: ARCHITECTURE.md, invariant 1) and the small
  * things every stage shares: unique ids, the trigger FIFO, the trash.
  * The directory layout and state table are in man/spool.5. */
 #ifndef BBSMAIL_SPOOL_H
 #define BBSMAIL_SPOOL_H
 #include "buf.h"
+#include "file.h"
 #include <limits.h>
 #include <stddef.h>
 
@@ -42,7 +44,7 @@ int spool_file_write(struct spool_file *f, const void *data, size_t len);
  * Only after 1 is the file durable.  On 0 the tmp file is removed. */
 int spool_file_commit(struct spool_file *f);
 /* The same without the last step: the file is in place but its directory
- * entry is durable only after the caller's spool_fsync_dir(f->final_dir).
+ * entry is durable only after the caller's file_fsync_dir(f->final_dir).
  * For stages that write many files and fsync each directory once. */
 int spool_file_commit_nodirsync(struct spool_file *f);
 /* Writes out the buffered data and starts its writeback without waiting;
@@ -51,19 +53,11 @@ int spool_file_start(struct spool_file *f);
 /* Closes and removes the tmp file; safe after a failed write or commit. */
 void spool_file_abort(struct spool_file *f);
 
-/* Absolute-path helpers used by every stage. */
-int spool_fsync_dir(const char *dir_path);
-/* write() until all n bytes are out, through EINTR and short writes.
- * 1 ok, 0 errno. */
-int spool_write_all(int fd, const void *data, size_t n);
-/* Reads a whole file into b.  1 ok, 0 errno. */
-int spool_read_file(const char *path, struct buf *b);
-
-/* The same for a file already open (read with pread from offset 0). */
-int spool_read_fd(int fd, struct buf *b);
 
 /* Moves a finished file aside (rename into spool/trash) instead of unlinking
- * it, because unlink of a fresh file costs ~1 ms here (design.md).  1 ok. */
+ * it, because unlink of a fresh file costs ~1 ms on a disk mounted with
+ * discard, and the inode allocator then searches past recently deleted
+ * inodes on every create.  1 ok. */
 int spool_retire(const char *path);
 /* Renames a finished file of the trash to path (never replacing an existing
  * path), makes it mode 0600 and opens it for writing: on this disk creating

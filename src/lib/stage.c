@@ -141,7 +141,7 @@ int stage_dirs_sync(struct stage_dirs *dirs)
 	size_t i;
 
 	for (i = 0; i < dirs->count; i++) {
-		if (ok && !spool_fsync_dir(dirs->paths[i])) {
+		if (ok && !file_fsync_dir(dirs->paths[i])) {
 			ok = 0;
 			saved = errno;
 		}
@@ -167,7 +167,7 @@ void stage_dirs_free(struct stage_dirs *dirs)
 int stage_load_envelope(int fd, struct envelope *e)
 {
 	envelope_init(e);
-	if (!spool_read_fd(fd, &e->storage))
+	if (!file_read_fd(fd, &e->storage))
 		return 0;
 	return envelope_parse(e);
 }

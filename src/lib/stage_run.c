@@ -264,7 +264,7 @@ static int stage_load(struct stage_run *run, struct stage_job *job)
 	struct buf *storage = &job->env->storage;
 	int ok, more = 0;
 
-	ok = run->ops->needs_message ? spool_read_fd(job->fd, storage) : stage_read_record(job->fd, storage, &more);
+	ok = run->ops->needs_message ? file_read_fd(job->fd, storage) : stage_read_record(job->fd, storage, &more);
 	if (ok && !envelope_parse(job->env))
 		ok = 0;
 	if (!ok) {

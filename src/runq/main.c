@@ -25,14 +25,14 @@
 #include <unistd.h>
 
 #define USAGE "runq [-l] [-f] [-d DIR]"
-#define TRASH_MIN_AGE_SEC 2                 /* older files unlink cheaply (design.md) */
+#define TRASH_MIN_AGE_SEC 2                 /* older files unlink cheaply (spool.h) */
 /* The reserve left in the trash for the next burst to recycle: a spool
  * write that finds the trash empty creates a file, which after many
  * deletions costs ~0.7 ms here against ~30 us for a recycled one. */
 #define TRASH_KEEP_FILES 4096
 #define TRASH_KEEP_MAX_BYTES (64 * 1024)
 #define TRASH_KEEP_MAX_AGE_SEC (60 * 60)
-#define TMP_MAX_AGE_SEC (36 * 60 * 60)      /* formats.md §4.1: tmp files older are garbage */
+#define TMP_MAX_AGE_SEC (36 * 60 * 60)      /* the Maildir rule: tmp files older are garbage */
 #define TMP_SWEEP_EVERY_SEC (60 * 60)
 #define RESCAN_MAX_SEC (24 * 60 * 60)
 /* Under load (a poke already waiting when a pass ends) runq lets this long
@@ -199,7 +199,7 @@ static void runq_sweep_tmp(struct runq *q)
 	closedir(dh);
 }
 
-/* The unlinks, kept off the path a message waits on (design.md). */
+/* The unlinks, kept off the path a message waits on (spool.h). */
 static void runq_clean(struct runq *q)
 {
 	spool_trim_trash(TRASH_MIN_AGE_SEC, TRASH_KEEP_FILES, TRASH_KEEP_MAX_BYTES, TRASH_KEEP_MAX_AGE_SEC);
