@@ -123,7 +123,7 @@ static int deliver_user_ok(struct deliver_ctx *run, struct stage_job *job, unsig
 	int got = userdb_get_by_number(&run->db, usernum, &u);
 
 	if (got < 0)
-		stage_report_failure(job, 0, 1, 451, "4.3.0", "unable to read the user database: %s", strerror(errno));
+		stage_report_errno(job, 0, errno, "unable to read the user database");
 	else if (got == 0)
 		stage_report_failure(job, 0, 0, 550, "5.1.1", "no such user (user %lu was deleted)", usernum);
 	else if (u.flags & USER_FLAG_DISABLED)
@@ -172,7 +172,7 @@ static enum stage_verdict deliver_start(struct stage_job *job, const char *mailb
 	struct deliver_pending *d = calloc(1, sizeof *d);
 
 	if (!d) {
-		stage_report_failure(job, 0, 1, 451, "4.3.0", "%s", strerror(ENOMEM));
+		stage_report_errno(job, 0, ENOMEM, "unable to deliver");
 		return STAGE_HOLD;
 	}
 	d->usernum = job->env->rcpt[0].usernum;
@@ -184,7 +184,7 @@ static enum stage_verdict deliver_start(struct stage_job *job, const char *mailb
 		snprintf(d->file.name, sizeof d->file.name, "%s", name->data);
 	} else if (!maildir_write_begin(&d->file, mailbox, name->data, head->data, head->len, job->message,
 				       job->message_len)) {
-		stage_report_failure(job, 0, 1, 451, "4.3.0", "unable to deliver to %s: %s", mailbox, strerror(errno));
+		stage_report_errno(job, 0, errno, "unable to deliver to %s", mailbox);
 		free(d);
 		return STAGE_HOLD;
 	}
@@ -212,7 +212,7 @@ static enum stage_verdict deliver_work(void *opaque, struct stage_job *job)
 		job->why = "job name unusable in a Maildir";
 		verdict = STAGE_QUARANTINE;
 	} else if (!deliver_mailbox(run, r->usernum, mailbox, sizeof mailbox)) {
-		stage_report_failure(job, 0, 1, 451, "4.3.0", "unable to deliver to %s: %s", mailbox, strerror(errno));
+		stage_report_errno(job, 0, errno, "unable to deliver to %s", mailbox);
 	} else {
 		verdict = deliver_start(job, mailbox, &name, &head);
 	}
@@ -230,15 +230,13 @@ static void deliver_finish(struct deliver_ctx *run, struct stage_job *job, struc
 	if (d->got == 0)
 		d->got = maildir_write_finish(&d->file, MAILDIR_DEFER_DIRSYNC);
 	if (d->got == 0) {
-		stage_report_failure(job, 0, 1, 451, "4.3.0", "unable to deliver to %s: %s", d->file.mailbox,
-				     strerror(errno));
+		stage_report_errno(job, 0, errno, "unable to deliver to %s", d->file.mailbox);
 		return;
 	}
 	if ((size_t)snprintf(new_dir, sizeof new_dir, "%s/new", d->file.mailbox) >= sizeof new_dir
 	    || !stage_dirs_add(&run->dirs, new_dir)) {
 		d->got = 0;
-		stage_report_failure(job, 0, 1, 451, "4.3.0", "unable to sync %s: %s", d->file.mailbox,
-				     strerror(errno ? errno : ENAMETOOLONG));
+		stage_report_errno(job, 0, errno ? errno : ENAMETOOLONG, "unable to sync %s", d->file.mailbox);
 	}
 }
 

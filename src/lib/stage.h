@@ -176,6 +176,11 @@ void stage_report_done(struct stage_job *job, size_t i, const char *channel, con
  * backoff) or permanent (a bounce job in spool/queue/bounce/). */
 void stage_report_failure(struct stage_job *job, size_t i, int temporary, int code, const char *status,
 			  const char *reason, ...) __attribute__((format(printf, 6, 7)));
+/* A failure from an errno, classified in one place (error_is_temporary):
+ * temporary 451 4.3.0, or permanent 554 5.3.0; the reason is what failed
+ * (a printf format) and strerror(err). */
+void stage_report_errno(struct stage_job *job, size_t i, int err, const char *what, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Every recipient still pending gets the same failure. */
 void stage_report_all(struct stage_job *job, int temporary, int code, const char *status, const char *reason,
 		      ...) __attribute__((format(printf, 5, 6)));

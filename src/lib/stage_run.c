@@ -173,6 +173,20 @@ void stage_report_failure(struct stage_job *job, size_t i, int temporary, int co
 	va_end(ap);
 }
 
+void stage_report_errno(struct stage_job *job, size_t i, int err, const char *what, ...)
+{
+	int temporary = error_is_temporary(err);
+	char *text = NULL;
+	va_list ap;
+
+	va_start(ap, what);
+	text = stage_vformat(what, ap);
+	va_end(ap);
+	stage_report_failure(job, i, temporary, temporary ? 451 : 554, temporary ? "4.3.0" : "5.3.0", "%s: %s",
+			     text ? text : "?", strerror(err));
+	free(text);
+}
+
 void stage_report_all(struct stage_job *job, int temporary, int code, const char *status, const char *reason,
 		      ...)
 {
