@@ -193,3 +193,52 @@ routed_job() {
   run "$BBSMAIL_ROOT/build/t/maildir-count" "$(SPOOL)/mailbox/99"
   [ "$output" = "0" ]
 }
+
+@test "deliver-local: MaxDeliveryAttempts reached: the recipient fails (554 5.4.7) and bounces" {
+  set_mail_key MaxDeliveryAttempts 2
+  routed_job 1
+  mkdir -p "$(SPOOL)/mailbox"
+  echo "not a directory" > "$(SPOOL)/mailbox/2"
+  run deliver
+  [ "$status" -eq 111 ]
+  [[ "$output" == *"result=deferred"*"attempts=1"* ]]
+  run runq -f
+  [ "$status" -eq 0 ]
+  [[ "$output" =~ "id=$JOB rcpt=demo@localhost channel=local result=failed delay="[0-9]+" code=554 status=5.4.7 bounce=$JOB.b1 reason=\"gave up after 2 attempts: unable to deliver to " ]]
+  [ "$(deferred_count local)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/queue/bounce")" = "$JOB.b1" ]
+  [ "$(record_fields "$(SPOOL)/queue/bounce/$JOB.b1" | grep -c '^s5.4.7$')" -eq 1 ]
+  [ "$(ls "$(SPOOL)/body")" = "bounce-$JOB.b1" ]
+}
+
+@test "deliver-local: a job of the older format (message inside) is delivered, and deferred as a record with a body link" {
+  inject 1 demo
+  inject 2 demo
+  "$LIBEXEC/route" 2>/dev/null
+  # rebuild both jobs as an older bbsmail wrote them: record + message
+  for j in $(ls "$(SPOOL)/queue/local"); do
+    cat "$(SPOOL)/body/local-$j" > "$BATS_TEST_TMPDIR/body"
+    python3 - "$(SPOOL)/queue/local/$j" "$BATS_TEST_TMPDIR/body" <<'PY'
+import sys
+job = open(sys.argv[1], 'rb').read(); body = open(sys.argv[2], 'rb').read()
+open(sys.argv[1], 'wb').write(job + body[body.index(b'\0\0') + 2:])
+PY
+    rm "$(SPOOL)/body/local-$j"
+  done
+  mkdir -p "$(SPOOL)/mailbox"
+  echo "not a directory" > "$(SPOOL)/mailbox/2"
+  run deliver
+  [ "$status" -eq 111 ]
+  [ "$(deferred_count local)" -eq 2 ]
+  [ "$(job_count local)" -eq 0 ]
+  # the deferred copies are plain records; the old job files became bodies
+  for f in "$(SPOOL)"/defer/local/*/*; do
+    python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); assert d.index(b"\0\0") == len(d) - 2' "$f"
+  done
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 2 ]
+  rm "$(SPOOL)/mailbox/2"
+  run runq -f
+  [ "$status" -eq 0 ]
+  check_delivered_once 2 1 2
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
+}

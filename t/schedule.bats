@@ -92,3 +92,15 @@ time_pass() {
   echo "pass with 20000 deferred: ${with[*]} us; empty: ${without[*]} us" >&3
   [ "$best_with" -le $((best_without * 3 / 2)) ]
 }
+
+@test "schedule: a bucket no stage empties (no deliver-remote yet) does not make runq -l spin" {
+  mkdir -p "$(SPOOL)/defer/remote/60"
+  printf 'V1\0Ix\0D1\0Fa@b\0Tz@example.org\0cremote\0u0\0tz@example.org\0\0' > "$(SPOOL)/defer/remote/60/x"
+  start_runq_loop
+  sleep 2
+  # utime + stime of runq in clock ticks (100 per second)
+  ticks="$(awk '{ print $14 + $15 }' "/proc/$RUNQ_PID/stat")"
+  echo "runq used $ticks ticks in 2 s" >&3
+  [ "$ticks" -lt 20 ]
+  [ -e "$(SPOOL)/defer/remote/60/x" ]
+}

@@ -90,7 +90,7 @@ int stage_mkdir(const char *path);
  * fsync each) before it retires any input and logs one result line per
  * recipient:
  *   <program>: info: id=<job> rcpt=<address> channel=<channel>
- *                    result=<result> delay=<seconds>s [fields...] [reason=...]
+ *                    result=<result> delay=<seconds> [fields...] [reason=...]
  * A stage is then its work function, its flush, and one line in the
  * channel table (channel.h). */
 #define STAGE_RUN_BATCH_MAX 128
@@ -181,8 +181,5 @@ void stage_report_failure(struct stage_job *job, size_t i, int temporary, int co
  * (a printf format) and strerror(err). */
 void stage_report_errno(struct stage_job *job, size_t i, int err, const char *what, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Every recipient still pending gets the same failure. */
-void stage_report_all(struct stage_job *job, int temporary, int code, const char *status, const char *reason,
-		      ...) __attribute__((format(printf, 5, 6)));
 
 #endif

@@ -187,21 +187,6 @@ void stage_report_errno(struct stage_job *job, size_t i, int err, const char *wh
 	free(text);
 }
 
-void stage_report_all(struct stage_job *job, int temporary, int code, const char *status, const char *reason,
-		      ...)
-{
-	size_t i;
-	va_list ap;
-
-	for (i = 0; i < job->env->rcpt_count; i++) {
-		if (job->outcome[i].kind != STAGE_PENDING && job->outcome[i].kind != STAGE_DONE)
-			continue;
-		va_start(ap, reason);
-		stage_vfailure(job, i, temporary, code, status, reason, ap);
-		va_end(ap);
-	}
-}
-
 /* A client-controlled value as one log field (log_quote), "?" when out of
  * memory. */
 static const char *stage_quoted(struct buf *b, const char *value)
@@ -266,7 +251,8 @@ static void stage_quarantine(struct stage_run *run, struct stage_job *job, const
 
 	log_error("id=%s event=quarantine reason=%s", job->name, why);
 	spool_quarantine(job->path, why);
-	if (job->body_fd >= 0 && body_path(body, sizeof body, stage_input_channel(run), job->name))
+	if (stage_input_channel(run) && body_path(body, sizeof body, stage_input_channel(run), job->name)
+	    && access(body, F_OK) == 0)
 		spool_quarantine(body, why);
 }
 
@@ -399,9 +385,13 @@ static int stage_subset(const struct stage_job *job, enum stage_result_kind kind
 	out->rcpt = NULL;
 	out->rcpt_count = 0;
 	memset(&out->storage, 0, sizeof out->storage);
-	for (i = 0; i < job->env->rcpt_count; i++)
-		if (job->outcome[i].kind == kind && !envelope_add_rcpt(out, &job->env->rcpt[i]))
+	for (i = 0; i < job->env->rcpt_count; i++) {
+		if (job->outcome[i].kind == kind && !envelope_add_rcpt(out, &job->env->rcpt[i])) {
+			free(out->rcpt);
+			out->rcpt = NULL;
 			return 0;
+		}
+	}
 	return 1;
 }
 
@@ -428,11 +418,18 @@ static int stage_defer(struct stage_run *run, struct stage_job *job, char *next,
 	size_t i;
 	int ok;
 
+	job->temporary_failure = 0;
 	for (i = 0; i < job->env->rcpt_count; i++) {
 		struct stage_outcome *o = &job->outcome[i];
-		if (o->kind == STAGE_DEFERRED && attempts >= run->max_attempts) {
+		if (o->kind == STAGE_DEFERRED)
+			job->temporary_failure = 1;
+		/* MaxDeliveryAttempts 0: no limit.  Giving up is permanent: RFC
+		 * 3463's X.4.7, "delivery time expired". */
+		if (o->kind == STAGE_DEFERRED && run->max_attempts && attempts >= run->max_attempts) {
 			char *why = NULL;
 			o->kind = STAGE_FAILED;
+			o->code = 554;
+			snprintf(o->status, sizeof o->status, "5.4.7");
 			if (asprintf(&why, "gave up after %lu attempts: %s", attempts, o->reason ? o->reason : "") >= 0) {
 				free(o->reason);
 				o->reason = stage_clean_reason(why);
@@ -450,6 +447,8 @@ static int stage_defer(struct stage_run *run, struct stage_job *job, char *next,
 		     && stage_write_record(run, &copy, bucket, job->name, 1);
 		snprintf(next, next_size, " attempts=%lu next=%lu", attempts, (unsigned long)run->now + delay);
 		job->keeps_body = 1;
+	} else {
+		job->temporary_failure = 0;
 	}
 	free(copy.rcpt);
 	return ok;
@@ -520,6 +519,30 @@ static int stage_retire(struct stage_run *run, struct stage_job *job)
 	return spool_retire(job->path);
 }
 
+/* A job file that carries its message is itself a body file (record +
+ * message): linking it as the job's body lets its deferred copy be an
+ * ordinary record.  1 ok, 0 errno. */
+static int stage_adopt_inline(struct stage_run *run, struct stage_job *job)
+{
+	char dir[PATH_MAX];
+
+	if (!job->message_inline)
+		return 1;
+	return body_link(job->path, stage_input_channel(run), job->name) && home_path(dir, sizeof dir, SPOOL_BODY_DIR)
+	       && stage_dirs_add(&run->outputs.dirs, dir);
+}
+
+/* A recipient the stage gave no result for is never taken as done: it is
+ * deferred, so a stage's mistake delays mail instead of losing it. */
+static void stage_check_reported(struct stage_job *job)
+{
+	size_t i;
+
+	for (i = 0; i < job->env->rcpt_count; i++)
+		if (job->outcome[i].kind == STAGE_PENDING)
+			stage_report_failure(job, i, 1, 451, "4.3.0", "no result from the stage");
+}
+
 /* Writes each held job's deferred copy and bounce, makes them durable,
  * retires the inputs and logs their results. */
 static void stage_settle(struct stage_run *run)
@@ -531,8 +554,13 @@ static void stage_settle(struct stage_run *run)
 	for (i = 0; i < run->held_count; i++) {
 		struct stage_job *job = run->held[i];
 		char next[64] = "", bounce[sizeof notes[0] - sizeof next] = "";
-		/* An input that carries its message stays where it is instead. */
-		int leave = job->temporary_failure && (job->message_inline || !stage_input_channel(run));
+		int leave;
+
+		stage_check_reported(job);
+		/* route's input carries the message and is simply tried again
+		 * next pass; a job that carries it (written by an older bbsmail)
+		 * gets a body link to itself first, then is deferred like any. */
+		leave = job->temporary_failure && (!stage_input_channel(run) || !stage_adopt_inline(run, job));
 		written[i] = !leave && (!job->temporary_failure || stage_defer(run, job, next, sizeof next))
 			     && stage_bounce(run, job, bounce, sizeof bounce);
 		snprintf(notes[i], sizeof notes[i], "%s%s", next, bounce);
@@ -580,6 +608,7 @@ static void stage_flush(struct stage_run *run)
 		run->held_count = 0;
 		return;
 	}
+	run->now = time(NULL);
 	stage_settle(run);
 	/* The retired inputs are the cheapest files for the next writes. */
 	spool_trash_rescan();

@@ -263,9 +263,11 @@ static int runq_idle_ms(const struct runq *q)
 	time_t now = time(NULL), due = schedule_next_due();
 	unsigned long sec = q->rescan_sec;
 
-	if (due && (unsigned long)(due > now ? due - now : 0) < sec)
-		sec = due > now ? (unsigned long)(due - now) : 0;
-	return sec ? (int)(sec * 1000) : 1;
+	/* A bucket already due was emptied by the pass just run; one still
+	 * there cannot be (no stage for its channel): it sets no alarm. */
+	if (due > now && (unsigned long)(due - now) < sec)
+		sec = (unsigned long)(due - now);
+	return (int)(sec * 1000);
 }
 
 /* -f: moves every deferred job back into its queue now, as a sysop does
