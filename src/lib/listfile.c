@@ -192,3 +192,24 @@ void listfile_split(char *line, char **key, char **value)
 	*value = end + strspn(end, BLANKS);
 	*end = 0;
 }
+
+int listfile_find_home(const char *relative, unsigned flags, int (*match)(const char *line, void *ctx), void *ctx)
+{
+	char text[PATH_MAX + 256];
+	struct listfile lf;
+	char *line;
+	int r = 0, err;
+
+	if (listfile_open_home(&lf, relative, flags)) {
+		while ((r = listfile_next(&lf, &line, NULL)) == 1 && !match(line, ctx))
+			;
+		listfile_close(&lf);
+		if (r >= 0)
+			return r;
+	}
+	err = errno;
+	listfile_error_text(&lf, text, sizeof text);
+	log_warn("%s", text);
+	errno = err;
+	return -1;
+}

@@ -62,6 +62,12 @@ void listfile_close(struct listfile *lf);
  * <path>: <strerror>". */
 void listfile_error_text(const struct listfile *lf, char *out, size_t size);
 
+/* Whether any line of <home>/<relative> satisfies match (called with each
+ * line and ctx until it returns nonzero): 1 yes, 0 no (or no file), -1
+ * when the file cannot be read (errno; the reason is logged as a warning).
+ * The "is it listed?" question of ip.can, .smtptags and the spam lists. */
+int listfile_find_home(const char *relative, unsigned flags, int (*match)(const char *line, void *ctx),
+		       void *ctx);
 /* Splits a "key value" line in place: *key is the first word, *value the
  * rest with the blanks after the key removed ("" when there is none). */
 void listfile_split(char *line, char **key, char **value);

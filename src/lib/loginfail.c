@@ -295,30 +295,27 @@ static int ip_can_match(const char *pattern, const char *ip, const char *canonic
 	       && strcmp(line_canonical, canonical) == 0;
 }
 
+struct ip_can_client {
+	const char *ip, *canonical;
+};
+
+static int ip_can_line(const char *line, void *ctx)
+{
+	const struct ip_can_client *c = ctx;
+
+	return ip_can_match(line, c->ip, c->canonical);
+}
+
 int loginfail_ip_filtered(const char *ip)
 {
-	char canonical[IPKEY_MAX_BYTES], text[PATH_MAX + 256];
-	const char *other = ip;
-	struct listfile lf;
-	char *line;
-	int r = 0, err;
+	char canonical[IPKEY_MAX_BYTES];
+	struct ip_can_client c = { ip, ip };
 
 	/* A line matches the address as the client's peer gave it or in its
 	 * canonical form (ipkey.h), so "192.0.2.*" also bans ::ffff:192.0.2.7. */
 	if (ipkey_canonical(canonical, sizeof canonical, ip))
-		other = canonical;
-	if (listfile_open_home(&lf, IP_CAN_FILE, LISTFILE_COMMENT_SEMICOLON)) {
-		while ((r = listfile_next(&lf, &line, NULL)) == 1 && !ip_can_match(line, ip, other))
-			;
-		listfile_close(&lf);
-		if (r >= 0)
-			return r;
-	}
-	err = errno;
-	listfile_error_text(&lf, text, sizeof text);
-	log_warn("%s", text);
-	errno = err;
-	return -1;
+		c.canonical = canonical;
+	return listfile_find_home(IP_CAN_FILE, LISTFILE_COMMENT_SEMICOLON, ip_can_line, &c);
 }
 
 void loginfail_sleep_ms(unsigned long ms) { dbfile_sleep_ms(ms); }

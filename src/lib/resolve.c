@@ -199,26 +199,17 @@ static int resolve_alias_target(struct resolve_context *ctx, const char *target,
 /* 1 when tag is listed in spool/data/user/<num>.smtptags (case-insensitive),
  * 0 not (or no file), -1 when the file cannot be read (errno, logged): a
  * tag the user disabled must not come back because of a read error. */
+static int tag_line(const char *line, void *tag)
+{
+	return strcasecmp(line, tag) == 0;
+}
+
 static int tag_is_blocked(unsigned long usernum, const char *tag)
 {
-	char rel[64], text[PATH_MAX + 256];
-	struct listfile lf;
-	char *line;
-	int r = 0, err;
+	char rel[64];
 
 	snprintf(rel, sizeof rel, SPOOL_DATA_DIR "/user/%lu.smtptags", usernum);
-	if (listfile_open_home(&lf, rel, 0)) {
-		while ((r = listfile_next(&lf, &line, NULL)) == 1 && strcasecmp(line, tag) != 0)
-			;
-		listfile_close(&lf);
-		if (r >= 0)
-			return r;
-	}
-	err = errno;
-	listfile_error_text(&lf, text, sizeof text);
-	log_warn("%s", text);
-	errno = err;
-	return -1;
+	return listfile_find_home(rel, 0, tag_line, (void *)tag);
 }
 
 static int all_digits(const char *s)
