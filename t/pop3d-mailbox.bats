@@ -206,3 +206,15 @@ PY
   [ "${lines[1]}" = "+OK $size octets" ]
   [ "${lines[2]}" = "True" ]
 }
+
+@test "a deleted message goes into the spool's trash to be recycled, not unlinked" {
+  f="$(mailbox_dir 2)/new/1700000001.M1P1.test"
+  ino="$(stat -c %i "$f")"
+  mkdir -p "$HOME_DIR/spool/trash"
+  before="$(ls "$HOME_DIR/spool/trash" | wc -l)"
+  run pop3_chat <<< $'USER demo\nPASS demo\nDELE 1\nQUIT'
+  [ "${lines[4]}" = "+OK bbsmail POP3 server signing off (2 messages left)" ]
+  [ ! -e "$f" ]
+  [ "$(ls "$HOME_DIR/spool/trash" | wc -l)" -eq $((before + 1)) ]
+  [ "$(find "$HOME_DIR/spool/trash" -inum "$ino" | wc -l)" -eq 1 ]
+}

@@ -1,6 +1,7 @@
 /* The UPDATE state (RFC 1939 §6): only after QUIT.  A dropped connection or
  * a crash never gets here, so nothing is deleted or moved then. */
 #include "mailbox.h"
+#include "spool.h"
 #include "log.h"
 #include <errno.h>
 #include <stdio.h>
@@ -58,7 +59,11 @@ size_t mailbox_update(struct mailbox *box)
 	for (i = 0; i < box->count; i++) {
 		m = &box->messages[i];
 		if (m->flags & MESSAGE_DELETED) {
-			if (!mailbox_file_path(box, i, path, sizeof path) || (unlink(path) != 0 && errno != ENOENT)) {
+			/* Into the spool's trash, not unlinked: the next spool write
+			 * recycles the inode (spool_retire), which keeps creates and
+			 * unlinks (each slow on a discard-mounted ext4) off the mail
+			 * path once users read their mail. */
+			if (!mailbox_file_path(box, i, path, sizeof path) || (!spool_retire(path) && errno != ENOENT)) {
 				log_warn("unable to remove %s/%s: %s", box->path, mailbox_name(box, i), strerror(errno));
 				failed++;
 			}
