@@ -43,6 +43,10 @@
 
 static char body[BODY_BYTES];
 static const char *prog = "spool-micro";
+/* In the names of DIR's subdirectories: ext4 places a top-level directory
+ * by the hash of its name, so fixed names would land every run where the
+ * last run's clean-up has just freed inodes. */
+static long tag;
 
 static void die(const char *what, const char *path)
 {
@@ -145,8 +149,8 @@ static void t_create(const char *d, int round, int ops)
 	struct timing t;
 	int k, dfd;
 
-	snprintf(tmp, sizeof tmp, "%s/create/tmp", d);
-	snprintf(new, sizeof new, "%s/create/new", d);
+	snprintf(tmp, sizeof tmp, "%s/create.%ld/tmp", d, tag);
+	snprintf(new, sizeof new, "%s/create.%ld/new", d, tag);
 	dfd = xopendir(new);
 	load(ld, sizeof ld);
 	start(&t);
@@ -169,9 +173,9 @@ static void t_reuse(const char *d, int round, int ops)
 	struct timing t;
 	int k, fd, dfd;
 
-	snprintf(trash, sizeof trash, "%s/reuse/trash", d);
-	snprintf(tmp, sizeof tmp, "%s/reuse/tmp", d);
-	snprintf(new, sizeof new, "%s/reuse/new", d);
+	snprintf(trash, sizeof trash, "%s/reuse.%ld/trash", d, tag);
+	snprintf(tmp, sizeof tmp, "%s/reuse.%ld/tmp", d, tag);
+	snprintf(new, sizeof new, "%s/reuse.%ld/new", d, tag);
 	/* Not timed: the files a previous delivery left in trash/. */
 	for (k = 0; k < ops; k++) {
 		path(a, trash, "t", round, k);
@@ -212,8 +216,8 @@ static void t_link(const char *d, int round, int ops)
 	struct timing t;
 	int k, dfd;
 
-	snprintf(src, sizeof src, "%s/link/spool", d);
-	snprintf(dst, sizeof dst, "%s/link/new", d);
+	snprintf(src, sizeof src, "%s/link.%ld/spool", d, tag);
+	snprintf(dst, sizeof dst, "%s/link.%ld/new", d, tag);
 	/* Not timed: the spooled bodies, one a message, already on disk. */
 	for (k = 0; k < ops; k++) {
 		path(a, src, "b", round, k);
@@ -247,7 +251,7 @@ static void t_alloc(const char *d, int round, int ops, int unlinks, int unlink)
 	struct timing t;
 	int k, dfd;
 
-	snprintf(dir, sizeof dir, "%s/alloc/%s.%d", d, name, round);
+	snprintf(dir, sizeof dir, "%s/alloc.%ld/%s.%d", d, tag, name, round);
 	xmkdir(dir);
 	for (k = 0; k < unlinks; k++) {
 		path(a, dir, "u", round, k);
@@ -306,6 +310,7 @@ int main(int argc, char **argv)
 		"create", "create/tmp", "create/new", "reuse", "reuse/trash", "reuse/tmp",
 		"reuse/new", "link", "link/spool", "link/new", "alloc",
 	};
+	const char *slash;
 	char p[PATH_MAX];
 	int ops, rounds, unlinks, ivrounds, ivwait, r, i;
 	size_t s;
@@ -325,8 +330,14 @@ int main(int argc, char **argv)
 	}
 	memset(body, 'x', sizeof body);
 	topdir(argv[1]);
+	tag = (long)getpid();
 	for (s = 0; s < sizeof subdirs / sizeof subdirs[0]; s++) {
-		snprintf(p, sizeof p, "%s/%s", argv[1], subdirs[s]);
+		slash = strchr(subdirs[s], '/');
+		if (slash)
+			snprintf(p, sizeof p, "%s/%.*s.%ld%s", argv[1], (int)(slash - subdirs[s]),
+				 subdirs[s], tag, slash);
+		else
+			snprintf(p, sizeof p, "%s/%s.%ld", argv[1], subdirs[s], tag);
 		xmkdir(p);
 	}
 	/* Each round starts with the next test, so that no test always runs
