@@ -15,8 +15,9 @@
  *                into new/, fsync new/
  *   link         link(2) an existing (fsynced) 4 KiB file into another
  *                directory, fsync that directory
- *   fresh        create + write 4 KiB + close (no fsync) with no unlink in
- *                the last IVWAIT seconds
+ *   fresh        create + write 4 KiB + close (no fsync) in a directory of
+ *                UNLINKS files, with none of this run's unlinks in the last
+ *                IVWAIT seconds
  *   afterunlink  the same right after UNLINKS files of that directory were
  *                unlinked (more than a second before: ext4 counts an inode
  *                as recently deleted from the second after its unlink)
