@@ -2,9 +2,9 @@
 # makes a throwaway home the way the tests do.  Source common.sh first.
 #
 #   bbsmail_built PROG...    true when every libexec/ or bin/ PROG is built
-#   bbsmail_home DIR         a home in DIR: HostName localhost, no cap on the
-#                            messages waiting, user demo (password demo);
-#                            exports BBSMAIL_HOME=DIR
+#   bbsmail_home DIR [USER...]  a home in DIR: HostName localhost, no cap on
+#                            the messages waiting, user demo and every USER
+#                            (password demo); exports BBSMAIL_HOME=DIR
 #   bbsmail_session_env      the environment tcpserver would give a session
 
 bbsmail_built() {
@@ -15,6 +15,7 @@ bbsmail_built() {
 }
 
 bbsmail_home() {
+	local user
 	mkdir -p "$1/etc" || return 1
 	cat > "$1/etc/mail.ini" <<-EOT
 	[global]
@@ -29,6 +30,12 @@ bbsmail_home() {
 	"$BENCH_ROOT/bin/bbsmail-user" init &&
 		"$BENCH_ROOT/bin/bbsmail-user" add demo --password demo > /dev/null ||
 		{ bench_say "bbsmail: bbsmail-user could not make the home"; return 1; }
+	shift
+	for user in "$@"; do
+		[ "$user" != demo ] || continue
+		"$BENCH_ROOT/bin/bbsmail-user" add "$user" --password demo > /dev/null ||
+			{ bench_say "bbsmail: bbsmail-user could not add $user"; return 1; }
+	done
 }
 
 bbsmail_session_env() {
