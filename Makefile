@@ -48,10 +48,12 @@ LIBS = -lssl -lcrypto -lgdbm -lresolv
 # The receivers use no NSS or dlopen, so the linker's warnings about those
 # in libcrypto do not apply.  ASan needs the dynamic loader: sanitizer
 # builds keep libc dynamic (a dynamic PIE).
+libexec/smtpd libexec/pop3d: LIBS = -lgdbm -lresolv
+libexec/tlsproxy: LIBS = -lssl -lcrypto
 ifeq ($(SANITIZE),1)
-libexec/smtpd libexec/pop3d: LIBS = -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -lgdbm -lresolv
+libexec/tlsproxy: LIBS = -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic
 else
-libexec/smtpd libexec/pop3d: PIE_LDFLAGS = -static-pie
+libexec/smtpd libexec/pop3d libexec/tlsproxy: PIE_LDFLAGS = -static-pie
 endif
 
 # `make V=1` shows the full compiler lines.
@@ -63,7 +65,7 @@ Q = @
 say = @echo
 endif
 
-LIBEXEC_PROGS = smtpd pop3d route deliver-local
+LIBEXEC_PROGS = smtpd pop3d tlsproxy route deliver-local
 BIN_PROGS = runq sendmail mailq bbsmail-user bbsmail-config
 # Only programs whose sources exist yet are built.
 present = $(foreach p,$(1),$(if $(wildcard src/$(p)/*.c),$(p)))
