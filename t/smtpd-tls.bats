@@ -225,7 +225,8 @@ gone() {
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ "$output" = $'before smtpd=1\nafter receiver=0 proxy=1 comm=tlsproxy' ]
   wait_log 'smtpd: info: session=[0-9]* event=close ip=127.0.0.1 messages=0 reason=quit$'
-  grep -q 'tlsproxy: info: session=[0-9]* event=end reason=server-closed in=[1-9][0-9]* out=[1-9][0-9]*$' \
+  # After the 221 smtpd and the client close in either order.
+  grep -Eq 'tlsproxy: info: session=[0-9]* event=end reason=(client|server)-closed in=[1-9][0-9]* out=[1-9][0-9]*$' \
     "$BATS_TEST_TMPDIR/SMTP_PORT.log"
 }
 
