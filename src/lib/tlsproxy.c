@@ -176,6 +176,9 @@ int tlsproxy_start(struct tlsproxy *p, const char *session, int idle_sec, long l
 			 (char *)files->dkey, NULL };
 
 	tlsproxy_init(p);
+	/* A SIGCHLD ignored by whoever started us would reap the proxy behind
+	 * our back, and tlsproxy_finish could not tell how it ended. */
+	signal(SIGCHLD, SIG_DFL);
 	tlsproxy_seconds(idle, idle_sec);
 	tlsproxy_seconds(deadline, tlsproxy_deadline_left(deadline_ms));
 	if (!tlsproxy_path(path, sizeof path) || !tlsproxy_spawn(p, path, argv)) {
