@@ -39,19 +39,30 @@ LDFLAGS_ALL = $(OPT) $(PIE_LDFLAGS) $(HARDEN_LDFLAGS) -Wl,--as-needed $(LDFLAGS)
 LIBS = -lssl -lcrypto -lgdbm -lresolv
 # The receivers start once per connection, so they are linked fully static,
 # as static PIEs (rcrt1.o: the program relocates itself, no dynamic loader).
-# CPU per QUIT session, bench/smtp-startup, median of 3 interleaved runs at
-# load 0.2-0.6: static non-PIE (no ASLR) 415 us, static-pie 716 us (the
-# self-relocation dirties ~100 pages of libcrypto's pointers: peak RSS of a
-# one-message session 1.9 -> 2.5 MiB), dynamic PIE with libssl/libcrypto
-# static 1051 us (3.3 MiB), all dynamic 1698 us (3.5 MiB); an empty dynamic
-# program 454 us.
-# The receivers use no NSS or dlopen, so the linker's warnings about those
-# in libcrypto do not apply.  ASan needs the dynamic loader: sanitizer
-# builds keep libc dynamic (a dynamic PIE).
+# Self-relocation cost follows the pointers in the image, and most were
+# libcrypto's, so smtpd and pop3d no longer link OpenSSL at all: their MD5,
+# HMAC-MD5 and SHA-256 are our own (src/lib/md5.c, sha256.c) and TLS runs in
+# libexec/tlsproxy, which they start at STARTTLS/STLS or -s and which holds
+# the key and the socket (tlsproxy(8)).  CPU per QUIT session,
+# bench/smtp-startup -n 500, two interleaved runs at load 5.4 (a shared
+# machine): static-pie smtpd with OpenSSL 796/815 us, without 364/370 us
+# (an empty static program: 316/319 us); page faults 163 -> 44.  Earlier,
+# at load 0.2-0.6, with OpenSSL: static non-PIE 415 us, static-pie 716 us,
+# dynamic PIE with libssl/libcrypto static 1051 us, all dynamic 1698 us.
+# A TLS session now pays one more exec (tlsproxy, static-pie with OpenSSL)
+# and the relay: SMTPS sessions/s
+# from bench/smtps-vs-postfix -s 5 -r 1, two runs each, old/new: 3 workers
+# 357,256 / 245,189; 16 workers 347,245 / 201,219 (Postfix 63-67 and
+# 318-330 in the same runs).
+# tlsproxy uses no NSS or dlopen, so the linker's warnings about those in
+# libcrypto do not apply.  ASan needs the dynamic loader: sanitizer builds
+# keep libc dynamic (a dynamic PIE).
+libexec/smtpd libexec/pop3d: LIBS = -lgdbm -lresolv
+libexec/tlsproxy: LIBS = -lssl -lcrypto
 ifeq ($(SANITIZE),1)
-libexec/smtpd libexec/pop3d: LIBS = -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -lgdbm -lresolv
+libexec/tlsproxy: LIBS = -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic
 else
-libexec/smtpd libexec/pop3d: PIE_LDFLAGS = -static-pie
+libexec/smtpd libexec/pop3d libexec/tlsproxy: PIE_LDFLAGS = -static-pie
 endif
 
 # `make V=1` shows the full compiler lines.
@@ -63,7 +74,7 @@ Q = @
 say = @echo
 endif
 
-LIBEXEC_PROGS = smtpd pop3d route deliver-local
+LIBEXEC_PROGS = smtpd pop3d tlsproxy route deliver-local
 BIN_PROGS = runq sendmail mailq bbsmail-user bbsmail-config
 # Only programs whose sources exist yet are built.
 present = $(foreach p,$(1),$(if $(wildcard src/$(p)/*.c),$(p)))

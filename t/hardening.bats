@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # Every program make builds (the ELF files in libexec/ and bin/) is
-# hardened: position-independent (static-pie for the receivers), full RELRO,
-# no executable stack, stack canaries in its own code, and (smtpd, pop3d)
-# glibc's checked *_chk calls.  Static binaries carry libc and libcrypto,
+# hardened: position-independent (static-pie for the receivers and
+# tlsproxy), full RELRO, no executable stack, stack canaries in its own code,
+# and (smtpd, pop3d, tlsproxy) glibc's checked *_chk calls.  Static binaries carry libc and libcrypto,
 # which define __stack_chk_fail and the *_chk functions whatever flags our
 # code had, so the last two checks look for calls to them from functions of
 # our own objects (build/), in the disassembly.
@@ -57,6 +57,7 @@ is_sanitized() { readelf -sW "$1" | grep -q ' __asan_init'; }
   run printf '%s\n' "${ELVES[@]}"
   [[ "$output" == *"/libexec/smtpd"* ]]
   [[ "$output" == *"/libexec/pop3d"* ]]
+  [[ "$output" == *"/libexec/tlsproxy"* ]]
   [[ "$output" == *"/libexec/route"* ]]
   [[ "$output" == *"/bin/runq"* ]]
 }
@@ -101,10 +102,10 @@ is_sanitized() { readelf -sW "$1" | grep -q ' __asan_init'; }
   [ ${#bad[@]} -eq 0 ]
 }
 
-@test "hardening: smtpd and pop3d call glibc's checked *_chk functions (fortify)" {
+@test "hardening: smtpd, pop3d and tlsproxy call glibc's checked *_chk functions (fortify)" {
   local f n bad=()
   is_sanitized "$LIBEXEC/smtpd" && skip "a SANITIZE=1 build: ASan does not support _FORTIFY_SOURCE, the Makefile leaves it off"
-  for f in "$LIBEXEC/smtpd" "$LIBEXEC/pop3d"; do
+  for f in "$LIBEXEC/smtpd" "$LIBEXEC/pop3d" "$LIBEXEC/tlsproxy"; do
     n="$(own_callers "$f" '^<__[a-z0-9_]+_chk(@plt)?>$')"
     [ "$n" -gt 0 ] || bad+=("$f")
   done

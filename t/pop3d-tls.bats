@@ -209,3 +209,75 @@ EOF2
   grep -q 'event=stls ip=127.0.0.1 ' "$BATS_TEST_TMPDIR/POP3_PORT.log"
   grep -q 'event=login ip=127.0.0.1 user=demo number=2 method=[a-z0-9-]* tls=1 ' "$BATS_TEST_TMPDIR/POP3_PORT.log"
 }
+
+# ---- tlsproxy(8): the TLS runs in a helper, pop3d never links OpenSSL ----
+
+@test "after STLS the TCP socket lives only in tlsproxy, pop3d's child; the end is logged" {
+  start_pop3d
+  run timeout 30 python3 "$BATS_TEST_DIRNAME/lib/tls_proxy_check.py" sockets pop3 "$POP3_PORT" \
+    "$BATS_TEST_TMPDIR/POP3_PORT.log"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$output" = $'before pop3d=1\nafter receiver=0 proxy=1 comm=tlsproxy' ]
+  # CAPA and QUIT went in (12 bytes); after +OK, pop3d and the client
+  # close in either order.
+  local i re='tlsproxy: info: session=[0-9]* event=end reason=(client|server)-closed in=12 out=[1-9][0-9]*$'
+  for i in $(seq 1 100); do
+    grep -Eq "$re" "$BATS_TEST_TMPDIR/POP3_PORT.log" && break
+    sleep 0.1
+  done
+  grep -Eq "$re" "$BATS_TEST_TMPDIR/POP3_PORT.log"
+}
+
+@test "plain text after STLS: the handshake fails, is logged, the session ends" {
+  start_pop3d
+  run timeout 20 python3 - "$POP3_PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"STLS\r\n")
+print(f.readline().decode().rstrip())
+s.sendall(b"CAPA\r\n")
+try:
+    print(repr(f.read()))
+except ConnectionResetError:
+    print("reset")
+PY
+  echo "$output"
+  [ "${lines[0]}" = "+OK Begin TLS negotiation" ]
+  # No POP3 reply after the +OK: at most a TLS alert record (type 21).
+  [[ "${lines[1]}" == "b''" || "${lines[1]}" == "b'\\x15"* || "${lines[1]}" == reset ]]
+  local i
+  for i in $(seq 1 100); do
+    grep -q 'tlsproxy: info: session=[0-9]* event=end reason=tls-failed in=0 out=0 detail=' \
+      "$BATS_TEST_TMPDIR/POP3_PORT.log" && break
+    sleep 0.1
+  done
+  grep -q 'tlsproxy: info: session=[0-9]* event=end reason=tls-failed in=0 out=0 detail="TLS handshake: ' \
+    "$BATS_TEST_TMPDIR/POP3_PORT.log"
+  grep -q 'pop3d: notice: session=[0-9]* event=tls-fail ip=127.0.0.1 reason="TLS handshake: ' \
+    "$BATS_TEST_TMPDIR/POP3_PORT.log"
+}
+
+@test "a 300 KiB message over STLS (poplib RETR) is byte for byte the file" {
+  python3 -c '
+import sys
+lines = [b"Subject: big", b""] + [(b"." if i % 5 == 0 else b"") + b"line %d " % i + bytes(range(33, 127)) for i in range(3000)]
+sys.stdout.buffer.write(b"\n".join(lines) + b"\n")' > "$BATS_TEST_TMPDIR/big"
+  put_message 2 1700000003.M3P1.test < "$BATS_TEST_TMPDIR/big"
+  start_pop3d
+  run timeout 60 python3 - "$POP3_PORT" "$BATS_TEST_TMPDIR/got" <<'PY'
+import poplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+p = poplib.POP3('127.0.0.1', int(sys.argv[1]), timeout=20)
+p.stls(context=ctx)
+p.user('demo'); p.pass_('demo')
+_, lines, _ = p.retr(3)
+open(sys.argv[2], 'wb').write(b'\n'.join(lines) + b'\n')
+print(p.quit().decode())
+PY
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$output" = "+OK bbsmail POP3 server signing off (3 messages left)" ]
+  [ "$(wc -c < "$BATS_TEST_TMPDIR/got")" -gt 300000 ]
+  cmp "$BATS_TEST_TMPDIR/big" "$BATS_TEST_TMPDIR/got"
+}

@@ -181,3 +181,119 @@ EOF2
   [ "$status" -eq 100 ]
   [[ "$output" == *"[-m] [-s]"* ]]
 }
+
+# ---- tlsproxy(8): the TLS runs in a helper, smtpd never links OpenSSL ----
+
+PROXY_CHECK="$BATS_TEST_DIRNAME/lib/tls_proxy_check.py"
+
+# wait_log PATTERN: until the log holds a line matching PATTERN (10 s).
+wait_log() {
+  local i
+  for i in $(seq 1 200); do
+    grep -q -e "$1" "$BATS_TEST_TMPDIR/SMTP_PORT.log" && return 0
+    sleep 0.05
+  done
+  echo "never logged: $1"; cat "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  return 1
+}
+
+# gone PID: the process has ended (a zombie counts: it runs no more code).
+gone() {
+  local i
+  for i in $(seq 1 200); do
+    [ -e "/proc/$1" ] || return 0
+    [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ] && return 0
+    sleep 0.05
+  done
+  echo "process $1 still running"
+  return 1
+}
+
+@test "smtpd and pop3d hold no OpenSSL code; tlsproxy does" {
+  local p
+  for p in smtpd pop3d; do
+    run sh -c "nm '$LIBEXEC/$p' | grep -cE ' [TtDdBbRr] (SSL_|EVP_|OPENSSL_|CRYPTO_|ERR_|RAND_|X509_)'"
+    [ "$output" = 0 ]
+    ! readelf -dW "$LIBEXEC/$p" | grep -E 'NEEDED.*lib(ssl|crypto)'
+  done
+  run sh -c "nm '$LIBEXEC/tlsproxy' | grep -cE ' T SSL_accept$'"
+  [ "$output" = 1 ]
+}
+
+@test "after STARTTLS the TCP socket lives only in tlsproxy, smtpd's child" {
+  run timeout 30 python3 "$PROXY_CHECK" sockets smtp "$SMTP_PORT" "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$output" = $'before smtpd=1\nafter receiver=0 proxy=1 comm=tlsproxy' ]
+  wait_log 'smtpd: info: session=[0-9]* event=close ip=127.0.0.1 messages=0 reason=quit$'
+  # After the 221 smtpd and the client close in either order.
+  grep -Eq 'tlsproxy: info: session=[0-9]* event=end reason=(client|server)-closed in=[1-9][0-9]* out=[1-9][0-9]*$' \
+    "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+}
+
+@test "a client that drops the connection mid-session ends smtpd and tlsproxy" {
+  run timeout 30 python3 "$PROXY_CHECK" abandon "$SMTP_PORT" "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  read -r word smtpd_pid proxy_pid <<< "$output"
+  [ "$word" = pids ] && [ "$proxy_pid" -gt 0 ]
+  gone "$proxy_pid"
+  gone "$smtpd_pid"
+  wait_log "smtpd: info: session=$smtpd_pid event=close ip=127.0.0.1 messages=0 reason=eof$"
+  grep -q "tlsproxy: info: session=$smtpd_pid event=end reason=client-closed in=[1-9][0-9]* out=[1-9][0-9]*$" \
+    "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+}
+
+@test "plain text after STARTTLS: the handshake fails, is logged, the session ends" {
+  run chat <<EOF2
+$HELLO
+L STARTTLS
+R 220 2.0.0 Ready to start TLS
+L EHLO still.plain
+E
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  # Nothing after the 220 is an SMTP reply.
+  ! [[ "$(sed -n '/Ready to start TLS/,$p' <<< "$output" | tail -n +2)" == *"< 2"* ]]
+  wait_log 'smtpd: info: session=[0-9]* event=close ip=127.0.0.1 messages=0 reason=tls-failed$'
+  grep -q 'smtpd: notice: session=[0-9]* event=tls-fail ip=127.0.0.1 reason="TLS handshake: ' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  grep -q 'tlsproxy: info: session=[0-9]* event=end reason=tls-failed in=0 out=0 detail="TLS handshake: ' \
+    "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  # No tlsproxy outlives its session (its argv names the home and session).
+  local id
+  id="$(log_session "$BATS_TEST_TMPDIR/SMTP_PORT.log" 'event=tls-fail')"
+  [ -n "$id" ]
+  ! pgrep -f "^tlsproxy -d $HOME_DIR $id "
+}
+
+@test "a 200 KiB message over STARTTLS is spooled byte for byte as over plain SMTP" {
+  run timeout 60 python3 - "$SMTP_PORT" "$BATS_TEST_TMPDIR/sent" <<'PY'
+import smtplib, ssl, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+lines = [b'Subject: big', b'']
+for i in range(3000):
+    lines.append((b'.leading dot %d ' % i if i % 7 == 0 else b'line %d ' % i) + bytes(range(33, 127)))
+body = b'\r\n'.join(lines) + b'\r\n'
+open(out, 'wb').write(body)
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+for tls in (False, True):
+    s = smtplib.SMTP('127.0.0.1', port, timeout=20)
+    s.ehlo('client.example')
+    if tls:
+        s.starttls(context=ctx)
+        s.ehlo('client.example')
+    print(s.sendmail('a@example.org', ['demo@localhost'], body) == {})
+    s.quit()
+PY
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$output" = $'True\nTrue' ]
+  [ "$(incoming_count)" -eq 2 ]
+  local f plain="" tls=""
+  for f in $(incoming_files); do
+    if grep -q $'^\t(using TLSv1.3 cipher TLS_AES_256_GCM_SHA384 bits 256)$' "$f"; then tls="$f"; else plain="$f"; fi
+  done
+  [ -n "$plain" ] && [ -n "$tls" ]
+  grep -q $'^\tby localhost (bbsmail) with ESMTPS id ' "$tls"
+  message_of "$plain" > "$BATS_TEST_TMPDIR/plain.msg"
+  message_of "$tls" > "$BATS_TEST_TMPDIR/tls.msg"
+  [ "$(wc -c < "$BATS_TEST_TMPDIR/tls.msg")" -gt 200000 ]
+  cmp "$BATS_TEST_TMPDIR/plain.msg" "$BATS_TEST_TMPDIR/tls.msg"
+}

@@ -1,13 +1,14 @@
-#define OPENSSL_SUPPRESS_DEPRECATED 1 /* low-level MD5/SHA-256: CRAM-MD5 states, no provider load */
+/* Our own MD5 and SHA-256 (md5.c, sha256.c) and the kernel's random bytes:
+ * the receivers verify passwords, and linking a crypto library only for
+ * that would put its start-up cost on every connection. */
 #include "password.h"
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/md5.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
+#include "md5.h"
+#include "sha256.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define PASSWORD_ITERATIONS 10000
 #define PASSWORD_SALT_BYTES 16
@@ -25,14 +26,25 @@ static void hex_encode(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
+static int hex_digit(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 static int hex_decode(const char *in, unsigned char *out, size_t n)
 {
 	size_t i;
 	int hi, lo;
 
 	for (i = 0; i < n; i++) {
-		hi = OPENSSL_hexchar2int((unsigned char)in[2 * i]);
-		lo = hi < 0 ? -1 : OPENSSL_hexchar2int((unsigned char)in[2 * i + 1]);
+		hi = hex_digit((unsigned char)in[2 * i]);
+		lo = hi < 0 ? -1 : hex_digit((unsigned char)in[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return 0;
 		out[i] = (unsigned char)(hi << 4 | lo);
@@ -40,56 +52,79 @@ static int hex_decode(const char *in, unsigned char *out, size_t n)
 	return in[2 * n] == 0 || in[2 * n] == '$';
 }
 
+/* Every byte is looked at, whatever differs first: the time does not tell
+ * how much of a guess was right. */
 int password_equal(const char *a, const char *b)
 {
-	size_t n = strlen(a);
+	size_t n = strlen(a), i;
+	volatile unsigned char diff = 0;
 
 	if (n != strlen(b))
 		return 0;
-	return CRYPTO_memcmp(a, b, n) == 0;
+	for (i = 0; i < n; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
 }
 
-/* PBKDF2-HMAC-SHA256 (RFC 8018 §5.2, one 32-byte block) on the one-shot
- * SHA-256 functions: the EVP route loads OpenSSL's provider machinery, which
- * costs every receiver ~2 MiB of RSS and ~1.4 ms per process. */
-static void hmac_sha256_keys(const char *key, size_t key_len, SHA256_CTX *inner, SHA256_CTX *outer)
+int password_random(void *out, size_t n)
 {
-	unsigned char block[SHA256_CBLOCK], ipad[SHA256_CBLOCK], opad[SHA256_CBLOCK];
+	unsigned char *p = out;
+	ssize_t r;
+
+	while (n) {
+		r = getrandom(p, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 1;
+}
+
+/* PBKDF2-HMAC-SHA256 (RFC 8018 §5.2, one 32-byte block).  The two HMAC
+ * key blocks are hashed once and their states copied for every iteration. */
+static void hmac_sha256_keys(const char *key, size_t key_len, struct sha256 *inner, struct sha256 *outer)
+{
+	unsigned char block[SHA256_BLOCK_BYTES], ipad[SHA256_BLOCK_BYTES], opad[SHA256_BLOCK_BYTES];
 	size_t i;
 
 	memset(block, 0, sizeof block);
-	if (key_len > SHA256_CBLOCK)
-		SHA256((const unsigned char *)key, key_len, block);
+	if (key_len > SHA256_BLOCK_BYTES)
+		sha256_digest(key, key_len, block);
 	else
 		memcpy(block, key, key_len);
-	for (i = 0; i < SHA256_CBLOCK; i++) {
+	for (i = 0; i < SHA256_BLOCK_BYTES; i++) {
 		ipad[i] = block[i] ^ 0x36;
 		opad[i] = block[i] ^ 0x5c;
 	}
-	SHA256_Init(inner);
-	SHA256_Update(inner, ipad, sizeof ipad);
-	SHA256_Init(outer);
-	SHA256_Update(outer, opad, sizeof opad);
-	OPENSSL_cleanse(block, sizeof block);
+	sha256_init(inner);
+	sha256_update(inner, ipad, sizeof ipad);
+	sha256_init(outer);
+	sha256_update(outer, opad, sizeof opad);
+	explicit_bzero(block, sizeof block);
+	explicit_bzero(ipad, sizeof ipad);
+	explicit_bzero(opad, sizeof opad);
 }
 
-static void hmac_sha256_finish(const SHA256_CTX *inner0, const SHA256_CTX *outer0, const unsigned char *data,
-			       size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
+static void hmac_sha256_finish(const struct sha256 *inner0, const struct sha256 *outer0, const unsigned char *data,
+			       size_t len, unsigned char out[SHA256_DIGEST_BYTES])
 {
-	SHA256_CTX c = *inner0;
+	struct sha256 c = *inner0;
 
-	SHA256_Update(&c, data, len);
-	SHA256_Final(out, &c);
+	sha256_update(&c, data, len);
+	sha256_final(&c, out);
 	c = *outer0;
-	SHA256_Update(&c, out, SHA256_DIGEST_LENGTH);
-	SHA256_Final(out, &c);
+	sha256_update(&c, out, SHA256_DIGEST_BYTES);
+	sha256_final(&c, out);
 }
 
 static int pbkdf2(const char *password, const unsigned char *salt, unsigned long iterations,
 		  unsigned char out[PASSWORD_HASH_BYTES])
 {
-	unsigned char first[PASSWORD_SALT_BYTES + 4], u[SHA256_DIGEST_LENGTH];
-	SHA256_CTX inner, outer;
+	unsigned char first[PASSWORD_SALT_BYTES + 4], u[SHA256_DIGEST_BYTES];
+	struct sha256 inner, outer;
 	unsigned long i;
 	size_t k;
 
@@ -105,8 +140,9 @@ static int pbkdf2(const char *password, const unsigned char *salt, unsigned long
 		for (k = 0; k < PASSWORD_HASH_BYTES; k++)
 			out[k] ^= u[k];
 	}
-	OPENSSL_cleanse(&inner, sizeof inner);
-	OPENSSL_cleanse(&outer, sizeof outer);
+	explicit_bzero(&inner, sizeof inner);
+	explicit_bzero(&outer, sizeof outer);
+	explicit_bzero(u, sizeof u);
 	return 1;
 }
 
@@ -115,7 +151,7 @@ int password_hash(const char *password, char out[PASSWORD_HASH_MAX_BYTES])
 	unsigned char salt[PASSWORD_SALT_BYTES], hash[PASSWORD_HASH_BYTES];
 	char salt_hex[2 * PASSWORD_SALT_BYTES + 1], hash_hex[2 * PASSWORD_HASH_BYTES + 1];
 
-	if (RAND_bytes(salt, sizeof salt) != 1 || !pbkdf2(password, salt, PASSWORD_ITERATIONS, hash))
+	if (!password_random(salt, sizeof salt) || !pbkdf2(password, salt, PASSWORD_ITERATIONS, hash))
 		return 0;
 	hex_encode(salt, sizeof salt, salt_hex);
 	hex_encode(hash, sizeof hash, hash_hex);
@@ -148,76 +184,73 @@ int password_verify(const char *password, const char *stored)
 }
 
 /* RFC 2104 with a 64-byte block; a longer key is first replaced by its MD5. */
-static void cram_pad_key(const char *password, unsigned char key[64])
+static void cram_pad_key(const char *password, unsigned char key[MD5_BLOCK_BYTES])
 {
 	size_t n = strlen(password);
 
-	memset(key, 0, 64);
-	if (n > 64)
-		MD5((const unsigned char *)password, n, key);
+	memset(key, 0, MD5_BLOCK_BYTES);
+	if (n > MD5_BLOCK_BYTES)
+		md5_digest(password, n, key);
 	else
 		memcpy(key, password, n);
 }
 
-static void md5_state_after_block(const unsigned char key[64], unsigned char pad, unsigned char out[16])
+/* The MD5 state words after one key block, little-endian, as Dovecot
+ * stores them. */
+static void md5_state_after_block(const unsigned char key[MD5_BLOCK_BYTES], unsigned char pad,
+				  unsigned char out[16])
 {
-	unsigned char block[64];
-	MD5_CTX ctx;
-	MD5_LONG words[4];
+	unsigned char block[MD5_BLOCK_BYTES];
+	struct md5 m;
 	int i;
 
-	for (i = 0; i < 64; i++)
+	for (i = 0; i < MD5_BLOCK_BYTES; i++)
 		block[i] = key[i] ^ pad;
-	MD5_Init(&ctx);
-	MD5_Update(&ctx, block, 64);
-	words[0] = ctx.A; words[1] = ctx.B; words[2] = ctx.C; words[3] = ctx.D;
-	for (i = 0; i < 4; i++) { /* little-endian, as Dovecot stores them */
-		out[4 * i] = (unsigned char)(words[i] & 0xff);
-		out[4 * i + 1] = (unsigned char)(words[i] >> 8 & 0xff);
-		out[4 * i + 2] = (unsigned char)(words[i] >> 16 & 0xff);
-		out[4 * i + 3] = (unsigned char)(words[i] >> 24 & 0xff);
-	}
-	OPENSSL_cleanse(block, sizeof block);
-	OPENSSL_cleanse(&ctx, sizeof ctx);
+	md5_init(&m);
+	md5_update(&m, block, sizeof block);
+	for (i = 0; i < 16; i++)
+		out[i] = (unsigned char)(m.state[i / 4] >> (8 * (i % 4)));
+	explicit_bzero(block, sizeof block);
+	explicit_bzero(&m, sizeof m);
 }
 
 void password_cram_precompute(const char *password, char out[PASSWORD_CRAM_HEX_BYTES + 1])
 {
-	unsigned char key[64], states[32];
+	unsigned char key[MD5_BLOCK_BYTES], states[32];
 
 	cram_pad_key(password, key);
 	md5_state_after_block(key, 0x36, states);
 	md5_state_after_block(key, 0x5c, states + 16);
 	hex_encode(states, sizeof states, out);
-	OPENSSL_cleanse(key, sizeof key);
+	explicit_bzero(key, sizeof key);
+	explicit_bzero(states, sizeof states);
 }
 
-static void md5_resume(MD5_CTX *ctx, const unsigned char state[16])
+static void cram_resume(struct md5 *m, const unsigned char state[16])
 {
-	MD5_LONG w[4];
+	uint32_t w[4];
 	int i;
 
 	for (i = 0; i < 4; i++)
-		w[i] = (MD5_LONG)state[4 * i] | (MD5_LONG)state[4 * i + 1] << 8
-		       | (MD5_LONG)state[4 * i + 2] << 16 | (MD5_LONG)state[4 * i + 3] << 24;
-	MD5_Init(ctx);
-	ctx->A = w[0]; ctx->B = w[1]; ctx->C = w[2]; ctx->D = w[3];
-	ctx->Nl = 512; /* one 64-byte block already absorbed */
+		w[i] = (uint32_t)state[4 * i] | (uint32_t)state[4 * i + 1] << 8 | (uint32_t)state[4 * i + 2] << 16
+		       | (uint32_t)state[4 * i + 3] << 24;
+	md5_resume(m, w, MD5_BLOCK_BYTES); /* one 64-byte block already absorbed */
 }
 
 int password_cram_digest(const char *cram_hex, const char *challenge, size_t challenge_len, char out[33])
 {
-	unsigned char states[32], inner[16], digest[16];
-	MD5_CTX ctx;
+	unsigned char states[32], inner[MD5_DIGEST_BYTES], digest[MD5_DIGEST_BYTES];
+	struct md5 m;
 
 	if (strlen(cram_hex) != PASSWORD_CRAM_HEX_BYTES || !hex_decode(cram_hex, states, sizeof states))
 		return 0;
-	md5_resume(&ctx, states);
-	MD5_Update(&ctx, challenge, challenge_len);
-	MD5_Final(inner, &ctx);
-	md5_resume(&ctx, states + 16);
-	MD5_Update(&ctx, inner, sizeof inner);
-	MD5_Final(digest, &ctx);
+	cram_resume(&m, states);
+	md5_update(&m, challenge, challenge_len);
+	md5_final(&m, inner);
+	cram_resume(&m, states + 16);
+	md5_update(&m, inner, sizeof inner);
+	md5_final(&m, digest);
 	hex_encode(digest, sizeof digest, out);
+	explicit_bzero(states, sizeof states);
 	return 1;
 }

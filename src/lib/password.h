@@ -11,7 +11,7 @@
 #define PASSWORD_HASH_MAX_BYTES 160
 #define PASSWORD_CRAM_HEX_BYTES 64      /* 2 states x 16 bytes, hex */
 
-/* 1 ok, 0 failed (RNG or OpenSSL error). */
+/* 1 ok, 0 failed (no random bytes). */
 int password_hash(const char *password, char out[PASSWORD_HASH_MAX_BYTES]);
 /* 1 matches, 0 not (constant time in the hash comparison). */
 int password_verify(const char *password, const char *stored_hash);
@@ -21,6 +21,8 @@ void password_cram_precompute(const char *password, char out[PASSWORD_CRAM_HEX_B
  * precomputed states.  1 ok, 0 malformed stored value. */
 int password_cram_digest(const char *cram_hex, const char *challenge, size_t challenge_len,
 			 char out[33]);
+/* n bytes from the kernel's random generator (getrandom(2)).  1 ok, 0 errno. */
+int password_random(void *out, size_t n);
 /* Constant-time comparison of two equal-length strings; 0 if lengths differ. */
 int password_equal(const char *a, const char *b);
 

@@ -3,8 +3,6 @@
 #include "password.h"
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -34,7 +32,7 @@ static enum sasl_result sasl_fail(struct sasl *s, enum sasl_fail_kind kind, cons
 	s->detail = detail;
 	s->step = SASL_STEP_FINISHED;
 	if (kind != SASL_FAIL_NONE)
-		OPENSSL_cleanse(&s->user, sizeof s->user);
+		explicit_bzero(&s->user, sizeof s->user);
 	return kind == SASL_FAIL_TEMPORARY ? SASL_TEMPFAIL : SASL_FAIL;
 }
 
@@ -181,7 +179,7 @@ static enum sasl_result cram_start(struct sasl *s, const struct buf *initial, in
 	(void)initial;
 	if (has_initial)
 		return sasl_fail(s, SASL_FAIL_SYNTAX, "CRAM-MD5 takes no initial response");
-	if (RAND_bytes(random, sizeof random) != 1)
+	if (!password_random(random, sizeof random))
 		return sasl_fail(s, SASL_FAIL_TEMPORARY, "no random bytes");
 	buf_truncate(&s->cram_challenge, 0);
 	if (!buf_catc(&s->cram_challenge, '<'))
@@ -232,7 +230,7 @@ static enum sasl_result cram_step(struct sasl *s, struct buf *response)
 				  expected))
 		return sasl_fail(s, SASL_FAIL_CREDENTIALS, "malformed stored CRAM-MD5 secret");
 	r = password_equal(digest, expected);
-	OPENSSL_cleanse(expected, sizeof expected);
+	explicit_bzero(expected, sizeof expected);
 	if (!r)
 		return sasl_fail(s, SASL_FAIL_CREDENTIALS, "bad digest");
 	return sasl_accept(s);
@@ -265,7 +263,7 @@ void sasl_set_login_prompts(struct sasl *s, const char *username_prompt, const c
 static void sasl_wipe(struct buf *b)
 {
 	if (b->data)
-		OPENSSL_cleanse(b->data, b->cap);
+		explicit_bzero(b->data, b->cap);
 	buf_free(b);
 }
 

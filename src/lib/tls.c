@@ -16,8 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define TLS_DEFAULT_CERT_FILE "etc/tls/cert.pem"
-#define TLS_DEFAULT_KEY_FILE "etc/tls/key.pem"
 #define TLS_ERROR_MAX_BYTES 256
 /* TLS 1.2 suites with forward secrecy only; TLS 1.3 keeps OpenSSL's set. */
 #define TLS_CIPHER_LIST "HIGH:!aNULL:!eNULL:!kRSA:!PSK:!SRP:!DSS:!MD5:!RC4:!3DES:!CAMELLIA:!ARIA"
@@ -52,54 +50,6 @@ static void tls_error(char *error, size_t size, const char *what, int err)
 }
 
 /* ---- configuration ---- */
-
-static int tls_path(const char *param, const char *ini, const char *fallback,
-		    char *out, size_t size)
-{
-	const char *p = param && *param ? param : ini && *ini ? ini : fallback;
-
-	if (!*p) {
-		*out = 0;
-		return 1;
-	}
-	if (*p == '/')
-		return (size_t)snprintf(out, size, "%s", p) < size;
-	return home_path(out, size, p);
-}
-
-int tls_server_paths(const struct mail_config *cfg, const struct smtpserver_conf *conf,
-		     char *cert, char *key, char *ca, size_t path_size, char *error, size_t error_size)
-{
-	const char *pc = conf ? smtpserver_conf_get(conf, "tls-cert-file") : NULL;
-	const char *pk = conf ? smtpserver_conf_get(conf, "tls-key-file") : NULL;
-	const char *pa = conf ? smtpserver_conf_get(conf, "tls-CAfile") : NULL;
-
-	if (!tls_path(pc, cfg->tls_cert_file, TLS_DEFAULT_CERT_FILE, cert, path_size)
-	    || !tls_path(pk, cfg->tls_key_file, TLS_DEFAULT_KEY_FILE, key, path_size)
-	    || !tls_path(pa, cfg->tls_ca_file, "", ca, path_size)) {
-		snprintf(error, error_size, "TLS file path too long");
-		return 0;
-	}
-	return 1;
-}
-
-static int tls_file_readable(const char *path, const char *what, char *error, size_t size)
-{
-	if (access(path, R_OK) == 0)
-		return 1;
-	snprintf(error, size, "unable to read %s %s: %s", what, path, strerror(errno));
-	return 0;
-}
-
-int tls_server_available(const struct mail_config *cfg, const struct smtpserver_conf *conf,
-			 char *error, size_t error_size)
-{
-	char cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
-
-	return tls_server_paths(cfg, conf, cert, key, ca, sizeof cert, error, error_size)
-	       && tls_file_readable(key, "key file", error, error_size)
-	       && tls_file_readable(cert, "certificate file", error, error_size);
-}
 
 /* The system openssl.cnf is not read: parsing it costs about 2.5 ms of CPU
  * per process (measured: 7.3 ms -> 4.7 ms for a context load), and every
@@ -153,59 +103,35 @@ fail:
 	return 0;
 }
 
-/* ZMailer's PARAM tls-dcert-file/tls-dkey-file: an optional second pair. */
-static int tls_context_load_second_pair(SSL_CTX *ctx, const struct smtpserver_conf *conf,
-					char *error, size_t size)
+static int tls_context_load_files(SSL_CTX *ctx, const struct tls_files *f, char *error, size_t size)
 {
-	const char *pc = conf ? smtpserver_conf_get(conf, "tls-dcert-file") : NULL;
-	const char *pk = conf ? smtpserver_conf_get(conf, "tls-dkey-file") : NULL;
-	char cert[PATH_MAX], key[PATH_MAX];
-
-	if ((!pc || !*pc) && (!pk || !*pk))
-		return 1;
-	if (!pc || !*pc || !pk || !*pk) {
-		snprintf(error, size, "tls-dcert-file and tls-dkey-file must be set together");
+	if (!tls_context_load_pair(ctx, f->cert, f->key, error, size))
 		return 0;
-	}
-	if (!tls_path(pc, "", "", cert, sizeof cert) || !tls_path(pk, "", "", key, sizeof key)) {
-		snprintf(error, size, "TLS file path too long");
+	/* ZMailer's PARAM tls-dcert-file/tls-dkey-file: an optional second pair. */
+	if (*f->dcert && !tls_context_load_pair(ctx, f->dcert, f->dkey, error, size))
 		return 0;
-	}
-	return tls_context_load_pair(ctx, cert, key, error, size);
-}
-
-static int tls_context_load_files(SSL_CTX *ctx, const struct smtpserver_conf *conf, const char *cert,
-				  const char *key, const char *ca, char *error, size_t size)
-{
-	if (!tls_context_load_pair(ctx, cert, key, error, size)
-	    || !tls_context_load_second_pair(ctx, conf, error, size))
-		return 0;
-	if (*ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+	if (*f->ca && SSL_CTX_load_verify_locations(ctx, f->ca, NULL) != 1) {
 		char what[PATH_MAX + 32];
 
-		snprintf(what, sizeof what, "unable to load CA file %s", ca);
+		snprintf(what, sizeof what, "unable to load CA file %s", f->ca);
 		tls_error(error, size, what, errno);
 		return 0;
 	}
 	return 1;
 }
 
-struct tls_context *tls_server_context(const struct mail_config *cfg, const struct smtpserver_conf *conf,
-				       char *error, size_t error_size)
+struct tls_context *tls_server_context_files(const struct tls_files *f, char *error, size_t error_size)
 {
-	char cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
 	struct tls_context *t;
 	SSL_CTX *ctx;
 
-	if (!tls_server_paths(cfg, conf, cert, key, ca, sizeof cert, error, error_size))
-		return NULL;
 	ctx = tls_library_init() ? SSL_CTX_new(TLS_server_method()) : NULL;
 	if (!ctx || !tls_context_defaults(ctx)) {
 		tls_error(error, error_size, "unable to set up TLS", ENOMEM);
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	if (!tls_context_load_files(ctx, conf, cert, key, ca, error, error_size)) {
+	if (!tls_context_load_files(ctx, f, error, error_size)) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -216,6 +142,20 @@ struct tls_context *tls_server_context(const struct mail_config *cfg, const stru
 		return NULL;
 	}
 	t->ssl_ctx = ctx;
+	return t;
+}
+
+struct tls_context *tls_server_context(const struct mail_config *cfg, const struct smtpserver_conf *conf,
+				       char *error, size_t error_size)
+{
+	struct tls_files *f = malloc(sizeof *f);
+	struct tls_context *t = NULL;
+
+	if (!f)
+		snprintf(error, error_size, "unable to set up TLS: %s", strerror(ENOMEM));
+	else if (tls_server_files(cfg, conf, f, error, error_size))
+		t = tls_server_context_files(f, error, error_size);
+	free(f);
 	return t;
 }
 
@@ -528,13 +468,6 @@ static struct tls_session *tls_session_of(const struct conn *c)
 }
 
 int tls_is_active(const struct conn *c) { return tls_session_of(c) != NULL; }
-
-int tls_implicit_from_env(void)
-{
-	const char *v = getenv(TLS_IMPLICIT_ENV);
-
-	return v && !strcmp(v, "1");
-}
 
 void tls_describe(const struct conn *c, char *out, size_t size)
 {

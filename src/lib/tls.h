@@ -1,8 +1,11 @@
-/* tls: the one module that knows OpenSSL.  smtpd and pop3d (server side,
- * one process per connection under tcpserver) and the SMTP client (client
- * side) call only these functions; everything else talks to a struct conn,
- * whose transport this module swaps for SSL_read/SSL_write once the
- * handshake is done.  bbsmail-tls(7) describes the configuration.
+/* tls: the one module that knows OpenSSL.  tlsproxy(8) (server side, the
+ * TLS helper of smtpd and pop3d) and the SMTP client (client side) call
+ * these functions; everything else talks to a struct conn, whose transport
+ * this module swaps for SSL_read/SSL_write once the handshake is done.
+ * bbsmail-tls(7) describes the configuration.  The file choice, the
+ * access(2) check and tls_implicit_from_env live in tlsfiles.c, which needs
+ * no OpenSSL: smtpd and pop3d use only those and hand the socket to
+ * tlsproxy (tlsproxy.h) for the handshake, so they never link OpenSSL.
  *
  * Files (first match wins; a relative path is relative to the home):
  *   certificate  PARAM tls-cert-file, mail.ini TLSCertFile, etc/tls/cert.pem
@@ -12,24 +15,14 @@
  *                next to the default EC pair)
  * (scripts/make-cert creates the two default files.)
  *
- * Server use, STARTTLS (RFC 3207) / STLS (RFC 2595):
- *   EHLO/CAPA:  advertise only if tls_server_available(cfg, conf, err, n)
- *               (a stat-only check, no file is parsed: cheap per connection)
- *   STARTTLS:   ctx = tls_server_context(cfg, conf, err, n);
- *               NULL -> log err, reply 454 4.7.0 (STLS: -ERR), carry on plain.
- *               reply "220 Ready to start TLS" (conn_puts, no flush needed);
- *               tls_server_start(c, ctx, &discarded, err, n):
- *               0 -> log err and end the session (the stream is unusable);
- *               1 -> reset the session state (RFC 3207 §4.2: forget HELO,
- *               MAIL, RCPT, AUTH) and read the next command through c.
- *               tls_context_free(ctx) may be called right after the start.
- *   QUIT:       tls_shutdown(c) after the last reply (it flushes first).
- *
- * Implicit TLS (SMTPS 465, POP3S 995, RFC 8314): the receiver is started with
- * argv flag -s or with BBSMAIL_IMPLICIT_TLS=1 in its environment (so the
- * tcpserver line stays simple) and calls tls_server_context() and
- * tls_server_start() before sending its greeting; when either fails it logs
- * the error and exits 111 without a greeting.
+ * Server use (tlsproxy(8), which runs one session and exits):
+ *   ctx = tls_server_context(cfg, conf, err, n);   NULL -> report err
+ *   tls_server_start(c, ctx, &discarded, err, n):  0 -> report err
+ *   then relay through c->transport; tls_shutdown(c) at the end.
+ * The receivers decide whether to offer STARTTLS/STLS with
+ * tls_server_available() (two access(2) calls, no file is parsed) and,
+ * for implicit TLS (SMTPS 465, POP3S 995, RFC 8314: argv flag -s or
+ * BBSMAIL_IMPLICIT_TLS=1), with tls_implicit_from_env().
  *
  * Protocol floor TLS 1.2, forward-secret AEAD/CBC ciphers, no compression, no
  * client-initiated renegotiation, no session tickets or cache (every
@@ -42,7 +35,14 @@
 #define BBSMAIL_TLS_H
 #include "config.h"
 #include "conn.h"
+#include <limits.h>
 #include <stddef.h>
+
+/* tlsfiles.c: the first non-empty of param, ini, fallback ("" stays "");
+ * a relative path is relative to the home.  1 ok, 0 too long. */
+int tls_path(const char *param, const char *ini, const char *fallback, char *out, size_t size);
+/* 1 when path is readable, else 0 with "unable to read <what> <path>: <why>". */
+int tls_file_readable(const char *path, const char *what, char *error, size_t size);
 
 /* Used when the conn has neither an idle timeout nor a deadline: a handshake
  * is always bounded. */
@@ -54,6 +54,16 @@
 
 struct tls_context; /* a loaded certificate and key: opaque */
 
+/* Every file a server context loads; "" for none (ca, the second pair). */
+struct tls_files {
+	char cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
+	char dcert[PATH_MAX], dkey[PATH_MAX];
+};
+
+/* All five after the precedence above (tlsfiles.c, no OpenSSL).  1 ok, 0
+ * with a message (a path too long, a second certificate without its key). */
+int tls_server_files(const struct mail_config *cfg, const struct smtpserver_conf *conf, struct tls_files *f,
+		     char *error, size_t error_size);
 /* The three paths (cert, key, CA; CA "" when none) after the precedence
  * above.  1 ok, 0 with a message (a path too long).  conf may be NULL. */
 int tls_server_paths(const struct mail_config *cfg, const struct smtpserver_conf *conf,
@@ -66,6 +76,8 @@ int tls_server_available(const struct mail_config *cfg, const struct smtpserver_
  * message naming the file and the reason. */
 struct tls_context *tls_server_context(const struct mail_config *cfg, const struct smtpserver_conf *conf,
 				       char *error, size_t error_size);
+/* The same from paths already chosen (tlsproxy(8) gets them in argv). */
+struct tls_context *tls_server_context_files(const struct tls_files *f, char *error, size_t error_size);
 void tls_context_free(struct tls_context *ctx);
 
 /* Flushes pending plaintext replies, throws away every byte the client sent

@@ -1,15 +1,14 @@
 /* AUTHORIZATION: USER/PASS and APOP, the LoginAttempt* policy (loginfail.h)
  * and the move into TRANSACTION (lock, snapshot, SMTP_AUTH_VIA_IP), shared
  * with AUTH (authsasl.c). */
-#define OPENSSL_SUPPRESS_DEPRECATED /* MD5(): the one-shot digest needs no provider set-up (memory, pop3d(8)) */
 #include "session.h"
 #include "authvia.h"
 #include "log.h"
 #include "loginfail.h"
+#include "md5.h"
 #include "password.h"
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/md5.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -123,21 +122,21 @@ static void login_open_mailbox(struct pop3_session *s, const char *method)
 /* APOP's digest: MD5(timestamp || secret) in lowercase hex (RFC 1939 §7). */
 static int apop_matches(const struct pop3_session *s, const char *digest)
 {
-	unsigned char md[MD5_DIGEST_LENGTH];
-	char hex[2 * MD5_DIGEST_LENGTH + 1], given[2 * MD5_DIGEST_LENGTH + 1];
-	MD5_CTX ctx;
+	unsigned char md[MD5_DIGEST_BYTES];
+	char hex[2 * MD5_DIGEST_BYTES + 1], given[2 * MD5_DIGEST_BYTES + 1];
+	struct md5 ctx;
 	size_t i;
 
-	if (strlen(digest) != 2 * MD5_DIGEST_LENGTH || !s->user.apop[0])
+	if (strlen(digest) != 2 * MD5_DIGEST_BYTES || !s->user.apop[0])
 		return 0;
-	for (i = 0; i < 2 * MD5_DIGEST_LENGTH; i++)
+	for (i = 0; i < 2 * MD5_DIGEST_BYTES; i++)
 		given[i] = (char)tolower((unsigned char)digest[i]);
 	given[i] = 0;
-	MD5_Init(&ctx);
-	MD5_Update(&ctx, s->timestamp, strlen(s->timestamp));
-	MD5_Update(&ctx, s->user.apop, strlen(s->user.apop));
-	MD5_Final(md, &ctx);
-	for (i = 0; i < MD5_DIGEST_LENGTH; i++)
+	md5_init(&ctx);
+	md5_update(&ctx, s->timestamp, strlen(s->timestamp));
+	md5_update(&ctx, s->user.apop, strlen(s->user.apop));
+	md5_final(&ctx, md);
+	for (i = 0; i < MD5_DIGEST_BYTES; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	return password_equal(hex, given);
 }

@@ -9,7 +9,6 @@
 #include "sasl.h"
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -65,7 +64,7 @@ static int nospam_rewrite(const char *mech, const struct buf *in, struct buf *ou
 static void auth_wipe(struct buf *b)
 {
 	if (b->data)
-		OPENSSL_cleanse(b->data, b->cap);
+		explicit_bzero(b->data, b->cap);
 	buf_free(b);
 }
 
@@ -203,7 +202,7 @@ static void auth_exchange(struct pop3_session *s, const char *mech, const char *
 	if (!s->done)
 		auth_finish(s, &x, r, method);
 	sasl_free(&x);
-	OPENSSL_cleanse(&x.user, sizeof x.user);
+	explicit_bzero(&x.user, sizeof x.user);
 	auth_wipe(&line);
 	auth_wipe(&rewritten);
 }

@@ -24,17 +24,13 @@ static struct pop3_session *die_session;
 
 /* A fatal error (unreadable mail.ini, out of memory) still tells the client,
  * before or after the greeting: "-ERR" is a valid refusal in both places.
- * Inside TLS it goes through TLS, never raw onto the socket. */
+ * Inside TLS fd 1 is the socketpair to tlsproxy(8), which encrypts it like
+ * any reply; the proxy ends when we do. */
 static void pop3_die_hook(int code)
 {
 	struct pop3_session *s = die_session;
 
 	(void)code;
-	if (s && s->tls_active) {
-		(void)conn_puts(&s->conn, POP3_DIE_MESSAGE); /* not xconn_puts: no second death */
-		pop3_tls_end(s);
-		return;
-	}
 	if (s)
 		(void)conn_flush(&s->conn);
 	(void)!write(1, POP3_DIE_MESSAGE, sizeof POP3_DIE_MESSAGE - 1);
@@ -86,6 +82,7 @@ static void session_setup(struct pop3_session *s)
 	struct timespec now;
 
 	memset(s, 0, sizeof *s);
+	tlsproxy_init(&s->tls_proxy);
 	/* The session id goes on every line, the configuration warnings too. */
 	snprintf(s->id, sizeof s->id, "%ld", (long)getpid());
 	log_set_session(s->id);

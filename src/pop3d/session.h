@@ -5,6 +5,7 @@
 #include "config.h"
 #include "conn.h"
 #include "mailbox.h"
+#include "tlsproxy.h"
 #include "userdb.h"
 
 /* RFC 2449 says 255 for commands; the issue asks for 1000, which also fits
@@ -40,6 +41,7 @@ struct pop3_session {
 	int tls_active;                /* the conn runs over TLS */
 	int tls_offer;                 /* 0 not checked yet, 1 key readable, -1 not */
 	int conf_loaded;               /* conf read (only when TLS is asked about) */
+	struct tlsproxy tls_proxy;     /* the helper that holds the key and the socket */
 	struct smtpserver_conf conf;   /* PARAM tls-* paths, bbsmail-tls(7) */
 };
 

@@ -1,4 +1,6 @@
-/* STLS (RFC 2595) and implicit TLS (POP3S, RFC 8314) over src/lib/tls.h.
+/* STLS (RFC 2595) and implicit TLS (POP3S, RFC 8314).  The TLS runs in
+ * tlsproxy(8) (src/lib/tlsproxy.h), which holds the key and the socket;
+ * pop3d goes on in plain text over the socketpair on fds 0/1.
  * The certificate and key are found as bbsmail-tls(7) says, PARAM tls-*
  * in smtpserver.conf first, so pop3d and smtpd always serve the same pair;
  * that file is read only when a session first asks about TLS. */
@@ -6,7 +8,10 @@
 #include "capa.h"
 #include "log.h"
 #include "tls.h"
+#include "tlsproxy.h"
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TLS_ERROR_MAX_BYTES 512
@@ -46,30 +51,59 @@ static int stls_offered(const struct pop3_session *s)
 }
 
 /* "TLSv1.3 cipher TLS_AES_256_GCM_SHA384 bits 256" as log fields. */
-static void tls_log_started(const struct pop3_session *s, const char *event, size_t discarded)
+static void tls_log_started(const struct pop3_session *s, const char *event, const char *info, size_t discarded)
 {
-	char info[256], version[64] = "-", cipher[128] = "-", bits[16] = "-";
+	char version[64] = "-", cipher[128] = "-", bits[16] = "-";
 
-	tls_describe(&s->conn, info, sizeof info);
 	(void)sscanf(info, "%63s cipher %127s bits %15s", version, cipher, bits);
 	log_info("event=%s ip=%s version=%s cipher=%s bits=%s discarded=%zu", event, s->remote_ip,
 		 version, cipher, bits, discarded);
 }
 
-/* 1 ok; 0 the stream is unusable (logged). */
-static int tls_handshake(struct pop3_session *s, struct tls_context *ctx, size_t *discarded)
+/* tlsproxy(8) loads the key; 1 when it holds it and waits for the client,
+ * 0 with the reason logged (the socket is still ours). */
+static int tls_proxy_ready(struct pop3_session *s)
 {
 	char error[TLS_ERROR_MAX_BYTES];
-	int ok = tls_server_start(&s->conn, ctx, discarded, error, sizeof error);
-	struct buf v = BUF_INIT;
+	struct tls_files *f = malloc(sizeof *f);
+	int ok = f && tls_server_files(&s->cfg, tls_conf(s), f, error, sizeof error)
+		 && tlsproxy_start(&s->tls_proxy, s->id, s->conn.idle_timeout_sec, s->conn.deadline_ms, f, error,
+				   sizeof error);
 
-	tls_context_free(ctx);
+	if (!f)
+		snprintf(error, sizeof error, "out of memory");
+	if (!ok)
+		log_warn("unable to start TLS: %s", error);
+	free(f);
+	return ok;
+}
+
+/* Flushes the +OK, throws away every byte that came with STLS
+ * (CVE-2011-0411), hands fds 0/1 to the proxy and waits for the handshake.
+ * 1 ok; 0 the stream is unusable (logged). */
+static int tls_handshake(struct pop3_session *s, const char *event)
+{
+	char error[TLS_ERROR_MAX_BYTES], info[256];
+	struct buf v = BUF_INIT;
+	size_t discarded = 0;
+	int ok;
+
+	if (!conn_flush(&s->conn)) {
+		snprintf(error, sizeof error, "unable to write before TLS: %s", strerror(errno));
+		ok = 0;
+	} else {
+		discarded = conn_buffered(&s->conn);
+		conn_discard_input(&s->conn);
+		ok = tlsproxy_attach(&s->tls_proxy, &s->conn, s->conn.idle_timeout_sec, info, sizeof info, error,
+				     sizeof error);
+	}
 	if (!ok) {
 		log_notice("event=tls-fail ip=%s reason=%s", s->remote_ip, xlog_value(&v, error));
 		buf_free(&v);
 		return 0;
 	}
 	s->tls_active = 1;
+	tls_log_started(s, event, info, discarded);
 	return 1;
 }
 
@@ -79,10 +113,6 @@ static int tls_handshake(struct pop3_session *s, struct tls_context *ctx, size_t
  * STLS is thrown away (CVE-2011-0411). */
 static void cmd_stls(struct pop3_session *s, const char *arg)
 {
-	char error[TLS_ERROR_MAX_BYTES];
-	struct tls_context *ctx;
-	size_t discarded = 0;
-
 	if (arg) {
 		pop3_err(s, "STLS takes no argument");
 		return;
@@ -91,11 +121,9 @@ static void cmd_stls(struct pop3_session *s, const char *arg)
 		pop3_err(s, "TLS already active");
 		return;
 	}
-	if (!tls_offerable(s) || !(ctx = tls_server_context(&s->cfg, tls_conf(s), error, sizeof error))) {
-		if (s->tls_offer > 0) {
-			log_warn("unable to start TLS: %s", error);
+	if (!tls_offerable(s) || !tls_proxy_ready(s)) {
+		if (s->tls_offer > 0)
 			s->tls_offer = -1; /* e.g. key and certificate differ: no longer in CAPA */
-		}
 		log_notice("event=stls-refused ip=%s reason=no-key", s->remote_ip);
 		pop3_err(s, "TLS not available on this server");
 		return;
@@ -104,11 +132,8 @@ static void cmd_stls(struct pop3_session *s, const char *arg)
 	memset(s->user_arg, 0, sizeof s->user_arg);
 	s->nospam = 0;
 	pop3_ok(s, "Begin TLS negotiation");
-	if (!tls_handshake(s, ctx, &discarded)) {
+	if (!tls_handshake(s, "stls"))
 		s->done = 1;
-		return;
-	}
-	tls_log_started(s, "stls", discarded);
 }
 
 static const struct pop3_command stls_command = { "STLS", POP3_STATE_AUTHORIZATION, cmd_stls };
@@ -123,23 +148,20 @@ void pop3_tls_register(void)
 int pop3_tls_implicit(struct pop3_session *s)
 {
 	char error[TLS_ERROR_MAX_BYTES];
-	struct tls_context *ctx = tls_server_context(&s->cfg, tls_conf(s), error, sizeof error);
-	size_t discarded = 0;
 
-	if (!ctx) {
+	/* Two access(2) calls spare a fork when the key is plainly missing. */
+	if (!tls_server_available(&s->cfg, tls_conf(s), error, sizeof error)) {
 		log_warn("unable to start TLS: %s", error);
 		return 0;
 	}
-	if (!tls_handshake(s, ctx, &discarded))
-		return 0;
-	tls_log_started(s, "tls", discarded);
-	return 1;
+	return tls_proxy_ready(s) && tls_handshake(s, "tls");
 }
 
 void pop3_tls_end(struct pop3_session *s)
 {
-	if (s->tls_active)
-		tls_shutdown(&s->conn);
+	(void)conn_flush(&s->conn);
+	(void)tlsproxy_finish(&s->tls_proxy);
 	if (s->conf_loaded)
 		smtpserver_conf_free(&s->conf);
+	s->conf_loaded = 0;
 }

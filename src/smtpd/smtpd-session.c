@@ -17,6 +17,7 @@ void session_init(struct smtp_session *s)
 	snprintf(s->log_id, sizeof s->log_id, "%ld", (long)getpid());
 	log_set_session(s->log_id);
 	conn_init(&s->conn, 0, 1);
+	tlsproxy_init(&s->tls_proxy);
 	s->remote_ip = "unknown";
 	s->local_ip = "unknown";
 	s->local_port = "0";

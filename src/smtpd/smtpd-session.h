@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "config.h"
 #include "conn.h"
+#include "tlsproxy.h"
 #include "resolve.h"
 #include "spool.h"
 #include "userdb.h"
@@ -87,7 +88,8 @@ struct smtp_session {
 	int tls_active;
 	int implicit_tls;           /* -s: SMTPS, TLS before the greeting */
 	int tls_offer;              /* 0 not yet checked, 1 STARTTLS offered, -1 not */
-	struct buf tls_info;        /* tls_describe() after the handshake */
+	struct buf tls_info;        /* "TLSv1.3 cipher X bits 256" after the handshake */
+	struct tlsproxy tls_proxy;  /* the helper that holds the key and the socket */
 	/* AUTH and relay (smtpd-auth.c, smtpd-submit.c) */
 	struct buf auth_user;       /* set only by a successful AUTH */
 	const char *auth_mech;

@@ -4,7 +4,10 @@
 #include "smtpd-commands.h"
 #include "smtpd-reply.h"
 #include "tls.h"
+#include "tlsproxy.h"
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TLS_ERROR_MAX_BYTES 512
@@ -42,16 +45,6 @@ static void log_tls_started(const struct smtp_session *s, const char *event, siz
 		 bits, discarded);
 }
 
-/* After the handshake: TLS state in the session; nothing from before counts. */
-static void tls_session_started(struct smtp_session *s)
-{
-	char info[256];
-
-	s->tls_active = 1;
-	tls_describe(&s->conn, info, sizeof info);
-	xbuf_copys(&s->tls_info, info);
-}
-
 /* RFC 3207 §4.2: forget HELO/EHLO, MAIL, RCPT and AUTH; a new EHLO is needed. */
 static void tls_session_reset(struct smtp_session *s)
 {
@@ -62,25 +55,57 @@ static void tls_session_reset(struct smtp_session *s)
 	smtpd_auth_forget(s);
 }
 
-/* Runs the handshake; 1 ok, 0 the stream is unusable (logged). */
-static int tls_handshake(struct smtp_session *s, struct tls_context *ctx, size_t *discarded)
+/* tlsproxy(8) loads the key; 1 when it holds it and waits for the client,
+ * 0 with the reason logged (the socket is still ours). */
+static int tls_proxy_ready(struct smtp_session *s)
 {
 	char error[TLS_ERROR_MAX_BYTES];
-	int ok = tls_server_start(&s->conn, ctx, discarded, error, sizeof error);
-	struct buf v = BUF_INIT;
+	struct tls_files *f = malloc(sizeof *f);
+	int ok = f && tls_server_files(&s->cfg, &s->conf, f, error, sizeof error)
+		 && tlsproxy_start(&s->tls_proxy, s->log_id, s->conn.idle_timeout_sec, s->session_deadline_ms, f,
+				   error, sizeof error);
 
-	tls_context_free(ctx);
+	if (!f)
+		snprintf(error, sizeof error, "out of memory");
+	if (!ok)
+		log_warn("unable to start TLS: %s", error);
+	free(f);
+	return ok;
+}
+
+/* Flushes what must still go out in plain text (the 220), throws away every
+ * byte the client sent before the handshake (CVE-2011-0411: they could be
+ * an attacker's and must never run inside TLS), hands fds 0/1 to the proxy
+ * and waits for the handshake.  1 ok, 0 the stream is unusable (logged). */
+static int tls_handshake(struct smtp_session *s, size_t *discarded)
+{
+	char error[TLS_ERROR_MAX_BYTES], info[256];
+	struct buf v = BUF_INIT;
+	int ok;
+
+	if (!conn_flush(&s->conn)) {
+		snprintf(error, sizeof error, "unable to write before TLS: %s", strerror(errno));
+		ok = 0;
+	} else {
+		*discarded = conn_buffered(&s->conn);
+		conn_discard_input(&s->conn);
+		ok = tlsproxy_attach(&s->tls_proxy, &s->conn, s->conn.idle_timeout_sec, info, sizeof info, error,
+				     sizeof error);
+	}
 	if (!ok) {
 		log_notice("event=tls-fail ip=%s reason=%s", s->remote_ip, xlog_value(&v, error));
 		buf_free(&v);
+		return 0;
 	}
-	return ok;
+	/* The session goes on in plain text over the socketpair; the proxy
+	 * encrypts it.  Nothing from before counts. */
+	s->tls_active = 1;
+	xbuf_copys(&s->tls_info, info);
+	return 1;
 }
 
 static void cmd_starttls(struct smtp_session *s, const char *arg)
 {
-	char error[TLS_ERROR_MAX_BYTES];
-	struct tls_context *ctx;
 	size_t discarded = 0;
 
 	if (*arg) {
@@ -91,9 +116,7 @@ static void cmd_starttls(struct smtp_session *s, const char *arg)
 		smtp_reply(s, 503, "5.5.1", "TLS already active");
 		return;
 	}
-	if (!s->policy.use_tls || !(ctx = tls_server_context(&s->cfg, &s->conf, error, sizeof error))) {
-		if (s->policy.use_tls)
-			log_warn("unable to start TLS: %s", error);
+	if (!s->policy.use_tls || !tls_proxy_ready(s)) {
 		s->tls_offer = -1; /* not offered again in this session */
 		smtp_reply(s, 454, "4.7.0", "TLS not available due to temporary reason");
 		smtp_log_reject(s, "STARTTLS", 454, "4.7.0", s->policy.use_tls ? "no-key" : "no-use-tls");
@@ -101,12 +124,11 @@ static void cmd_starttls(struct smtp_session *s, const char *arg)
 	}
 	tls_session_reset(s);
 	smtp_reply(s, 220, "2.0.0", "Ready to start TLS");
-	if (!tls_handshake(s, ctx, &discarded)) {
+	if (!tls_handshake(s, &discarded)) {
 		s->quit = 1;
 		s->close_reason = "tls-failed";
 		return;
 	}
-	tls_session_started(s);
 	log_tls_started(s, "starttls", discarded);
 }
 
@@ -122,22 +144,21 @@ void smtpd_tls_register(void)
 int smtpd_tls_implicit(struct smtp_session *s)
 {
 	char error[TLS_ERROR_MAX_BYTES];
-	struct tls_context *ctx = tls_server_context(&s->cfg, &s->conf, error, sizeof error);
 	size_t discarded = 0;
 
-	if (!ctx) {
+	/* Two access(2) calls spare a fork when the key is plainly missing. */
+	if (!tls_server_available(&s->cfg, &s->conf, error, sizeof error)) {
 		log_warn("unable to start TLS: %s", error);
 		return 0;
 	}
-	if (!tls_handshake(s, ctx, &discarded))
+	if (!tls_proxy_ready(s) || !tls_handshake(s, &discarded))
 		return 0;
-	tls_session_started(s);
 	log_tls_started(s, "tls", discarded);
 	return 1;
 }
 
 void smtpd_tls_end(struct smtp_session *s)
 {
-	if (s->tls_active)
-		tls_shutdown(&s->conn);
+	(void)conn_flush(&s->conn);
+	(void)tlsproxy_finish(&s->tls_proxy);
 }

@@ -42,13 +42,9 @@ static void smtpd_die_hook(int exit_code)
 		     (s->ext & SMTP_EXT_ENHANCED) ? "4.3.0 " : "", s->host ? s->host : "localhost");
 	if (n <= 0 || (size_t)n >= sizeof line)
 		return;
-	/* Inside TLS the 421 must go through the TLS layer, never raw. */
-	if (s->tls_active) {
-		(void)conn_put(&s->conn, line, (size_t)n); /* not xconn_put: no second death */
-		tls_shutdown(&s->conn);
-	} else {
-		(void)!write(s->conn.fd_out, line, (size_t)n);
-	}
+	/* Inside TLS fd 1 is the socketpair to tlsproxy, which encrypts the
+	 * 421 like any reply; the proxy ends when we do. */
+	(void)!write(s->conn.fd_out, line, (size_t)n);
 }
 
 static void sockaddr_text(const struct sockaddr_storage *ss, char *ip, size_t ip_size, char *port,
@@ -237,6 +233,7 @@ int main(int argc, char **argv)
 				    : (session.implicit_tls ? "smtps" : "smtp"));
 	if (session.implicit_tls) {
 		if (!smtpd_tls_implicit(&session)) {
+			smtpd_tls_end(&session);
 			log_info("event=close ip=%s messages=0 reason=tls-failed", session.remote_ip);
 			session_free(&session);
 			return EXIT_TEMPORARY;
