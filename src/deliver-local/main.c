@@ -308,7 +308,6 @@ static int deliver_flush(void *opaque, struct stage_job **jobs, size_t count)
 }
 
 static const struct stage_ops deliver_ops = {
-	.program = "deliver-local",
 	.channel_id = CHANNEL_LOCAL,
 	.needs_message = 1,
 	.open = deliver_open,

@@ -164,14 +164,6 @@ void stage_dirs_free(struct stage_dirs *dirs)
 	dirs->count = 0;
 }
 
-int stage_load_envelope(int fd, struct envelope *e)
-{
-	envelope_init(e);
-	if (!file_read_fd(fd, &e->storage))
-		return 0;
-	return envelope_parse(e);
-}
-
 int stage_mkdir(const char *path)
 {
 	return mkdir(path, 0700) == 0 || errno == EEXIST;

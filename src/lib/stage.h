@@ -73,11 +73,6 @@ int stage_was_attempted(int fd);
 /* Sets the mark.  1 ok, 0 errno. */
 int stage_mark_attempted(int fd);
 
-/* envelope_load from a claimed file's descriptor (no second open).
- * 1 ok, 0 errno (EBADMSG: malformed). */
-struct envelope;
-int stage_load_envelope(int fd, struct envelope *e);
-
 /* mkdir 0700 that accepts an existing directory.  1 ok, 0 errno. */
 int stage_mkdir(const char *path);
 
@@ -139,7 +134,6 @@ struct stage_job {
 
 struct stage_run;
 struct stage_ops {
-	const char *program;       /* log name, also set with log_set_program */
 	int channel_id;            /* CHANNEL_LOCAL, ...; 0: spool/incoming */
 	int needs_message;         /* load the message before work */
 	/* Once, before the first job (config, databases).  May die. */

@@ -258,7 +258,6 @@ static int route_flush(void *opaque, struct stage_job **jobs, size_t count)
 }
 
 static const struct stage_ops route_ops = {
-	.program = "route",
 	.channel_id = 0,
 	.needs_message = 0,
 	.open = route_open,
