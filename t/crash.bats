@@ -238,20 +238,50 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; ln "$2" "$BATS_TEST_TMPDIR/sn
 }
 
 # Batches (route(8), deliver-local(8)): a stage writes the outputs of many
-# inputs, fsyncs each directory they went to once, then retires the inputs.
-# kill_at_dir_fsync DIR STAGE: runs STAGE under strace, which kills it with
-# SIGKILL on entry to its first fsync of DIR (the batch's directory fsync);
-# fails unless the stage was killed.
-kill_at_dir_fsync() {
+# inputs, makes their data durable with one syncfs(2), renames or links them
+# into place, makes those entries durable with a second syncfs, and only
+# then retires the inputs.
+# kill_at_syncfs N STAGE: runs STAGE under strace, which kills it with
+# SIGKILL on entry to its Nth syncfs (1: outputs written, not in place;
+# 2: in place, entries not yet durable); fails unless it was killed.
+kill_at_syncfs() {
   local status=0
-  timeout 20 strace -f -qq -o /dev/null -P "$1" -e trace=fsync -e inject=fsync:signal=KILL \
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    timeout 20 strace -f -qq -o /dev/null -e trace=syncfs -e inject=syncfs:signal=KILL:when="$1" \
     "$LIBEXEC/$2" 2>/dev/null || status=$?
   [ "$status" -eq 137 ]
 }
 
-@test "state S2b: route killed after a batch's jobs, before their directory fsync" {
+@test "state S2a: route killed at its first syncfs (jobs written in spool/tmp, not renamed in)" {
   inject_many 1 3 demo sysop
-  kill_at_dir_fsync "$(SPOOL)/queue/local" route
+  kill_at_syncfs 1 route
+  [ "$(incoming_count)" -eq 3 ]
+  [ "$(job_count local)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/tmp" | wc -l)" -eq 6 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 6 ]
+  runq
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/tmp" | wc -l)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
+  check_delivered_once 2 1 3
+  check_delivered_once 1 1 3
+}
+
+@test "state S5b: deliver-local killed at its first syncfs (Maildir files in tmp/, not linked)" {
+  inject_many 1 3 demo
+  "$LIBEXEC/route" 2>/dev/null
+  kill_at_syncfs 1 deliver-local
+  [ "$(ls "$(SPOOL)/mailbox/2/tmp" | wc -l)" -eq 3 ]
+  [ "$(ls "$(SPOOL)/mailbox/2/new" | wc -l)" -eq 0 ]
+  [ "$(job_count local)" -eq 3 ]
+  runq
+  check_delivered_once 2 1 3
+  [ "$(ls "$(SPOOL)/mailbox/2/tmp" | wc -l)" -eq 0 ]
+}
+
+@test "state S2b: route killed after a batch's jobs are renamed in, before the syncfs of their entries" {
+  inject_many 1 3 demo sysop
+  kill_at_syncfs 2 route
   # every job is written and renamed, no input is retired yet
   [ "$(incoming_count)" -eq 3 ]
   [ "$(job_count local)" -eq 6 ]
@@ -266,7 +296,7 @@ kill_at_dir_fsync() {
 
 @test "state S2b: ... and a deliver-local ran on the jobs before the rerun" {
   inject_many 1 3 demo sysop
-  kill_at_dir_fsync "$(SPOOL)/queue/local" route
+  kill_at_syncfs 2 route
   "$LIBEXEC/deliver-local" 2>/dev/null
   [ "$(incoming_count)" -eq 3 ]
   run runq
@@ -276,9 +306,9 @@ kill_at_dir_fsync() {
   check_delivered_once 1 1 3
 }
 
-@test "state S2b: route killed at the fsync of spool/body (links made, jobs renamed in)" {
+@test "state S2b: ... the body links are there too, and the rerun leaves none behind" {
   inject_many 1 3 demo sysop
-  kill_at_dir_fsync "$(SPOOL)/body" route
+  kill_at_syncfs 2 route
   [ "$(incoming_count)" -eq 3 ]
   [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 6 ]
   runq
@@ -288,10 +318,10 @@ kill_at_dir_fsync() {
   check_delivered_once 1 1 3
 }
 
-@test "state S6b: deliver-local killed after a batch's links, before the new/ fsync" {
+@test "state S6b: deliver-local killed after a batch's links, before the syncfs of new/" {
   inject_many 1 3 demo
   "$LIBEXEC/route" 2>/dev/null
-  kill_at_dir_fsync "$(SPOOL)/mailbox/2/new" deliver-local
+  kill_at_syncfs 2 deliver-local
   # all three are linked into new/, no job is retired yet, each is marked
   [ "$(ls "$(SPOOL)/mailbox/2/new" | wc -l)" -eq 3 ]
   [ "$(job_count local)" -eq 3 ]
@@ -306,7 +336,7 @@ kill_at_dir_fsync() {
 @test "state S6b: ... and one link did not survive the crash" {
   inject_many 1 3 demo
   "$LIBEXEC/route" 2>/dev/null
-  kill_at_dir_fsync "$(SPOOL)/mailbox/2/new" deliver-local
+  kill_at_syncfs 2 deliver-local
   # the new/ entry of one delivery lost with the unsynced directory block
   grep -l 'X-Seq: 2$' "$(SPOOL)"/mailbox/2/new/* | xargs rm --
   run runq
@@ -317,13 +347,13 @@ kill_at_dir_fsync() {
   [ "$(ls "$(SPOOL)/mailbox/2/tmp" | wc -l)" -eq 0 ]
 }
 
-# Random kill points: each stage run gets SIGKILL after 1-20 ms, many times,
+# Random kill points: each stage run gets SIGKILL after 0.5-10 ms, many times,
 # while a reader moves delivered messages to cur/ now and then.
 kill_loop() {
   local limit="$1" i delay stage kills=0
   for ((i = 0; i < limit; i++)); do
     if [ "$(incoming_count)" -eq 0 ] && [ "$(job_count local)" -eq 0 ]; then break; fi
-    delay="0.0$(printf '%02d' $((RANDOM % 20 + 1)))"
+    delay="0.$(printf '%04d' $((RANDOM % 100 + 5)))"
     if ((RANDOM % 2)); then stage=route; else stage=deliver-local; fi
     timeout -s KILL "$delay" "$LIBEXEC/$stage" 2>/dev/null && true
     [ $? -eq 137 ] && kills=$((kills + 1))

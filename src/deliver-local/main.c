@@ -223,12 +223,12 @@ static enum stage_verdict deliver_work(void *opaque, struct stage_job *job)
 
 /* fsyncs and links one written file; adds its new/ to the directories to
  * fsync.  A failure defers the job. */
-static void deliver_finish(struct deliver_ctx *run, struct stage_job *job, struct deliver_pending *d)
+static void deliver_finish(struct deliver_ctx *run, struct stage_job *job, struct deliver_pending *d, int data_synced)
 {
 	char new_dir[PATH_MAX];
 
 	if (d->got == 0)
-		d->got = maildir_write_finish(&d->file, MAILDIR_DEFER_DIRSYNC);
+		d->got = maildir_write_finish(&d->file, MAILDIR_DEFER_DIRSYNC | (data_synced ? MAILDIR_DATA_SYNCED : 0));
 	if (d->got == 0) {
 		stage_report_errno(job, 0, errno, "unable to deliver to %s", d->file.mailbox);
 		return;
@@ -272,21 +272,25 @@ static void deliver_counts_update(struct deliver_ctx *run)
 	run->count_len = 0;
 }
 
-/* Makes the batch's deliveries durable (each file's fsync, the links, one
- * fsync per new/) before the driver retires any job. */
+/* Makes the batch's deliveries durable before the driver retires any job:
+ * one file_syncfs for every written file's data, then the links into new/,
+ * then stage_dirs_sync for the entries.  A message is never in new/ before
+ * its data is on disk. */
 static int deliver_flush(void *opaque, struct stage_job **jobs, size_t count)
 {
 	struct deliver_ctx *run = opaque;
+	char spool[PATH_MAX];
 	size_t i;
-	int synced;
+	int synced, data_synced;
 
+	data_synced = home_path(spool, sizeof spool, SPOOL_MAILBOX_DIR) && file_syncfs(spool);
 	for (i = 0; i < count; i++) {
 		struct deliver_pending *d = jobs[i]->data;
 		struct deliver_mailbox_count *c;
 		if (!d)
 			continue;
 		c = deliver_count_entry(run, d->file.mailbox);
-		deliver_finish(run, jobs[i], d);
+		deliver_finish(run, jobs[i], d, data_synced);
 		if (c && d->got == 1)
 			c->added++;
 	}

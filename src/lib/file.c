@@ -77,3 +77,16 @@ int file_read_fd(int fd, struct buf *b)
 		off += r;
 	}
 }
+
+int file_syncfs(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r, saved;
+
+	if (fd < 0)
+		return 0;
+	r = syncfs(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r == 0;
+}

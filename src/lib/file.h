@@ -17,4 +17,11 @@ int file_read_fd(int fd, struct buf *b);
  * durable.  1 ok, 0 errno. */
 int file_fsync_dir(const char *dir_path);
 
+/* Makes everything written to the filesystem holding path durable at
+ * once: file data, inodes and directory entries (syncfs(2)).  A batch of
+ * spool writes pays one wait instead of one fsync per file and directory,
+ * which on this disk are served one after the other.  1 ok, 0 errno (a
+ * writeback error since the last call is reported, Linux 5.8 and later). */
+int file_syncfs(const char *path);
+
 #endif

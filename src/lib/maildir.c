@@ -303,10 +303,11 @@ void maildir_write_abort(struct maildir_pending *p)
 	errno = saved;
 }
 
-/* fsync and close the tmp file (the caller removes it on failure). */
-static int maildir_sync_tmp(struct maildir_pending *p)
+/* fsync (unless already synced) and close the tmp file (the caller
+ * removes it on failure). */
+static int maildir_sync_tmp(struct maildir_pending *p, int synced)
 {
-	int fd = p->fd, ok = fsync(fd) == 0, saved = errno;
+	int fd = p->fd, ok = synced || fsync(fd) == 0, saved = errno;
 
 	p->fd = -1;
 	if (close(fd) != 0 && ok) {
@@ -326,7 +327,7 @@ int maildir_write_finish(struct maildir_pending *p, int flags)
 		maildir_write_abort(p);
 		return 0;
 	}
-	if (!maildir_sync_tmp(p))
+	if (!maildir_sync_tmp(p, flags & MAILDIR_DATA_SYNCED))
 		goto fail;
 	if (maildir_in_cur(p->mailbox, p->name, p->leftover))
 		already = 1;

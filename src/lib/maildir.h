@@ -48,6 +48,9 @@ int maildir_deliver(const char *mailbox, const char *unique_name, const char *he
  * new/ (the caller fsyncs it, once for many deliveries, before it counts
  * any of them as done); the answer 1 then means "linked, not yet durable". */
 #define MAILDIR_DEFER_DIRSYNC 1
+/* For maildir_write_finish: the caller has made the tmp file's data
+ * durable already (file_syncfs over a batch), so no fsync of it here. */
+#define MAILDIR_DATA_SYNCED 2
 int maildir_deliver_flags(const char *mailbox, const char *unique_name, const char *head, size_t head_len,
 			  const char *body, size_t body_len, int flags);
 

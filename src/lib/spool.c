@@ -260,9 +260,9 @@ int spool_make_skeleton(void)
 	return 1;
 }
 
-/* spool_file_commit without the directory fsync: a stage that writes many
- * files fsyncs each destination directory once afterwards (stage.h). */
-int spool_file_commit_nodirsync(struct spool_file *f)
+/* The commit's steps after the data is written: fsync unless the caller
+ * synced the filesystem already, close (checked), rename into place. */
+static int spool_file_finish(struct spool_file *f, int fsync_it)
 {
 	int fd = f->fd;
 
@@ -275,7 +275,7 @@ int spool_file_commit_nodirsync(struct spool_file *f)
 	/* A recycled file may be longer than what we wrote: cut its old tail. */
 	if (f->reused_size > (long long)f->size && ftruncate(fd, (off_t)f->size) != 0)
 		goto fail;
-	if (fsync(fd) != 0)
+	if (fsync_it && fsync(fd) != 0)
 		goto fail;
 	f->fd = -1;
 	if (close(fd) != 0) {
@@ -292,6 +292,11 @@ fail:
 	spool_file_abort(f);
 	return 0;
 }
+
+/* spool_file_commit without the directory fsync. */
+int spool_file_commit_nodirsync(struct spool_file *f) { return spool_file_finish(f, 1); }
+
+int spool_file_commit_synced(struct spool_file *f) { return spool_file_finish(f, 0); }
 
 /* spool_reuse_trash reads the trash once per process; a stage that has
  * just retired files calls this so its next writes recycle them. */

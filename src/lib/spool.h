@@ -47,6 +47,10 @@ int spool_file_commit(struct spool_file *f);
  * entry is durable only after the caller's file_fsync_dir(f->final_dir).
  * For stages that write many files and fsync each directory once. */
 int spool_file_commit_nodirsync(struct spool_file *f);
+/* The same for a file whose data the caller has already made durable with
+ * file_syncfs: close (checked) and rename into place, no fsync.  The
+ * directory entry is durable after the caller's next file_syncfs. */
+int spool_file_commit_synced(struct spool_file *f);
 /* Writes out the buffered data and starts its writeback without waiting;
  * the file is durable only after a commit.  1 ok, 0 errno. */
 int spool_file_start(struct spool_file *f);

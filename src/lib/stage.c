@@ -55,13 +55,26 @@ static int stage_create(struct spool_file *f, const char *dest_dir, const char *
 	return spool_file_create(f, dest_dir, name);
 }
 
+/* One file_syncfs makes the data of every file written since the last
+ * one durable; then each is renamed into place (its entry durable at the
+ * batch's stage_dirs_sync).  A file is never in place before its data is
+ * on disk. */
 static void stage_batch_commit_files(struct stage_batch *b)
 {
 	size_t i;
+	int synced;
 
+	if (!b->count)
+		return;
+	synced = file_syncfs(b->files[0].final_dir);
 	for (i = 0; i < b->count; i++) {
-		if (spool_file_commit_nodirsync(&b->files[i]) && stage_dirs_add(&b->dirs, b->files[i].final_dir))
+		if (!synced) {
+			int saved = errno;
+			spool_file_abort(&b->files[i]);
+			errno = saved;
+		} else if (spool_file_commit_synced(&b->files[i]) && stage_dirs_add(&b->dirs, b->files[i].final_dir)) {
 			continue;
+		}
 		if (!b->failed) {
 			b->failed = 1;
 			b->failed_errno = errno;
@@ -135,18 +148,19 @@ int stage_dirs_add(struct stage_dirs *dirs, const char *path)
 	return 1;
 }
 
+/* Every directory of the set is on the spool's filesystem, so one
+ * file_syncfs makes all their entries durable. */
 int stage_dirs_sync(struct stage_dirs *dirs)
 {
 	int ok = 1, saved = 0;
 	size_t i;
 
-	for (i = 0; i < dirs->count; i++) {
-		if (ok && !file_fsync_dir(dirs->paths[i])) {
-			ok = 0;
-			saved = errno;
-		}
-		free(dirs->paths[i]);
+	if (dirs->count && !file_syncfs(dirs->paths[0])) {
+		ok = 0;
+		saved = errno;
 	}
+	for (i = 0; i < dirs->count; i++)
+		free(dirs->paths[i]);
 	dirs->count = 0;
 	if (!ok)
 		errno = saved;

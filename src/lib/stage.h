@@ -28,14 +28,17 @@ struct stage_dirs {
 #define STAGE_DIRS_INIT { NULL, 0 }
 /* Adds an absolute directory path (once).  1 ok, 0 ENOMEM. */
 int stage_dirs_add(struct stage_dirs *dirs, const char *path);
-/* fsyncs every directory of the set and empties it.  1 when all are durable,
- * 0 errno (the set is emptied either way: the caller retires nothing). */
+/* Makes the entries of every directory of the set durable (one
+ * file_syncfs: they are all on the spool's filesystem) and empties it.  1
+ * when all are durable, 0 errno (the set is emptied either way: the caller
+ * retires nothing). */
 int stage_dirs_sync(struct stage_dirs *dirs);
 void stage_dirs_free(struct stage_dirs *dirs);
 
 /* A batch of output files: each is written and its writeback started at
- * once, and all are fsync'ed and renamed into place later, together (one
- * fsync after another costs about twice as much per file here).  At most
+ * once; later one file_syncfs makes all their data durable, they are
+ * renamed into place, and a second one makes the entries durable (one
+ * fsync after another is served one at a time by this disk).  At most
  * STAGE_BATCH_FILES_MAX stay open; more commit the earlier ones early. */
 #define STAGE_BATCH_FILES_MAX 64
 struct stage_batch {
