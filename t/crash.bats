@@ -47,7 +47,7 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; ln "$2" "$BATS_TEST_TMPDIR/sn
   "$LIBEXEC/route" 2>/dev/null
   [ "$(incoming_count)" -eq 0 ]          # S4: the job record and its body link
   [ "$(job_count local)" -eq 1 ]
-  [ "$(stat -c %h "$(SPOOL)/body/local-$id.0")" -eq 1 ]
+  [ "$(stat -c %h "$(SPOOL)/body/local-$id")" -eq 1 ]
   [ "$(ls "$(SPOOL)/trash" | wc -l)" -eq 0 ]   # the incoming name was unlinked
   [ "$(mailbox_count 2)" -eq 0 ]
   "$LIBEXEC/deliver-local" 2>/dev/null
@@ -57,21 +57,23 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; ln "$2" "$BATS_TEST_TMPDIR/sn
 }
 
 @test "state S2: route killed after some jobs (and a partial tmp job)" {
-  inject 1 demo sysop
+  inject 1 demo sysop a@example.org
   id="$(ls "$(SPOOL)/incoming")"
   snapshot in "$(SPOOL)/incoming/$id"
   "$LIBEXEC/route" 2>/dev/null
-  # back to: incoming present, job .0 done, job .1 half-written in tmp/
-  # and its body link not made yet
+  cp "$(SPOOL)/queue/remote/$id" "$BATS_TEST_TMPDIR/remote-job"
+  # back to: incoming present, the local job done, the remote job
+  # half-written in tmp/ and its body link not made yet
   ln "$BATS_TEST_TMPDIR/snap/in/$id" "$(SPOOL)/incoming/"
-  mv "$(SPOOL)/queue/local/$id.1" "$(SPOOL)/tmp/$id.1"
-  truncate -s 10 "$(SPOOL)/tmp/$id.1"
-  rm "$(SPOOL)/body/local-$id.1"
+  mv "$(SPOOL)/queue/remote/$id" "$(SPOOL)/tmp/remote-$id"
+  truncate -s 10 "$(SPOOL)/tmp/remote-$id"
+  rm "$(SPOOL)/body/remote-$id"
   runq
   check_delivered_once 2 1 1
   check_delivered_once 1 1 1
   [ "$(ls "$(SPOOL)/tmp" | wc -l)" -eq 0 ]
-  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
+  cmp "$BATS_TEST_TMPDIR/remote-job" "$(SPOOL)/queue/remote/$id"
+  [ "$(ls "$(SPOOL)/body")" = "remote-$id" ]
 }
 
 @test "state S3: route killed before retiring incoming, after deliver-local ran" {
@@ -257,8 +259,8 @@ kill_at_syncfs() {
   kill_at_syncfs 1 route
   [ "$(incoming_count)" -eq 3 ]
   [ "$(job_count local)" -eq 0 ]
-  [ "$(ls "$(SPOOL)/tmp" | wc -l)" -eq 6 ]
-  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 6 ]
+  [ "$(ls "$(SPOOL)/tmp" | wc -l)" -eq 3 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 3 ]
   runq
   [ "$(incoming_count)" -eq 0 ]
   [ "$(ls "$(SPOOL)/tmp" | wc -l)" -eq 0 ]
@@ -284,8 +286,8 @@ kill_at_syncfs() {
   kill_at_syncfs 2 route
   # every job is written and renamed, no input is retired yet
   [ "$(incoming_count)" -eq 3 ]
-  [ "$(job_count local)" -eq 6 ]
-  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 6 ]
+  [ "$(job_count local)" -eq 3 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 3 ]
   [ "$(find "$(SPOOL)/incoming" -type f -perm 0400 | wc -l)" -eq 3 ]
   runq
   [ "$(incoming_count)" -eq 0 ]
@@ -310,7 +312,7 @@ kill_at_syncfs() {
   inject_many 1 3 demo sysop
   kill_at_syncfs 2 route
   [ "$(incoming_count)" -eq 3 ]
-  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 6 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 3 ]
   runq
   [ "$(incoming_count)" -eq 0 ]
   [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]

@@ -29,7 +29,7 @@ routed_job() {
   run deliver
   file="$(ls "$(SPOOL)/mailbox/2/new")"
   size="$(stat -c %s "$(SPOOL)/mailbox/2/new/$file")"
-  [ "$file" = "$arrival.J${JOB//./_}.$(hostname | sed 's|/|\\057|g; s|:|\\072|g'),S=$size" ]
+  [ "$file" = "$arrival.J${JOB//./_}_u2.$(hostname | sed 's|/|\\057|g; s|:|\\072|g'),S=$size" ]
   [[ "$output" =~ ^"deliver-local: info: id=$JOB rcpt=demo@localhost channel=local result=delivered delay="[0-9]+" user=2 file=new/$file size=$size"$ ]]
 }
 
@@ -241,4 +241,45 @@ PY
   [ "$status" -eq 0 ]
   check_delivered_once 2 1 2
   [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
+}
+
+@test "deliver-local: one job for 20 users: 20 deliveries, one deferred user deferred alone, then delivered once" {
+  for i in $(seq 3 20); do bbsmail-user add "u$i" --password x >/dev/null; done
+  rcpts=(demo sysop); for i in $(seq 3 20); do rcpts+=("u$i"); done
+  inject 1 "${rcpts[@]}"
+  "$LIBEXEC/route" 2>/dev/null
+  [ "$(job_count local)" -eq 1 ]
+  JOB="$(ls "$(SPOOL)/queue/local")"
+  # user 7's mailbox cannot be made: only that recipient is deferred
+  mkdir -p "$(SPOOL)/mailbox"
+  echo "not a directory" > "$(SPOOL)/mailbox/7"
+  run deliver
+  [ "$status" -eq 111 ]
+  [ "$(echo "$output" | grep -c 'result=delivered')" -eq 19 ]
+  [ "$(echo "$output" | grep -c "id=$JOB rcpt=u7@localhost channel=local result=deferred")" -eq 1 ]
+  [ "$(deferred_count local)" -eq 1 ]
+  copy="$(find "$(SPOOL)/defer/local" -type f)"
+  [ "$(record_fields "$copy" | grep -c '^T')" -eq 1 ]
+  [ "$(record_fields "$copy" | grep '^T')" = "Tu7@localhost" ]
+  for u in 1 2 $(seq 3 6) $(seq 8 20); do [ "$(mailbox_count "$u")" -eq 1 ] || { echo "user $u"; false; }; done
+  rm "$(SPOOL)/mailbox/7"
+  run runq -f
+  [ "$status" -eq 0 ]
+  [ "$(mailbox_count 7)" -eq 1 ]
+  check_delivered_once 2 1 1
+  check_delivered_once 7 1 1
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/queue/local" | wc -l)" -eq 0 ]
+}
+
+@test "deliver-local: a job for 150 users keeps at most 64 files open at once" {
+  rcpts=()
+  for i in $(seq 3 152); do bbsmail-user add "u$i" --password x >/dev/null; rcpts+=("u$i"); done
+  inject 1 "${rcpts[@]}"
+  "$LIBEXEC/route" 2>/dev/null
+  # 100 descriptors: too few for one open file per recipient
+  run bash -c "ulimit -n 100; exec '$LIBEXEC/deliver-local'"
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | grep -c 'result=delivered')" -eq 150 ]
+  for u in $(seq 3 152); do [ "$(mailbox_count "$u")" -eq 1 ] || { echo "user $u"; false; }; done
 }

@@ -29,7 +29,7 @@ setup() { make_home; }
   "$LIBEXEC/route" 2>/dev/null
   run mailq
   [ "${#lines[@]}" -eq 2 ]
-  [ "$(mailq | cut -f1,4,5,6 | sort)" = "$id"$'\t<tester@localhost>\t<a@example.org>\tremote\n'"$id.0"$'\t<tester@localhost>\t<demo@localhost>\tlocal' ]
+  [ "$(mailq | cut -f1,4,5,6 | sort -t$'\t' -k4)" = "$id"$'\t<tester@localhost>\t<demo@localhost>\tlocal\n'"$id"$'\t<tester@localhost>\t<a@example.org>\tremote' ]
   run mailq -c
   [ "$output" = "2" ]
 }

@@ -8,21 +8,22 @@ setup() { make_home; }
 
 route() { "$LIBEXEC/route" "$@"; }
 
-@test "route: one local job per recipient, named <id>.<n>, with c/u tags" {
+@test "route: one local job per message, named <id>, every local user in it with c/u tags" {
   inject 1 demo sysop
   id="$(ls "$(SPOOL)/incoming")"
   run route
   [ "$status" -eq 0 ]
   [ "$(incoming_count)" -eq 0 ]
-  [ "$(ls "$(SPOOL)/queue/local" | sort | tr '\n' ' ')" = "$id.0 $id.1 " ]
-  run record_fields "$(SPOOL)/queue/local/$id.0"
+  [ "$(ls "$(SPOOL)/queue/local")" = "$id" ]
+  run record_fields "$(SPOOL)/queue/local/$id"
   [ "${lines[5]}" = "Tdemo@localhost" ]
   [ "${lines[6]}" = "clocal" ]
   [ "${lines[7]}" = "u2" ]
-  [ "${#lines[@]}" -eq 8 ]
-  run record_fields "$(SPOOL)/queue/local/$id.1"
-  [ "${lines[5]}" = "Tsysop@localhost" ]
-  [ "${lines[7]}" = "u1" ]
+  [ "${lines[8]}" = "Tsysop@localhost" ]
+  [ "${lines[9]}" = "clocal" ]
+  [ "${lines[10]}" = "u1" ]
+  [ "${#lines[@]}" -eq 11 ]
+  [ "$(ls "$(SPOOL)/body")" = "local-$id" ]
 }
 
 @test "route: the log lines" {
@@ -30,7 +31,7 @@ route() { "$LIBEXEC/route" "$@"; }
   id="$(ls "$(SPOOL)/incoming")"
   run route
   [ "${#lines[@]}" -eq 1 ]
-  [[ "${lines[0]}" =~ ^"route: info: id=$id rcpt=demo@localhost channel=local result=queued delay="[0-9]+" user=2 job=$id.0"$ ]]
+  [[ "${lines[0]}" =~ ^"route: info: id=$id rcpt=demo@localhost channel=local result=queued delay="[0-9]+" user=2 job=$id"$ ]]
 }
 
 @test "route: the message is not copied: the job's body link is the incoming file" {
@@ -39,11 +40,11 @@ route() { "$LIBEXEC/route" "$@"; }
   cp "$(SPOOL)/incoming/$id" "$BATS_TEST_TMPDIR/incoming"
   ino="$(stat -c %i "$(SPOOL)/incoming/$id")"
   route
-  # one inode, two links (one per job), the incoming name gone
-  [ "$(stat -c %i "$(SPOOL)/body/local-$id.0")" = "$ino" ]
-  [ "$(stat -c %i "$(SPOOL)/body/local-$id.1")" = "$ino" ]
-  [ "$(stat -c %h "$(SPOOL)/body/local-$id.0")" -eq 2 ]
-  cmp "$BATS_TEST_TMPDIR/incoming" "$(SPOOL)/body/local-$id.0"
+  # one inode, one link per job (here one local job for both users), the
+  # incoming name gone
+  [ "$(stat -c %i "$(SPOOL)/body/local-$id")" = "$ino" ]
+  [ "$(stat -c %h "$(SPOOL)/body/local-$id")" -eq 1 ]
+  cmp "$BATS_TEST_TMPDIR/incoming" "$(SPOOL)/body/local-$id"
   # the job records end at their end mark: no message in them
   python3 - "$(SPOOL)"/queue/local/* <<'EOF'
 import sys
@@ -129,12 +130,12 @@ EOF
 @test "route: a leftover spool/tmp job from a killed run is replaced" {
   inject 1 demo
   id="$(ls "$(SPOOL)/incoming")"
-  echo "half written" > "$(SPOOL)/tmp/$id.0"
+  echo "half written" > "$(SPOOL)/tmp/local-$id"
   run route
   [ "$status" -eq 0 ]
   [ "$(job_count local)" -eq 1 ]
-  [ ! -e "$(SPOOL)/tmp/$id.0" ]
-  run record_fields "$(SPOOL)/queue/local/$id.0"
+  [ ! -e "$(SPOOL)/tmp/local-$id" ]
+  run record_fields "$(SPOOL)/queue/local/$id"
   [ "${lines[0]}" = "V1" ]
 }
 
@@ -147,7 +148,7 @@ EOF
   wait $p1
   wait $p2
   [ "$(incoming_count)" -eq 0 ]
-  [ "$(job_count local)" -eq 120 ]
+  [ "$(job_count local)" -eq 60 ]
   [ "$(cat "$BATS_TEST_TMPDIR/r1" "$BATS_TEST_TMPDIR/r2" | grep -c 'result=queued')" -eq 120 ]
 }
 
@@ -179,9 +180,9 @@ EOF
   sleep 0.2
   "$LIBEXEC/route" 2>/dev/null
   [ "$(stat -c %a "$(SPOOL)/incoming/$b")" = "400" ]
-  [ "$(stat -c %a "$(SPOOL)/queue/local/$a.0")" = "600" ]
-  [ "$(stat -c %a "$(SPOOL)/body/local-$a.0")" = "400" ]   # the incoming file's inode
+  [ "$(stat -c %a "$(SPOOL)/queue/local/$a")" = "600" ]
+  [ "$(stat -c %a "$(SPOOL)/body/local-$a")" = "400" ]   # the incoming file's inode
   wait
   "$LIBEXEC/route" 2>/dev/null
-  [ "$(stat -c %a "$(SPOOL)/queue/local/$b.0")" = "400" ]
+  [ "$(stat -c %a "$(SPOOL)/queue/local/$b")" = "400" ]
 }

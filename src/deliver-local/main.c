@@ -1,5 +1,6 @@
-/* deliver-local: delivers each job of spool/queue/local/ (one recipient,
- * written by route) into the user's Maildir under spool/mailbox/<usernum>/
+/* deliver-local: delivers each job of spool/queue/local/ (one per message,
+ * written by route, each local user once) into each user's Maildir under
+ * spool/mailbox/<usernum>/
  * (deliver-local(8), spool(5)).  The Maildir name is derived from the job,
  * so a rerun after a crash between the delivery and the job's removal
  * finds the earlier delivery instead of making a second copy.  The scan,
@@ -25,13 +26,26 @@
 #define USAGE "deliver-local [-d DIR]"
 #define HOSTNAME_MAX_BYTES 256
 
-/* A job whose Maildir file is written (or was found from an earlier
- * attempt), waiting for the batch's fsyncs. */
+/* Maildir files open at once, across the batch's jobs: at this many the
+ * written ones are synced and linked early, so a job to 500 users needs
+ * no more descriptors than a batch of small ones. */
+#define DELIVER_OPEN_FILES_MAX 64
+
+/* One recipient's Maildir file, written (or found from an earlier
+ * attempt), waiting for the batch's syncs. */
 struct deliver_pending {
+	size_t rcpt;                      /* its index in the job */
 	unsigned long usernum;
 	size_t size;
 	int got;                          /* 0 written, to finish; 1, 2 as maildir_deliver */
 	struct maildir_pending file;      /* mailbox and name in both cases */
+};
+
+/* A job's files (job->data from work to flush). */
+struct deliver_files {
+	struct deliver_pending *files;
+	size_t count;
+	int listed;                       /* in the context's open_jobs */
 };
 
 /* A mailbox a batch delivers into: its state before the batch and how many
@@ -45,6 +59,9 @@ struct deliver_mailbox_count {
 
 struct deliver_ctx {
 	struct userdb db;
+	struct stage_job **open_jobs;             /* jobs with files not yet linked */
+	size_t open_job_count, open_job_cap;
+	size_t open_files;
 	struct deliver_mailbox_count *counts;     /* this batch's mailboxes */
 	size_t count_len;
 	int db_open;
@@ -87,11 +104,12 @@ static void deliver_open(void *opaque, struct stage_run *stage)
 	run->db_open = 1;
 }
 
-/* "<arrival>.J<job name with '.' as '_'>.<host>,S=<size>": the job name is
- * unique in the spool (queue id + recipient index), so the name is unique
- * in the Maildir and the same on every attempt at this job. */
+/* "<arrival>.J<job name with '.' as '_'>_u<user>.<host>,S=<size>": the
+ * job name is the queue id, unique in the spool, and route gives each user
+ * one recipient per message, so the name is unique in the Maildir and the
+ * same on every attempt (a deferred copy keeps the job's name). */
 static int deliver_unique_name(const struct deliver_ctx *run, const struct envelope *e, const char *job,
-			       size_t size, struct buf *name)
+			       unsigned long usernum, size_t size, struct buf *name)
 {
 	size_t i;
 
@@ -105,7 +123,7 @@ static int deliver_unique_name(const struct deliver_ctx *run, const struct envel
 			return 0;
 		xbuf_catc(name, c);
 	}
-	xbuf_catf(name, ".%s,S=%zu", run->host, size);
+	xbuf_catf(name, "_u%lu.%s,S=%zu", usernum, run->host, size);
 	return 1;
 }
 
@@ -116,18 +134,19 @@ static void deliver_head(const struct envelope *e, struct buf *head)
 	xbuf_catf(head, "Return-Path: <%s>\n", e->sender);
 }
 
-/* 1 when the user may receive; otherwise the failure is reported. */
-static int deliver_user_ok(struct deliver_ctx *run, struct stage_job *job, unsigned long usernum)
+/* 1 when the user of recipient i may receive; otherwise the failure is
+ * reported. */
+static int deliver_user_ok(struct deliver_ctx *run, struct stage_job *job, size_t i, unsigned long usernum)
 {
 	struct user u;
 	int got = userdb_get_by_number(&run->db, usernum, &u);
 
 	if (got < 0)
-		stage_report_errno(job, 0, errno, "unable to read the user database");
+		stage_report_errno(job, i, errno, "unable to read the user database");
 	else if (got == 0)
-		stage_report_failure(job, 0, 0, 550, "5.1.1", "no such user (user %lu was deleted)", usernum);
+		stage_report_failure(job, i, 0, 550, "5.1.1", "no such user (user %lu was deleted)", usernum);
 	else if (u.flags & USER_FLAG_DISABLED)
-		stage_report_failure(job, 0, 0, 550, "5.2.1", "mailbox disabled");
+		stage_report_failure(job, i, 0, 550, "5.2.1", "mailbox disabled");
 	return got > 0 && !(u.flags & USER_FLAG_DISABLED);
 }
 
@@ -164,82 +183,6 @@ static int deliver_mailbox(struct deliver_ctx *run, unsigned long usernum, char 
 	return 1;
 }
 
-/* Writes the Maildir file (fsync'ed and linked at flush), or notes the
- * earlier delivery found in cur/. */
-static enum stage_verdict deliver_start(struct stage_job *job, const char *mailbox,
-					const struct buf *name, const struct buf *head)
-{
-	struct deliver_pending *d = calloc(1, sizeof *d);
-
-	if (!d) {
-		stage_report_errno(job, 0, ENOMEM, "unable to deliver");
-		return STAGE_HOLD;
-	}
-	d->usernum = job->env->rcpt[0].usernum;
-	d->size = head->len + job->message_len;
-	d->file.fd = -1;
-	if (job->retry && deliver_found_in_cur(mailbox, name->data)) {
-		d->got = 2;
-		snprintf(d->file.mailbox, sizeof d->file.mailbox, "%s", mailbox);
-		snprintf(d->file.name, sizeof d->file.name, "%s", name->data);
-	} else if (!maildir_write_begin(&d->file, mailbox, name->data, head->data, head->len, job->message,
-				       job->message_len)) {
-		stage_report_errno(job, 0, errno, "unable to deliver to %s", mailbox);
-		free(d);
-		return STAGE_HOLD;
-	}
-	job->data = d;
-	return STAGE_HOLD;
-}
-
-static enum stage_verdict deliver_work(void *opaque, struct stage_job *job)
-{
-	struct deliver_ctx *run = opaque;
-	const struct envelope *e = job->env;
-	const struct envelope_rcpt *r = &e->rcpt[0];
-	char mailbox[PATH_MAX];
-	struct buf head = BUF_INIT, name = BUF_INIT;
-	enum stage_verdict verdict = STAGE_HOLD;
-
-	if (e->rcpt_count != 1 || !r->channel || strcmp(r->channel, "local") != 0 || r->usernum == 0) {
-		job->why = "job is not one local recipient";
-		return STAGE_QUARANTINE;
-	}
-	if (!deliver_user_ok(run, job, r->usernum))
-		return STAGE_HOLD;
-	deliver_head(e, &head);
-	if (!deliver_unique_name(run, e, job->name, head.len + job->message_len, &name)) {
-		job->why = "job name unusable in a Maildir";
-		verdict = STAGE_QUARANTINE;
-	} else if (!deliver_mailbox(run, r->usernum, mailbox, sizeof mailbox)) {
-		stage_report_errno(job, 0, errno, "unable to deliver to %s", mailbox);
-	} else {
-		verdict = deliver_start(job, mailbox, &name, &head);
-	}
-	buf_free(&head);
-	buf_free(&name);
-	return verdict;
-}
-
-/* fsyncs and links one written file; adds its new/ to the directories to
- * fsync.  A failure defers the job. */
-static void deliver_finish(struct deliver_ctx *run, struct stage_job *job, struct deliver_pending *d, int data_synced)
-{
-	char new_dir[PATH_MAX];
-
-	if (d->got == 0)
-		d->got = maildir_write_finish(&d->file, MAILDIR_DEFER_DIRSYNC | (data_synced ? MAILDIR_DATA_SYNCED : 0));
-	if (d->got == 0) {
-		stage_report_errno(job, 0, errno, "unable to deliver to %s", d->file.mailbox);
-		return;
-	}
-	if ((size_t)snprintf(new_dir, sizeof new_dir, "%s/new", d->file.mailbox) >= sizeof new_dir
-	    || !stage_dirs_add(&run->dirs, new_dir)) {
-		d->got = 0;
-		stage_report_errno(job, 0, errno ? errno : ENAMETOOLONG, "unable to sync %s", d->file.mailbox);
-	}
-}
-
 /* The batch's entry for a mailbox, its "before" state taken on first
  * sight (before any of the batch's links into it). */
 static struct deliver_mailbox_count *deliver_count_entry(struct deliver_ctx *run, const char *mailbox)
@@ -272,40 +215,182 @@ static void deliver_counts_update(struct deliver_ctx *run)
 	run->count_len = 0;
 }
 
+/* A new file entry for recipient i of the job; the job joins the list of
+ * those with open files.  NULL when out of memory. */
+static struct deliver_pending *deliver_add_file(struct deliver_ctx *run, struct stage_job *job, size_t i)
+{
+	struct deliver_files *f = job->data;
+	struct deliver_pending *grown;
+
+	if (!f) {
+		if (!(f = calloc(1, sizeof *f)))
+			return NULL;
+		job->data = f;
+	}
+	if (!f->listed) {
+		struct stage_job **jobs = run->open_jobs;
+		if (run->open_job_count == run->open_job_cap) {
+			size_t cap = run->open_job_cap ? run->open_job_cap * 2 : 16;
+			if (!(jobs = realloc(run->open_jobs, cap * sizeof *jobs)))
+				return NULL;
+			run->open_jobs = jobs;
+			run->open_job_cap = cap;
+		}
+		run->open_jobs[run->open_job_count++] = job;
+		f->listed = 1;
+	}
+	if (!(grown = realloc(f->files, (f->count + 1) * sizeof *grown)))
+		return NULL;
+	f->files = grown;
+	grown = &f->files[f->count++];
+	memset(grown, 0, sizeof *grown);
+	grown->rcpt = i;
+	grown->usernum = job->env->rcpt[i].usernum;
+	grown->file.fd = -1;
+	return grown;
+}
+
+/* fsyncs (unless synced) and links one written file; adds its new/ to the
+ * directories to sync.  A failure is the recipient's. */
+static void deliver_finish(struct deliver_ctx *run, struct stage_job *job, struct deliver_pending *d, int data_synced)
+{
+	struct deliver_mailbox_count *c = deliver_count_entry(run, d->file.mailbox);
+	char new_dir[PATH_MAX];
+
+	d->got = maildir_write_finish(&d->file, MAILDIR_DEFER_DIRSYNC | (data_synced ? MAILDIR_DATA_SYNCED : 0));
+	if (d->got == 0) {
+		stage_report_errno(job, d->rcpt, errno, "unable to deliver to %s", d->file.mailbox);
+		return;
+	}
+	if ((size_t)snprintf(new_dir, sizeof new_dir, "%s/new", d->file.mailbox) >= sizeof new_dir
+	    || !stage_dirs_add(&run->dirs, new_dir)) {
+		d->got = 0;
+		stage_report_errno(job, d->rcpt, errno ? errno : ENAMETOOLONG, "unable to sync %s", d->file.mailbox);
+		return;
+	}
+	if (c && d->got == 1)
+		c->added++;
+}
+
+/* Every written file not yet linked: one file_syncfs for all their data,
+ * then the links into new/ (their entries become durable at flush).  A
+ * message is never in new/ before its data is on disk. */
+static void deliver_finish_open(struct deliver_ctx *run)
+{
+	char spool[PATH_MAX];
+	size_t i, j;
+	int data_synced;
+
+	if (!run->open_job_count)
+		return;
+	data_synced = home_path(spool, sizeof spool, SPOOL_MAILBOX_DIR) && file_syncfs(spool);
+	for (i = 0; i < run->open_job_count; i++) {
+		struct deliver_files *f = run->open_jobs[i]->data;
+		for (j = 0; f && j < f->count; j++)
+			if (f->files[j].got == 0 && f->files[j].file.fd >= 0)
+				deliver_finish(run, run->open_jobs[i], &f->files[j], data_synced);
+		if (f)
+			f->listed = 0;
+	}
+	run->open_job_count = 0;
+	run->open_files = 0;
+}
+
+/* Writes recipient i's Maildir file (synced and linked later), or notes
+ * the earlier delivery found in cur/. */
+static void deliver_start(struct deliver_ctx *run, struct stage_job *job, size_t i, const char *mailbox,
+			  const struct buf *name, const struct buf *head)
+{
+	struct deliver_pending *d = deliver_add_file(run, job, i);
+
+	if (!d) {
+		stage_report_errno(job, i, ENOMEM, "unable to deliver");
+		return;
+	}
+	d->size = head->len + job->message_len;
+	if (job->retry && deliver_found_in_cur(mailbox, name->data)) {
+		d->got = 2;
+		snprintf(d->file.mailbox, sizeof d->file.mailbox, "%s", mailbox);
+		snprintf(d->file.name, sizeof d->file.name, "%s", name->data);
+		return;
+	}
+	if (!maildir_write_begin(&d->file, mailbox, name->data, head->data, head->len, job->message,
+				 job->message_len)) {
+		stage_report_errno(job, i, errno, "unable to deliver to %s", mailbox);
+		((struct deliver_files *)job->data)->count--;
+		return;
+	}
+	if (++run->open_files >= DELIVER_OPEN_FILES_MAX)
+		deliver_finish_open(run);
+}
+
+/* One recipient: the user, the mailbox, the file. */
+static void deliver_recipient(struct deliver_ctx *run, struct stage_job *job, size_t i, const struct buf *head,
+			      struct buf *name)
+{
+	unsigned long usernum = job->env->rcpt[i].usernum;
+	char mailbox[PATH_MAX];
+
+	if (!deliver_user_ok(run, job, i, usernum))
+		return;
+	if (!deliver_unique_name(run, job->env, job->name, usernum, head->len + job->message_len, name)) {
+		stage_report_failure(job, i, 0, 554, "5.3.0", "job name unusable in a Maildir");
+		return;
+	}
+	if (!deliver_mailbox(run, usernum, mailbox, sizeof mailbox)) {
+		stage_report_errno(job, i, errno, "unable to deliver to %s", mailbox);
+		return;
+	}
+	deliver_start(run, job, i, mailbox, name, head);
+}
+
+static enum stage_verdict deliver_work(void *opaque, struct stage_job *job)
+{
+	struct deliver_ctx *run = opaque;
+	const struct envelope *e = job->env;
+	struct buf head = BUF_INIT, name = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < e->rcpt_count; i++) {
+		const struct envelope_rcpt *r = &e->rcpt[i];
+		if (!r->channel || strcmp(r->channel, "local") != 0 || r->usernum == 0) {
+			job->why = "job holds a recipient that is not local";
+			return STAGE_QUARANTINE;
+		}
+	}
+	deliver_head(e, &head);
+	for (i = 0; i < e->rcpt_count; i++)
+		deliver_recipient(run, job, i, &head, &name);
+	buf_free(&head);
+	buf_free(&name);
+	return STAGE_HOLD;
+}
+
 /* Makes the batch's deliveries durable before the driver retires any job:
- * one file_syncfs for every written file's data, then the links into new/,
- * then stage_dirs_sync for the entries.  A message is never in new/ before
- * its data is on disk. */
+ * the files still open are synced and linked, then stage_dirs_sync makes
+ * every new/ entry durable. */
 static int deliver_flush(void *opaque, struct stage_job **jobs, size_t count)
 {
 	struct deliver_ctx *run = opaque;
-	char spool[PATH_MAX];
-	size_t i;
-	int synced, data_synced;
+	size_t i, j;
+	int synced;
 
-	data_synced = home_path(spool, sizeof spool, SPOOL_MAILBOX_DIR) && file_syncfs(spool);
-	for (i = 0; i < count; i++) {
-		struct deliver_pending *d = jobs[i]->data;
-		struct deliver_mailbox_count *c;
-		if (!d)
-			continue;
-		c = deliver_count_entry(run, d->file.mailbox);
-		deliver_finish(run, jobs[i], d, data_synced);
-		if (c && d->got == 1)
-			c->added++;
-	}
+	deliver_finish_open(run);
 	synced = stage_dirs_sync(&run->dirs);
 	if (synced)
 		deliver_counts_update(run);
 	run->count_len = 0;
 	for (i = 0; i < count; i++) {
-		struct deliver_pending *d = jobs[i]->data;
-		if (d && d->got)
-			stage_report_done(jobs[i], 0, "local", d->got == 2 ? "already-delivered" : "delivered",
-					  "user=%lu file=new/%s size=%zu", d->usernum, d->file.name, d->size);
-		if (d && d->got == 0)
-			maildir_write_abort(&d->file);
-		free(d);
+		struct deliver_files *f = jobs[i]->data;
+		for (j = 0; f && j < f->count; j++) {
+			struct deliver_pending *d = &f->files[j];
+			if (d->got)
+				stage_report_done(jobs[i], d->rcpt, "local", d->got == 2 ? "already-delivered" : "delivered",
+						  "user=%lu file=new/%s size=%zu", d->usernum, d->file.name, d->size);
+		}
+		if (f)
+			free(f->files);
+		free(f);
 		jobs[i]->data = NULL;
 	}
 	return synced;
@@ -332,5 +417,6 @@ int main(int argc, char **argv)
 		userdb_close(&run.db);
 	stage_dirs_free(&run.dirs);
 	free(run.counts);
+	free(run.open_jobs);
 	return code;
 }

@@ -112,12 +112,17 @@ int spool_reuse_trash(const char *path, long long *old_size)
 
 int spool_file_create(struct spool_file *f, const char *dest_dir, const char *name)
 {
+	return spool_file_create_named(f, dest_dir, name, name);
+}
+
+int spool_file_create_named(struct spool_file *f, const char *dest_dir, const char *name, const char *tmp_name)
+{
 	char rel[PATH_MAX];
 
 	memset(f, 0, sizeof *f);
 	f->fd = -1;
 	f->reused_size = -1;
-	if ((size_t)snprintf(rel, sizeof rel, "%s/%s", SPOOL_TMP_DIR, name) >= sizeof rel
+	if ((size_t)snprintf(rel, sizeof rel, "%s/%s", SPOOL_TMP_DIR, tmp_name) >= sizeof rel
 	    || !home_path(f->tmp_path, sizeof f->tmp_path, rel)
 	    || !home_path(f->final_dir, sizeof f->final_dir, dest_dir)
 	    || (size_t)snprintf(f->final_path, sizeof f->final_path, "%s/%s", f->final_dir, name)

@@ -39,6 +39,9 @@ struct spool_file {
  * file from the trash is reused when there is one (spool_reuse_trash).
  * 1 ok, 0 errno (EEXIST when spool/tmp/<name> exists). */
 int spool_file_create(struct spool_file *f, const char *dest_dir, const char *name);
+/* The same with another name in spool/tmp/ (two files of one name bound
+ * for different directories, e.g. a message's jobs of two channels). */
+int spool_file_create_named(struct spool_file *f, const char *dest_dir, const char *name, const char *tmp_name);
 int spool_file_write(struct spool_file *f, const void *data, size_t len);
 /* write all, fsync, close (checked), rename into place, fsync the directory.
  * Only after 1 is the file durable.  On 0 the tmp file is removed. */

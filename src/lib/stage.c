@@ -46,13 +46,24 @@ skip:
 	return -1;
 }
 
+/* The file goes through spool/tmp/<last part of dest_dir>-<name>: a
+ * message's jobs of different channels share their name, and the tmp name
+ * stays the same on every attempt, so a leftover is recognised. */
 static int stage_create(struct spool_file *f, const char *dest_dir, const char *name)
 {
-	if (spool_file_create(f, dest_dir, name))
+	const char *slash = strrchr(dest_dir, '/');
+	char tmp_name[NAME_MAX + 1];
+
+	if ((size_t)snprintf(tmp_name, sizeof tmp_name, "%s-%s", slash ? slash + 1 : dest_dir, name)
+	    >= sizeof tmp_name) {
+		errno = ENAMETOOLONG;
+		return 0;
+	}
+	if (spool_file_create_named(f, dest_dir, name, tmp_name))
 		return 1;
 	if (errno != EEXIST || unlink(f->tmp_path) != 0)
 		return 0;
-	return spool_file_create(f, dest_dir, name);
+	return spool_file_create_named(f, dest_dir, name, tmp_name);
 }
 
 /* One file_syncfs makes the data of every file written since the last

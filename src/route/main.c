@@ -1,10 +1,11 @@
 /* route: resolves every recipient of each message in spool/incoming/ and
  * writes the per-channel jobs into spool/queue/<channel>/ (route(8),
  * spool(5)).  The message itself is not copied: each job is a small record
- * plus a hard link to the incoming file (body.h).  Local jobs hold one
- * recipient each and are named "<id>.<n>" after the recipient's index, so
- * a rerun after a crash rewrites the same names and deliver-local's
- * deterministic Maildir names catch any earlier delivery.  The scan,
+ * plus a hard link to the incoming file (body.h).  Every channel gets one
+ * job per message, named "<id>", holding all its recipients (each local
+ * user once), so a rerun after a crash rewrites the same job and
+ * deliver-local's Maildir names, derived from the job and the user, catch
+ * any earlier delivery.  The scan,
  * claims, batching, bounces and result lines are the stage driver's
  * (stage.h). */
 #include "body.h"
@@ -133,27 +134,8 @@ static int route_seen_user(struct route_message *msg, unsigned long usernum)
 	return 0;
 }
 
-static int route_local(struct route_ctx *r, struct route_message *msg, size_t index,
-		       const struct resolve_result *res)
-{
-	struct envelope_rcpt rcpt = msg->job->env->rcpt[index];
-	char job_name[SPOOL_ID_MAX_BYTES + 64];
-
-	if (route_seen_user(msg, res->usernum)) {
-		stage_report_done(msg->job, index, "local", "duplicate", "user=%lu", res->usernum);
-		return 1;
-	}
-	rcpt.channel = "local";
-	rcpt.usernum = res->usernum;
-	rcpt.target = NULL;
-	snprintf(job_name, sizeof job_name, "%s.%zu", msg->job->name, index);
-	if (!route_write_job(r, msg, "local", job_name, &rcpt, 1))
-		return 0;
-	stage_report_done(msg->job, index, "local", "queued", "user=%lu job=%s", res->usernum, job_name);
-	return 1;
-}
-
-/* Remote, board, qwk, fido: collected now, written once per channel later. */
+/* Collected now, written as one job per channel later: a message to 500
+ * local users is one job record and one body link, not 500. */
 static void route_collect(struct route_message *msg, size_t index, const struct resolve_result *res)
 {
 	struct envelope_rcpt rcpt = msg->job->env->rcpt[index], *grown;
@@ -161,7 +143,8 @@ static void route_collect(struct route_message *msg, size_t index, const struct 
 
 	rcpt.channel = channel_name((int)res->channel);
 	rcpt.usernum = res->usernum;
-	rcpt.target = route_keep_string(msg, res->target.data ? res->target.data : "");
+	rcpt.target = res->channel == RESOLVE_LOCAL ? NULL
+						    : route_keep_string(msg, res->target.data ? res->target.data : "");
 	grown = realloc(msg->by_channel[slot], (msg->by_channel_count[slot] + 1) * sizeof *grown);
 	grown_index = grown ? realloc(msg->index_of[slot], (msg->by_channel_count[slot] + 1) * sizeof *grown_index)
 			    : NULL;
@@ -196,8 +179,8 @@ static int route_recipient(struct route_ctx *r, struct route_message *msg, size_
 		 * the driver turns it into a bounce job. */
 		stage_report_failure(msg->job, index, 0, res.code, res.enhanced, "%s",
 				     res.reason.data ? res.reason.data : "");
-	} else if (res.channel == RESOLVE_LOCAL) {
-		ok = route_local(r, msg, index, &res);
+	} else if (res.channel == RESOLVE_LOCAL && route_seen_user(msg, res.usernum)) {
+		stage_report_done(msg->job, index, "local", "duplicate", "user=%lu", res.usernum);
 	} else {
 		route_collect(msg, index, &res);
 	}
@@ -219,6 +202,11 @@ static int route_write_channel_jobs(struct route_ctx *r, struct route_message *m
 		for (i = 0; i < msg->by_channel_count[slot]; i++) {
 			struct buf target = BUF_INIT;
 			const char *t = msg->by_channel[slot][i].target;
+			if (slot == CHANNEL_LOCAL) {
+				stage_report_done(msg->job, msg->index_of[slot][i], channel, "queued", "user=%lu job=%s",
+						  msg->by_channel[slot][i].usernum, msg->job->name);
+				continue;
+			}
 			/* The target comes from the client's address: one quoted field. */
 			if (!log_quote(&target, t, strlen(t)) || !buf_catc(&target, 0))
 				die_nomem();
