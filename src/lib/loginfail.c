@@ -131,7 +131,13 @@ int loginfail_record(const char *ip, time_t now, unsigned long *count)
 	GDBM_FILE f;
 	int ok = 0;
 
-	if (!loginfail_key(ip, keytext, &key) || !(f = loginfail_open(1)))
+	if (count)
+		*count = 0;
+	/* A session without a client address (over a pipe) is not counted,
+	 * as lookups and clears of it find nothing stored. */
+	if (!loginfail_key(ip, keytext, &key))
+		return errno == EINVAL;
+	if (!(f = loginfail_open(1)))
 		return 0;
 	if (loginfail_fetch(f, key, now, &st, &tm) < 0)
 		goto done;

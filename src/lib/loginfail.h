@@ -28,8 +28,9 @@ struct loginfail_state {
 };
 
 /* Adds one failure for ip at now; *count (may be NULL) gets the new count.
- * 1 ok, 0 errno (EINVAL: ip is not an address literal, such as the
- * "local" or "unknown" of a session on a pipe, which is never counted). */
+ * 1 ok (also for an ip that is not an address literal, such as the "local"
+ * or "unknown" of a session on a pipe, which is never counted: *count 0),
+ * 0 errno. */
 int loginfail_record(const char *ip, time_t now, unsigned long *count);
 /* The readers below treat a non-literal ip as one with nothing
  * remembered, which is true: nothing is ever stored for it. */
