@@ -37,8 +37,8 @@ struct route_ctx {
 	struct stage_batch jobs;    /* job records not yet durable */
 };
 
-/* Per message: the recipients of each non-local channel (with their index
- * in the message), and the local users already given a job. */
+/* Per message: the recipients of each channel (with their index in the
+ * message), and the local users already in the local job. */
 struct route_message {
 	struct stage_job *job;
 	struct envelope_rcpt *by_channel[ROUTE_CHANNEL_SLOTS];
