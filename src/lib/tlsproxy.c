@@ -219,14 +219,35 @@ static int tlsproxy_parse_ok(const char *line, char *info, size_t size)
 	return (size_t)snprintf(info, size, "%s cipher %s bits %s", version, cipher, bits) < size;
 }
 
-int tlsproxy_attach(struct tlsproxy *p, struct conn *c, int idle_sec, char *info, size_t info_size,
-		    char *error, size_t error_size)
+int tlsproxy_start_server(struct tlsproxy *p, const struct mail_config *cfg, const struct smtpserver_conf *conf,
+			  const char *session, int idle_sec, long long deadline_ms, char *error, size_t error_size)
+{
+	/* Five paths of PATH_MAX: not on the receiver's stack. */
+	struct tls_files *f = malloc(sizeof *f);
+	int ok = f && tls_server_files(cfg, conf, f, error, error_size)
+		 && tlsproxy_start(p, session, idle_sec, deadline_ms, f, error, error_size);
+
+	if (!f)
+		snprintf(error, error_size, "out of memory");
+	free(f);
+	return ok;
+}
+
+int tlsproxy_attach(struct tlsproxy *p, struct conn *c, int idle_sec, size_t *discarded, char *info,
+		    size_t info_size, char *error, size_t error_size)
 {
 	char line[TLSPROXY_STATUS_MAX_BYTES];
 	long long wait_sec = (idle_sec > 0 ? idle_sec : TLS_HANDSHAKE_DEFAULT_TIMEOUT_SEC) + TLSPROXY_GRACE_SEC;
 	int ok;
 
 	*info = 0;
+	*discarded = 0;
+	if (!conn_flush(c)) {
+		snprintf(error, error_size, "unable to write before TLS: %s", strerror(errno));
+		return 0;
+	}
+	*discarded = conn_buffered(c);
+	conn_discard_input(c);
 	if (dup2(p->fd, 0) < 0 || dup2(p->fd, 1) < 0) {
 		snprintf(error, error_size, "unable to hand the connection to tlsproxy: %s", strerror(errno));
 		p->attached = 1; /* fd 0 may already be it */

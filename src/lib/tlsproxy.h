@@ -9,8 +9,11 @@
  *                      "ready" (the receiver may say 220 / +OK) or
  *                      "fail <reason>" (454 / -ERR, the session goes on plain:
  *                      the receiver still holds the socket).
- *   tlsproxy_attach()  after the 220/+OK is flushed: the receiver's end of
- *                      the socketpair replaces fds 0 and 1, so the socket
+ *   tlsproxy_attach()  flushes the 220/+OK, throws away every byte the
+ *                      client sent before the handshake (CVE-2011-0411:
+ *                      they must never be read as if sent under TLS),
+ *                      then the receiver's end of the socketpair replaces
+ *                      fds 0 and 1, so the socket
  *                      now lives only in the proxy, which runs the handshake
  *                      and answers "ok <version> <cipher> <bits>" or
  *                      "fail <reason>".  From then on fds 0/1 carry the
@@ -54,14 +57,21 @@ void tlsproxy_init(struct tlsproxy *p);
  * not start); it has been reaped and the receiver still owns the socket. */
 int tlsproxy_start(struct tlsproxy *p, const char *session, int idle_sec, long long deadline_ms,
 		   const struct tls_files *files, char *error, size_t error_size);
-/* The caller has flushed c (220 / +OK is on the wire) and thrown away its
- * buffered input.  Moves the proxy's socketpair end onto fds 0 and 1 and
- * waits for the handshake: 1 with info "TLSv1.3 cipher TLS_AES_256_GCM_SHA384
- * bits 256" (the form of tls_describe), 0 with a message.  In both cases
- * fds 0/1 no longer are the network socket.  c keeps its fds (0 and 1);
- * anything the proxy relays after its status line stays in c's buffer. */
-int tlsproxy_attach(struct tlsproxy *p, struct conn *c, int idle_sec, char *info, size_t info_size,
-		    char *error, size_t error_size);
+/* The same with the server's files chosen from mail.ini and smtpserver.conf
+ * (tls_server_files; conf may be NULL), as both receivers start it. */
+struct mail_config;
+struct smtpserver_conf;
+int tlsproxy_start_server(struct tlsproxy *p, const struct mail_config *cfg, const struct smtpserver_conf *conf,
+			  const char *session, int idle_sec, long long deadline_ms, char *error, size_t error_size);
+/* Flushes c (the 220 / +OK goes out in plain text), discards the input c
+ * has buffered (*discarded says how many bytes, for the log), moves the
+ * proxy's socketpair end onto fds 0 and 1 and waits for the handshake: 1
+ * with info "TLSv1.3 cipher TLS_AES_256_GCM_SHA384 bits 256" (the form of
+ * tls_describe), 0 with a message.  Once past the flush, fds 0/1 no longer
+ * are the network socket.  c keeps its fds (0 and 1); anything the proxy
+ * relays after its status line stays in c's buffer. */
+int tlsproxy_attach(struct tlsproxy *p, struct conn *c, int idle_sec, size_t *discarded, char *info,
+		    size_t info_size, char *error, size_t error_size);
 /* Ends the session: closes fds 0/1 so the proxy sees EOF, sends its
  * close_notify and exits; waits for it (TLSPROXY_EXIT_WAIT_MS, then
  * SIGKILL).  Returns the proxy's exit status, -1 when it was killed or

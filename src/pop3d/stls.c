@@ -65,39 +65,25 @@ static void tls_log_started(const struct pop3_session *s, const char *event, con
 static int tls_proxy_ready(struct pop3_session *s)
 {
 	char error[TLS_ERROR_MAX_BYTES];
-	struct tls_files *f = malloc(sizeof *f);
-	int ok = f && tls_server_files(&s->cfg, tls_conf(s), f, error, sizeof error)
-		 && tlsproxy_start(&s->tls_proxy, s->id, s->conn.idle_timeout_sec, s->conn.deadline_ms, f, error,
-				   sizeof error);
+	int ok = tlsproxy_start_server(&s->tls_proxy, &s->cfg, tls_conf(s), s->id, s->conn.idle_timeout_sec,
+				       s->conn.deadline_ms, error, sizeof error);
 
-	if (!f)
-		snprintf(error, sizeof error, "out of memory");
 	if (!ok)
 		log_warn("unable to start TLS: %s", error);
-	free(f);
 	return ok;
 }
 
-/* Flushes the +OK, throws away every byte that came with STLS
- * (CVE-2011-0411), hands fds 0/1 to the proxy and waits for the handshake.
- * 1 ok; 0 the stream is unusable (logged). */
+/* Hands the session to the proxy, which flushes the +OK and throws away
+ * every byte that came with STLS, and waits for the handshake.  1 ok; 0
+ * the stream is unusable (logged). */
 static int tls_handshake(struct pop3_session *s, const char *event)
 {
 	char error[TLS_ERROR_MAX_BYTES], info[256];
 	struct buf v = BUF_INIT;
 	size_t discarded = 0;
-	int ok;
 
-	if (!conn_flush(&s->conn)) {
-		snprintf(error, sizeof error, "unable to write before TLS: %s", strerror(errno));
-		ok = 0;
-	} else {
-		discarded = conn_buffered(&s->conn);
-		conn_discard_input(&s->conn);
-		ok = tlsproxy_attach(&s->tls_proxy, &s->conn, s->conn.idle_timeout_sec, info, sizeof info, error,
-				     sizeof error);
-	}
-	if (!ok) {
+	if (!tlsproxy_attach(&s->tls_proxy, &s->conn, s->conn.idle_timeout_sec, &discarded, info, sizeof info,
+			     error, sizeof error)) {
 		log_notice("event=tls-fail ip=%s reason=%s", s->remote_ip, xlog_value(&v, error));
 		buf_free(&v);
 		return 0;

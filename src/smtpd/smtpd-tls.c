@@ -60,39 +60,24 @@ static void tls_session_reset(struct smtp_session *s)
 static int tls_proxy_ready(struct smtp_session *s)
 {
 	char error[TLS_ERROR_MAX_BYTES];
-	struct tls_files *f = malloc(sizeof *f);
-	int ok = f && tls_server_files(&s->cfg, &s->conf, f, error, sizeof error)
-		 && tlsproxy_start(&s->tls_proxy, s->log_id, s->conn.idle_timeout_sec, s->session_deadline_ms, f,
-				   error, sizeof error);
+	int ok = tlsproxy_start_server(&s->tls_proxy, &s->cfg, &s->conf, s->log_id, s->conn.idle_timeout_sec,
+				       s->session_deadline_ms, error, sizeof error);
 
-	if (!f)
-		snprintf(error, sizeof error, "out of memory");
 	if (!ok)
 		log_warn("unable to start TLS: %s", error);
-	free(f);
 	return ok;
 }
 
-/* Flushes what must still go out in plain text (the 220), throws away every
- * byte the client sent before the handshake (CVE-2011-0411: they could be
- * an attacker's and must never run inside TLS), hands fds 0/1 to the proxy
- * and waits for the handshake.  1 ok, 0 the stream is unusable (logged). */
+/* Hands the session to the proxy, which flushes the 220 and throws away
+ * what the client sent before the handshake, and waits for the handshake.
+ * 1 ok, 0 the stream is unusable (logged). */
 static int tls_handshake(struct smtp_session *s, size_t *discarded)
 {
 	char error[TLS_ERROR_MAX_BYTES], info[256];
 	struct buf v = BUF_INIT;
-	int ok;
 
-	if (!conn_flush(&s->conn)) {
-		snprintf(error, sizeof error, "unable to write before TLS: %s", strerror(errno));
-		ok = 0;
-	} else {
-		*discarded = conn_buffered(&s->conn);
-		conn_discard_input(&s->conn);
-		ok = tlsproxy_attach(&s->tls_proxy, &s->conn, s->conn.idle_timeout_sec, info, sizeof info, error,
-				     sizeof error);
-	}
-	if (!ok) {
+	if (!tlsproxy_attach(&s->tls_proxy, &s->conn, s->conn.idle_timeout_sec, discarded, info, sizeof info, error,
+			     sizeof error)) {
 		log_notice("event=tls-fail ip=%s reason=%s", s->remote_ip, xlog_value(&v, error));
 		buf_free(&v);
 		return 0;
