@@ -16,7 +16,6 @@
 #include "spool.h"
 #include "stage.h"
 #include "userdb.h"
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,25 +147,6 @@ static int deliver_user_ok(struct deliver_ctx *run, struct stage_job *job, size_
 	else if (u.flags & USER_FLAG_DISABLED)
 		stage_report_failure(job, i, 0, 550, "5.2.1", "mailbox disabled");
 	return got > 0 && !(u.flags & USER_FLAG_DISABLED);
-}
-
-/* After an interrupted attempt, a reader may have renamed the earlier
- * delivery to cur/<name>:2,<any flags>; maildir_deliver only tries the two
- * usual names, so look at the whole of cur/ in that rare case. */
-static int deliver_found_in_cur(const char *mailbox, const char *name)
-{
-	char dir[PATH_MAX];
-	size_t len = strlen(name);
-	struct dirent *d;
-	int found = 0;
-	DIR *dh;
-
-	if ((size_t)snprintf(dir, sizeof dir, "%s/cur", mailbox) >= sizeof dir || !(dh = opendir(dir)))
-		return 0;
-	while (!found && (d = readdir(dh)))
-		found = strncmp(d->d_name, name, len) == 0 && d->d_name[len] == ':';
-	closedir(dh);
-	return found;
 }
 
 /* The user's Maildir path, created if missing.  Consecutive jobs for one
@@ -308,7 +288,9 @@ static void deliver_start(struct deliver_ctx *run, struct stage_job *job, size_t
 		return;
 	}
 	d->size = head->len + job->message_len;
-	if (job->retry && deliver_found_in_cur(mailbox, name->data)) {
+	/* After an interrupted attempt a reader may have renamed the earlier
+	 * delivery to cur/<name>:2,<any flags>. */
+	if (job->retry && maildir_found_in_cur(mailbox, name->data, 1)) {
 		d->got = 2;
 		snprintf(d->file.mailbox, sizeof d->file.mailbox, "%s", mailbox);
 		snprintf(d->file.name, sizeof d->file.name, "%s", name->data);

@@ -188,11 +188,7 @@ void maildir_count_added(const char *mailbox, const struct maildir_stamp *before
 		maildir_cache_write(mailbox, count + added, &after);
 }
 
-/* 1 when cur/ holds "<name>:2,<flags>", i.e. a reader already moved this
- * delivery out of new/.  The two names a POP3 reader leaves are tried with a
- * stat each; the full scan runs only when asked (an interrupted earlier
- * attempt), so the common path costs two failed stats. */
-static int maildir_in_cur(const char *mailbox, const char *name, int scan)
+int maildir_found_in_cur(const char *mailbox, const char *name, int scan)
 {
 	static const char *flags[] = { ":2,", ":2,S" };
 	char path[PATH_MAX];
@@ -329,7 +325,7 @@ int maildir_write_finish(struct maildir_pending *p, int flags)
 	}
 	if (!maildir_sync_tmp(p, flags & MAILDIR_DATA_SYNCED))
 		goto fail;
-	if (maildir_in_cur(p->mailbox, p->name, p->leftover))
+	if (maildir_found_in_cur(p->mailbox, p->name, p->leftover))
 		already = 1;
 	else if (link(tmp_path, new_path) != 0) {
 		if (errno != EEXIST)

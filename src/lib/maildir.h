@@ -44,6 +44,11 @@ void maildir_count_added(const char *mailbox, const struct maildir_stamp *before
 int maildir_deliver(const char *mailbox, const char *unique_name, const char *head, size_t head_len,
 		    const char *body, size_t body_len);
 
+/* 1 when cur/ holds "<name>:2,<flags>", i.e. a reader already moved this
+ * delivery out of new/.  The two names a POP3 reader leaves are tried with a
+ * stat each; with scan, the whole of cur/ is read for any flags (after an
+ * interrupted attempt), so the common path costs two failed stats. */
+int maildir_found_in_cur(const char *mailbox, const char *name, int scan);
 /* maildir_deliver with flags.  MAILDIR_DEFER_DIRSYNC skips the fsync of
  * new/ (the caller fsyncs it, once for many deliveries, before it counts
  * any of them as done); the answer 1 then means "linked, not yet durable". */
