@@ -130,8 +130,6 @@ struct stage_job {
 	int body_fd;               /* the job's body link, or -1 */
 	struct stage_outcome *outcome;   /* one per recipient of env */
 	const char *why;           /* STAGE_QUARANTINE: the reason */
-	int temporary_failure;     /* a recipient deferred or the job left */
-	int keeps_body;            /* its deferred copy still needs the body */
 	void *data;                /* the stage's own, from work to flush */
 };
 

@@ -109,6 +109,18 @@ static void stage_job_free(struct stage_job *job)
 	free(job);
 }
 
+/* Whether any recipient is deferred: the job gets a deferred copy (or,
+ * where the input carries the message, is left for the next pass). */
+static int stage_has_deferred(const struct stage_job *job)
+{
+	size_t i;
+
+	for (i = 0; i < job->env->rcpt_count; i++)
+		if (job->outcome[i].kind == STAGE_DEFERRED)
+			return 1;
+	return 0;
+}
+
 static char *stage_vformat(const char *fmt, va_list ap)
 {
 	char *s = NULL;
@@ -159,8 +171,6 @@ static void stage_vfailure(struct stage_job *job, size_t i, int temporary, int c
 	snprintf(o->status, sizeof o->status, "%s", status);
 	free(o->reason);
 	o->reason = stage_clean_reason(stage_vformat(reason, ap));
-	if (temporary)
-		job->temporary_failure = 1;
 }
 
 void stage_report_failure(struct stage_job *job, size_t i, int temporary, int code, const char *status,
@@ -418,11 +428,8 @@ static int stage_defer(struct stage_run *run, struct stage_job *job, char *next,
 	size_t i;
 	int ok;
 
-	job->temporary_failure = 0;
 	for (i = 0; i < job->env->rcpt_count; i++) {
 		struct stage_outcome *o = &job->outcome[i];
-		if (o->kind == STAGE_DEFERRED)
-			job->temporary_failure = 1;
 		/* MaxDeliveryAttempts 0: no limit.  Giving up is permanent: RFC
 		 * 3463's X.4.7, "delivery time expired". */
 		if (o->kind == STAGE_DEFERRED && run->max_attempts && attempts >= run->max_attempts) {
@@ -446,9 +453,6 @@ static int stage_defer(struct stage_run *run, struct stage_job *job, char *next,
 		ok = schedule_bucket(bucket, sizeof bucket, stage_input_channel(run), run->now + (time_t)delay)
 		     && stage_write_record(run, &copy, bucket, job->name, 1);
 		snprintf(next, next_size, " attempts=%lu next=%lu", attempts, (unsigned long)run->now + delay);
-		job->keeps_body = 1;
-	} else {
-		job->temporary_failure = 0;
 	}
 	free(copy.rcpt);
 	return ok;
@@ -506,7 +510,8 @@ static int stage_retire(struct stage_run *run, struct stage_job *job)
 	const char *channel = stage_input_channel(run);
 	struct stat st;
 
-	if (job->body_fd >= 0 && !job->keeps_body) {
+	/* A deferred copy (same job name) still needs the body link. */
+	if (job->body_fd >= 0 && !stage_has_deferred(job)) {
 		int fd = job->body_fd;
 		job->body_fd = -1;
 		if (!body_release(channel, job->name, fd))
@@ -560,8 +565,8 @@ static void stage_settle(struct stage_run *run)
 		/* route's input carries the message and is simply tried again
 		 * next pass; a job that carries it (written by an older bbsmail)
 		 * gets a body link to itself first, then is deferred like any. */
-		leave = job->temporary_failure && (!stage_input_channel(run) || !stage_adopt_inline(run, job));
-		written[i] = !leave && (!job->temporary_failure || stage_defer(run, job, next, sizeof next))
+		leave = stage_has_deferred(job) && (!stage_input_channel(run) || !stage_adopt_inline(run, job));
+		written[i] = !leave && (!stage_has_deferred(job) || stage_defer(run, job, next, sizeof next))
 			     && stage_bounce(run, job, bounce, sizeof bounce);
 		snprintf(notes[i], sizeof notes[i], "%s%s", next, bounce);
 		if (!written[i] && !leave)
@@ -573,16 +578,17 @@ static void stage_settle(struct stage_run *run)
 		log_warn("event=defer: unable to make the deferred copies and bounces durable: %s", strerror(errno));
 	for (i = 0; i < run->held_count; i++) {
 		struct stage_job *job = run->held[i];
-		if (job->temporary_failure)
+		/* Not written or not durable: left as it is for the next run. */
+		if (stage_has_deferred(job) || !written[i] || !synced)
 			run->temporary_failures++;
-		if (!written[i] || !synced) {
-			if (!job->temporary_failure)
+		if (written[i] && synced) {
+			if (stage_retire(run, job)) {
+				stage_log_results(run, job, notes[i]);
+			} else {
+				log_warn("id=%s event=defer: unable to retire %s: %s", job->name, job->path,
+					 strerror(errno));
 				run->temporary_failures++;
-		} else if (!stage_retire(run, job)) {
-			log_warn("id=%s event=defer: unable to retire %s: %s", job->name, job->path, strerror(errno));
-			run->temporary_failures++;
-		} else {
-			stage_log_results(run, job, notes[i]);
+			}
 		}
 		stage_job_free(job);
 	}
