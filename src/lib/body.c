@@ -1,5 +1,6 @@
 #include "body.h"
 #include "home.h"
+#include "record.h"
 #include "spool.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -84,9 +85,10 @@ int body_release(const char *channel, const char *job, int fd)
 
 long long body_message_size(const char *channel, const char *job)
 {
-	char path[PATH_MAX], chunk[8192], *end;
+	char path[PATH_MAX], chunk[8192];
 	struct stat st;
 	long long size = -1;
+	size_t record_len = 0;
 	ssize_t n;
 	int fd;
 
@@ -98,8 +100,8 @@ long long body_message_size(const char *channel, const char *job)
 	/* Records of bodies are small: the end mark is in the first chunk,
 	 * else the size is reported as unknown. */
 	n = pread(fd, chunk, sizeof chunk, 0);
-	if (n > 0 && fstat(fd, &st) == 0 && (end = memmem(chunk, (size_t)n, "\0\0", 2)))
-		size = (long long)st.st_size - (long long)(end + 2 - chunk);
+	if (n > 0 && fstat(fd, &st) == 0 && (record_len = record_length(chunk, (size_t)n)))
+		size = (long long)st.st_size - (long long)record_len;
 	else
 		errno = EBADMSG;
 	close(fd);

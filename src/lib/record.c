@@ -65,3 +65,10 @@ bad:
 	errno = EBADMSG;
 	return -1;
 }
+
+size_t record_length(const char *data, size_t len)
+{
+	const char *end = memmem(data, len, "\0\0", 2);
+
+	return end ? (size_t)(end + 2 - data) : 0;
+}

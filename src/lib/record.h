@@ -16,6 +16,13 @@ int record_add_ulong(struct buf *b, char tag, unsigned long value);
 /* Appends the terminating empty field. */
 int record_end(struct buf *b);
 
+/* The length of the record at the start of data, its end mark included,
+ * found without parsing it (tags are printable and values hold no NUL, so
+ * the first two NULs in a row end the last field and the record); 0 when
+ * data holds no end mark yet.  For reading a record in chunks; the record
+ * is still parsed strictly afterwards. */
+size_t record_length(const char *data, size_t len);
+
 struct record_reader {
 	const char *pos, *end;
 };

@@ -36,9 +36,9 @@ static const char *stage_input_channel(const struct stage_run *run)
  * 1 ok, 0 errno (EBADMSG: no end mark). */
 static int stage_read_record(int fd, struct buf *b, int *more)
 {
+	size_t record_len;
 	off_t off = 0;
 	ssize_t r;
-	char *end;
 
 	buf_truncate(b, 0);
 	for (;;) {
@@ -52,12 +52,9 @@ static int stage_read_record(int fd, struct buf *b, int *more)
 		b->len += (size_t)r;
 		b->data[b->len] = 0;
 		off += r;
-		/* Tags are printable and values hold no NUL, so the first NUL
-		 * pair is the end of the last field and the end mark. */
-		end = memmem(b->data, b->len, "\0\0", 2);
-		if (end) {
-			*more = (size_t)(end + 2 - b->data) < b->len || r == STAGE_RECORD_CHUNK_BYTES;
-			b->len = (size_t)(end + 2 - b->data);
+		if ((record_len = record_length(b->data, b->len))) {
+			*more = record_len < b->len || r == STAGE_RECORD_CHUNK_BYTES;
+			b->len = record_len;
 			return 1;
 		}
 		if (r == 0) {

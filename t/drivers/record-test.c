@@ -74,10 +74,22 @@ static void test_strict_reader(void)
 	CHECK(fails_at("Fa\rb\0\0", 6, 0));               /* CR too */
 }
 
+/* record_length: the end mark found without parsing, also after an empty
+ * value, and 0 while the record is incomplete. */
+static void test_length(void)
+{
+	CHECK(record_length("V1\0F\0\0message", 13) == 6);   /* empty last value */
+	CHECK(record_length("V1\0Fa\0Tb\0\0", 10) == 10);
+	CHECK(record_length("V1\0Fa\0Tb\0", 9) == 0);        /* no end mark yet */
+	CHECK(record_length("\0", 1) == 0);
+	CHECK(record_length("", 0) == 0);
+}
+
 int main(void)
 {
 	test_round_trip();
 	test_refused_values();
 	test_strict_reader();
+	test_length();
 	return CHECK_DONE();
 }
