@@ -263,43 +263,6 @@ static void stage_quarantine(struct stage_run *run, struct stage_job *job, const
 		spool_quarantine(body, why);
 }
 
-/* Loads the record, and the message when the stage wants it.  Returns 1
- * ready, 0 handled here (quarantined, left, or finished earlier). */
-static int stage_load(struct stage_run *run, struct stage_job *job)
-{
-	const char *channel = stage_input_channel(run);
-	struct buf *storage = &job->env->storage;
-	int ok, more = 0;
-
-	ok = run->ops->needs_message ? file_read_fd(job->fd, storage) : stage_read_record(job->fd, storage, &more);
-	if (ok && !envelope_parse(job->env))
-		ok = 0;
-	if (!ok) {
-		if (errno == EBADMSG) {
-			stage_quarantine(run, job, "malformed-envelope");
-		} else {
-			log_warn("id=%s event=defer: unable to read %s: %s", job->name, job->path, strerror(errno));
-			run->temporary_failures++;
-		}
-		return 0;
-	}
-	job->message_inline = more || job->env->message_len > 0;
-	if (!(job->outcome = calloc(job->env->rcpt_count, sizeof *job->outcome))) {
-		log_warn("id=%s event=defer: %s", job->name, strerror(ENOMEM));
-		run->temporary_failures++;
-		return 0;
-	}
-	/* Jobs always get their body: its link is dropped at retiring. */
-	if (!run->ops->needs_message && !channel)
-		return 1;
-	if (job->message_inline || !channel) {
-		job->message = job->env->message;
-		job->message_len = job->env->message_len;
-		return 1;
-	}
-	return 2;
-}
-
 /* The job's message from its body link.  1 ready, 0 handled here. */
 static int stage_load_body(struct stage_run *run, struct stage_job *job, struct buf *body)
 {
@@ -332,6 +295,43 @@ static int stage_load_body(struct stage_run *run, struct stage_job *job, struct 
 	return 0;
 }
 
+/* Loads the record, and the message when the stage wants it.  Returns 1
+ * ready, 0 handled here (quarantined, left, or finished earlier). */
+static int stage_load(struct stage_run *run, struct stage_job *job, struct buf *body)
+{
+	const char *channel = stage_input_channel(run);
+	struct buf *storage = &job->env->storage;
+	int ok, more = 0;
+
+	ok = run->ops->needs_message ? file_read_fd(job->fd, storage) : stage_read_record(job->fd, storage, &more);
+	if (ok && !envelope_parse(job->env))
+		ok = 0;
+	if (!ok) {
+		if (errno == EBADMSG) {
+			stage_quarantine(run, job, "malformed-envelope");
+		} else {
+			log_warn("id=%s event=defer: unable to read %s: %s", job->name, job->path, strerror(errno));
+			run->temporary_failures++;
+		}
+		return 0;
+	}
+	job->message_inline = more || job->env->message_len > 0;
+	if (!(job->outcome = calloc(job->env->rcpt_count, sizeof *job->outcome))) {
+		log_warn("id=%s event=defer: %s", job->name, strerror(ENOMEM));
+		run->temporary_failures++;
+		return 0;
+	}
+	/* Jobs always get their body: its link is dropped at retiring. */
+	if (!run->ops->needs_message && !channel)
+		return 1;
+	if (job->message_inline || !channel) {
+		job->message = job->env->message;
+		job->message_len = job->env->message_len;
+		return 1;
+	}
+	return stage_load_body(run, job, body);
+}
+
 static void stage_flush(struct stage_run *run);
 
 /* Claims one input and hands it to the stage. */
@@ -340,7 +340,6 @@ static void stage_take(struct stage_run *run, const char *dir, const char *name)
 	struct stage_job *job = calloc(1, sizeof *job);
 	struct buf body = BUF_INIT;
 	enum stage_verdict verdict;
-	int got;
 
 	if (!job || !(job->name = strdup(name)) || !(job->env = calloc(1, sizeof *job->env))) {
 		stage_job_free(job);
@@ -357,10 +356,7 @@ static void stage_take(struct stage_run *run, const char *dir, const char *name)
 	job->retry = stage_was_attempted(job->fd);
 	if (!job->retry && !stage_mark_attempted(job->fd))
 		log_warn("id=%s: unable to mark %s: %s", name, job->path, strerror(errno));
-	got = stage_load(run, job);
-	if (got == 2)
-		got = stage_load_body(run, job, &body);
-	if (!got) {
+	if (!stage_load(run, job, &body)) {
 		buf_free(&body);
 		stage_job_free(job);
 		return;
