@@ -65,7 +65,7 @@ struct deliver_ctx {
 	size_t count_len;
 	int db_open;
 	char host[HOSTNAME_MAX_BYTES * 4 + 1];   /* Maildir-escaped host name */
-	struct stage_dirs dirs;                   /* new/ directories not yet fsync'ed */
+	struct stage_dirs dirs;                   /* new/ entries not yet durable */
 	unsigned long mailbox_made;               /* user whose Maildir is known to exist */
 };
 
@@ -192,7 +192,6 @@ static void deliver_counts_update(struct deliver_ctx *run)
 	for (i = 0; i < run->count_len; i++)
 		if (run->counts[i].stamped && run->counts[i].added)
 			maildir_count_added(run->counts[i].mailbox, &run->counts[i].before, run->counts[i].added);
-	run->count_len = 0;
 }
 
 /* A new file entry for recipient i of the job; the job joins the list of
@@ -361,7 +360,7 @@ static int deliver_flush(void *opaque, struct stage_job **jobs, size_t count)
 	synced = stage_dirs_sync(&run->dirs);
 	if (synced)
 		deliver_counts_update(run);
-	run->count_len = 0;
+	run->count_len = 0;   /* a failed batch leaves the caches to be recounted */
 	for (i = 0; i < count; i++) {
 		struct deliver_files *f = jobs[i]->data;
 		for (j = 0; f && j < f->count; j++) {

@@ -143,50 +143,22 @@ void stage_batch_free(struct stage_batch *b)
 
 int stage_dirs_add(struct stage_dirs *dirs, const char *path)
 {
-	char **grown;
-	size_t i;
-
-	for (i = 0; i < dirs->count; i++)
-		if (strcmp(dirs->paths[i], path) == 0)
-			return 1;
-	grown = realloc(dirs->paths, (dirs->count + 1) * sizeof *grown);
-	if (!grown)
-		return 0;
-	dirs->paths = grown;
-	if (!(dirs->paths[dirs->count] = strdup(path)))
-		return 0;
-	dirs->count++;
-	return 1;
+	return dirs->path || (dirs->path = strdup(path)) != NULL;
 }
 
-/* Every directory of the set is on the spool's filesystem, so one
- * file_syncfs makes all their entries durable. */
 int stage_dirs_sync(struct stage_dirs *dirs)
 {
-	int ok = 1, saved = 0;
-	size_t i;
+	int ok = !dirs->path || file_syncfs(dirs->path), saved = errno;
 
-	if (dirs->count && !file_syncfs(dirs->paths[0])) {
-		ok = 0;
-		saved = errno;
-	}
-	for (i = 0; i < dirs->count; i++)
-		free(dirs->paths[i]);
-	dirs->count = 0;
-	if (!ok)
-		errno = saved;
+	stage_dirs_free(dirs);
+	errno = saved;
 	return ok;
 }
 
 void stage_dirs_free(struct stage_dirs *dirs)
 {
-	size_t i;
-
-	for (i = 0; i < dirs->count; i++)
-		free(dirs->paths[i]);
-	free(dirs->paths);
-	dirs->paths = NULL;
-	dirs->count = 0;
+	free(dirs->path);
+	dirs->path = NULL;
 }
 
 int stage_mkdir(const char *path)

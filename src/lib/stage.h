@@ -18,20 +18,21 @@ void xstage_parse_args(int argc, char **argv, const char *usage);
 int stage_claim(const char *path);
 
 /* Batching: a stage writes the outputs of many inputs, then makes their
- * directory entries durable with one fsync per directory, and only then
- * retires the inputs (an input goes only when all it produced is durable).
- * stage_dirs is the set of directories still to fsync. */
+ * directory entries durable at once, and only then retires the inputs (an
+ * input goes only when all it produced is durable).  Every spool and
+ * Maildir directory is on the spool's filesystem, so one file_syncfs covers
+ * them all: stage_dirs only remembers that some entry is waiting, and one
+ * directory to open for the call. */
 struct stage_dirs {
-	char **paths;
-	size_t count;
+	char *path;             /* NULL: nothing waiting */
 };
-#define STAGE_DIRS_INIT { NULL, 0 }
-/* Adds an absolute directory path (once).  1 ok, 0 ENOMEM. */
+#define STAGE_DIRS_INIT { NULL }
+/* Notes that an entry in the absolute directory path waits.  1 ok, 0
+ * ENOMEM. */
 int stage_dirs_add(struct stage_dirs *dirs, const char *path);
-/* Makes the entries of every directory of the set durable (one
- * file_syncfs: they are all on the spool's filesystem) and empties it.  1
- * when all are durable, 0 errno (the set is emptied either way: the caller
- * retires nothing). */
+/* Makes every waiting entry durable (file_syncfs) and empties the set.  1
+ * when they are durable, 0 errno (emptied either way: the caller retires
+ * nothing). */
 int stage_dirs_sync(struct stage_dirs *dirs);
 void stage_dirs_free(struct stage_dirs *dirs);
 
