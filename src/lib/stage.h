@@ -59,7 +59,8 @@ struct stage_batch {
  * (nothing of this file is left). */
 int stage_batch_write(struct stage_batch *b, const char *dest_dir, const char *name, const void *head,
 		      size_t head_len, const void *body, size_t body_len, int retry);
-/* Commits every file (fsync, rename), then fsyncs each directory once.
+/* Commits every file (one syncfs for their data, the renames), then makes
+ * the entries durable (stage_dirs_sync).
  * 1 when all the batch's files since the last sync are durable, 0 errno
  * (then the caller retires none of the inputs behind them). */
 int stage_batch_sync(struct stage_batch *b);
@@ -85,8 +86,8 @@ int stage_mkdir(const char *path);
  * (flock), set the attempt mark, load and check its record, find its
  * message, let the stage work on it, and after a batch of up to
  * STAGE_RUN_BATCH_MAX inputs make every output durable (the stage's own
- * flush, then the driver's deferred copies and bounce jobs, one directory
- * fsync each) before it retires any input and logs one result line per
+ * flush, then the driver's deferred copies and bounce jobs) before it
+ * retires any input and logs one result line per
  * recipient:
  *   <program>: info: id=<job> rcpt=<address> channel=<channel>
  *                    result=<result> delay=<seconds> [fields...] [reason=...]
