@@ -74,7 +74,7 @@ Q = @
 say = @echo
 endif
 
-LIBEXEC_PROGS = smtpd pop3d tlsproxy route deliver-local
+LIBEXEC_PROGS = smtpd pop3d tlsproxy route deliver-local deliver-remote deliver-bounce
 BIN_PROGS = runq sendmail mailq bbsmail-user bbsmail-config
 # Only programs whose sources exist yet are built.
 present = $(foreach p,$(1),$(if $(wildcard src/$(p)/*.c),$(p)))

@@ -72,6 +72,11 @@ static const struct key_spec key_specs[] = {
 	{ "TLSKeyFile", IN_MAIL | IN_GLOBAL, KEY_STRING, F(tls_key_file), "" },
 	{ "TLSCAFile", IN_MAIL | IN_GLOBAL, KEY_STRING, F(tls_ca_file), "" },
 	{ "AuthViaIPWindow", IN_MAIL, KEY_DURATION, F(auth_via_ip_window_sec), "30M" },
+	{ "MaxQueueLifetime", IN_MAIL, KEY_DURATION, F(max_queue_lifetime_sec), "5D" },
+	{ "DelayWarningTime", IN_MAIL, KEY_DURATION, F(delay_warning_sec), "4H" },
+	{ "OutboundConcurrency", IN_MAIL, KEY_ULONG, F(outbound_concurrency), "8" },
+	{ "OutboundPerDestination", IN_MAIL, KEY_ULONG, F(outbound_per_destination), "2" },
+	{ "RelayAuthPlaintext", IN_MAIL, KEY_ULONG, F(relay_auth_plaintext), "0" },
 	{ "Options", IN_MAIL, KEY_OPTIONS, F(options), "ALLOW_POP3" },
 	/* Accepted for compatibility with an existing sbbs.ini, not used. */
 	{ "POP3Sound", IN_MAIL, KEY_IGNORED, 0, NULL },

@@ -68,6 +68,12 @@ struct mail_config {
 	char tls_key_file[CONFIG_STRING_MAX];
 	char tls_ca_file[CONFIG_STRING_MAX];
 	unsigned long auth_via_ip_window_sec;      /* SMTP_AUTH_VIA_IP window */
+	/* Outbound delivery (deliver-remote(8), deliver-bounce(8)). */
+	unsigned long max_queue_lifetime_sec;      /* 0 = no limit */
+	unsigned long delay_warning_sec;           /* 0 = no delay notices */
+	unsigned long outbound_concurrency;        /* sessions at once, in all */
+	unsigned long outbound_per_destination;    /* sessions at once to one */
+	unsigned long relay_auth_plaintext;        /* 1: AUTH to RelayServer without TLS */
 	unsigned long long options;                /* MAIL_OPTION(...) bits */
 };
 

@@ -47,14 +47,16 @@ int envelope_write(const struct envelope *e, struct buf *out)
 	     && (!e->smtputf8 || record_add(out, 'Y', "1")) && add_optional(out, 'R', e->ret)
 	     && add_optional(out, 'E', e->envid)
 	     && (!e->attempts || record_add_ulong(out, 'Q', e->attempts))
-	     && (!e->last_attempt || record_add_ulong(out, 'L', e->last_attempt));
+	     && (!e->last_attempt || record_add_ulong(out, 'L', e->last_attempt))
+	     && (!e->delay_warned || record_add(out, 'W', "1")) && add_optional(out, 'K', e->notice);
 	for (i = 0; ok && i < e->rcpt_count; i++) {
 		const struct envelope_rcpt *r = &e->rcpt[i];
 		ok = record_add(out, 'T', r->address) && add_optional(out, 'n', r->notify)
 		     && add_optional(out, 'o', r->orcpt) && add_optional(out, 'c', r->channel)
 		     && (!r->channel || record_add_ulong(out, 'u', r->usernum))
 		     && add_optional(out, 't', r->target) && add_optional(out, 's', r->status)
-		     && add_optional(out, 'r', r->code) && add_optional(out, 'x', r->diagnostic);
+		     && add_optional(out, 'r', r->code) && add_optional(out, 'x', r->diagnostic)
+		     && add_optional(out, 'm', r->remote_mta) && add_optional(out, 'a', r->action);
 	}
 	return ok && record_end(out);
 }
@@ -86,6 +88,8 @@ int envelope_parse(struct envelope *e)
 			case 's': cur->status = value; continue;
 			case 'r': cur->code = value; continue;
 			case 'x': cur->diagnostic = value; continue;
+			case 'm': cur->remote_mta = value; continue;
+			case 'a': cur->action = value; continue;
 			default: goto bad; /* message fields come before recipients */
 			}
 		}
@@ -105,6 +109,8 @@ int envelope_parse(struct envelope *e)
 		case 'E': e->envid = value; break;
 		case 'Q': e->attempts = strtoul(value, NULL, 10); break;
 		case 'L': e->last_attempt = strtoul(value, NULL, 10); break;
+		case 'W': e->delay_warned = 1; break;
+		case 'K': e->notice = value; break;
 		default: goto bad;
 		}
 	}

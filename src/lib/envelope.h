@@ -9,11 +9,19 @@
  *   U authenticated user   B BODY= (7BIT, 8BITMIME)   Y "1" if SMTPUTF8
  *   R RET= (FULL|HDRS)   E ENVID= (decoded xtext)
  *   Q attempts so far   L time of the last attempt   (jobs deferred before)
+ *   W "1": a delay notice was sent for the recipients of this copy
+ *   K "dsn" a notification bbsmail wrote (its own failure goes to the
+ *     postmaster once), "dsn2" that notice to the postmaster (a failure of
+ *     it is logged and dropped: never a loop)
  * Recipient tags: T starts a recipient (its address), then optionally
  *   n NOTIFY= value   o ORCPT= value (decoded, "rfc822;addr")
  *   c channel   u user number   t target   (set by route in queue jobs)
  *   s status (RFC 3463, "5.1.1")   r reply code   x diagnostic text
- *                                  (bounce jobs: why the recipient failed)
+ *   m the remote MTA that gave the reply ("mx.example.org [192.0.2.1]")
+ *     (bounce jobs: why the recipient failed; deferred copies: the last
+ *     temporary failure)
+ *   a action for the notice: failed (also when absent), delayed,
+ *     delivered, relayed (bounce jobs only, RFC 3464)
  * A job record (spool/queue/<channel>/<job>) ends at the record's end mark;
  * its message is the job's body link (body.h).  An incoming file, and a
  * job written by an older bbsmail, carries the message after the mark.
@@ -36,6 +44,8 @@ struct envelope_rcpt {
 	const char *status;   /* bounce jobs only */
 	const char *code;
 	const char *diagnostic;
+	const char *remote_mta;
+	const char *action;   /* bounce jobs: NULL means "failed" */
 };
 
 struct envelope {
@@ -46,6 +56,8 @@ struct envelope {
 	int smtputf8;
 	unsigned long attempts;      /* Q: 0 for a job never deferred */
 	unsigned long last_attempt;  /* L */
+	int delay_warned;            /* W */
+	const char *notice;          /* K: NULL, "dsn" or "dsn2" */
 	struct envelope_rcpt *rcpt;
 	size_t rcpt_count;
 	const char *message;   /* the message bytes (LF line ends) */

@@ -17,9 +17,9 @@ static int same(const char *a, const char *b)
 
 static void fill(struct envelope *e)
 {
-	struct envelope_rcpt r1 = { "demo@localhost", "SUCCESS,FAILURE", "rfc822;demo@localhost", "local", 2, "2", NULL, NULL, NULL };
-	struct envelope_rcpt r2 = { "x@remote.example", NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL };
-	struct envelope_rcpt r3 = { "", "NEVER", NULL, "remote", 0, "x@remote.example", "5.1.1", "550", "no such user" };
+	struct envelope_rcpt r1 = { "demo@localhost", "SUCCESS,FAILURE", "rfc822;demo@localhost", "local", 2, "2", NULL, NULL, NULL, NULL, NULL };
+	struct envelope_rcpt r2 = { "x@remote.example", NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL };
+	struct envelope_rcpt r3 = { "", "NEVER", NULL, "remote", 0, "x@remote.example", "5.1.1", "550", "no such user", "mx.remote.example [192.0.2.1]", "delayed" };
 
 	envelope_init(e);
 	strcpy(e->id, "1700000000.123456.42.1");
@@ -35,6 +35,8 @@ static void fill(struct envelope *e)
 	e->envid = "abc+2Bdef";
 	e->attempts = 3;
 	e->last_attempt = 1700000600UL;
+	e->delay_warned = 1;
+	e->notice = "dsn";
 	CHECK(envelope_add_rcpt(e, &r1) && envelope_add_rcpt(e, &r2) && envelope_add_rcpt(e, &r3));
 }
 
@@ -52,6 +54,7 @@ static void test_round_trip(void)
 	CHECK(same(in.sender, "") && same(in.helo, out.helo) && same(in.client_ip, out.client_ip));
 	CHECK(same(in.client_host, NULL) && same(in.protocol, out.protocol) && same(in.auth_user, out.auth_user));
 	CHECK(same(in.body, out.body) && in.smtputf8 == 1 && same(in.ret, out.ret) && same(in.envid, out.envid));
+	CHECK(in.delay_warned == 1 && same(in.notice, "dsn"));
 	CHECK(in.rcpt_count == 3);
 	for (i = 0; i < 3 && i < in.rcpt_count; i++) {
 		CHECK(same(in.rcpt[i].address, out.rcpt[i].address));
@@ -62,6 +65,7 @@ static void test_round_trip(void)
 		CHECK(same(in.rcpt[i].target, out.rcpt[i].target));
 		CHECK(same(in.rcpt[i].status, out.rcpt[i].status) && same(in.rcpt[i].code, out.rcpt[i].code));
 		CHECK(same(in.rcpt[i].diagnostic, out.rcpt[i].diagnostic));
+		CHECK(same(in.rcpt[i].remote_mta, out.rcpt[i].remote_mta) && same(in.rcpt[i].action, out.rcpt[i].action));
 	}
 	CHECK(in.attempts == 3 && in.last_attempt == 1700000600UL);
 	CHECK(in.message_len == strlen(MESSAGE) && memcmp(in.message, MESSAGE, in.message_len) == 0);
@@ -109,7 +113,7 @@ static void test_refused_write(void)
 {
 	struct envelope e;
 	struct buf out = BUF_INIT;
-	struct envelope_rcpt bad = { "a@b\r\nRCPT TO:<c@d>", NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL };
+	struct envelope_rcpt bad = { "a@b\r\nRCPT TO:<c@d>", NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL };
 
 	fill(&e);
 	e.sender = "evil\n@example";
