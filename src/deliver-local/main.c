@@ -96,7 +96,7 @@ static void deliver_open(void *opaque, struct stage_run *stage)
 
 	mail_config_defaults(&cfg);
 	xmail_config_load(&cfg);    /* for LogLevel */
-	stage->max_attempts = cfg.max_delivery_attempts;
+	stage_run_configure(stage, &cfg);
 	if (!userdb_open(&run->db, 0))
 		die_sys("unable to open the user database");
 	deliver_host_name(run);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void envelope_init(struct envelope *e) { memset(e, 0, sizeof *e); }
 
@@ -121,6 +122,22 @@ int envelope_parse(struct envelope *e)
 	return 1;
 bad:
 	errno = EBADMSG;
+	return 0;
+}
+
+int envelope_notify_wants(const char *notify, const char *kind)
+{
+	size_t n = strlen(kind);
+	const char *p;
+
+	if (!notify || !notify[0])
+		return strcmp(kind, "SUCCESS") != 0;
+	for (p = notify; *p; p += strcspn(p, ",")) {
+		if (*p == ',')
+			p++;
+		if (strncasecmp(p, kind, n) == 0 && (p[n] == ',' || p[n] == 0))
+			return 1;
+	}
 	return 0;
 }
 

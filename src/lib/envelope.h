@@ -72,6 +72,10 @@ int envelope_add_rcpt(struct envelope *e, const struct envelope_rcpt *r);
 /* Serialises the envelope record (not the message) onto out.  0 with EINVAL
  * if any field holds NUL/CR/LF. */
 int envelope_write(const struct envelope *e, struct buf *out);
+/* Whether a recipient's NOTIFY= value asks for notices of this kind
+ * ("SUCCESS", "FAILURE", "DELAY"): without NOTIFY, failures and delays
+ * (RFC 3461 §4.1 leaves DELAY to the MTA). */
+int envelope_notify_wants(const char *notify, const char *kind);
 /* Reads and parses a spool file.  1 ok; 0 with errno (EBADMSG: malformed). */
 int envelope_load(const char *path, struct envelope *e);
 /* Parses data already in e->storage. */

@@ -118,6 +118,7 @@ struct stage_outcome {
 	char status[16];       /* DEFERRED/FAILED: RFC 3463 status */
 	int code;              /* DEFERRED/FAILED: SMTP-style reply code */
 	char *reason;          /* DEFERRED/FAILED: text, single line */
+	char *remote_mta;      /* the peer that gave the reply, or NULL */
 };
 
 struct stage_job {
@@ -153,6 +154,8 @@ struct stage_run {
 	void *ctx;
 	int opened;
 	unsigned long max_attempts;   /* deferrals before a recipient fails */
+	unsigned long max_lifetime_sec;   /* time in the queue before it fails */
+	unsigned long delay_warning_sec;  /* deferred this long: a delay notice */
 	struct stage_job **held;      /* STAGE_RUN_BATCH_MAX */
 	size_t held_count;
 	struct stage_batch outputs;   /* deferred copies and bounce jobs */
@@ -160,12 +163,19 @@ struct stage_run {
 	time_t now;
 };
 
+struct mail_config;
+/* For a stage's open: the limits above from mail.ini (MaxDeliveryAttempts,
+ * MaxQueueLifetime, DelayWarningTime). */
+void stage_run_configure(struct stage_run *run, const struct mail_config *cfg);
+
 /* Runs the stage once over its input.  Returns the exit code: 0, or
  * EXIT_TEMPORARY when anything was deferred or left for later. */
 int stage_run(const struct stage_ops *ops, void *ctx);
 
 /* For work and flush: what happened to recipient i.  result is a word
- * for the log ("delivered", "queued", "duplicate", "already-delivered");
+ * for the log ("delivered", "queued", "duplicate", "already-delivered";
+ * "delivered" and "relayed" are final for RFC 3461: a recipient that asked
+ * for NOTIFY=SUCCESS gets a notice);
  * fields, if not NULL, a printf format for extra key=value fields. */
 void stage_report_done(struct stage_job *job, size_t i, const char *channel, const char *result,
 		       const char *fields, ...) __attribute__((format(printf, 5, 6)));
@@ -173,6 +183,9 @@ void stage_report_done(struct stage_job *job, size_t i, const char *channel, con
  * backoff) or permanent (a bounce job in spool/queue/bounce/). */
 void stage_report_failure(struct stage_job *job, size_t i, int temporary, int code, const char *status,
 			  const char *reason, ...) __attribute__((format(printf, 6, 7)));
+/* The peer that gave recipient i's reply ("mx.example.org [192.0.2.1]"),
+ * for the notice's Remote-MTA and the deferred copy (after the report). */
+void stage_report_remote_mta(struct stage_job *job, size_t i, const char *mta);
 /* A failure from an errno, classified in one place (error_is_temporary):
  * temporary 451 4.3.0, or permanent 554 5.3.0; the reason is what failed
  * (a printf format) and strerror(err). */

@@ -6,6 +6,7 @@
 #include "body.h"
 #include "buf.h"
 #include "channel.h"
+#include "config.h"
 #include "envelope.h"
 #include "home.h"
 #include "log.h"
@@ -96,6 +97,7 @@ static void stage_job_free(struct stage_job *job)
 		for (i = 0; i < job->env->rcpt_count; i++) {
 			free(job->outcome[i].fields);
 			free(job->outcome[i].reason);
+			free(job->outcome[i].remote_mta);
 		}
 	}
 	free(job->outcome);
@@ -180,6 +182,21 @@ void stage_report_failure(struct stage_job *job, size_t i, int temporary, int co
 	va_end(ap);
 }
 
+void stage_report_remote_mta(struct stage_job *job, size_t i, const char *mta)
+{
+	struct stage_outcome *o = &job->outcome[i];
+
+	free(o->remote_mta);
+	o->remote_mta = mta ? stage_clean_reason(strdup(mta)) : NULL;
+}
+
+void stage_run_configure(struct stage_run *run, const struct mail_config *cfg)
+{
+	run->max_attempts = cfg->max_delivery_attempts;
+	run->max_lifetime_sec = cfg->max_queue_lifetime_sec;
+	run->delay_warning_sec = cfg->delay_warning_sec;
+}
+
 void stage_report_errno(struct stage_job *job, size_t i, int err, const char *what, ...)
 {
 	int temporary = error_is_temporary(err);
@@ -205,7 +222,8 @@ static const char *stage_quoted(struct buf *b, const char *value)
 }
 
 /* One result line per recipient, once the outcome is durable. */
-static void stage_log_results(const struct stage_run *run, const struct stage_job *job, const char *extra)
+static void stage_log_results(const struct stage_run *run, const struct stage_job *job, const char *extra,
+			      const char *extra_done)
 {
 	const struct envelope *e = job->env;
 	unsigned long delay = (unsigned long)run->now > e->arrival ? (unsigned long)run->now - e->arrival : 0;
@@ -224,8 +242,9 @@ static void stage_log_results(const struct stage_run *run, const struct stage_jo
 				 address, channel ? channel : "-", result, delay, o->code, o->status, extra ? extra : "",
 				 stage_quoted(&reason, o->reason ? o->reason : ""));
 		else
-			log_info("id=%s rcpt=%s channel=%s result=%s delay=%lu%s%s", job->name, address,
-				 channel ? channel : "-", result, delay, o->fields ? " " : "", o->fields ? o->fields : "");
+			log_info("id=%s rcpt=%s channel=%s result=%s delay=%lu%s%s%s", job->name, address,
+				 channel ? channel : "-", result, delay, o->fields ? " " : "", o->fields ? o->fields : "",
+				 extra_done ? extra_done : "");
 	}
 	buf_free(&rcpt);
 	buf_free(&reason);
@@ -291,7 +310,7 @@ static int stage_load_body(struct stage_run *run, struct stage_job *job, struct 
 	for (i = 0; i < job->env->rcpt_count; i++)
 		stage_report_done(job, i, channel, "already-delivered", NULL);
 	if (spool_retire(job->path))
-		stage_log_results(run, job, NULL);
+		stage_log_results(run, job, NULL, NULL);
 	return 0;
 }
 
@@ -379,8 +398,39 @@ static void stage_take(struct stage_run *run, const char *dir, const char *name)
 		stage_flush(run);
 }
 
-/* A copy of the job's record with only the recipients of one kind. */
-static int stage_subset(const struct stage_job *job, enum stage_result_kind kind, struct envelope *out)
+/* The notices a job's outcomes can call for (RFC 3461 §4.1, RFC 3464):
+ * each is a job in spool/queue/bounce/ for the DSN writer. */
+enum stage_notice_kind { NOTICE_FAILED, NOTICE_DELAYED, NOTICE_SUCCESS };
+
+/* Whether recipient i belongs in a record of this selection: deferred
+ * copies (want_deferred) and notices of one kind. */
+static int stage_notice_covers(const struct stage_run *run, const struct stage_job *job, size_t i,
+			       enum stage_notice_kind kind)
+{
+	const struct stage_outcome *o = &job->outcome[i];
+	const char *notify = job->env->rcpt[i].notify;
+
+	switch (kind) {
+	case NOTICE_FAILED:
+		return o->kind == STAGE_FAILED && envelope_notify_wants(notify, "FAILURE");
+	case NOTICE_DELAYED:
+		return o->kind == STAGE_DEFERRED && run->delay_warning_sec && !job->env->delay_warned
+		       && (unsigned long)run->now >= job->env->arrival + run->delay_warning_sec
+		       && envelope_notify_wants(notify, "DELAY");
+	case NOTICE_SUCCESS:
+		return o->kind == STAGE_DONE && o->result
+		       && (strcmp(o->result, "delivered") == 0 || strcmp(o->result, "relayed") == 0)
+		       && envelope_notify_wants(notify, "SUCCESS");
+	}
+	return 0;
+}
+
+/* A copy of the job's record with the recipients that cover() picks (kind
+ * as its argument), each carrying its outcome: status, code, reason and
+ * remote MTA.  The codes are written into codes (one 8-byte slot a
+ * recipient).  1 ok, 0 ENOMEM. */
+static int stage_subset(const struct stage_run *run, const struct stage_job *job, int deferred,
+			enum stage_notice_kind kind, struct envelope *out, char (*codes)[8])
 {
 	size_t i;
 
@@ -389,7 +439,27 @@ static int stage_subset(const struct stage_job *job, enum stage_result_kind kind
 	out->rcpt_count = 0;
 	memset(&out->storage, 0, sizeof out->storage);
 	for (i = 0; i < job->env->rcpt_count; i++) {
-		if (job->outcome[i].kind == kind && !envelope_add_rcpt(out, &job->env->rcpt[i])) {
+		const struct stage_outcome *o = &job->outcome[i];
+		struct envelope_rcpt r = job->env->rcpt[i];
+		if (deferred ? o->kind != STAGE_DEFERRED : !stage_notice_covers(run, job, i, kind))
+			continue;
+		if (o->kind != STAGE_DONE) {
+			snprintf(codes[out->rcpt_count], sizeof codes[0], "%d", o->code);
+			r.status = o->status;
+			r.code = codes[out->rcpt_count];
+			r.diagnostic = o->reason ? o->reason : "";
+			r.remote_mta = o->remote_mta;
+		} else {
+			r.status = "2.0.0";
+			r.code = "250";
+			r.diagnostic = NULL;
+			r.remote_mta = o->remote_mta;
+		}
+		r.action = deferred || kind == NOTICE_FAILED ? NULL
+			   : kind == NOTICE_DELAYED	     ? "delayed"
+			   : strcmp(o->result, "relayed") == 0 ? "relayed"
+							       : "delivered";
+		if (!envelope_add_rcpt(out, &r)) {
 			free(out->rcpt);
 			out->rcpt = NULL;
 			return 0;
@@ -411,87 +481,115 @@ static int stage_write_record(struct stage_run *run, const struct envelope *e, c
 	return ok;
 }
 
-/* Recipients deferred too often fail; the rest go to a bucket with the
- * same job name, so they keep the job's body link. */
+/* The message of a job, for linking: the input itself when it carries the
+ * message, else its body link. */
+static void stage_body_source(const struct stage_run *run, const struct stage_job *job, char *out, size_t size)
+{
+	if (job->message_inline || !stage_input_channel(run))
+		snprintf(out, size, "%s", job->path);
+	else
+		body_path(out, size, stage_input_channel(run), job->name);
+}
+
+/* One notice job for the DSN writer (deliver-bounce(8)), with its own body
+ * link, named <job>.<b|d|s><attempts>.  Never for a message from <>
+ * (RFC 5321 §6.1), except that a failed notice of our own goes to the
+ * postmaster once (the DSN writer addresses it).  note gets the log
+ * field.  1 ok (or nothing to write), 0 errno. */
+static int stage_notice(struct stage_run *run, struct stage_job *job, enum stage_notice_kind kind, char *note,
+			size_t note_size)
+{
+	static const char letter[] = { 'b', 'd', 's' };
+	static const char *const field[] = { "bounce", "delay-notice", "success-notice" };
+	char name[NAME_MAX + 1], source[PATH_MAX], (*codes)[8];
+	struct envelope copy;
+	int ok = 1, from_null = !job->env->sender[0];
+
+	if (from_null && (kind != NOTICE_FAILED || !job->env->notice || strcmp(job->env->notice, "dsn") != 0)) {
+		size_t i;
+		for (i = 0; kind == NOTICE_FAILED && i < job->env->rcpt_count; i++)
+			if (job->outcome[i].kind == STAGE_FAILED) {
+				snprintf(note, note_size, " bounce=none");
+				break;
+			}
+		return 1;
+	}
+	if (!(codes = calloc(job->env->rcpt_count, sizeof *codes)))
+		return 0;
+	if (!stage_subset(run, job, 0, kind, &copy, codes)) {
+		free(codes);
+		return 0;
+	}
+	if (copy.rcpt_count) {
+		if ((size_t)snprintf(name, sizeof name, "%s.%c%lu", job->name, letter[kind], job->env->attempts)
+		    >= sizeof name) {
+			free(copy.rcpt);
+			free(codes);
+			errno = ENAMETOOLONG;
+			return 0;
+		}
+		stage_body_source(run, job, source, sizeof source);
+		ok = body_link(source, "bounce", name) && stage_write_record(run, &copy, SPOOL_QUEUE_DIR "/bounce", name, 0);
+		snprintf(note, note_size, " %s=%.160s", field[kind], name);
+		if (ok && home_path(source, sizeof source, SPOOL_BODY_DIR))
+			ok = stage_dirs_add(&run->outputs.dirs, source);
+	}
+	free(copy.rcpt);
+	free(codes);
+	return ok;
+}
+
+/* Recipients deferred too often or too long fail; the rest go to a bucket
+ * with the same job name, so they keep the job's body link.  Each carries
+ * its last reply (mailq(1) shows it).  A delay notice goes out once, when
+ * a copy has waited DelayWarningTime. */
 static int stage_defer(struct stage_run *run, struct stage_job *job, char *next, size_t next_size)
 {
 	struct envelope copy;
-	char bucket[PATH_MAX];
+	char bucket[PATH_MAX], (*codes)[8], notice[200] = "";
 	unsigned long attempts = job->env->attempts + 1, delay;
+	unsigned long age = (unsigned long)run->now > job->env->arrival ? (unsigned long)run->now - job->env->arrival : 0;
 	size_t i;
 	int ok;
 
 	for (i = 0; i < job->env->rcpt_count; i++) {
 		struct stage_outcome *o = &job->outcome[i];
+		char *why = NULL;
+		int expired = run->max_lifetime_sec && age >= run->max_lifetime_sec;
 		/* MaxDeliveryAttempts 0: no limit.  Giving up is permanent: RFC
 		 * 3463's X.4.7, "delivery time expired". */
-		if (o->kind == STAGE_DEFERRED && run->max_attempts && attempts >= run->max_attempts) {
-			char *why = NULL;
-			o->kind = STAGE_FAILED;
-			o->code = 554;
-			snprintf(o->status, sizeof o->status, "5.4.7");
-			if (asprintf(&why, "gave up after %lu attempts: %s", attempts, o->reason ? o->reason : "") >= 0) {
-				free(o->reason);
-				o->reason = stage_clean_reason(why);
-			}
+		if (o->kind != STAGE_DEFERRED || (!expired && !(run->max_attempts && attempts >= run->max_attempts)))
+			continue;
+		o->kind = STAGE_FAILED;
+		o->code = 554;
+		snprintf(o->status, sizeof o->status, "5.4.7");
+		if ((expired ? asprintf(&why, "expired after %lu days in the queue: %s", age / 86400,
+					o->reason ? o->reason : "")
+			     : asprintf(&why, "gave up after %lu attempts: %s", attempts, o->reason ? o->reason : ""))
+		    >= 0) {
+			free(o->reason);
+			o->reason = stage_clean_reason(why);
 		}
 	}
-	if (!stage_subset(job, STAGE_DEFERRED, &copy))
+	if (!stage_has_deferred(job))
+		return 1;
+	if (!stage_notice(run, job, NOTICE_DELAYED, notice, sizeof notice))
 		return 0;
-	ok = 1;
-	if (copy.rcpt_count) {
-		delay = schedule_backoff_sec(attempts);
-		copy.attempts = attempts;
-		copy.last_attempt = (unsigned long)run->now;
-		ok = schedule_bucket(bucket, sizeof bucket, stage_input_channel(run), run->now + (time_t)delay)
-		     && stage_write_record(run, &copy, bucket, job->name, 1);
-		snprintf(next, next_size, " attempts=%lu next=%lu", attempts, (unsigned long)run->now + delay);
-	}
-	free(copy.rcpt);
-	return ok;
-}
-
-/* The failed recipients become one bounce job, with its own body link,
- * for the DSN writer; a message from <> gets none (RFC 5321 §6.1). */
-static int stage_bounce(struct stage_run *run, struct stage_job *job, char *note, size_t note_size)
-{
-	char name[NAME_MAX + 1], source[PATH_MAX], code[16];
-	struct envelope copy;
-	size_t i, n;
-	int ok = 1;
-
-	if (!stage_subset(job, STAGE_FAILED, &copy))
+	if (!(codes = calloc(job->env->rcpt_count, sizeof *codes)))
 		return 0;
-	if (copy.rcpt_count && !job->env->sender[0]) {
-		snprintf(note, note_size, " bounce=none");
-	} else if (copy.rcpt_count) {
-		if ((size_t)snprintf(name, sizeof name, "%s.b%lu", job->name, job->env->attempts) >= sizeof name) {
-			free(copy.rcpt);
-			errno = ENAMETOOLONG;
-			return 0;
-		}
-		for (i = n = 0; i < job->env->rcpt_count; i++) {
-			const struct stage_outcome *o = &job->outcome[i];
-			if (o->kind != STAGE_FAILED)
-				continue;
-			snprintf(code, sizeof code, "%d", o->code);
-			copy.rcpt[n].status = o->status;
-			copy.rcpt[n].code = strdup(code);
-			copy.rcpt[n].diagnostic = o->reason ? o->reason : "";
-			n++;
-		}
-		if (job->message_inline || !stage_input_channel(run))
-			snprintf(source, sizeof source, "%s", job->path);
-		else
-			body_path(source, sizeof source, stage_input_channel(run), job->name);
-		ok = body_link(source, "bounce", name) && stage_write_record(run, &copy, SPOOL_QUEUE_DIR "/bounce", name, 0);
-		for (i = 0; i < n; i++)
-			free((char *)copy.rcpt[i].code);
-		snprintf(note, note_size, " bounce=%.160s", name);
-		if (ok && home_path(source, sizeof source, SPOOL_BODY_DIR))
-			ok = stage_dirs_add(&run->outputs.dirs, source);
+	if (!stage_subset(run, job, 1, NOTICE_FAILED, &copy, codes)) {
+		free(codes);
+		return 0;
 	}
+	delay = schedule_backoff_sec(attempts);
+	copy.attempts = attempts;
+	copy.last_attempt = (unsigned long)run->now;
+	copy.delay_warned = job->env->delay_warned || notice[0];
+	ok = schedule_bucket(bucket, sizeof bucket, stage_input_channel(run), run->now + (time_t)delay)
+	     && stage_write_record(run, &copy, bucket, job->name, 1);
+	snprintf(next, next_size, " attempts=%lu next=%lu%s", attempts, (unsigned long)run->now + delay, notice);
 	free(copy.rcpt);
+	free(codes);
 	return ok;
 }
 
@@ -545,13 +643,13 @@ static void stage_check_reported(struct stage_job *job)
  * retires the inputs and logs their results. */
 static void stage_settle(struct stage_run *run)
 {
-	char notes[STAGE_RUN_BATCH_MAX][256];
+	char notes[STAGE_RUN_BATCH_MAX][500], done_notes[STAGE_RUN_BATCH_MAX][200];
 	int written[STAGE_RUN_BATCH_MAX], synced;
 	size_t i;
 
 	for (i = 0; i < run->held_count; i++) {
 		struct stage_job *job = run->held[i];
-		char next[64] = "", bounce[sizeof notes[0] - sizeof next] = "";
+		char next[256] = "", bounce[200] = "", success[200] = "";
 		int leave;
 
 		stage_check_reported(job);
@@ -560,8 +658,10 @@ static void stage_settle(struct stage_run *run)
 		 * gets a body link to itself first, then is deferred like any. */
 		leave = stage_has_deferred(job) && (!stage_input_channel(run) || !stage_adopt_inline(run, job));
 		written[i] = !leave && (!stage_has_deferred(job) || stage_defer(run, job, next, sizeof next))
-			     && stage_bounce(run, job, bounce, sizeof bounce);
+			     && stage_notice(run, job, NOTICE_FAILED, bounce, sizeof bounce)
+			     && stage_notice(run, job, NOTICE_SUCCESS, success, sizeof success);
 		snprintf(notes[i], sizeof notes[i], "%s%s", next, bounce);
+		snprintf(done_notes[i], sizeof done_notes[i], "%s", success);
 		if (!written[i] && !leave)
 			log_warn("id=%s event=defer: unable to write its deferred copy or bounce: %s", job->name,
 				 strerror(errno));
@@ -576,7 +676,7 @@ static void stage_settle(struct stage_run *run)
 			run->temporary_failures++;
 		if (written[i] && synced) {
 			if (stage_retire(run, job)) {
-				stage_log_results(run, job, notes[i]);
+				stage_log_results(run, job, notes[i], done_notes[i]);
 			} else {
 				log_warn("id=%s event=defer: unable to retire %s: %s", job->name, job->path,
 					 strerror(errno));

@@ -61,7 +61,7 @@ static void route_open(void *opaque, struct stage_run *run)
 	if (!resolve_context_load(&r->resolver, &r->cfg, &r->db))
 		die_sys("unable to load etc/alias.cfg or etc/db/localnames");
 	xhome_path(r->body_dir, sizeof r->body_dir, SPOOL_BODY_DIR);
-	run->max_attempts = r->cfg.max_delivery_attempts;
+	stage_run_configure(run, &r->cfg);
 	r->loaded = 1;
 }
 

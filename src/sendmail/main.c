@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,7 +31,7 @@
 #define EX_IOERR 74
 #define EX_TEMPFAIL 75
 
-#define USAGE "sendmail [-t] [-i] [-f sender] [-F fullname] [-o option] [--] [recipient ...]"
+#define USAGE "sendmail [-t] [-i] [-f sender] [-F fullname] [-N dsn] [-o option] [--] [recipient ...]"
 #define LOGIN_MAX_BYTES 64
 
 struct sendmail {
@@ -38,6 +39,7 @@ struct sendmail {
 	int dot_ends;            /* cleared by -i / -oi */
 	const char *sender_arg;  /* -f / -r, NULL = the login */
 	const char *fullname;    /* -F */
+	char notify[32];         /* -N, as RCPT's NOTIFY= value; "" = not given */
 	char **args;             /* recipients on the command line */
 	int arg_count;
 	struct mail_config cfg;
@@ -105,6 +107,36 @@ static void option_o(struct sendmail *s, const char *v)
 		s->dot_ends = 0;
 }
 
+/* -N never | success,failure,delay (any non-empty mix): every recipient's
+ * NOTIFY= (RFC 3461), as in sendmail and Postfix. */
+static void option_notify(struct sendmail *s, const char *v)
+{
+	static const char *const words[] = { "success", "failure", "delay" };
+	const char *p = v;
+	size_t n, i;
+
+	if (strcasecmp(v, "never") == 0) {
+		snprintf(s->notify, sizeof s->notify, "NEVER");
+		return;
+	}
+	s->notify[0] = 0;
+	while (*p) {
+		n = strcspn(p, ",");
+		for (i = 0; i < 3 && !(strlen(words[i]) == n && strncasecmp(p, words[i], n) == 0); i++)
+			;
+		if (i == 3)
+			sendmail_fail(EX_USAGE, "-N takes never, or a list of success, failure, delay");
+		if (!strcasestr(s->notify, words[i]))
+			snprintf(s->notify + strlen(s->notify), sizeof s->notify - strlen(s->notify), "%s%s",
+				 s->notify[0] ? "," : "", i == 0 ? "SUCCESS" : i == 1 ? "FAILURE" : "DELAY");
+		p += n;
+		if (*p == ',' && *++p == 0)
+			sendmail_fail(EX_USAGE, "-N takes never, or a list of success, failure, delay");
+	}
+	if (!s->notify[0])
+		sendmail_fail(EX_USAGE, "-N takes never, or a list of success, failure, delay");
+}
+
 static void option_mode(struct sendmail *s, const char *v)
 {
 	(void)s;
@@ -115,11 +147,11 @@ static void option_mode(struct sendmail *s, const char *v)
 static const struct option_row option_rows[] = {
 	{ 't', 0, option_extract }, { 'i', 0, option_no_dot },
 	{ 'f', 1, option_sender }, { 'r', 1, option_sender }, { 'F', 1, option_fullname },
-	{ 'o', 1, option_o }, { 'b', 1, option_mode },
+	{ 'o', 1, option_o }, { 'b', 1, option_mode }, { 'N', 1, option_notify },
 	/* Accepted for compatibility, without effect (sendmail(1)). */
 	{ 'v', 0, option_ignore }, { 'm', 0, option_ignore }, { 'n', 0, option_ignore },
 	{ 'U', 0, option_ignore }, { 'G', 0, option_ignore },
-	{ 'O', 1, option_ignore }, { 'B', 1, option_ignore }, { 'N', 1, option_ignore },
+	{ 'O', 1, option_ignore }, { 'B', 1, option_ignore },
 	{ 'R', 1, option_ignore }, { 'V', 1, option_ignore }, { 'h', 1, option_ignore },
 	{ 'L', 1, option_ignore }, { 'C', 1, option_ignore }, { 'p', 1, option_ignore },
 	{ 'A', 1, option_ignore },
@@ -364,6 +396,7 @@ static void sendmail_spool(struct sendmail *s, const struct buf *message, time_t
 	s->env.protocol = "local";
 	for (i = 0; i < s->rcpt_count; i++) {
 		r.address = s->rcpt[i];
+		r.notify = s->notify[0] ? s->notify : NULL;
 		if (!envelope_add_rcpt(&s->env, &r))
 			die_nomem();
 	}
