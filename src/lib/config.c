@@ -77,6 +77,8 @@ static const struct key_spec key_specs[] = {
 	{ "OutboundConcurrency", IN_MAIL, KEY_ULONG, F(outbound_concurrency), "8" },
 	{ "OutboundPerDestination", IN_MAIL, KEY_ULONG, F(outbound_per_destination), "2" },
 	{ "RelayAuthPlaintext", IN_MAIL, KEY_ULONG, F(relay_auth_plaintext), "0" },
+	{ "OutboundPort", IN_MAIL, KEY_PORT, F(outbound_port), "25" },
+	{ "OutboundTimeout", IN_MAIL, KEY_DURATION, F(outbound_timeout_sec), "0" },
 	{ "Options", IN_MAIL, KEY_OPTIONS, F(options), "ALLOW_POP3" },
 	/* Accepted for compatibility with an existing sbbs.ini, not used. */
 	{ "POP3Sound", IN_MAIL, KEY_IGNORED, 0, NULL },

@@ -74,6 +74,8 @@ struct mail_config {
 	unsigned long outbound_concurrency;        /* sessions at once, in all */
 	unsigned long outbound_per_destination;    /* sessions at once to one */
 	unsigned long relay_auth_plaintext;        /* 1: AUTH to RelayServer without TLS */
+	unsigned outbound_port;                    /* the port of MX hosts (25) */
+	unsigned long outbound_timeout_sec;        /* caps each SMTP wait; 0: RFC 5321's */
 	unsigned long long options;                /* MAIL_OPTION(...) bits */
 };
 
