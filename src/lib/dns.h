@@ -34,7 +34,7 @@ enum dns_status {
 #define DNS_CNAME_HOPS_MAX 8
 #define DNS_REPLY_MAX_BYTES 65535    /* the TCP length prefix is 16 bits */
 #define DNS_DESTINATION_HOSTS_MAX 16 /* MX hosts whose addresses are looked up */
-#define DNS_ERROR_MAX_BYTES 256
+#define DNS_ERROR_MAX_BYTES 1024
 
 /* dns_init flags. */
 #define DNS_USE_TCP 1       /* USE_TCP_DNS: every query over TCP */
