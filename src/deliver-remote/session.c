@@ -46,7 +46,7 @@ struct session {
 	/* The last failure to reach a host, for the recipients left over. */
 	int last_code;                         /* 0 until a host failed */
 	char last_status[SMTPCLIENT_STATUS_BYTES];
-	char last_text[SMTPCLIENT_ERROR_BYTES + 320];
+	char last_text[SMTPCLIENT_ERROR_BYTES + 400];
 	int reached;                           /* some host took part of a transaction */
 	int used;                              /* transactions on this connection */
 	struct smtpclient_timeouts timeouts;

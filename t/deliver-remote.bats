@@ -1,0 +1,261 @@
+#!/usr/bin/env bats
+# libexec/deliver-remote: MX lookups against a dnsmasq on loopback, and a
+# scripted SMTP peer (t/lib/smtp_peer.py) on 127.0.0.1; every MX host name
+# resolves to 127.0.0.1 (or ::1, where nothing listens, for a dead host).
+
+load helper
+load lib/stages
+load lib/dnsmasq
+load lib/remote
+
+MX=(--mx-host=example.test,mx1.example.test,10 --host-record=mx1.example.test,127.0.0.1)
+
+# send SEQ RCPT... [-- sendmail args]: a message from demo@localhost.
+send() {
+  local seq="$1"
+  shift
+  inject "$seq" "$@"
+}
+
+queue_remote() { "$LIBEXEC/route" 2>/dev/null; }
+
+@test "deliver-remote: to the MX, byte for byte, one log line per recipient" {
+  peer_start
+  remote_home "${MX[@]}"
+  send 1 alice@example.test
+  queue_remote
+  [ "$(job_count remote)" -eq 1 ]
+  job="$(ls "$(SPOOL)/queue/remote")"
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" =~ "id=$job rcpt=alice@example.test channel=remote result=sent delay="[0-9]+" relay=mx1.example.test[127.0.0.1]:$PEER_PORT tls=no reply=\"250 2.0.0\" text=\"Ok: queued as M1\"" ]]
+  [[ "$output" == *"event=session relay=mx1.example.test[127.0.0.1]:$PEER_PORT tls=no verified=no auth=none pipelining=yes"* ]]
+  [ "$(peer_messages)" -eq 1 ]
+  [ "$(cat "$PEER_DIR/rcpt.1")" = "alice@example.test" ]
+  [ "$(peer_text 1)" = "$(cat "$BATS_TEST_TMPDIR/sent/1")" ]
+  head -1 "$PEER_DIR/msg.1" | grep -q '^Received: from local user (uid [0-9]*) by localhost (bbsmail) id '
+  grep -q "^1 MAIL FROM:<tester@localhost> SIZE=[0-9]*$" "$PEER_DIR/commands.log"
+  [ "$(job_count remote)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
+  [ "$(cat "$HOME_DIR/etc/dnsbl_exempt.cfg")" = "alice@example.test" ]
+}
+
+@test "deliver-remote: CRLF and dot-stuffing on the wire, the stored text unchanged" {
+  peer_start
+  remote_home "${MX[@]}"
+  printf 'From: tester@localhost\nDate: Sun, 22 Nov 2026 00:00:00 +0000\nMessage-ID: <dots@test>\nSubject: dots\n\n.one dot\n..two dots\n.\nlast\n' > "$BATS_TEST_TMPDIR/dots"
+  "$BBSMAIL_ROOT/bin/sendmail" -i -f tester@localhost alice@example.test < "$BATS_TEST_TMPDIR/dots"
+  queue_remote
+  deliver_remote 2>/dev/null
+  [ "$(peer_messages)" -eq 1 ]
+  # The peer unstuffs what it got: the text arrives as it was written.
+  [ "$(sed '1d' "$PEER_DIR/msg.1" | od -c | tr -s ' ')" = "$(sed 's/$/\r/' "$BATS_TEST_TMPDIR/dots" | od -c | tr -s ' ')" ]
+}
+
+@test "deliver-remote: MX preference order, a dead first MX is skipped" {
+  peer_start
+  remote_home --mx-host=example.test,mx0.example.test,5 --mx-host=example.test,mx1.example.test,10 \
+    --host-record=mx0.example.test,::1 --host-record=mx1.example.test,127.0.0.1
+  send 1 alice@example.test
+  queue_remote
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"event=host-failed relay=mx0.example.test[::1]:$PEER_PORT"* ]]
+  [[ "$output" == *"result=sent"*"relay=mx1.example.test[127.0.0.1]:$PEER_PORT"* ]]
+  [ "$(peer_messages)" -eq 1 ]
+}
+
+@test "deliver-remote: implicit MX (A only) and an MX host behind a CNAME" {
+  peer_start
+  remote_home --host-record=plain.test,127.0.0.1 --mx-host=alias.test,mx.alias.test,10 \
+    --cname=mx.alias.test,real.alias.test --host-record=real.alias.test,127.0.0.1
+  send 1 a@plain.test
+  send 2 b@alias.test
+  queue_remote
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"rcpt=a@plain.test channel=remote result=sent"*"relay=plain.test[127.0.0.1]"* ]]
+  [[ "$output" == *"rcpt=b@alias.test channel=remote result=sent"*"relay=mx.alias.test[127.0.0.1]"* ]]
+  [ "$(peer_messages)" -eq 2 ]
+}
+
+@test "deliver-remote: null MX and a domain that does not exist fail at once (bounce jobs)" {
+  peer_start
+  remote_home --mx-host=nomail.test,.,0 --host-record=other.test,127.0.0.1
+  send 1 a@nomail.test
+  send 2 b@missing.test
+  queue_remote
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"rcpt=a@nomail.test channel=remote result=failed delay="*" code=556 status=5.1.10 bounce="*" reason=\"the domain nomail.test accepts no mail (null MX)\""* ]]
+  [[ "$output" == *"rcpt=b@missing.test channel=remote result=failed delay="*" code=550 status=5.1.2 bounce="*"reason=\"host or domain name not found: missing.test"* ]]
+  [ "$(ls "$(SPOOL)/queue/bounce" | wc -l)" -eq 2 ]
+  [ "$(peer_messages)" -eq 0 ]
+  [ ! -e "$PEER_DIR/commands.log" ]
+}
+
+@test "deliver-remote: 4xx twice then 250: delivered on the third attempt, exactly once" {
+  peer_start --rcpt alice@example.test=451,451,250
+  remote_home "${MX[@]}"
+  send 1 alice@example.test
+  queue_remote
+  run deliver_remote
+  [ "$status" -eq 111 ]
+  [[ "$output" == *"result=deferred"*"code=451 status=4.2.0 attempts=1 next="*"reason=\"<alice@example.test>: try again later, scripted\""* ]]
+  copy="$(find "$(SPOOL)/defer/remote" -type f)"
+  run record_fields "$copy"
+  [[ "$output" == *$'\ns4.2.0\nr451\nx<alice@example.test>: try again later, scripted\nmmx1.example.test [127.0.0.1]'* ]]
+  run "$BBSMAIL_ROOT/bin/runq" -f
+  [[ "$output" == *"result=deferred"*"attempts=2"* ]]
+  [ "$(peer_messages)" -eq 0 ]
+  run "$BBSMAIL_ROOT/bin/runq" -f
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"rcpt=alice@example.test channel=remote result=sent"* ]]
+  [ "$(peer_messages)" -eq 1 ]
+  [ "$(deferred_count remote)" -eq 0 ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
+}
+
+@test "deliver-remote: a 5xx fails the recipient with the peer's text; the others of the transaction are sent" {
+  peer_start --rcpt bad@example.test=550
+  remote_home "${MX[@]}"
+  send 1 good@example.test bad@example.test
+  queue_remote
+  job="$(ls "$(SPOOL)/queue/remote")"
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"rcpt=bad@example.test channel=remote result=failed"*"code=550 status=5.1.1 bounce=$job.b0 reason=\"<bad@example.test>: Recipient address rejected: scripted\""* ]]
+  [[ "$output" == *"rcpt=good@example.test channel=remote result=sent"* ]]
+  [ "$(peer_messages)" -eq 1 ]
+  [ "$(cat "$PEER_DIR/rcpt.1")" = "good@example.test" ]
+  [ "$(grep -c ' MAIL FROM' "$PEER_DIR/commands.log")" -eq 1 ]
+  run record_fields "$(SPOOL)/queue/bounce/$job.b0"
+  [[ "$output" == *$'\nTbad@example.test\n'*$'s5.1.1\nr550\nx<bad@example.test>: Recipient address rejected: scripted\nmmx1.example.test [127.0.0.1]'* ]]
+}
+
+@test "deliver-remote: one connection carries every message to a destination, RSET between them" {
+  peer_start
+  remote_home "${MX[@]}"
+  set_mail_key OutboundPerDestination 1
+  for i in 1 2 3 4 5; do send "$i" "u$i@example.test"; done
+  queue_remote
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [ "$(peer_messages)" -eq 5 ]
+  [ "$(peer_connections)" -eq 1 ]
+  [ "$(grep -c ' RSET$' "$PEER_DIR/commands.log")" -eq 4 ]
+  [ "$(grep -c ' QUIT$' "$PEER_DIR/commands.log")" -eq 1 ]
+}
+
+@test "deliver-remote: a refusing greeting defers every message of the lane after one connection" {
+  peer_start --greeting "421 4.3.2 peer.test busy, scripted"
+  remote_home "${MX[@]}"
+  set_mail_key OutboundPerDestination 1
+  send 1 a@example.test
+  send 2 b@example.test
+  send 3 c@example.test
+  queue_remote
+  run deliver_remote
+  [ "$status" -eq 111 ]
+  [ "$(echo "$output" | grep -c 'result=deferred.*code=421 status=4.3.2.*reason="connect to mx1.example.test\[127.0.0.1\]:'"$PEER_PORT"': .*busy, scripted')" -eq 3 ]
+  [ "$(peer_connections)" -eq 1 ]
+  [ "$(deferred_count remote)" -eq 3 ]
+}
+
+@test "deliver-remote: nobody listening: deferred 4.4.1 with the connect error" {
+  port="$(free_port)"
+  PEER_PORT="$port" remote_home "${MX[@]}"
+  send 1 alice@example.test
+  queue_remote
+  run deliver_remote
+  [ "$status" -eq 111 ]
+  [[ "$output" == *"result=deferred"*"code=451 status=4.4.1 attempts=1"*"reason=\"connect to mx1.example.test[127.0.0.1]:$port: "* ]]
+}
+
+@test "deliver-remote: an address literal is connected to without DNS" {
+  peer_start
+  remote_home
+  send 1 'alice@[127.0.0.1]'
+  queue_remote
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"rcpt=alice@[127.0.0.1] channel=remote result=sent"*"relay=127.0.0.1[127.0.0.1]:$PEER_PORT"* ]]
+  [ "$(peer_messages)" -eq 1 ]
+  ! grep -q "query\[\(MX\|A\|AAAA\)\] 127" "$BATS_TEST_TMPDIR/dnsmasq.log"
+}
+
+@test "deliver-remote: RELAY_TX sends every domain to RelayServer in one connection" {
+  peer_start
+  remote_home
+  set_mail_key RelayServer 127.0.0.1
+  set_mail_key RelayPort "$PEER_PORT"
+  set_options "ALLOW_POP3 | RELAY_TX"
+  send 1 a@one.test b@two.test
+  queue_remote
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [ "$(peer_messages)" -eq 1 ]
+  [ "$(sort "$PEER_DIR/rcpt.1" | tr '\n' ' ')" = "a@one.test b@two.test " ]
+  ! grep -q "query\[MX\]" "$BATS_TEST_TMPDIR/dnsmasq.log"
+}
+
+@test "deliver-remote: NO_SENDMAIL leaves the queue untouched" {
+  peer_start
+  remote_home "${MX[@]}"
+  set_options "ALLOW_POP3 | NO_SENDMAIL"
+  send 1 alice@example.test
+  queue_remote
+  job="$(ls "$(SPOOL)/queue/remote")"
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"NO_SENDMAIL is set: remote delivery is off"* ]]
+  [ "$(ls "$(SPOOL)/queue/remote")" = "$job" ]
+  [ "$(stat -c %a "$(SPOOL)/queue/remote/$job")" = "600" ]
+  [ "$(peer_messages)" -eq 0 ]
+}
+
+@test "deliver-remote: STARTTLS that breaks is retried in plain text on the same host" {
+  peer_start --ehlo PIPELINING --ehlo STARTTLS
+  remote_home "${MX[@]}"
+  send 1 alice@example.test
+  queue_remote
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"event=tls-failed relay=mx1.example.test[127.0.0.1]:$PEER_PORT"*"retrying in plain text"* ]]
+  [[ "$output" == *"result=sent"*"tls=no"* ]]
+  [ "$(peer_connections)" -eq 2 ]
+  [ "$(peer_messages)" -eq 1 ]
+}
+
+@test "deliver-remote: forward addresses, forward: and an alias to an outside address are all sent" {
+  peer_start
+  remote_home "${MX[@]}"
+  "$BBSMAIL_ROOT/bin/bbsmail-user" set demo --forward fwd@example.test --flags forward >/dev/null
+  echo "outside ali@example.test" >> "$HOME_DIR/etc/alias.cfg"
+  "$BBSMAIL_ROOT/bin/bbsmail-user" set sysop --forward sysfwd@example.test >/dev/null
+  send 1 demo@localhost
+  send 2 '"forward:sysop"@localhost'
+  send 3 outside@localhost
+  run "$BBSMAIL_ROOT/bin/runq"
+  [ "$(peer_messages)" -eq 3 ]
+  [ "$(cat "$PEER_DIR"/rcpt.* | sort | tr '\n' ' ')" = "ali@example.test fwd@example.test sysfwd@example.test " ]
+}
+
+@test "deliver-remote: 1,000 messages to 50 domains, every recipient exactly once" {
+  peer_start
+  args=()
+  for d in $(seq 1 50); do args+=("--mx-host=d$d.test,m$d.mx.test,10" "--host-record=m$d.mx.test,127.0.0.1"); done
+  remote_home "${args[@]}"
+  for i in $(seq 1 1000); do
+    printf 'Subject: %s\n\nbody %s\n' "$i" "$i" |
+      "$BBSMAIL_ROOT/bin/sendmail" -f tester@localhost "r$i@d$((i % 50 + 1)).test" 2>/dev/null
+  done
+  run "$BBSMAIL_ROOT/bin/runq"
+  echo "$output" | grep -v 'result=\(sent\|queued\)' | tail -20
+  [ "$status" -eq 0 ]
+  [ "$(peer_messages)" -eq 1000 ]
+  [ "$(cat "$PEER_DIR"/rcpt.* | sort | uniq -d | wc -l)" -eq 0 ]
+  [ "$(cat "$PEER_DIR"/rcpt.* | sort -u | wc -l)" -eq 1000 ]
+  [ "$(job_count remote)" -eq 0 ]
+  [ "$(deferred_count remote)" -eq 0 ]
+}
