@@ -259,3 +259,50 @@ queue_remote() { "$LIBEXEC/route" 2>/dev/null; }
   [ "$(job_count remote)" -eq 0 ]
   [ "$(deferred_count remote)" -eq 0 ]
 }
+
+@test "deliver-remote: recipients in the job's sent-log are not sent again" {
+  peer_start
+  remote_home "${MX[@]}"
+  send 1 a@example.test b@example.test
+  queue_remote
+  job="$(ls "$(SPOOL)/queue/remote")"
+  mkdir -p "$(SPOOL)/sent"
+  echo "a@example.test" > "$(SPOOL)/sent/$job"
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"id=$job rcpt=a@example.test channel=remote result=already-sent"* ]]
+  [[ "$output" == *"id=$job rcpt=b@example.test channel=remote result=sent"* ]]
+  [ "$(cat "$PEER_DIR/rcpt.1")" = "b@example.test" ]
+  # The next run finds the job retired and drops its sent-log.
+  [ -e "$(SPOOL)/sent/$job" ]
+  deliver_remote 2>/dev/null
+  [ ! -e "$(SPOOL)/sent/$job" ]
+}
+
+@test "deliver-remote: SIGKILL at random points: nothing lost, a second copy only for a kill after the peer's 250" {
+  peer_start --delay 0.02
+  remote_home "${MX[@]}"
+  for i in $(seq 1 40); do send "$i" "u$i@example.test" 2>/dev/null; done
+  queue_remote
+  kills=0
+  for k in $(seq 1 8); do
+    "$LIBEXEC/deliver-remote" 2>/dev/null &
+    pid=$!
+    sleep "0.$((RANDOM % 5 + 1))"
+    kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
+    wait "$pid" || true
+  done
+  # Reruns until every job is done (the killed runs' claims went with them).
+  for k in $(seq 1 10); do
+    "$BBSMAIL_ROOT/bin/runq" -f 2>/dev/null || true
+    [ "$(job_count remote)" -eq 0 ] && [ "$(deferred_count remote)" -eq 0 ] && break
+  done
+  [ "$(job_count remote)" -eq 0 ]
+  [ "$(deferred_count remote)" -eq 0 ]
+  [ "$(cat "$PEER_DIR"/rcpt.* | sort -u | wc -l)" -eq 40 ]
+  dups="$(cat "$PEER_DIR"/rcpt.* | sort | uniq -d | wc -l)"
+  echo "kills=$kills duplicates=$dups" >&3
+  # At most one message in flight per lane (OutboundPerDestination 2) at each kill.
+  [ "$dups" -le $((kills * 2)) ]
+  [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
+}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -208,6 +209,11 @@ static void lane_start(struct remote_ctx *ctx, struct remote_lane *lanes, size_t
 		return;
 	}
 	if (lane->pid == 0) {
+		/* A killed deliver-remote takes its lanes with it, so that a
+		 * rerun never races a lane still sending the same jobs (their
+		 * claims are shared with the lanes). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+			_exit(111);
 		close(fds[0]);
 		for (i = 0; i < count; i++)
 			if (lanes[i].started && !lanes[i].finished && lanes[i].fd >= 0 && &lanes[i] != lane)

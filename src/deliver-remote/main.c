@@ -89,6 +89,13 @@ static enum stage_verdict remote_work(void *opaque, struct stage_job *job)
 			job->why = "job holds a recipient that is not remote";
 			return STAGE_QUARANTINE;
 		}
+	}
+	/* A killed earlier run may have sent some already. */
+	remote_sent_apply(job);
+	for (i = 0; i < job->env->rcpt_count; i++) {
+		const struct envelope_rcpt *r = &job->env->rcpt[i];
+		if (job->outcome[i].kind != STAGE_PENDING)
+			continue;
 		if (!remote_destination_of(ctx, r->target, &dest))
 			die_nomem();
 		if (!dest.len || !address_domain_valid(dest.data, ADDRESS_ALLOW_UTF8))
@@ -279,6 +286,7 @@ static const struct stage_ops remote_ops = {
 int main(int argc, char **argv)
 {
 	struct remote_ctx ctx;
+	char dir[PATH_MAX];
 	size_t i;
 	int code;
 
@@ -296,6 +304,9 @@ int main(int argc, char **argv)
 	ctx.relay = (ctx.cfg.options & MAIL_OPTION(RELAY_TX)) != 0;
 	if (ctx.relay && !ctx.cfg.relay_server[0])
 		die_perm("RELAY_TX is set but RelayServer is empty");
+	if (!home_path(dir, sizeof dir, REMOTE_SENT_DIR) || !stage_mkdir(dir))
+		die_sys("unable to make %s", REMOTE_SENT_DIR);
+	remote_sent_clean();
 	code = stage_run(&remote_ops, &ctx);
 	for (i = 0; i < ctx.down_count; i++) {
 		free(ctx.down_names[i]);

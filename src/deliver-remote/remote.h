@@ -51,6 +51,23 @@ struct remote_ctx {
 	struct buf exempt;      /* addresses delivered, for dnsbl_exempt.cfg */
 };
 
+/* sent.c: the sent-log, spool/sent/<job>: the target addresses of a job
+ * that a peer has taken, one a line, appended by the lane right after the
+ * peer's 250 and before the result goes to the parent.  It is not synced:
+ * a killed deliver-remote loses none of it (the page cache keeps it), so
+ * a rerun skips what was sent; only a machine crash can lose its last
+ * lines, and then a recipient gets the message twice, never none
+ * (spool(5), R1). */
+#define REMOTE_SENT_DIR "spool/sent"
+/* Appends the n addresses.  1 ok, 0 errno. */
+int remote_sent_append(const char *job, const char *const *addresses, size_t n);
+/* Reports each recipient of job whose target is in its sent-log as done
+ * ("already-sent"). */
+void remote_sent_apply(struct stage_job *job);
+/* Removes the sent-logs of jobs that are neither queued nor deferred any
+ * more (their job was retired). */
+void remote_sent_clean(void);
+
 /* lanes.c: delivers every destination of the batch; reports each recipient
  * on its job (stage_report_*).  Returns when every child has ended. */
 void remote_deliver_batch(struct remote_ctx *ctx);

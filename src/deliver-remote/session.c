@@ -330,6 +330,21 @@ static void session_sent_fields(struct session *s, const struct smtpclient *c, c
 	buf_free(&quoted);
 }
 
+/* The peer's 250s go into the sent-log before the parent hears of them. */
+static void session_log_sent(const struct session *s, const struct stage_job *job, const struct smtpclient_rcpt *rcpt,
+			     const struct smtpclient_result *result, size_t n)
+{
+	const char *taken[SESSION_RCPT_PER_TRANSACTION];
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (result[i].code >= 200 && result[i].code < 300)
+			taken[k++] = rcpt[i].address;
+	if (k && !remote_sent_append(job->name, taken, k))
+		log_warn("id=%s destination=%s: unable to write the sent-log: %s", job->name, s->lane->dest->name,
+			 strerror(errno));
+}
+
 /* One message's recipients not yet resolved, in transactions of at most
  * SESSION_RCPT_PER_TRANSACTION.  1 when each got an answer; 0 when the
  * session broke (the ones left are tried on the next host, unless the
@@ -388,6 +403,7 @@ static int session_send(struct session *s, struct smtpclient *c, size_t index, u
 		ok = smtpclient_send(c, &env, message, len, result, &facts);
 		s->reached = 1;
 		s->used++;
+		session_log_sent(s, job, rcpt, result, n);
 		for (i = 0; i < n; i++) {
 			struct smtpclient_result *r = &result[i];
 			size_t k = slot_of[i];
