@@ -306,3 +306,77 @@ queue_remote() { "$LIBEXEC/route" 2>/dev/null; }
   [ "$dups" -le $((kills * 2)) ]
   [ "$(ls "$(SPOOL)/body" | wc -l)" -eq 0 ]
 }
+
+# dsn_message: through smtpd, MAIL with RET/ENVID, RCPT to an alias of
+# ali@example.test with NOTIFY/ORCPT; then routed.
+dsn_message() {
+  load lib/smtp
+  echo "outside ali@example.test" >> "$HOME_DIR/etc/alias.cfg"
+  start_smtpd
+  timeout 60 python3 "$SMTP_CHAT" chat "$SMTP_PORT" <<EOF2
+$HELLO
+L MAIL FROM:<demo@localhost> RET=HDRS ENVID=QQ+2B314
+R 250
+L RCPT TO:<outside@localhost> NOTIFY=$1 ORCPT=rfc822;Orig+40example.org
+R 250
+L DATA
+R 354
+L Subject: dsn
+L
+L body
+L .
+R 250
+L QUIT
+R 221
+EOF2
+  queue_remote
+}
+
+@test "deliver-remote: RET, ENVID, NOTIFY and ORCPT go on to a peer that offers DSN" {
+  peer_start --ehlo PIPELINING --ehlo DSN --ehlo "SIZE 1000000"
+  remote_home "${MX[@]}"
+  dsn_message SUCCESS,FAILURE
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"rcpt=outside@localhost channel=remote result=sent"* ]]
+  grep -q '^1 MAIL FROM:<demo@localhost> SIZE=[0-9]* RET=HDRS ENVID=QQ+2B314$' "$PEER_DIR/commands.log"
+  grep -q '^1 RCPT TO:<ali@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Orig@example.org$' "$PEER_DIR/commands.log"
+  [ "$(ls "$(SPOOL)/queue/bounce" | wc -l)" -eq 0 ]
+}
+
+@test "deliver-remote: NOTIFY=SUCCESS to a peer without DSN: relayed, and a relayed notice" {
+  peer_start
+  remote_home "${MX[@]}"
+  dsn_message SUCCESS
+  job="$(ls "$(SPOOL)/queue/remote")"
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"rcpt=outside@localhost channel=remote result=relayed"*" success-notice=$job.s0"* ]]
+  ! grep -q 'NOTIFY=' "$PEER_DIR/commands.log"
+  run record_fields "$(SPOOL)/queue/bounce/$job.s0"
+  [[ "$output" == *$'\nToutside@localhost\nnSUCCESS\norfc822;Orig@example.org\n'*$'\ns2.0.0\nr250\nmmx1.example.test [127.0.0.1]\narelayed' ]]
+}
+
+@test "deliver-remote: a message over the peer's SIZE fails 552 5.3.4 before MAIL" {
+  peer_start --ehlo PIPELINING --ehlo "SIZE 100"
+  remote_home "${MX[@]}"
+  send 1 alice@example.test
+  queue_remote
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"rcpt=alice@example.test channel=remote result=failed"*"code=552 status=5.3.4"* ]]
+  ! grep -q 'MAIL FROM' "$PEER_DIR/commands.log"
+}
+
+@test "deliver-remote: a peer that stops answering is given up on within OutboundTimeout" {
+  peer_start --delay 30
+  remote_home "${MX[@]}"
+  set_mail_key OutboundTimeout 2
+  send 1 alice@example.test
+  queue_remote
+  start=$SECONDS
+  run deliver_remote
+  [ "$status" -eq 111 ]
+  [ $((SECONDS - start)) -lt 20 ]
+  [[ "$output" == *"result=deferred"*"status=4."*"reason=\"connect to mx1.example.test[127.0.0.1]:$PEER_PORT: "* ]]
+}
