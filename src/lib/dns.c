@@ -541,12 +541,12 @@ static int dns_try_udp(struct dns_resolver *r, struct dns_exchange *x)
 	if (fd < 0 || send(fd, x->query, x->query_len, 0) != (ssize_t)x->query_len)
 		goto fail;
 	while (dns_wait(fd, POLLIN, deadline)) {
-		n = recv(fd, x->reply->data, x->reply->cap, MSG_TRUNC);
+		n = recv(fd, x->reply->data, x->reply->cap - 1, MSG_TRUNC);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
 			goto fail;
-		if ((size_t)n > x->reply->cap) {
+		if ((size_t)n > x->reply->cap - 1) {
 			x->ignored = "an oversized datagram";
 			continue;
 		}
@@ -679,9 +679,9 @@ static enum dns_status dns_ask_system(struct dns_resolver *r, const char *name, 
 	r->res.retry = r->tries > 0 ? r->tries : 1;
 	if (r->flags & DNS_USE_TCP)
 		r->res.options |= RES_USEVC;
-	n = res_nquery(&r->res, name, ns_c_in, (int)type, (unsigned char *)reply->data, (int)reply->cap);
+	n = res_nquery(&r->res, name, ns_c_in, (int)type, (unsigned char *)reply->data, DNS_REPLY_MAX_BYTES);
 	if (n >= 0) {
-		reply->len = (size_t)n > reply->cap ? reply->cap : (size_t)n;
+		reply->len = n > DNS_REPLY_MAX_BYTES ? DNS_REPLY_MAX_BYTES : (size_t)n;
 		return DNS_OK;
 	}
 	switch (r->res.res_h_errno) {

@@ -11,9 +11,10 @@
  * reply); DNS_PERMFAIL means the name itself is one we refuse to look up
  * (too long, an empty label, a byte outside letters, digits, '-', '_' and
  * '.').  dns_error() gives a short text for the last lookup.  The library
- * never logs or exits: callers log.  Names are given and returned without
- * the trailing dot; address literals are the caller's business and are
- * refused here like any other malformed name only if they break the rules. */
+ * never logs or exits: callers log, through log_quote, as the texts hold
+ * names from DNS.  Names may be given with a trailing dot and are returned
+ * without one.  Address literals ([192.0.2.1]) are the caller's business:
+ * here they are malformed names (DNS_PERMFAIL), never sent. */
 #ifndef BBSMAIL_DNS_H
 #define BBSMAIL_DNS_H
 #include <netinet/in.h>
