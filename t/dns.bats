@@ -238,7 +238,7 @@ OK" ]
 @test "dns: garbage, a wrong id or another question are ignored until the timeout" {
   bad_server garbage
   run dns -s "127.0.0.1:$BAD_PORT" -T 1 -n 1 a real.test
-  [ "$output" = "TEMPFAIL: real.test: 127.0.0.1:$BAD_PORT: no reply in time, ignored a datagram that is no DNS reply" ]
+  [ "$output" = "TEMPFAIL: real.test: 127.0.0.1:$BAD_PORT: no reply in time, ignored a message that is no DNS reply" ]
   bad_server wrongid
   run dns -s "127.0.0.1:$BAD_PORT" -T 1 -n 1 a real.test
   [ "$output" = "TEMPFAIL: real.test: 127.0.0.1:$BAD_PORT: no reply in time, ignored a reply with a wrong id" ]
@@ -351,4 +351,22 @@ OK
 2001:db8::2
 192.0.2.2
 OK" ]
+}
+
+@test "dns: mail.ini's DNSServer and USE_TCP_DNS (dns_init_config)" {
+  make_home "DNSServer = $DNSMASQ_SERVER"
+  run dns -c dest order.test
+  [ "${lines[0]}" = "10 mx10.test 192.0.2.10" ]
+  [ "${lines[3]}" = "OK" ]
+  run dns -c txt big.test
+  [ "${lines[1]}" = "OK" ]
+  [ "$(grep -c 'query\[TXT\] big.test' "$BATS_TEST_TMPDIR/dnsmasq.log")" -eq 2 ]   # UDP, TC, TCP
+  set_mail_key Options "USE_TCP_DNS"
+  run dns -c txt big.test
+  [ "${lines[1]}" = "OK" ]
+  [ "$(grep -c 'query\[TXT\] big.test' "$BATS_TEST_TMPDIR/dnsmasq.log")" -eq 3 ]   # TCP only
+  set_mail_key DNSServer "[::1"
+  run dns -c a real.test
+  [ "$status" -eq 2 ]
+  [ "$output" = "dns_init: DNS server is not an IP address with an optional port (1-65535)" ]
 }

@@ -1,5 +1,6 @@
 #include "dns.h"
 #include "buf.h"
+#include "config.h"
 #include "conn.h"
 #include "password.h"
 #include <arpa/inet.h>
@@ -206,6 +207,11 @@ int dns_init(struct dns_resolver *r, const char *server, int flags, int timeout_
 	}
 	r->res_ready = 1;
 	return 1;
+}
+
+int dns_init_config(struct dns_resolver *r, const struct mail_config *cfg)
+{
+	return dns_init(r, cfg->dns_server, (cfg->options & MAIL_OPTION(USE_TCP_DNS)) ? DNS_USE_TCP : 0, 0);
 }
 
 void dns_free(struct dns_resolver *r)
@@ -510,7 +516,7 @@ static int dns_is_our_reply(struct dns_exchange *x, const unsigned char *msg, si
 	unsigned id, type;
 
 	if (!dns_reply_question(msg, len, &id, name, sizeof name, &type))
-		return (x->ignored = "a datagram that is no DNS reply", 0);
+		return (x->ignored = "a message that is no DNS reply", 0);
 	if (id != x->id)
 		return (x->ignored = "a reply with a wrong id", 0);
 	if (type != x->type || dns_same_name(name, x->name) != 1)

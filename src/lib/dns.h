@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+struct mail_config;
+
 enum dns_status {
 	DNS_OK,
 	DNS_NOTFOUND,   /* NXDOMAIN, or no data of the asked type */
@@ -60,6 +62,8 @@ struct dns_resolver {
  * DNS_TIMEOUT_DEFAULT_SEC.  1 ok, 0 with errno (EINVAL: a bad server text,
  * the reason in dns_error()). */
 int dns_init(struct dns_resolver *r, const char *server, int flags, int timeout_sec);
+/* dns_init from mail.ini: DNSServer, and USE_TCP_DNS in Options. */
+int dns_init_config(struct dns_resolver *r, const struct mail_config *cfg);
 void dns_free(struct dns_resolver *r);
 /* The text of the last failure or NOTFOUND ("" after DNS_OK). */
 const char *dns_error(const struct dns_resolver *r);
