@@ -370,3 +370,11 @@ OK" ]
   [ "$status" -eq 2 ]
   [ "$output" = "dns_init: DNS server is not an IP address with an optional port (1-65535)" ]
 }
+
+@test "dns: parser, reverse names and the name check on built messages (dns-unit)" {
+  run --separate-stderr timeout 20 "$BBSMAIL_ROOT/build/t/dns-unit"
+  echo "$output"
+  echo "$stderr"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}

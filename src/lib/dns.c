@@ -93,7 +93,7 @@ int dns_name_valid(const char *name)
 		if (++label > DNS_LABEL_MAX_BYTES)
 			return 0;
 	}
-	return 1;
+	return label > 0;
 }
 
 /* Names as ns_name_ntop writes them (escapes are canonical there, and the
