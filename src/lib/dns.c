@@ -434,6 +434,7 @@ enum dns_status dns_reply_parse(const unsigned char *msg, size_t len, const char
 {
 	char owner[NS_MAXDNAME];
 	const char *why = NULL;
+	enum dns_status st;
 	ns_msg handle;
 
 	memset(out, 0, sizeof *out);
@@ -459,7 +460,10 @@ enum dns_status dns_reply_parse(const unsigned char *msg, size_t len, const char
 	}
 	if (out->rcode == ns_r_noerror && !dns_collect(&handle, type, out, &why))
 		goto malformed;
-	return dns_rcode_status(out->rcode, (unsigned)out->count, error, error_size);
+	st = dns_rcode_status(out->rcode, (unsigned)out->count, error, error_size);
+	if (st == DNS_TEMPFAIL)
+		dns_reply_free(out);
+	return st;
 malformed:
 	dns_reply_free(out);
 	if (error_size)

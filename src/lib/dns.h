@@ -162,8 +162,8 @@ int dns_reply_question(const unsigned char *msg, size_t len, unsigned *id, char 
 /* Parses a whole reply to (name, type, class IN): DNS_OK with records,
  * DNS_NOTFOUND (out->rcode tells NXDOMAIN from no data; out->owner may name
  * a CNAME target still to ask), DNS_TEMPFAIL for any other rcode or a
- * malformed reply (the reason in error).  out is overwritten, not freed
- * first; free it with dns_reply_free whatever the status. */
+ * malformed reply (the reason in error), out then left empty.  out is
+ * overwritten, not freed first; dns_reply_free it after any status. */
 enum dns_status dns_reply_parse(const unsigned char *msg, size_t len, const char *name, unsigned type,
 				struct dns_reply *out, char *error, size_t error_size);
 void dns_reply_free(struct dns_reply *reply);

@@ -119,6 +119,7 @@ static void test_rcodes(void)
 	dns_reply_free(&reply);
 	CHECK(parse(servfail, sizeof servfail, "example.test", ns_t_a, &reply, error) == DNS_TEMPFAIL);
 	CHECK(strcmp(error, "server failure (SERVFAIL)") == 0);
+	CHECK(reply.owner == NULL && reply.records == NULL);   /* left empty */
 	memcpy(copy, nx, sizeof copy);
 	copy[2] &= 0x7f;   /* QR clear: a query, not a reply */
 	CHECK(parse(copy, sizeof copy, "example.test", ns_t_a, &reply, error) == DNS_TEMPFAIL);
