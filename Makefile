@@ -113,6 +113,31 @@ build/t/%: t/drivers/%.c $(LIB_A) | build-dirs
 	$(say) "  CC/LD   $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
 
+# Fuzzing: each fuzz/<name>.c defines LLVMFuzzerTestOneInput for one parser
+# of outside input, and is built by clang with libFuzzer, ASan and UBSan
+# against the library compiled again by clang into build/fuzz/ (the normal
+# build may be gcc).  `make fuzz-smoke` runs each a short while from its
+# seeds in fuzz/corpus/<name>/ (scripts/fuzz-smoke).
+FUZZ_CC ?= clang
+FUZZ_CFLAGS = -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc/lib -g -O1 \
+	-fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+	'-DBBSMAIL_DEFAULT_HOME="$(HOME_DEFAULT)"'
+FUZZ_LIB_A = build/fuzz/libbbsmail.a
+FUZZ_TARGETS = $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*.c))
+.PHONY: fuzz fuzz-smoke
+fuzz: $(FUZZ_TARGETS)
+build/fuzz/lib/%.o: src/lib/%.c $(wildcard src/lib/*.h)
+	@mkdir -p $(@D)
+	$(say) "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZ_LIB_A): $(patsubst src/lib/%.c,build/fuzz/lib/%.o,$(LIB_SRC))
+	$(Q)rm -f $@ && ar rcs $@ $^
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB_A)
+	$(say) "  FUZZLD  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_A) $(LIBS)
+fuzz-smoke: fuzz
+	@scripts/fuzz-smoke
+
 deps:
 	@scripts/install-deps build test
 

@@ -238,7 +238,7 @@ OK" ]
 @test "dns: garbage, a wrong id or another question are ignored until the timeout" {
   bad_server garbage
   run dns -s "127.0.0.1:$BAD_PORT" -T 1 -n 1 a real.test
-  [ "$output" = "TEMPFAIL: real.test: 127.0.0.1:$BAD_PORT: no reply in time, ignored a datagram that is no DNS reply" ]
+  [ "$output" = "TEMPFAIL: real.test: 127.0.0.1:$BAD_PORT: no reply in time, ignored a message that is no DNS reply" ]
   bad_server wrongid
   run dns -s "127.0.0.1:$BAD_PORT" -T 1 -n 1 a real.test
   [ "$output" = "TEMPFAIL: real.test: 127.0.0.1:$BAD_PORT: no reply in time, ignored a reply with a wrong id" ]
@@ -301,4 +301,80 @@ OK" ]
   run dns -t -s "[::1]:$DNSMASQ_PORT" a v6.test
   [ "$output" = "192.0.2.66
 OK" ]
+}
+
+# in_netns SCRIPT: runs SCRIPT (bash) in a private network and mount
+# namespace, where only loopback exists and /etc/resolv.conf is ours:
+# nameserver 127.0.0.1, port 53, which dnsmasq can bind there.
+in_netns() {
+  local flags=-nm
+  [ "$(id -u)" -eq 0 ] || flags=-rnm
+  echo "nameserver 127.0.0.1" > "$BATS_TEST_TMPDIR/resolv.conf"
+  printf '%s\n' "set -e" "ip link set lo up" \
+    "mount --bind '$BATS_TEST_TMPDIR/resolv.conf' /etc/resolv.conf" \
+    "source '$BATS_TEST_DIRNAME/lib/dnsmasq.bash'" "$1" > "$BATS_TEST_TMPDIR/netns.sh"
+  timeout 60 unshare $flags bash "$BATS_TEST_TMPDIR/netns.sh"
+}
+
+@test "dns: the system resolver (no DNSServer), in a private network namespace" {
+  [ -e /etc/resolv.conf ] && unshare -rnm true 2>/dev/null && command -v ip >/dev/null ||
+    skip "no private network namespace here"
+  run --separate-stderr in_netns "
+    D='$BBSMAIL_ROOT/build/t/dns-test'
+    \$D -T 1 -n 1 a real.test
+    dnsmasq --no-daemon --no-resolv --no-hosts --conf-file=/dev/null --user=root --group=root \
+      --listen-address=127.0.0.1 --bind-interfaces --port=53 --local=/#/ \
+      --mx-host=m.test,mx1.test,10 --mx-host=m.test,mx2.test,20 --host-record=mx1.test,192.0.2.1 \
+      --host-record=mx2.test,192.0.2.2,2001:db8::2 --cname=alias.test,mx1.test --mx-host=null.test,.,0 \
+      '--txt-record=spf.test,v=spf1 -all' 2>/dev/null &
+    pid=\$!
+    trap 'kill \$pid' EXIT
+    _dnsmasq_wait 53 \$pid
+    \$D dest m.test; \$D a alias.test; \$D mx mx1.test; \$D a nosuch.test; \$D mx null.test
+    \$D txt spf.test; \$D ptr 192.0.2.2; \$D -t addr mx2.test"
+  echo "$output"
+  echo "$stderr"
+  [ "$status" -eq 0 ]
+  [ "$output" = "TEMPFAIL: real.test: the system resolver: no reply in time, or a server failure
+10 mx1.test 192.0.2.1
+20 mx2.test 2001:db8::2 192.0.2.2
+OK
+192.0.2.1
+OK
+NOTFOUND: mx1.test: no MX records
+NOTFOUND: nosuch.test: no such name (NXDOMAIN)
+NULL_MX: null.test: accepts no mail (null MX, RFC 7505)
+v=spf1 -all
+OK
+mx2.test
+OK
+2001:db8::2
+192.0.2.2
+OK" ]
+}
+
+@test "dns: mail.ini's DNSServer and USE_TCP_DNS (dns_init_config)" {
+  make_home "DNSServer = $DNSMASQ_SERVER"
+  run dns -c dest order.test
+  [ "${lines[0]}" = "10 mx10.test 192.0.2.10" ]
+  [ "${lines[3]}" = "OK" ]
+  run dns -c txt big.test
+  [ "${lines[1]}" = "OK" ]
+  [ "$(grep -c 'query\[TXT\] big.test' "$BATS_TEST_TMPDIR/dnsmasq.log")" -eq 2 ]   # UDP, TC, TCP
+  set_mail_key Options "USE_TCP_DNS"
+  run dns -c txt big.test
+  [ "${lines[1]}" = "OK" ]
+  [ "$(grep -c 'query\[TXT\] big.test' "$BATS_TEST_TMPDIR/dnsmasq.log")" -eq 3 ]   # TCP only
+  set_mail_key DNSServer "[::1"
+  run dns -c a real.test
+  [ "$status" -eq 2 ]
+  [ "$output" = "dns_init: DNS server is not an IP address with an optional port (1-65535)" ]
+}
+
+@test "dns: parser, reverse names and the name check on built messages (dns-unit)" {
+  run --separate-stderr timeout 20 "$BBSMAIL_ROOT/build/t/dns-unit"
+  echo "$output"
+  echo "$stderr"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
 }

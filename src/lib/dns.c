@@ -1,5 +1,6 @@
 #include "dns.h"
 #include "buf.h"
+#include "config.h"
 #include "conn.h"
 #include "password.h"
 #include <arpa/inet.h>
@@ -92,7 +93,7 @@ int dns_name_valid(const char *name)
 		if (++label > DNS_LABEL_MAX_BYTES)
 			return 0;
 	}
-	return 1;
+	return label > 0;
 }
 
 /* Names as ns_name_ntop writes them (escapes are canonical there, and the
@@ -206,6 +207,11 @@ int dns_init(struct dns_resolver *r, const char *server, int flags, int timeout_
 	}
 	r->res_ready = 1;
 	return 1;
+}
+
+int dns_init_config(struct dns_resolver *r, const struct mail_config *cfg)
+{
+	return dns_init(r, cfg->dns_server, (cfg->options & MAIL_OPTION(USE_TCP_DNS)) ? DNS_USE_TCP : 0, 0);
 }
 
 void dns_free(struct dns_resolver *r)
@@ -428,6 +434,7 @@ enum dns_status dns_reply_parse(const unsigned char *msg, size_t len, const char
 {
 	char owner[NS_MAXDNAME];
 	const char *why = NULL;
+	enum dns_status st;
 	ns_msg handle;
 
 	memset(out, 0, sizeof *out);
@@ -453,7 +460,10 @@ enum dns_status dns_reply_parse(const unsigned char *msg, size_t len, const char
 	}
 	if (out->rcode == ns_r_noerror && !dns_collect(&handle, type, out, &why))
 		goto malformed;
-	return dns_rcode_status(out->rcode, (unsigned)out->count, error, error_size);
+	st = dns_rcode_status(out->rcode, (unsigned)out->count, error, error_size);
+	if (st == DNS_TEMPFAIL)
+		dns_reply_free(out);
+	return st;
 malformed:
 	dns_reply_free(out);
 	if (error_size)
@@ -510,7 +520,7 @@ static int dns_is_our_reply(struct dns_exchange *x, const unsigned char *msg, si
 	unsigned id, type;
 
 	if (!dns_reply_question(msg, len, &id, name, sizeof name, &type))
-		return (x->ignored = "a datagram that is no DNS reply", 0);
+		return (x->ignored = "a message that is no DNS reply", 0);
 	if (id != x->id)
 		return (x->ignored = "a reply with a wrong id", 0);
 	if (type != x->type || dns_same_name(name, x->name) != 1)
@@ -541,12 +551,12 @@ static int dns_try_udp(struct dns_resolver *r, struct dns_exchange *x)
 	if (fd < 0 || send(fd, x->query, x->query_len, 0) != (ssize_t)x->query_len)
 		goto fail;
 	while (dns_wait(fd, POLLIN, deadline)) {
-		n = recv(fd, x->reply->data, x->reply->cap, MSG_TRUNC);
+		n = recv(fd, x->reply->data, x->reply->cap - 1, MSG_TRUNC);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
 			goto fail;
-		if ((size_t)n > x->reply->cap) {
+		if ((size_t)n > x->reply->cap - 1) {
 			x->ignored = "an oversized datagram";
 			continue;
 		}
@@ -679,9 +689,9 @@ static enum dns_status dns_ask_system(struct dns_resolver *r, const char *name, 
 	r->res.retry = r->tries > 0 ? r->tries : 1;
 	if (r->flags & DNS_USE_TCP)
 		r->res.options |= RES_USEVC;
-	n = res_nquery(&r->res, name, ns_c_in, (int)type, (unsigned char *)reply->data, (int)reply->cap);
+	n = res_nquery(&r->res, name, ns_c_in, (int)type, (unsigned char *)reply->data, DNS_REPLY_MAX_BYTES);
 	if (n >= 0) {
-		reply->len = (size_t)n > reply->cap ? reply->cap : (size_t)n;
+		reply->len = n > DNS_REPLY_MAX_BYTES ? DNS_REPLY_MAX_BYTES : (size_t)n;
 		return DNS_OK;
 	}
 	switch (r->res.res_h_errno) {

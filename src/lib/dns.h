@@ -11,15 +11,18 @@
  * reply); DNS_PERMFAIL means the name itself is one we refuse to look up
  * (too long, an empty label, a byte outside letters, digits, '-', '_' and
  * '.').  dns_error() gives a short text for the last lookup.  The library
- * never logs or exits: callers log.  Names are given and returned without
- * the trailing dot; address literals are the caller's business and are
- * refused here like any other malformed name only if they break the rules. */
+ * never logs or exits: callers log, through log_quote, as the texts hold
+ * names from DNS.  Names may be given with a trailing dot and are returned
+ * without one.  Address literals ([192.0.2.1]) are the caller's business:
+ * here they are malformed names (DNS_PERMFAIL), never sent. */
 #ifndef BBSMAIL_DNS_H
 #define BBSMAIL_DNS_H
 #include <netinet/in.h>
 #include <resolv.h>
 #include <stddef.h>
 #include <sys/socket.h>
+
+struct mail_config;
 
 enum dns_status {
 	DNS_OK,
@@ -59,6 +62,8 @@ struct dns_resolver {
  * DNS_TIMEOUT_DEFAULT_SEC.  1 ok, 0 with errno (EINVAL: a bad server text,
  * the reason in dns_error()). */
 int dns_init(struct dns_resolver *r, const char *server, int flags, int timeout_sec);
+/* dns_init from mail.ini: DNSServer, and USE_TCP_DNS in Options. */
+int dns_init_config(struct dns_resolver *r, const struct mail_config *cfg);
 void dns_free(struct dns_resolver *r);
 /* The text of the last failure or NOTFOUND ("" after DNS_OK). */
 const char *dns_error(const struct dns_resolver *r);
@@ -157,7 +162,8 @@ int dns_reply_question(const unsigned char *msg, size_t len, unsigned *id, char 
 /* Parses a whole reply to (name, type, class IN): DNS_OK with records,
  * DNS_NOTFOUND (out->rcode tells NXDOMAIN from no data; out->owner may name
  * a CNAME target still to ask), DNS_TEMPFAIL for any other rcode or a
- * malformed reply (the reason in error).  out starts zeroed or freed. */
+ * malformed reply (the reason in error), out then left empty.  out is
+ * overwritten, not freed first; dns_reply_free it after any status. */
 enum dns_status dns_reply_parse(const unsigned char *msg, size_t len, const char *name, unsigned type,
 				struct dns_reply *out, char *error, size_t error_size);
 void dns_reply_free(struct dns_reply *reply);

@@ -1,5 +1,6 @@
-/* dns-test [-s SERVER] [-t] [-4] [-T SEC] [-n TRIES] mx|dest|a|aaaa|addr|txt|ptr NAME:
- * one lookup through src/lib/dns.c, for t/dns.bats.  Prints the results one
+/* dns-test [-c | -s SERVER] [-t] [-4] [-T SEC] [-n TRIES] mx|dest|a|aaaa|addr|txt|ptr NAME:
+ * one lookup through src/lib/dns.c, for t/dns.bats; -c takes the server and
+ * USE_TCP_DNS from the home's mail.ini (dns_init_config).  Prints the results one
  * a line, then the status word, with ": " and the error text when there is
  * one; exits 0 whatever the status (2 on a bad command line or server).
  *   mx     PREFERENCE HOST
@@ -7,7 +8,9 @@
  *          implicit MX), then "skipped tempfail=N noaddress=N" if any was
  *   a, aaaa, addr   ADDRESS
  *   txt, ptr        the text, bytes outside printable ASCII as \xHH */
+#include "config.h"
 #include "dns.h"
+#include "log.h"
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +18,7 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: dns-test [-s SERVER] [-t] [-4] [-T SEC] [-n TRIES] mx|dest|a|aaaa|addr|txt|ptr NAME\n";
+	"usage: dns-test [-c | -s SERVER] [-t] [-4] [-T SEC] [-n TRIES] mx|dest|a|aaaa|addr|txt|ptr NAME\n";
 
 static void print_address(const struct sockaddr_storage *ss)
 {
@@ -123,11 +126,15 @@ int main(int argc, char **argv)
 {
 	struct dns_resolver r;
 	const char *server = "";
-	int opt, flags = 0, timeout = 0, tries = 0;
+	struct mail_config cfg;
+	int opt, flags = 0, timeout = 0, tries = 0, from_config = 0, ok;
 	enum dns_status st;
 
-	while ((opt = getopt(argc, argv, "s:t4T:n:")) != -1) {
+	log_set_program("dns-test");
+
+	while ((opt = getopt(argc, argv, "cs:t4T:n:")) != -1) {
 		switch (opt) {
+		case 'c': from_config = 1; break;
 		case 's': server = optarg; break;
 		case 't': flags |= DNS_USE_TCP; break;
 		case '4': flags |= DNS_IPV4_FIRST; break;
@@ -140,7 +147,13 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (!dns_init(&r, server, flags, timeout)) {
+	if (from_config) {
+		xmail_config_load(&cfg);
+		ok = dns_init_config(&r, &cfg);
+	} else {
+		ok = dns_init(&r, server, flags, timeout);
+	}
+	if (!ok) {
 		printf("dns_init: %s\n", dns_error(&r));
 		return 2;
 	}
