@@ -26,7 +26,8 @@
 #   postfix_stop          `postfix stop`, then the master and its children by PID
 #
 #   smtp_sink_start [smtp-sink options...]   smtp-sink on a free port with -d
-#       dumping into $SINK_DIR; sets SINK_PORT; its PID is tracked
+#       dumping into $SINK_DIR (a new one each time); sets SINK_PORT; its
+#       PID is tracked
 #   sink_files            the dump files, oldest first
 #   sink_message FILE     the message part of a dump file (smtp-sink's own
 #                         X-* and Received lines and its final empty line off)
@@ -244,8 +245,8 @@ postfix_stop() {
 # ---- smtp-sink ----------------------------------------------------------
 
 smtp_sink_start() {
-  SINK_DIR="$BATS_TEST_TMPDIR/sink"
   SINK_PORT="$(free_port)"
+  SINK_DIR="$BATS_TEST_TMPDIR/sink.$SINK_PORT"   # one per instance
   mkdir -p "$SINK_DIR"
   _postfix_open_path "$SINK_DIR"
   chown nobody "$SINK_DIR"
