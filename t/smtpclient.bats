@@ -266,7 +266,7 @@ stub() {
   postfix_wait_stored alice@postfix.test 2
   [ "$(cat $(postfix_stored alice@postfix.test) | sort | tr '\n' ' ')" = "  1 2 Subject: one Subject: two " ]
   postfix_log | grep -q 'disconnect from .* ehlo=1 mail=2 rcpt=2 bdat=2 rset=1 quit=1 commands=9$'
-  [ "$(postfix_log | grep -c ': connect from unknown')" -eq 1 ]
+  [ "$(postfix_log | grep -c 'disconnect from .* mail=')" -eq 1 ]
 }
 
 @test "postfix: the source address (OutboundInterface) is used" {
