@@ -6,8 +6,8 @@ load helper
 load lib/postfix
 
 SEND="$BBSMAIL_ROOT/build/t/smtp-send"
-# LeakSanitizer cannot run under strace (SANITIZE=1 builds).
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+# LeakSanitizer cannot run under strace (SANITIZE=1 builds): traced runs only.
+NO_LSAN="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
 teardown() {
   postfix_stop
@@ -47,7 +47,7 @@ DOTS='Subject: dots\nTo: alice@postfix.test\n\n.\n..\n.leading dot\n...\nmiddle 
 @test "sink: PIPELINING sends MAIL, every RCPT and DATA in one write" {
   smtp_sink_start
   msg m 'Subject: p\n\nhi\n'
-  run timeout 60 strace -f -qq -e trace=write -s 512 -o "$BATS_TEST_TMPDIR/trace" \
+  run env "$NO_LSAN" timeout 60 strace -f -qq -e trace=write -s 512 -o "$BATS_TEST_TMPDIR/trace" \
     "$SEND" -f s@x.test -r a@x.test -r b@x.test 127.0.0.1 "$SINK_PORT" "$MSG"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [[ "$output" == *"pipelining=yes"* ]]
@@ -59,7 +59,7 @@ DOTS='Subject: dots\nTo: alice@postfix.test\n\n.\n..\n.leading dot\n...\nmiddle 
 @test "sink: without PIPELINING each command waits for its reply" {
   smtp_sink_start -p
   msg m 'Subject: p\n\nhi\n'
-  run timeout 60 strace -f -qq -e trace=write -s 512 -o "$BATS_TEST_TMPDIR/trace" \
+  run env "$NO_LSAN" timeout 60 strace -f -qq -e trace=write -s 512 -o "$BATS_TEST_TMPDIR/trace" \
     "$SEND" -f s@x.test -r a@x.test -r b@x.test 127.0.0.1 "$SINK_PORT" "$MSG"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [[ "$output" == *"sent pipelined=no"* ]]
