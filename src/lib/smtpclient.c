@@ -744,10 +744,13 @@ int smtpclient_rset(struct smtpclient *c)
 
 int smtpclient_quit(struct smtpclient *c)
 {
+	struct smtpclient_error before = c->error;
 	int ok = 0;
 
+	/* Best effort: what went wrong before QUIT is what the caller reports. */
 	if (c->fd >= 0 && !c->broken)
 		ok = smtpclient_command(c, c->timeouts.quit, 2, "QUIT", "QUIT");
+	c->error = before;
 	smtpclient_close(c);
 	return ok;
 }

@@ -196,7 +196,8 @@ int smtpclient_auth(struct smtpclient *c, const char *mech, const char *user, co
 int smtpclient_send(struct smtpclient *c, const struct smtpclient_envelope *env, const char *message,
 		    size_t len, struct smtpclient_result *results, unsigned *facts);
 int smtpclient_rset(struct smtpclient *c);
-/* QUIT and its 221 (a failure only fills c->error); always closes too. */
+/* QUIT and its 221, best effort (0 when it failed; c->error keeps what it
+ * said before, the failure that led to QUIT); always closes too. */
 int smtpclient_quit(struct smtpclient *c);
 /* Closes the socket (TLS close_notify first); safe to call twice. */
 void smtpclient_close(struct smtpclient *c);
