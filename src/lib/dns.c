@@ -760,7 +760,7 @@ static enum dns_status dns_query(struct dns_resolver *r, const char *name, unsig
 		if (st != DNS_NOTFOUND || r->nxdomain || !out->owner || dns_same_name(out->owner, current) == 1)
 			break;
 		hops += out->cname_hops;
-		if (hops >= DNS_CNAME_HOPS_MAX || !dns_name_valid(out->owner)) {
+		if (hops > DNS_CNAME_HOPS_MAX || !dns_name_valid(out->owner)) {
 			st = dns_fail(r, DNS_TEMPFAIL, "%s: CNAME chain too long, or to a bad name", name);
 			break;
 		}

@@ -32,7 +32,7 @@ enum dns_status {
 	DNS_PERMFAIL
 };
 
-#define DNS_TIMEOUT_DEFAULT_SEC 5    /* per try, and per TCP read or write */
+#define DNS_TIMEOUT_DEFAULT_SEC 5    /* per try: a UDP wait, or a whole TCP exchange */
 #define DNS_TRIES_DEFAULT 2
 #define DNS_CNAME_HOPS_MAX 8
 #define DNS_REPLY_MAX_BYTES 65535    /* the TCP length prefix is 16 bits */
