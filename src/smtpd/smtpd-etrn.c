@@ -145,7 +145,7 @@ static void cmd_etrn(struct smtp_session *s, const char *arg)
 	const char *x = etrn_trim(&node, arg);
 
 	if (s->in_mail) {
-		/* RFC 1985 §5: not within a mail transaction */
+		/* RFC 1985: not within a mail transaction */
 		smtp_reply(s, 503, "5.5.1", "ETRN not allowed during a mail transaction");
 		etrn_log(s, x, 503, "5.5.1", 0, "in a mail transaction");
 	} else if (!etrn_parse(x, &req)) {
