@@ -64,3 +64,7 @@ unit() {
 @test "date: RFC 5322 dates by arithmetic (leap days, year boundary, before 1970), against gmtime_r" {
   unit date-test
 }
+
+@test "schedule: the ETRN / runq -D domain matcher (exact, @subdomains, targets, retry floor)" {
+  unit schedule-test
+}

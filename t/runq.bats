@@ -3,6 +3,7 @@
 
 load helper
 load lib/stages
+load lib/defer
 
 setup() { make_home "RescanFrequency = 60"; }
 
@@ -197,4 +198,64 @@ EOF
   [ "$(printf '%s\n' "${lines[@]:4:3}" | sort | tr '\n' ,)" = "deliver-local end,deliver-local start,route start," ]
   [ "${lines[7]}" = "route end" ]
   [ "${lines[*]:8:4}" = "route start route end deliver-local start deliver-local end" ]
+}
+
+# stand_in_remote: a libexec with the real route and deliver-local and a
+# stand-in deliver-remote that writes what its queue holds to "seen".
+stand_in_remote() {
+  mkdir "$BATS_TEST_TMPDIR/libexec"
+  ln -s "$LIBEXEC/route" "$LIBEXEC/deliver-local" "$BATS_TEST_TMPDIR/libexec/"
+  printf '#!/bin/sh\nls "%s/queue/remote" >> "%s/seen"\n' "$(SPOOL)" "$BATS_TEST_TMPDIR" \
+    > "$BATS_TEST_TMPDIR/libexec/deliver-remote"
+  chmod +x "$BATS_TEST_TMPDIR/libexec/deliver-remote"
+  export BBSMAIL_LIBEXEC="$BATS_TEST_TMPDIR/libexec"
+}
+
+@test "runq -D domain: releases that domain's deferred remote jobs, runs the stages once" {
+  stand_in_remote
+  bucket="$(future_bucket)"
+  remote_job 1 a@example.org && one="$JOB" && defer_job remote "$one" "$bucket" 2 $(( $(date +%s) - 5 ))
+  remote_job 2 b@sub.example.org && sub="$JOB" && defer_job remote "$sub" "$bucket" 2 0
+  remote_job 3 c@other.net && other="$JOB" && defer_job remote "$other" "$bucket" 2 0
+  inject 4 demo
+  run runq -D EXAMPLE.org
+  [ "$status" -eq 0 ]
+  # the job tried 5 s ago goes too: no retry floor for the sysop
+  [ "$(cat "$BATS_TEST_TMPDIR/seen")" = "$one" ]
+  [ "$(deferred_jobs remote)" = "$(printf '%s\n' "$sub" "$other" | sort)" ]
+  [[ "$output" == *"runq: info: event=release channel=remote domain=EXAMPLE.org jobs=1"* ]]
+  # and the stages ran: the local message was delivered
+  check_delivered_once 2 4 4
+}
+
+@test "runq -D @domain: the domain and its subdomains" {
+  stand_in_remote
+  bucket="$(future_bucket)"
+  remote_job 1 a@example.org && one="$JOB" && defer_job remote "$one" "$bucket" 1 0
+  remote_job 2 b@sub.example.org && sub="$JOB" && defer_job remote "$sub" "$bucket" 1 0
+  remote_job 3 c@notexample.org && other="$JOB" && defer_job remote "$other" "$bucket" 1 0
+  run runq -D @example.org
+  [ "$status" -eq 0 ]
+  [ "$(sort "$BATS_TEST_TMPDIR/seen")" = "$(printf '%s\n' "$one" "$sub" | sort)" ]
+  [ "$(deferred_jobs remote)" = "$other" ]
+  [[ "$output" == *"event=release channel=remote domain=@example.org jobs=2"* ]]
+}
+
+@test "runq -D: nothing deferred for the domain logs jobs=0; a bad domain or no argument is usage (100)" {
+  stand_in_remote
+  remote_job 1 a@example.org && defer_job remote "$JOB" "$(future_bucket)" 1 0
+  run runq -D nothing.example
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"event=release channel=remote domain=nothing.example jobs=0"* ]]
+  [ "$(deferred_count remote)" -eq 1 ]
+  # the stages ran, with nothing in the remote queue
+  [ -e "$BATS_TEST_TMPDIR/seen" ] && [ ! -s "$BATS_TEST_TMPDIR/seen" ]
+  rm "$BATS_TEST_TMPDIR/seen"
+  run runq -D 'bad domain'
+  [ "$status" -eq 100 ]
+  [[ "$output" == *"runq: fatal: bad domain for -D: bad domain"* ]]
+  run runq -D
+  [ "$status" -eq 100 ]
+  [ "$(deferred_count remote)" -eq 1 ]
+  [ ! -e "$BATS_TEST_TMPDIR/seen" ]
 }

@@ -44,14 +44,15 @@ EOF2
   [ "${lines[6]}" = "< 250-CHUNKING" ]
   [ "${lines[7]}" = "< 250-SMTPUTF8" ]
   [ "${lines[8]}" = "< 250-DSN" ]
+  [ "${lines[9]}" = "< 250-ETRN" ]
   # No certificate in this home: no STARTTLS; CRAM-MD5 alone without TLS.
-  [ "${lines[9]}" = "< 250-AUTH CRAM-MD5" ]
-  [ "${lines[10]}" = "< 250 HELP" ]
-  [ "${#lines[@]}" -eq 12 ]
+  [ "${lines[10]}" = "< 250-AUTH CRAM-MD5" ]
+  [ "${lines[11]}" = "< 250 HELP" ]
+  [ "${#lines[@]}" -eq 13 ]
 }
 
 @test "PARAM disablers remove extensions; NoEHLO makes EHLO unknown" {
-  conf_param NoPIPELINING No8BITMIME NoCHUNKING NoDSN NoSMTPUTF8
+  conf_param NoPIPELINING No8BITMIME NoCHUNKING NoDSN NoSMTPUTF8 NoETRN
   run chat <<'EOF2'
 R 220
 L EHLO client.example

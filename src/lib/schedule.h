@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <time.h>
 
+struct envelope;
+
 #define SPOOL_DEFER_DIR "spool/defer"
 #define SCHEDULE_BUCKET_SEC 60
 /* Retry delays: the first after 60 s, then doubling up to 4 hours. */
@@ -31,5 +33,42 @@ int schedule_bucket(char *out, size_t size, const char *channel, time_t due);
 long schedule_release_due(const char *channel, time_t now);
 /* The earliest bucket time of any channel, 0 when nothing is deferred. */
 time_t schedule_next_due(void);
+
+/* Decides whether one deferred job is released: name is its file name
+ * (the queue id, or <job>.b<n> for a bounce job), e its record.  1 yes. */
+typedef int (*schedule_match_fn)(const char *name, const struct envelope *e, void *ctx);
+/* Releases now, whatever their buckets' times, the channel's deferred jobs
+ * that match: for ETRN (RFC 1985), runq -D and mailq -r.  Each job is
+ * claimed (stage_claim) and its record read from the claimed file before
+ * it moves, so a job another process holds (mailq -x deleting it) is
+ * skipped, and the move is one rename (RENAME_NOREPLACE): after a crash
+ * the job is in its bucket or in the queue, never both or neither.  A
+ * job whose name is already in the queue (an original not yet retired,
+ * spool(5) D1) stays in its bucket: the queue has it.  A record that does
+ * not parse stays too (the stage quarantines it when it falls due).
+ * Emptied buckets are left for schedule_release_due to remove at their
+ * time, since a stage may be deferring a job into one at this moment.
+ * This reads every deferred record of the channel: its cost follows the
+ * number of deferred jobs, which a sysop's command or one ETRN can pay.
+ * *released (may be NULL) gets how many moved.  1 ok, 0 errno (a channel
+ * with nothing deferred is ok, with 0). */
+int schedule_release_matching(const char *channel, schedule_match_fn match, void *ctx,
+			      unsigned long *released);
+
+/* A matcher for schedule_release_matching: a job with a recipient whose
+ * target (its address when it has none) is in the domain.  domain
+ * "example.org" matches that domain only; "@example.org" matches it and
+ * every subdomain (RFC 1985 §5.3).  Case-insensitive; a trailing dot is
+ * ignored.  With tried_before set, a job whose last attempt (L) is at or
+ * after it is not released: ETRN uses this so that a client repeating it
+ * cannot spend a message's MaxDeliveryAttempts in minutes. */
+struct schedule_domain {
+	const char *domain;
+	time_t tried_before;    /* 0: any job */
+};
+int schedule_match_domain(const char *name, const struct envelope *e, void *ctx);
+/* 1 when host (a domain, or the part of an address after its last '@')
+ * is in pattern's domain, as above. */
+int schedule_domain_contains(const char *pattern, const char *host);
 
 #endif

@@ -1,9 +1,13 @@
 /* runq: runs the spool stages (runq(8)).  Without flags, every stage once,
  * for cron.  With -l, forever: the stages, then a wait on the trigger FIFO
  * that a receiver pokes after each accepted message, or RescanFrequency.
+ * -f (every deferred job) and -D (one domain's remote ones) release
+ * deferred jobs before the first pass.
  * Stages are child programs from libexec/, started with execve and a fixed
  * argv; two runq on one spool are safe because every stage claims its
  * files with flock, which also lets -l run them together under load. */
+#include "address.h"
+#include "buf.h"
 #include "channel.h"
 #include "config.h"
 #include "home.h"
@@ -24,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define USAGE "runq [-l] [-f] [-d DIR]"
+#define USAGE "runq [-l] [-f] [-D [@]DOMAIN] [-d DIR]"
 #define TRASH_MIN_AGE_SEC 2                 /* older files unlink cheaply (spool.h) */
 /* The reserve left in the trash for the next burst to recycle: a spool
  * write that finds the trash empty creates a file, which after many
@@ -55,6 +59,7 @@ struct runq {
 	char libexec[PATH_MAX];
 	int loop;
 	int flush;              /* -f: every deferred job is due now */
+	const char *domain;     /* -D: that domain's deferred remote jobs are */
 	unsigned long rescan_sec;
 	time_t last_tmp_sweep;
 	int gather_ms;
@@ -286,6 +291,42 @@ static void runq_release_all(void)
 	}
 }
 
+/* -D: the deferred remote jobs with a recipient in the domain ("@domain":
+ * and its subdomains) go back into the queue now, as ETRN does for a
+ * client (smtpd(8)) but with no retry floor: the sysop asked. */
+static void runq_release_domain(const char *domain)
+{
+	struct schedule_domain match = { domain, 0 };
+	const char *channel = channel_name(CHANNEL_REMOTE);
+	struct buf v = BUF_INIT;
+	unsigned long n = 0;
+	int ok = schedule_release_matching(channel, schedule_match_domain, &match, &n);
+	int saved = errno;
+
+	if (!ok)
+		log_warn("unable to release the deferred %s jobs of %s: %s", channel, domain, strerror(saved));
+	log_info("event=release channel=%s domain=%s jobs=%lu", channel, xlog_value(&v, domain), n);
+	buf_free(&v);
+}
+
+/* The -D argument: a valid domain, optionally "@" first and a dot last. */
+static int runq_domain_valid(const char *arg)
+{
+	char plain[ADDRESS_DOMAIN_MAX_BYTES + 1];
+	size_t n;
+
+	if (*arg == '@')
+		arg++;
+	n = strlen(arg);
+	if (n && arg[n - 1] == '.')
+		n--;
+	if (!n || n > ADDRESS_DOMAIN_MAX_BYTES)
+		return 0;
+	memcpy(plain, arg, n);
+	plain[n] = 0;
+	return address_domain_valid(plain, 0);
+}
+
 static void runq_loop(struct runq *q)
 {
 	int fd = runq_open_trigger(), busy = 0;
@@ -336,16 +377,19 @@ static void runq_parse_args(struct runq *q, int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "lfd:")) != -1) {
+	while ((opt = getopt(argc, argv, "lfD:d:")) != -1) {
 		switch (opt) {
 		case 'l': q->loop = 1; break;
 		case 'f': q->flush = 1; break;
+		case 'D': q->domain = optarg; break;
 		case 'd': home_set(optarg); break;
 		default: die_usage(USAGE);
 		}
 	}
 	if (optind != argc)
 		die_usage(USAGE);
+	if (q->domain && !runq_domain_valid(q->domain))
+		die_perm("bad domain for -D: %s", q->domain);
 }
 
 int main(int argc, char **argv)
@@ -369,6 +413,8 @@ int main(int argc, char **argv)
 	runq_signals();
 	if (q.flush)
 		runq_release_all();
+	else if (q.domain)
+		runq_release_domain(q.domain);
 	if (!q.loop) {
 		int code = runq_stages(&q);
 		runq_clean(&q);

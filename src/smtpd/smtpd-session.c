@@ -22,7 +22,7 @@ void session_init(struct smtp_session *s)
 	s->local_ip = "unknown";
 	s->local_port = "0";
 	s->ext = SMTP_EXT_PIPELINING | SMTP_EXT_8BITMIME | SMTP_EXT_CHUNKING | SMTP_EXT_DSN
-		 | SMTP_EXT_ENHANCED | SMTP_EXT_SMTPUTF8 | SMTP_EXT_SIZE | SMTP_EXT_EHLO;
+		 | SMTP_EXT_ENHANCED | SMTP_EXT_SMTPUTF8 | SMTP_EXT_SIZE | SMTP_EXT_EHLO | SMTP_EXT_ETRN;
 	s->max_unknown = SMTP_UNKNOWN_COMMANDS_DEFAULT;
 	s->max_error_recipients = SMTP_ERROR_RECIPIENTS_DEFAULT;
 	s->sink.file.fd = -1;
@@ -74,22 +74,53 @@ static void session_apply_limits(struct smtp_session *s)
 		s->min_availspace_kb = n;
 }
 
-static void session_apply_disablers(struct smtp_session *s)
+/* The extension a disabler "No<name>" or an enabler "<name>-OK" names. */
+static unsigned session_extension_bit(const char *name, size_t len)
 {
 	static const struct {
-		const char *param;
+		const char *name;
 		unsigned bit;
-	} off[] = {
-		{ "NoPIPELINING", SMTP_EXT_PIPELINING }, { "No8BITMIME", SMTP_EXT_8BITMIME },
-		{ "NoCHUNKING", SMTP_EXT_CHUNKING },     { "NoDSN", SMTP_EXT_DSN },
-		{ "NoENHANCEDSTATUSCODES", SMTP_EXT_ENHANCED }, { "NoSMTPUTF8", SMTP_EXT_SMTPUTF8 },
-		{ "NoEHLO", SMTP_EXT_EHLO },
+	} ext[] = {
+		{ "PIPELINING", SMTP_EXT_PIPELINING }, { "8BITMIME", SMTP_EXT_8BITMIME },
+		{ "CHUNKING", SMTP_EXT_CHUNKING },     { "DSN", SMTP_EXT_DSN },
+		{ "ENHANCEDSTATUSCODES", SMTP_EXT_ENHANCED }, { "SMTPUTF8", SMTP_EXT_SMTPUTF8 },
+		{ "EHLO", SMTP_EXT_EHLO },             { "ETRN", SMTP_EXT_ETRN },
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof off / sizeof off[0]; i++)
-		if (smtpserver_conf_flag(&s->conf, off[i].param))
-			s->ext &= ~off[i].bit;
+	for (i = 0; i < sizeof ext / sizeof ext[0]; i++)
+		if (strlen(ext[i].name) == len && strncasecmp(ext[i].name, name, len) == 0)
+			return ext[i].bit;
+	return 0;
+}
+
+/* ZMailer's disablers (PARAM NoPIPELINING, ...) and enablers (PARAM
+ * PIPELINING-OK, ...), in file order: the last line naming an extension
+ * wins, and "no-No<name>" undoes a disabler like any "no-" PARAM. */
+static void session_apply_disablers(struct smtp_session *s)
+{
+	size_t i, len;
+	unsigned bit;
+
+	for (i = 0; i < s->conf.param_count; i++) {
+		const char *n = s->conf.params[i].name;
+		int on;
+		if (!n)
+			continue;
+		len = strlen(n);
+		if (strncasecmp(n, "no-No", 5) == 0)
+			bit = session_extension_bit(n + 5, len - 5), on = 1;
+		else if (strncasecmp(n, "No", 2) == 0)
+			bit = session_extension_bit(n + 2, len - 2), on = 0;
+		else if (len > 3 && strcasecmp(n + len - 3, "-OK") == 0)
+			bit = session_extension_bit(n, len - 3), on = 1;
+		else
+			continue;
+		if (on)
+			s->ext |= bit;
+		else
+			s->ext &= ~bit;
+	}
 }
 
 int session_param_default_on(const struct smtpserver_conf *conf, const char *name)

@@ -31,6 +31,7 @@
 #define SMTP_EXT_SMTPUTF8     0x20
 #define SMTP_EXT_SIZE         0x40
 #define SMTP_EXT_EHLO         0x80
+#define SMTP_EXT_ETRN         0x100
 
 /* Why the message being received will be refused (first one wins). */
 enum smtp_data_error {
@@ -142,6 +143,7 @@ struct smtp_session {
 	struct userdb db;
 	struct resolve_context resolver;
 
+	unsigned long etrn_count;         /* ETRN commands that scanned the spool */
 	unsigned long messages;           /* accepted in this session */
 	struct buf line;                  /* the command line being handled */
 	int quit;

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "smtpd-commands.h"
 #include "smtpd-data.h"
+#include "smtpd-etrn.h"
 #include "smtpd-reply.h"
 #include "smtpd-session.h"
 #include "smtpd-auth.h"
@@ -218,6 +219,8 @@ int main(int argc, char **argv)
 	session_init(&session);
 	parse_args(&session, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	/* ETRN's table first: its EHLO line comes before STARTTLS and AUTH */
+	smtpd_etrn_register();
 	smtpd_tls_register();
 	smtpd_auth_register();
 	/* SMTPS: no plaintext byte, not even a 421, before the handshake. */

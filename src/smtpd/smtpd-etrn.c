@@ -1,0 +1,175 @@
+#include "smtpd-etrn.h"
+#include "address.h"
+#include "channel.h"
+#include "envelope.h"
+#include "log.h"
+#include "schedule.h"
+#include "smtpd-commands.h"
+#include "smtpd-reply.h"
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+/* What one ETRN asked for, once its syntax is checked. */
+struct etrn_request {
+	const char *node;             /* the argument as given: the <x> of the replies */
+	const struct channel *queue;  /* "#<queue>": every deferred job of it */
+	struct schedule_domain domain;   /* otherwise: a domain, "@" with subdomains */
+};
+
+/* "#<queue>" releases a whole channel, with the same retry floor. */
+static int etrn_match_any(const char *name, const struct envelope *e, void *ctx)
+{
+	const struct schedule_domain *m = ctx;
+
+	(void)name;
+	return !m->tried_before || !e->last_attempt || (time_t)e->last_attempt < m->tried_before;
+}
+
+/* A queue name is a short word; anything else is a syntax error, so the
+ * 459 echoes nothing odd. */
+static int etrn_queue_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n && n <= SMTP_ETRN_QUEUE_MAX_BYTES
+	       && strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == n;
+}
+
+/* 1 when the node is a domain, "@domain" or "#queue" of valid syntax (the
+ * queue may still be unknown: req->queue NULL and domain.domain NULL). */
+static int etrn_parse(const char *node, struct etrn_request *req)
+{
+	const char *domain = node[0] == '@' ? node + 1 : node;
+	char plain[ADDRESS_DOMAIN_MAX_BYTES + 1];
+	size_t n;
+
+	memset(req, 0, sizeof *req);
+	req->node = node;
+	if (node[0] == '#') {
+		if (!etrn_queue_name_valid(node + 1))
+			return 0;
+		req->queue = channel_by_name(node + 1);
+		return 1;
+	}
+	n = strlen(domain);
+	/* a final dot is allowed (an absolute name), not checked as a label */
+	if (n && domain[n - 1] == '.')
+		n--;
+	if (!n || n > ADDRESS_DOMAIN_MAX_BYTES)
+		return 0;
+	memcpy(plain, domain, n);
+	plain[n] = 0;
+	if (!address_domain_valid(plain, 0))
+		return 0;
+	req->domain.domain = node;
+	return 1;
+}
+
+/* Releases what the request names; *released how many.  1 ok, 0 errno. */
+static int etrn_release(struct etrn_request *req, unsigned long *released)
+{
+	req->domain.tried_before = time(NULL) - SMTP_ETRN_MIN_RETRY_SEC + 1;
+	if (req->queue)
+		return schedule_release_matching(req->queue->name, etrn_match_any, &req->domain, released);
+	return schedule_release_matching(channel_name(CHANNEL_REMOTE), schedule_match_domain, &req->domain,
+					 released);
+}
+
+/* One line per ETRN, whatever its outcome. */
+static void etrn_log(const struct smtp_session *s, const char *node, int code, const char *status,
+		     unsigned long released, const char *reason)
+{
+	struct buf v = BUF_INIT, r = BUF_INIT;
+
+	log_info("event=etrn ip=%s domain=%s code=%d status=%s released=%lu%s%s", s->remote_ip,
+		 xlog_value(&v, node), code, status, released, reason ? " reason=" : "",
+		 reason ? xlog_value(&r, reason) : "");
+	buf_free(&v);
+	buf_free(&r);
+}
+
+/* Spaces around the argument are not part of the node name. */
+static const char *etrn_trim(struct buf *out, const char *arg)
+{
+	size_t n;
+
+	while (*arg == ' ')
+		arg++;
+	n = strlen(arg);
+	while (n && arg[n - 1] == ' ')
+		n--;
+	buf_truncate(out, 0);
+	xbuf_cat(out, arg, n);
+	return out->data ? out->data : "";
+}
+
+/* The reply for a request that parsed; the count of the rate limit. */
+static void etrn_run(struct smtp_session *s, struct etrn_request *req)
+{
+	unsigned long released = 0;
+	int saved;
+
+	if (!req->queue && !req->domain.domain) {
+		smtp_reply(s, 459, "4.7.1", "%s: node not allowed", req->node);
+		etrn_log(s, req->node, 459, "4.7.1", 0, "unknown queue");
+		return;
+	}
+	if (++s->etrn_count > SMTP_ETRN_PER_SESSION_MAX) {
+		smtp_reply(s, 458, "4.7.0", "Unable to queue messages for node %s: too many ETRN commands", req->node);
+		etrn_log(s, req->node, 458, "4.7.0", 0, "too many ETRN commands in this session");
+		return;
+	}
+	if (!etrn_release(req, &released)) {
+		saved = errno;
+		if (released)
+			spool_poke_trigger();
+		smtp_reply(s, 458, "4.0.0", "Unable to queue messages for node %s", req->node);
+		etrn_log(s, req->node, 458, "4.0.0", released, strerror(saved));
+		return;
+	}
+	if (!released) {
+		smtp_reply(s, 251, "2.0.0", "OK, no messages waiting for node %s", req->node);
+		etrn_log(s, req->node, 251, "2.0.0", 0, NULL);
+		return;
+	}
+	spool_poke_trigger();
+	smtp_reply(s, 253, "2.0.0", "OK, %lu pending messages for node %s started", released, req->node);
+	etrn_log(s, req->node, 253, "2.0.0", released, NULL);
+}
+
+static void cmd_etrn(struct smtp_session *s, const char *arg)
+{
+	struct buf node = BUF_INIT;
+	struct etrn_request req;
+	const char *x = etrn_trim(&node, arg);
+
+	if (s->in_mail) {
+		/* RFC 1985: not within a mail transaction */
+		smtp_reply(s, 503, "5.5.1", "ETRN not allowed during a mail transaction");
+		etrn_log(s, x, 503, "5.5.1", 0, "in a mail transaction");
+	} else if (!etrn_parse(x, &req)) {
+		smtp_reply(s, 501, "5.5.4", "Syntax: ETRN <domain> | @<domain> | #<queue>");
+		etrn_log(s, x, 501, "5.5.4", 0, "syntax");
+	} else {
+		etrn_run(s, &req);
+	}
+	buf_free(&node);
+}
+
+static int etrn_available(const struct smtp_session *s) { return (s->ext & SMTP_EXT_ETRN) != 0; }
+
+static void etrn_advertise(struct smtp_session *s, struct buf *keywords)
+{
+	if (etrn_available(s))
+		xbuf_cats(keywords, "ETRN\n");
+}
+
+static const struct smtp_command etrn_commands[] = {
+	{ "ETRN", SMTP_CMD_NEEDS_HELO, etrn_available, cmd_etrn, etrn_advertise },
+};
+
+void smtpd_etrn_register(void)
+{
+	smtp_commands_add(etrn_commands, sizeof etrn_commands / sizeof etrn_commands[0]);
+}
