@@ -210,6 +210,8 @@ static int dsn_text(struct buf *t, const struct envelope *job, const struct dsn_
 	for (i = 0; i < job->rcpt_count; i++)
 		if (!dsn_text_rcpt(t, &job->rcpt[i]))
 			return 0;
+	/* No empty line after the last recipient. */
+	buf_truncate(t, t->len - 1);
 	return 1;
 }
 
