@@ -316,6 +316,11 @@ EOF
   spool_empty
 }
 
+@test "dsn: the boundary avoids the returned text, fields fold and unfold back, control bytes stay in their line" {
+  run "$BBSMAIL_ROOT/build/t/dsn-test"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
 @test "deliver-bounce: an empty queue exits 0; usage errors exit 100" {
   run bounce
   [ "$status" -eq 0 ]
