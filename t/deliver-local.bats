@@ -202,7 +202,10 @@ routed_job() {
   run deliver
   [ "$status" -eq 111 ]
   [[ "$output" == *"result=deferred"*"attempts=1"* ]]
-  run runq -f
+  # runq without deliver-bounce, so the bounce job stays to be read
+  mkdir "$BATS_TEST_TMPDIR/stages"
+  ln -s "$LIBEXEC/route" "$LIBEXEC/deliver-local" "$BATS_TEST_TMPDIR/stages/"
+  BBSMAIL_LIBEXEC="$BATS_TEST_TMPDIR/stages" run runq -f
   [ "$status" -eq 0 ]
   [[ "$output" =~ "id=$JOB rcpt=demo@localhost channel=local result=failed delay="[0-9]+" code=554 status=5.4.7 bounce=$JOB.b1 reason=\"gave up after 2 attempts: unable to deliver to " ]]
   [ "$(deferred_count local)" -eq 0 ]
