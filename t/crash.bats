@@ -231,12 +231,12 @@ snapshot() { mkdir -p "$BATS_TEST_TMPDIR/snap/$1"; ln "$2" "$BATS_TEST_TMPDIR/sn
   save_job "$job"
   bbsmail-user set demo --flags disabled
   "$LIBEXEC/deliver-local" 2>/dev/null
-  [ "$(ls "$(SPOOL)/queue/bounce")" = "$job.b0" ]
+  [ "$(ls "$(SPOOL)/queue/bounce")" = "$job.b0-local" ]
   restore_job "$job"
   "$LIBEXEC/deliver-local" 2>/dev/null
-  [ "$(ls "$(SPOOL)/queue/bounce")" = "$job.b0" ]
+  [ "$(ls "$(SPOOL)/queue/bounce")" = "$job.b0-local" ]
   [ "$(job_count local)" -eq 0 ]
-  [ "$(ls "$(SPOOL)/body")" = "bounce-$job.b0" ]
+  [ "$(ls "$(SPOOL)/body")" = "bounce-$job.b0-local" ]
 }
 
 # Batches (route(8), deliver-local(8)): a stage writes the outputs of many

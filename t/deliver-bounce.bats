@@ -71,7 +71,7 @@ spool_empty() {
 @test "deliver-bounce: a failure notice from <> goes into spool/incoming with K=dsn for the sender" {
   failed_to_demo 1
   job="$(ls "$(SPOOL)/queue/bounce")"
-  [[ "$job" == *.b0 ]]
+  [[ "$job" == *.b0-incoming ]]
   run bounce
   [ "$status" -eq 0 ]
   [ "${#lines[@]}" -eq 1 ]

@@ -207,11 +207,11 @@ routed_job() {
   ln -s "$LIBEXEC/route" "$LIBEXEC/deliver-local" "$BATS_TEST_TMPDIR/stages/"
   BBSMAIL_LIBEXEC="$BATS_TEST_TMPDIR/stages" run runq -f
   [ "$status" -eq 0 ]
-  [[ "$output" =~ "id=$JOB rcpt=demo@localhost channel=local result=failed delay="[0-9]+" code=554 status=5.4.7 bounce=$JOB.b1 reason=\"gave up after 2 attempts: unable to deliver to " ]]
+  [[ "$output" =~ "id=$JOB rcpt=demo@localhost channel=local result=failed delay="[0-9]+" code=554 status=5.4.7 bounce=$JOB.b1-local reason=\"gave up after 2 attempts: unable to deliver to " ]]
   [ "$(deferred_count local)" -eq 0 ]
-  [ "$(ls "$(SPOOL)/queue/bounce")" = "$JOB.b1" ]
-  [ "$(record_fields "$(SPOOL)/queue/bounce/$JOB.b1" | grep -c '^s5.4.7$')" -eq 1 ]
-  [ "$(ls "$(SPOOL)/body")" = "bounce-$JOB.b1" ]
+  [ "$(ls "$(SPOOL)/queue/bounce")" = "$JOB.b1-local" ]
+  [ "$(record_fields "$(SPOOL)/queue/bounce/$JOB.b1-local" | grep -c '^s5.4.7$')" -eq 1 ]
+  [ "$(ls "$(SPOOL)/body")" = "bounce-$JOB.b1-local" ]
 }
 
 @test "deliver-local: a job of the older format (message inside) is delivered, and deferred as a record with a body link" {

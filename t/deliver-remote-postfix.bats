@@ -96,7 +96,7 @@ relay_case() {
   [ "$status" -eq 0 ]
   [ "$(deferred_count remote)" -eq 1 ]
   run "$BBSMAIL_ROOT/bin/runq" -f
-  [[ "$output" == *"rcpt=bob@postfix.test channel=remote result=failed"*"code=554 status=5.4.7 bounce=$job.b1 reason=\"gave up after 2 attempts: AUTH to "* ]]
+  [[ "$output" == *"rcpt=bob@postfix.test channel=remote result=failed"*"code=554 status=5.4.7 bounce=$job.b1-remote reason=\"gave up after 2 attempts: AUTH to "* ]]
   [ "$(postfix_stored bob@postfix.test | wc -l)" -eq 0 ]
 }
 

@@ -124,12 +124,12 @@ queue_remote() { "$LIBEXEC/route" 2>/dev/null; }
   job="$(ls "$(SPOOL)/queue/remote")"
   run deliver_remote
   [ "$status" -eq 0 ]
-  [[ "$output" == *"rcpt=bad@example.test channel=remote result=failed"*"code=550 status=5.1.1 bounce=$job.b0 reason=\"<bad@example.test>: Recipient address rejected: scripted\""* ]]
+  [[ "$output" == *"rcpt=bad@example.test channel=remote result=failed"*"code=550 status=5.1.1 bounce=$job.b0-remote reason=\"<bad@example.test>: Recipient address rejected: scripted\""* ]]
   [[ "$output" == *"rcpt=good@example.test channel=remote result=sent"* ]]
   [ "$(peer_messages)" -eq 1 ]
   [ "$(cat "$PEER_DIR/rcpt.1")" = "good@example.test" ]
   [ "$(grep -c ' MAIL FROM' "$PEER_DIR/commands.log")" -eq 1 ]
-  run record_fields "$(SPOOL)/queue/bounce/$job.b0"
+  run record_fields "$(SPOOL)/queue/bounce/$job.b0-remote"
   [[ "$output" == *$'\nTbad@example.test\n'*$'s5.1.1\nr550\nx<bad@example.test>: Recipient address rejected: scripted\nmmx1.example.test [127.0.0.1]'* ]]
 }
 
@@ -221,7 +221,7 @@ queue_remote() { "$LIBEXEC/route" 2>/dev/null; }
   queue_remote
   run deliver_remote
   [ "$status" -eq 0 ]
-  [[ "$output" == *"event=tls-failed relay=mx1.example.test[127.0.0.1]:$PEER_PORT"*"retrying in plain text"* ]]
+  [[ "$output" == *"event=tls-failed relay=mx1.example.test[127.0.0.1]:$PEER_PORT next=retry-plain reason="* ]]
   [[ "$output" == *"result=sent"*"tls=no"* ]]
   [ "$(peer_connections)" -eq 2 ]
   [ "$(peer_messages)" -eq 1 ]
@@ -351,9 +351,9 @@ EOF2
   job="$(ls "$(SPOOL)/queue/remote")"
   run deliver_remote
   [ "$status" -eq 0 ]
-  [[ "$output" == *"rcpt=outside@localhost channel=remote result=relayed"*" success-notice=$job.s0"* ]]
+  [[ "$output" == *"rcpt=outside@localhost channel=remote result=relayed"*" success-notice=$job.s0-remote"* ]]
   ! grep -q 'NOTIFY=' "$PEER_DIR/commands.log"
-  run record_fields "$(SPOOL)/queue/bounce/$job.s0"
+  run record_fields "$(SPOOL)/queue/bounce/$job.s0-remote"
   [[ "$output" == *$'\nToutside@localhost\nnSUCCESS\norfc822;Orig@example.org\n'*$'\ns2.0.0\nr250\nmmx1.example.test [127.0.0.1]\narelayed' ]]
 }
 

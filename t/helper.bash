@@ -34,7 +34,10 @@ make_home() {
     echo "[mail]"
     echo "HostName = localhost"
     echo "MaxInactivity = 10"
-    echo "Options = ALLOW_POP3 | ALLOW_SYSOP_ALIASES"
+    # Outbound mail waits (NO_SENDMAIL), and a test that turns it on without
+    # its own dnsmasq asks a dead loopback port: never the system resolver.
+    echo "Options = ALLOW_POP3 | ALLOW_SYSOP_ALIASES | NO_SENDMAIL"
+    echo "DNSServer = 127.0.0.1:1"
     local line
     for line in "$@"; do echo "$line"; done
   } > "$HOME_DIR/etc/mail.ini"

@@ -133,7 +133,7 @@ rcpt_lines() { mailq | sed -n 's/^\t//p' | sort; }
   [ "$(find "$(SPOOL)/queue" "$(SPOOL)/defer" "$(SPOOL)/body" -name "$id*" -o -name "*-$id*" | wc -l)" -eq 0 ]
   [[ "$output" =~ "mailq: info: id=$id rcpt=demo@localhost channel=local result=deleted delay="[0-9]+ ]]
   [[ "$output" =~ "mailq: info: id=$id rcpt=a@example.org channel=remote result=deleted delay="[0-9]+ ]]
-  [[ "$output" =~ "mailq: info: id=$id.b0 rcpt=sysop@localhost channel=bounce result=deleted delay="[0-9]+ ]]
+  [[ "$output" =~ "mailq: info: id=$id.b0-incoming rcpt=sysop@localhost channel=bounce result=deleted delay="[0-9]+ ]]
   [ "$(grep -c 'result=deleted' <<<"$output")" -eq 3 ]
   # the message file's last link went to the trash, like a stage's
   [ "$(find "$(SPOOL)/trash" -type f -links 1 | xargs grep -l 'X-Seq: 1$' | wc -l)" -eq 1 ]
@@ -158,7 +158,7 @@ rcpt_lines() { mailq | sed -n 's/^\t//p' | sort; }
   bbsmail-user del sysop
   "$LIBEXEC/route" 2>/dev/null
   [ "$(stat -c %h "$(SPOOL)/body/local-$id")" -eq 2 ]
-  run mailq -x "$id.b0"
+  run mailq -x "$id.b0-incoming"
   [ "$status" -eq 0 ]
   [ "$(job_count bounce)" -eq 0 ]
   [ "$(queued_jobs local)" = "$id" ]

@@ -41,11 +41,11 @@ deferred_copy() { find "$(SPOOL)/defer/local" -type f; }
   routed_job 1 -N success
   run "$LIBEXEC/deliver-local"
   [ "$status" -eq 0 ]
-  [[ "$output" == *"result=delivered"*" success-notice=$JOB.s0"* ]]
-  [ "$(ls "$(SPOOL)/queue/bounce")" = "$JOB.s0" ]
-  run record_fields "$(SPOOL)/queue/bounce/$JOB.s0"
+  [[ "$output" == *"result=delivered"*" success-notice=$JOB.s0-local"* ]]
+  [ "$(ls "$(SPOOL)/queue/bounce")" = "$JOB.s0-local" ]
+  run record_fields "$(SPOOL)/queue/bounce/$JOB.s0-local"
   [[ "$output" == *$'\nTdemo@localhost\nnSUCCESS\n'*$'s2.0.0\nr250\nadelivered' ]]
-  [ -e "$(SPOOL)/body/bounce-$JOB.s0" ]
+  [ -e "$(SPOOL)/body/bounce-$JOB.s0-local" ]
 }
 
 @test "notices: without NOTIFY no success notice; NOTIFY=NEVER no bounce" {
@@ -70,16 +70,16 @@ deferred_copy() { find "$(SPOOL)/defer/local" -type f; }
   sleep 2
   run "$LIBEXEC/deliver-local"
   [ "$status" -eq 111 ]
-  [[ "$output" == *"result=deferred"*"attempts=1 next="[0-9]*" delay-notice=$JOB.d0 reason="* ]]
-  [ "$(ls "$(SPOOL)/queue/bounce")" = "$JOB.d0" ]
-  run record_fields "$(SPOOL)/queue/bounce/$JOB.d0"
+  [[ "$output" == *"result=deferred"*"attempts=1 next="[0-9]*" delay-notice=$JOB.d0-local reason="* ]]
+  [ "$(ls "$(SPOOL)/queue/bounce")" = "$JOB.d0-local" ]
+  run record_fields "$(SPOOL)/queue/bounce/$JOB.d0-local"
   [[ "$output" == *$'\ns4.3.0\nr451\nxunable to deliver to '*$'\nadelayed' ]]
   [[ "$(record_fields "$(deferred_copy)")" == *$'\nW1\n'* ]]
   run "$BBSMAIL_ROOT/bin/runq" -f
   [[ "$output" == *"attempts=2"* ]]
   [[ "$output" != *"delay-notice="* ]]
   # deliver-bounce, run by runq after deliver-local, sent the one notice
-  [ "$(echo "$output" | grep -c "deliver-bounce: info: id=$JOB.d0 .*result=notified")" -eq 1 ]
+  [ "$(echo "$output" | grep -c "deliver-bounce: info: id=$JOB.d0-local .*result=notified")" -eq 1 ]
   [ "$(ls "$(SPOOL)/queue/bounce" | wc -l)" -eq 0 ]
 }
 
@@ -101,9 +101,9 @@ deferred_copy() { find "$(SPOOL)/defer/local" -type f; }
   sleep 2
   run "$LIBEXEC/deliver-local"
   [ "$status" -eq 0 ]
-  [[ "$output" == *"result=failed"*"code=554 status=5.4.7 bounce=$JOB.b0 reason=\"expired after 0 days in the queue: unable to deliver to "* ]]
+  [[ "$output" == *"result=failed"*"code=554 status=5.4.7 bounce=$JOB.b0-local reason=\"expired after 0 days in the queue: unable to deliver to "* ]]
   [ "$(deferred_count local)" -eq 0 ]
-  [ "$(ls "$(SPOOL)/queue/bounce")" = "$JOB.b0" ]
+  [ "$(ls "$(SPOOL)/queue/bounce")" = "$JOB.b0-local" ]
 }
 
 @test "sendmail: -N is checked (never alone, known words only)" {

@@ -90,10 +90,10 @@ EOF
   bbsmail-user del demo
   run route
   [ "$status" -eq 0 ]
-  [[ "$output" == *"rcpt=demo@localhost channel=- result=failed delay="*" code=550 status=5.1.1 bounce=$id.b0 reason="* ]]
+  [[ "$output" == *"rcpt=demo@localhost channel=- result=failed delay="*" code=550 status=5.1.1 bounce=$id.b0-incoming reason="* ]]
   [ "$(job_count local)" -eq 1 ]
-  [ "$(ls "$(SPOOL)/queue/bounce")" = "$id.b0" ]
-  [ "$(record_fields "$(SPOOL)/queue/bounce/$id.b0" | grep -c '^T')" -eq 1 ]
+  [ "$(ls "$(SPOOL)/queue/bounce")" = "$id.b0-incoming" ]
+  [ "$(record_fields "$(SPOOL)/queue/bounce/$id.b0-incoming" | grep -c '^T')" -eq 1 ]
   [ "$(incoming_count)" -eq 0 ]
 }
 

@@ -95,7 +95,7 @@ time_pass() {
   [ "$best_with" -le $((best_without * 3 / 2)) ]
 }
 
-@test "schedule: a bucket no stage empties (no deliver-remote yet) does not make runq -l spin" {
+@test "schedule: a bucket no stage empties (NO_SENDMAIL: deliver-remote leaves it) does not make runq -l spin" {
   mkdir -p "$(SPOOL)/defer/remote/60"
   printf 'V1\0Ix\0D1\0Fa@b\0Tz@example.org\0cremote\0u0\0tz@example.org\0\0' > "$(SPOOL)/defer/remote/60/x"
   start_runq_loop

@@ -209,6 +209,24 @@ static void bounce_report(struct stage_job *job, const struct bounce_notice *n)
 	buf_free(&to);
 }
 
+static int bounce_record_sent(struct stage_job **jobs, size_t count)
+{
+	const char **names = calloc(count ? count : 1, sizeof *names);
+	size_t i, n = 0;
+	int ok;
+
+	if (!names)
+		return 0;
+	for (i = 0; i < count; i++) {
+		const struct bounce_notice *notice = jobs[i]->data;
+		if (notice && !notice->drop)
+			names[n++] = jobs[i]->name;
+	}
+	ok = stage_notices_record(names, n);
+	free(names);
+	return ok;
+}
+
 /* Makes the batch's notices durable in place of the bodies, hands each
  * on, and makes those entries durable before the driver retires a job. */
 static int bounce_flush(void *opaque, struct stage_job **jobs, size_t count)
@@ -220,6 +238,11 @@ static int bounce_flush(void *opaque, struct stage_job **jobs, size_t count)
 	int ok = stage_batch_sync(&b->notices) && home_path(incoming, sizeof incoming, SPOOL_INCOMING_DIR)
 		 && stage_dirs_add(&dirs, incoming);
 
+	/* Recorded before they are handed on, and made durable with them by
+	 * the syncfs below (stage.h: a rerun of the stage that wrote a job
+	 * must not write it again). */
+	if (ok && !bounce_record_sent(jobs, count))
+		log_warn("event=notices-sent: unable to record the notices handed on: %s", strerror(errno));
 	for (i = 0; ok && i < count; i++) {
 		struct bounce_notice *n = jobs[i]->data;
 		if (n && !n->drop && !(ok = bounce_hand_on(jobs[i], n)))

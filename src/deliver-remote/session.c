@@ -161,8 +161,18 @@ static int session_find_hosts(struct session *s)
 			session_add_list(s, dest, &list);
 	} else {
 		st = dns_destination(&r, dest, &d);
-		for (i = 0; st == DNS_OK && i < d.count; i++)
+		/* RFC 5321 §5.1: we are an MX of the destination ourselves, so
+		 * only hosts of a better preference may take it. */
+		for (i = 0; st == DNS_OK && i < d.count && strcasecmp(d.hosts[i].name, cfg->host_name) != 0; i++)
 			session_add_list(s, d.hosts[i].name, &d.hosts[i].addresses);
+		if (st == DNS_OK && !s->addr_count) {
+			snprintf(why, sizeof why, "mail for %s loops back to myself (%s is its best MX)", dest,
+				 cfg->host_name);
+			session_fail_rest(s, 0, REMOTE_PERMANENT, 554, "5.4.6", why);
+			dns_destination_free(&d);
+			dns_free(&r);
+			return 0;
+		}
 	}
 	switch (st) {
 	case DNS_OK:
@@ -222,7 +232,11 @@ static void session_note_error(struct session *s, const struct smtpclient *c, co
 	snprintf(s->last_status, sizeof s->last_status, "%s", c->error.status[0] ? c->error.status : "4.4.1");
 	s->last_status[0] = '4';
 	snprintf(s->last_text, sizeof s->last_text, "%s %s: %s", what, s->relay_field, c->error.text);
-	log_info("destination=%s event=host-failed relay=%s: %s", s->lane->dest->name, s->relay_field, c->error.text);
+	struct buf quoted = BUF_INIT;
+
+	log_info("destination=%s event=host-failed relay=%s reason=%s", s->lane->dest->name, s->relay_field,
+		 xlog_value(&quoted, c->error.text));
+	buf_free(&quoted);
 }
 
 static void session_timeouts(const struct mail_config *cfg, struct smtpclient_timeouts *t)
@@ -276,14 +290,16 @@ static int session_open(struct session *s, struct smtpclient *c, struct session_
 	}
 	if (!plain_only && (c->caps.flags & SMTPCLIENT_CAP_STARTTLS)
 	    && !smtpclient_starttls(c, a->host, 0, NULL)) {
-		if (c->error.connection) {
-			log_notice("destination=%s event=tls-failed relay=%s: %s; retrying in plain text",
-				   s->lane->dest->name, s->relay_field, c->error.text);
+		struct buf quoted = BUF_INIT;
+		int again = c->error.connection;
+		log_notice("destination=%s event=%s relay=%s next=%s reason=%s", s->lane->dest->name,
+			   again ? "tls-failed" : "tls-refused", s->relay_field, again ? "retry-plain" : "plain",
+			   xlog_value(&quoted, c->error.text));
+		buf_free(&quoted);
+		if (again) {
 			smtpclient_close(c);
 			return session_open(s, c, a, 1);
 		}
-		log_notice("destination=%s event=tls-refused relay=%s: %s; going on in plain text",
-			   s->lane->dest->name, s->relay_field, c->error.text);
 	}
 	if (mech && !smtpclient_auth(c, mech, cfg->relay_username, cfg->relay_password,
 				     cfg->relay_auth_plaintext != 0)) {

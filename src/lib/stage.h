@@ -163,6 +163,19 @@ struct stage_run {
 	time_t now;
 };
 
+/* The notices handed on: deliver-bounce records each notice job's name in
+ * spool/data/notices-sent before it hands the notice on, so that the stage
+ * that wrote the notice job, rerun after a crash between making the job
+ * durable and retiring its input, does not write it again once
+ * deliver-bounce has taken it (a second notice).  Entries older than
+ * STAGE_NOTICES_KEEP_SEC are dropped when the file grows. */
+#define STAGE_NOTICES_SENT_FILE "spool/data/notices-sent"
+#define STAGE_NOTICES_KEEP_SEC (7 * 86400)
+/* Appends the names (one write, under an flock).  1 ok, 0 errno. */
+int stage_notices_record(const char *const *names, size_t count);
+/* 1 when name is in the file. */
+int stage_notice_was_sent(const char *name);
+
 struct mail_config;
 /* For a stage's open: the limits above from mail.ini (MaxDeliveryAttempts,
  * MaxQueueLifetime, DelayWarningTime). */

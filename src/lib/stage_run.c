@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -491,8 +492,98 @@ static void stage_body_source(const struct stage_run *run, const struct stage_jo
 		body_path(out, size, stage_input_channel(run), job->name);
 }
 
+static int stage_notices_path(char *out, size_t size)
+{
+	return home_path(out, size, STAGE_NOTICES_SENT_FILE);
+}
+
+int stage_notice_was_sent(const char *name)
+{
+	struct buf log = BUF_INIT;
+	char path[PATH_MAX];
+	const char *p;
+	size_t n = strlen(name);
+	int found = 0;
+
+	if (!stage_notices_path(path, sizeof path) || !file_read_path(path, &log) || !buf_catc(&log, 0)) {
+		buf_free(&log);
+		return 0;
+	}
+	for (p = log.data; !found && (p = strstr(p, name)); p += n)
+		found = p > log.data && p[-1] == ' ' && p[n] == '\n';
+	buf_free(&log);
+	return found;
+}
+
+/* Keeps the entries of the last STAGE_NOTICES_KEEP_SEC (fd is locked). */
+static void stage_notices_prune(int fd, const char *path, time_t now)
+{
+	struct buf old = BUF_INIT, kept = BUF_INIT;
+	char tmp[PATH_MAX];
+	const char *p, *end;
+	int out;
+
+	if (!file_read_fd(fd, &old) || (size_t)snprintf(tmp, sizeof tmp, "%s.new", path) >= sizeof tmp)
+		goto done;
+	for (p = old.data, end = p + old.len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			break;
+		if (strtoul(p, NULL, 10) + STAGE_NOTICES_KEEP_SEC >= (unsigned long)now && !buf_cat(&kept, p, (size_t)(nl - p) + 1))
+			goto done;
+		p = nl + 1;
+	}
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		goto done;
+	if (file_write_all(out, kept.data, kept.len) && close(out) == 0)
+		rename(tmp, path);
+	else
+		unlink(tmp);
+done:
+	buf_free(&old);
+	buf_free(&kept);
+}
+
+static int stage_notices_append(const char *path, const struct buf *lines, int may_prune, time_t now)
+{
+	struct stat st;
+	int fd, ok;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return 0;
+	ok = flock(fd, LOCK_EX) == 0;
+	/* Pruned when it grows: a rename, so the lines go to the new file
+	 * (once: a file of recent entries only is not pruned again). */
+	if (ok && may_prune && fstat(fd, &st) == 0 && st.st_size > 256 * 1024) {
+		stage_notices_prune(fd, path, now);
+		close(fd);
+		return stage_notices_append(path, lines, 0, now);
+	}
+	ok = ok && file_write_all(fd, lines->data, lines->len);
+	ok = close(fd) == 0 && ok;
+	return ok;
+}
+
+int stage_notices_record(const char *const *names, size_t count)
+{
+	struct buf lines = BUF_INIT;
+	char path[PATH_MAX];
+	time_t now = time(NULL);
+	size_t i;
+	int ok;
+
+	for (i = 0; i < count; i++)
+		if (!buf_catf(&lines, "%lu %s\n", (unsigned long)now, names[i])) {
+			buf_free(&lines);
+			return 0;
+		}
+	ok = !count || (stage_notices_path(path, sizeof path) && stage_notices_append(path, &lines, 1, now));
+	buf_free(&lines);
+	return ok;
+}
+
 /* One notice job for the DSN writer (deliver-bounce(8)), with its own body
- * link, named <job>.<b|d|s><attempts>.  Never for a message from <>
+ * link, named <job>.<b|d|s><attempts>-<input channel>.  Never for a message from <>
  * (RFC 5321 §6.1), except that a failed notice of our own goes to the
  * postmaster once (the DSN writer addresses it).  note gets the log
  * field.  1 ok (or nothing to write), 0 errno. */
@@ -521,12 +612,21 @@ static int stage_notice(struct stage_run *run, struct stage_job *job, enum stage
 		return 0;
 	}
 	if (copy.rcpt_count) {
-		if ((size_t)snprintf(name, sizeof name, "%s.%c%lu", job->name, letter[kind], job->env->attempts)
+		/* The input channel in the name: route's input and every channel's
+		 * job of one message share the message's name. */
+		if ((size_t)snprintf(name, sizeof name, "%s.%c%lu-%s", job->name, letter[kind], job->env->attempts,
+				     stage_input_channel(run) ? stage_input_channel(run) : "incoming")
 		    >= sizeof name) {
 			free(copy.rcpt);
 			free(codes);
 			errno = ENAMETOOLONG;
 			return 0;
+		}
+		if (job->retry && stage_notice_was_sent(name)) {
+			snprintf(note, note_size, " %s=%.160s(sent-before)", field[kind], name);
+			free(copy.rcpt);
+			free(codes);
+			return 1;
 		}
 		stage_body_source(run, job, source, sizeof source);
 		ok = body_link(source, "bounce", name) && stage_write_record(run, &copy, SPOOL_QUEUE_DIR "/bounce", name, 0);

@@ -15,7 +15,9 @@
 #include "schedule.h"
 #include "spool.h"
 #include "stage.h"
+#include <ctype.h>
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,8 +46,11 @@ int mailq_name_of(const char *name, const char *id)
 		return 0;
 	if (!name[n])
 		return 1;
-	return name[n] == '.' && name[n + 1] == 'b' && name[n + 2]
-	       && strspn(name + n + 2, "0123456789") == strlen(name + n + 2);
+	/* A notice job: <id>.<b|d|s><attempts>-<channel> (spool(5)). */
+	if (name[n] != '.' || !strchr("bds", name[n + 1]) || !name[n + 1] || !isdigit((unsigned char)name[n + 2]))
+		return 0;
+	name += n + 2 + strspn(name + n + 2, "0123456789");
+	return *name == '-' && name[1] && !strchr(name + 1, '.');
 }
 
 /* One line per recipient of a removed file, as a stage's result lines. */

@@ -29,6 +29,7 @@ peer_start() {
 
 remote_home() {
   make_home
+  set_options "ALLOW_POP3 | ALLOW_SYSOP_ALIASES"
   dnsmasq_start "$@"
   set_mail_key DNSServer "$DNSMASQ_SERVER"
   set_mail_key OutboundPort "${PEER_PORT:-25}"
