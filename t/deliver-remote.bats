@@ -380,3 +380,17 @@ EOF2
   [ $((SECONDS - start)) -lt 20 ]
   [[ "$output" == *"result=deferred"*"status=4."*"reason=\"connect to mx1.example.test[127.0.0.1]:$PEER_PORT: "* ]]
 }
+
+@test "deliver-remote: an MX list naming this host: only better MX hosts are used; as the best MX it is a loop" {
+  peer_start
+  remote_home --mx-host=loop.test,localhost,10 --mx-host=backup.test,mx1.example.test,5 \
+    --mx-host=backup.test,localhost,10 --host-record=mx1.example.test,127.0.0.1 --host-record=localhost,127.0.0.1
+  send 1 a@loop.test
+  send 2 b@backup.test
+  queue_remote
+  run deliver_remote
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"rcpt=a@loop.test channel=remote result=failed"*"code=554 status=5.4.6"*"reason=\"mail for loop.test loops back to myself (localhost is its best MX)\""* ]]
+  [[ "$output" == *"rcpt=b@backup.test channel=remote result=sent"*"relay=mx1.example.test[127.0.0.1]"* ]]
+  [ "$(peer_messages)" -eq 1 ]
+}

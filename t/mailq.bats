@@ -6,7 +6,12 @@ load helper
 load lib/stages
 load lib/defer
 
-setup() { make_home; }
+# Outbound delivery on (make_home turns it off): mailq says nothing of it.
+setup() {
+  make_home
+  load lib/remote
+  set_options "ALLOW_POP3 | ALLOW_SYSOP_ALIASES"
+}
 
 @test "mailq: an empty spool prints nothing; -c prints 0" {
   run mailq
@@ -208,4 +213,19 @@ time.sleep(60)' "$(SPOOL)/queue/local/$id" "$BATS_TEST_TMPDIR/held" &
   [ "$status" -eq 100 ]
   run mailq -r
   [ "$status" -eq 100 ]
+}
+
+@test "mailq: with NO_SENDMAIL, a listing with remote jobs says that remote delivery is off" {
+  set_options "ALLOW_POP3 | NO_SENDMAIL"
+  inject 1 demo
+  run mailq
+  [[ "$output" != *"NO_SENDMAIL"* ]]
+  inject 2 a@example.org
+  "$LIBEXEC/route" 2>/dev/null
+  run mailq
+  [ "$status" -eq 0 ]
+  [[ "${lines[-1]}" == "mailq: notice: remote delivery is off (NO_SENDMAIL in mail.ini): remote jobs wait until it is removed" ]]
+  # -c prints the count alone (a local job and a remote one)
+  run mailq -c
+  [ "$output" = "2" ]
 }

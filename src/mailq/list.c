@@ -106,6 +106,8 @@ static void mailq_entry(struct mailq_list *q, const char *path, const char *name
 	size_t i;
 
 	q->count++;
+	if (p->channel && strcmp(p->channel, "remote") == 0)
+		q->remote++;
 	if (q->count_only)
 		return;
 	buf_truncate(&q->line, 0);

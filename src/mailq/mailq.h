@@ -15,6 +15,7 @@
 struct mailq_list {
 	int count_only;
 	unsigned long count;
+	unsigned long remote;   /* entries in the remote channel */
 	time_t now;
 	struct buf line;
 };

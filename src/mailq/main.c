@@ -3,6 +3,7 @@
  * delete.c (mailq.h). */
 #include "mailq.h"
 #include "home.h"
+#include "config.h"
 #include "log.h"
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,19 @@ static void mailq_parse_args(struct mailq_args *a, int argc, char **argv)
 		die_usage(USAGE);
 }
 
+/* NO_SENDMAIL: the remote jobs listed are not going anywhere; said (when
+ * there are some) on
+ * stderr so the listing's format stays the same for scripts. */
+static void mailq_say_if_sending_is_off(void)
+{
+	struct mail_config cfg;
+	char error[256];
+
+	mail_config_defaults(&cfg);
+	if (mail_config_load(&cfg, NULL, error, sizeof error) && (cfg.options & MAIL_OPTION(NO_SENDMAIL)))
+		log_notice("remote delivery is off (NO_SENDMAIL in mail.ini): remote jobs wait until it is removed");
+}
+
 int main(int argc, char **argv)
 {
 	struct mailq_args a;
@@ -59,6 +73,8 @@ int main(int argc, char **argv)
 	mailq_list(&q);
 	if (q.count_only)
 		printf("%lu\n", q.count);
+	else if (q.remote && fflush(stdout) == 0)
+		mailq_say_if_sending_is_off();   /* after the listing */
 	buf_free(&q.line);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		die_sys("unable to write the listing");
