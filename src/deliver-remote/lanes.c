@@ -122,8 +122,8 @@ static void lane_apply(struct remote_ctx *ctx, struct remote_lane *lane, char *l
 		break;
 	case REMOTE_TEMPORARY:
 	case REMOTE_PERMANENT:
-		stage_report_failure(j, rcpt, f[3][0] == REMOTE_TEMPORARY, code, strcmp(f[5], "-") ? f[5] : "4.0.0",
-				     "%s", f[8]);
+		stage_report_failure(j, rcpt, f[3][0] == REMOTE_TEMPORARY, code,
+				     strcmp(f[5], "-") ? f[5] : f[3][0] == REMOTE_TEMPORARY ? "4.0.0" : "5.0.0", "%s", f[8]);
 		break;
 	default:
 		goto bad;

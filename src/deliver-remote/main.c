@@ -98,7 +98,7 @@ static enum stage_verdict remote_work(void *opaque, struct stage_job *job)
 			continue;
 		if (!remote_destination_of(ctx, r->target, &dest))
 			die_nomem();
-		if (!dest.len || !address_domain_valid(dest.data, ADDRESS_ALLOW_UTF8))
+		if (!ctx->relay && (!dest.len || !address_domain_valid(dest.data, ADDRESS_ALLOW_UTF8)))
 			stage_report_failure(job, i, 0, 553, "5.1.3", "no valid domain in <%s>", r->target);
 		else if (!ctx->relay && dest.len >= 8 && strcmp(dest.data + dest.len - 8, ".fidonet") == 0)
 			stage_report_failure(job, i, 0, 554, "5.1.2", "FidoNet addresses are not sent over SMTP");
