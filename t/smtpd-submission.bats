@@ -8,7 +8,7 @@ AUTHVIA="$BATS_TEST_DIRNAME/../build/t/authvia-record"
 
 setup_file() { tls_setup_file; }
 setup() {
-  make_home "Options = ALLOW_POP3 | ALLOW_RELAY"
+  make_home "Options = ALLOW_POP3 | ALLOW_RELAY | NO_SENDMAIL"
   tls_home
 }
 

@@ -144,6 +144,7 @@ static int session_find_hosts(struct session *s)
 	struct dns_destination d = { 0 };
 	struct dns_address_list list = { 0 };
 	enum dns_status st;
+	unsigned own = (unsigned)-1;   /* our own MX preference, if we are one */
 	char why[600];
 	size_t i;
 
@@ -161,10 +162,14 @@ static int session_find_hosts(struct session *s)
 			session_add_list(s, dest, &list);
 	} else {
 		st = dns_destination(&r, dest, &d);
-		/* RFC 5321 §5.1: we are an MX of the destination ourselves, so
-		 * only hosts of a better preference may take it. */
-		for (i = 0; st == DNS_OK && i < d.count && strcasecmp(d.hosts[i].name, cfg->host_name) != 0; i++)
-			session_add_list(s, d.hosts[i].name, &d.hosts[i].addresses);
+		/* RFC 5321 §5.1: when we are an MX of the destination ourselves,
+		 * only hosts of a better preference than ours may take it. */
+		for (i = 0; st == DNS_OK && i < d.count; i++)
+			if (strcasecmp(d.hosts[i].name, cfg->host_name) == 0 && d.hosts[i].preference < own)
+				own = d.hosts[i].preference;
+		for (i = 0; st == DNS_OK && i < d.count; i++)
+			if (d.hosts[i].preference < own)
+				session_add_list(s, d.hosts[i].name, &d.hosts[i].addresses);
 		if (st == DNS_OK && !s->addr_count) {
 			snprintf(why, sizeof why, "mail for %s loops back to myself (%s is its best MX)", dest,
 				 cfg->host_name);
