@@ -112,16 +112,17 @@ static int dsn_starts_with_status(const char *text)
 	return (text[0] == '2' || text[0] == '4' || text[0] == '5') && text[1] == '.' && isdigit((unsigned char)text[2]);
 }
 
-/* The reply as a diagnostic: a remote MTA's reply text exactly as it came
- * (code, text); our own failures carry the status after the code, as a
- * reply would. */
+/* The reply as a diagnostic, as it came on the wire: code, status, text.
+ * The SMTP client keeps the peer's enhanced status apart from its text
+ * (smtpclient.h), so it is put back between the two; a text that starts
+ * with one already keeps just that. */
 static int dsn_reply(struct buf *out, const struct envelope_rcpt *r)
 {
 	const char *text = dsn_or(r->diagnostic, "");
 
 	if (r->code && r->code[0] && !buf_catf(out, "%s ", r->code))
 		return 0;
-	if (!r->remote_mta && r->status && !dsn_starts_with_status(text) && !buf_catf(out, "%s ", r->status))
+	if (r->status && r->status[0] && !dsn_starts_with_status(text) && !buf_catf(out, "%s ", r->status))
 		return 0;
 	return buf_cats(out, text);
 }
