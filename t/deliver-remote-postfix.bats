@@ -121,3 +121,16 @@ relay_case() {
   [[ "$output" == *"rcpt=bob@postfix.test channel=remote result=sent"* ]]
   postfix_wait_stored bob@postfix.test 1
 }
+
+@test "deliver-remote -> smtp-sink: the message arrives byte for byte" {
+  smtp_sink_start
+  PEER_PORT="$SINK_PORT" remote_home "${MX[@]}"
+  inject 1 alice@postfix.test
+  "$LIBEXEC/route" 2>/dev/null
+  run "$LIBEXEC/deliver-remote"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  for i in $(seq 1 100); do [ -n "$(sink_files)" ] && break; sleep 0.1; done
+  [ "$(sink_files | wc -l)" -eq 1 ]
+  sink_message "$(sink_files)" | sed 1d > "$BATS_TEST_TMPDIR/arrived"
+  cmp "$BATS_TEST_TMPDIR/arrived" "$BATS_TEST_TMPDIR/sent/1"
+}

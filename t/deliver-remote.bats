@@ -394,3 +394,21 @@ EOF2
   [[ "$output" == *"rcpt=b@backup.test channel=remote result=sent"*"relay=mx1.example.test[127.0.0.1]"* ]]
   [ "$(peer_messages)" -eq 1 ]
 }
+
+@test "deliver-remote: NO_AUTO_EXEMPT keeps etc/dnsbl_exempt.cfg untouched; without it each address is added once" {
+  peer_start
+  remote_home "${MX[@]}"
+  set_options "ALLOW_POP3 | NO_AUTO_EXEMPT"
+  send 1 alice@example.test
+  queue_remote
+  deliver_remote 2>/dev/null
+  [ "$(peer_messages)" -eq 1 ]
+  [ ! -e "$HOME_DIR/etc/dnsbl_exempt.cfg" ]
+  set_options "ALLOW_POP3"
+  printf 'old@example.test' > "$HOME_DIR/etc/dnsbl_exempt.cfg"
+  send 2 alice@example.test old@example.test
+  send 3 ALICE@example.test
+  queue_remote
+  deliver_remote 2>/dev/null
+  [ "$(cat "$HOME_DIR/etc/dnsbl_exempt.cfg")" = $'old@example.test\nalice@example.test' ]
+}
