@@ -298,7 +298,7 @@ stub() {
   postfix_log | grep -q 'connect from unknown\[127.0.0.2\]'
 }
 
-@test "postfix: STARTTLS is used when offered and its facts reported" {
+@test "postfix: STARTTLS is used when offered and its facts reported; -t off stays plain" {
   postfix_start tls=1
   msg m 'Subject: t\n\nhi\n'
   send -f s@x.test -r alice@postfix.test 127.0.0.1 "$POSTFIX_PORT" "$MSG"
@@ -308,6 +308,11 @@ stub() {
   postfix_log | grep -q 'Anonymous TLS connection established from unknown\[127.0.0.1\]'
   postfix_log | grep -q 'disconnect from .* ehlo=2 starttls=1 mail=1 rcpt=1 bdat=1 quit=1'
   postfix_wait_stored alice@postfix.test 1
+  # -t off: plain text although the peer offers STARTTLS.
+  send -t off -f s@x.test -r alice@postfix.test 127.0.0.1 "$POSTFIX_PORT" "$MSG"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" == *$'\ntls=none verified=no auth=none'* ]]
+  postfix_log | grep -q 'disconnect from .* ehlo=1 mail=1 rcpt=1 bdat=1 quit=1 commands=5$'
 }
 
 @test "postfix: STARTTLS verified against a CA file; a wrong CA fails the handshake" {
