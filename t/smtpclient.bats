@@ -150,6 +150,18 @@ DOTS='Subject: dots\nTo: alice@postfix.test\n\n.\n..\n.leading dot\n...\nmiddle 
   [ "$(grep -c '^rcpt=[ab]@x.test code=0 status=- remote=0 text=DATA: timed out$' <<< "$output")" -eq 2 ]
 }
 
+@test "sink: EHLO refused: HELO, no ESMTP extension is used" {
+  smtp_sink_start -e
+  msg m 'Subject: h\n\ncaf\303\251\n'
+  send -f s@x.test -r a@x.test -N SUCCESS 127.0.0.1 "$SINK_PORT" "$MSG"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" == "esmtp=no pipelining=no chunking=no 8bitmime=no smtputf8=no dsn=no "* ]]
+  [[ "$output" == *"sent pipelined=no bdat=no 8bitmime=no 8bit-as-is=yes smtputf8=no dsn=no data=yes"* ]]
+  grep -qx 'X-Client-Proto: SMTP' "$(sink_files)"
+  grep -qx 'X-Mail-Args: <s@x.test>' "$(sink_files)"
+  grep -qx 'X-Rcpt-Args: <a@x.test>' "$(sink_files)"
+}
+
 # ---- hosts that refuse or say nothing ---------------------------------------
 
 # stub VAR COMMAND...: COMMAND per connection under tcpserver on a free port.
@@ -196,6 +208,15 @@ stub() {
   send -f s@x.test -r a@x.test 127.0.0.1 "$PORT" "$MSG"
   [ "$status" -eq 111 ]
   [ "$output" = "error temporary=1 connection=1 code=0 status=- text=reading the greeting: reply lines with different codes" ]
+}
+
+@test "a reply line past 2 KiB is a protocol error" {
+  python3 -c "print('250-' + 'x' * 2100)" > "$BATS_TEST_TMPDIR/long"
+  stub PORT sh -c 'printf "220 ok\r\n"; read line; cat "$0"; sleep 5' "$BATS_TEST_TMPDIR/long"
+  msg m 'Subject: c\n\nhi\n'
+  send -f s@x.test -r a@x.test 127.0.0.1 "$PORT" "$MSG"
+  [ "$status" -eq 111 ]
+  [ "$output" = "error temporary=1 connection=1 code=0 status=- text=EHLO: reply line longer than 2048 bytes" ]
 }
 
 # ---- the private Postfix -----------------------------------------------------
@@ -282,7 +303,7 @@ stub() {
   [[ "$output" == *"error temporary=1 connection=1 "*"192.0.2.1"* ]]
 }
 
-@test "postfix: STARTTLS is used when offered and its facts reported" {
+@test "postfix: STARTTLS is used when offered and its facts reported; -t off stays plain" {
   postfix_start tls=1
   msg m 'Subject: t\n\nhi\n'
   send -f s@x.test -r alice@postfix.test 127.0.0.1 "$POSTFIX_PORT" "$MSG"
@@ -292,6 +313,11 @@ stub() {
   postfix_log | grep -q 'Anonymous TLS connection established from unknown\[127.0.0.1\]'
   postfix_log | grep -q 'disconnect from .* ehlo=2 starttls=1 mail=1 rcpt=1 bdat=1 quit=1'
   postfix_wait_stored alice@postfix.test 1
+  # -t off: plain text although the peer offers STARTTLS.
+  send -t off -f s@x.test -r alice@postfix.test 127.0.0.1 "$POSTFIX_PORT" "$MSG"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" == *$'\ntls=none verified=no auth=none'* ]]
+  postfix_log | grep -q 'disconnect from .* ehlo=1 mail=1 rcpt=1 bdat=1 quit=1 commands=5$'
 }
 
 @test "postfix: STARTTLS verified against a CA file; a wrong CA fails the handshake" {

@@ -21,7 +21,9 @@
  *
  * Timeouts (RFC 5321 §4.5.3.2) are a struct the caller fills; each wait for
  * a reply is bounded both per read and as a whole, a data block write by
- * data_block.
+ * data_block; 0 means no limit.  A caller that must not use an extension
+ * clears its flag in c->caps after the last EHLO (smtpclient_starttls sends
+ * one too): CHUNKING, PIPELINING, ...
  *
  * A transaction (smtpclient_send): MAIL FROM with SIZE= (RFC 1870) when the
  * peer offers SIZE, BODY=8BITMIME (RFC 6152) when the message has a byte

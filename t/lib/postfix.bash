@@ -23,7 +23,8 @@
 #   postfix_stored RCPT   the stored copies for RCPT (full address), sorted
 #   postfix_wait_stored RCPT N   waits (bounded) until RCPT has N copies
 #   postfix_log           the instance's maillog
-#   postfix_stop          `postfix stop`, then the master and its children by PID
+#   postfix_stop          `postfix stop`, then the master and its children by
+#                         PID (call it from teardown, before kill_tracked)
 #
 #   smtp_sink_start [smtp-sink options...]   smtp-sink on a free port with -d
 #       dumping into $SINK_DIR (a new one each time); sets SINK_PORT; its
@@ -194,7 +195,14 @@ postfix_start() {
     return 1
   fi
   POSTFIX_PORT="$port"
-  wait_port "$port"
+  # Bounded, but generous: the master starts its daemons on a busy machine.
+  local i
+  for i in $(seq 1 200); do
+    nc -z 127.0.0.1 "$port" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "postfix never listened on $port" >&2
+  return 1
 }
 
 postfix_sasl_user() {
