@@ -39,47 +39,42 @@ void conn_set_deadline(struct conn *c, int seconds)
 	c->deadline_ms = seconds > 0 ? conn_now_ms() + (long long)seconds * 1000 : 0;
 }
 
-/* Milliseconds to wait for the next byte, -1 for forever, 0 if already late. */
-static int conn_wait_ms(const struct conn *c)
-{
-	long long wait = -1, now;
-
-	if (c->idle_timeout_sec > 0)
-		wait = (long long)c->idle_timeout_sec * 1000;
-	if (c->deadline_ms) {
-		now = conn_now_ms();
-		if (now >= c->deadline_ms)
-			return 0;
-		if (wait < 0 || c->deadline_ms - now < wait)
-			wait = c->deadline_ms - now;
-	}
-	return wait > 0x7fffffff ? 0x7fffffff : (int)wait;
-}
-
-static int conn_poll(const struct conn *c, int fd, short events)
+int conn_poll_until(int fd, short events, long long deadline_ms)
 {
 	struct pollfd p;
-	int wait, r;
+	long long left;
+	int r;
 
 	for (;;) {
-		wait = conn_wait_ms(c);
-		if (wait == 0) {
+		left = deadline_ms ? deadline_ms - conn_now_ms() : -1;
+		if (deadline_ms && left <= 0) {
 			errno = ETIMEDOUT;
 			return 0;
 		}
 		p.fd = fd;
 		p.events = events;
 		p.revents = 0;
-		r = poll(&p, 1, wait);
+		r = poll(&p, 1, left < 0 ? -1 : left > 0x7fffffff ? 0x7fffffff : (int)left);
 		if (r > 0)
 			return 1;
-		if (r == 0) {
+		if (r == 0 && deadline_ms && conn_now_ms() >= deadline_ms) {
 			errno = ETIMEDOUT;
 			return 0;
 		}
-		if (errno != EINTR)
+		if (r < 0 && errno != EINTR)
 			return 0;
 	}
+}
+
+/* The next byte is waited for until the idle timeout or the session's
+ * deadline, whichever comes first (0: no limit). */
+static int conn_poll(const struct conn *c, int fd, short events)
+{
+	long long until = c->idle_timeout_sec > 0 ? conn_now_ms() + (long long)c->idle_timeout_sec * 1000 : 0;
+
+	if (c->deadline_ms && (!until || c->deadline_ms < until))
+		until = c->deadline_ms;
+	return conn_poll_until(fd, events, until);
 }
 
 static ssize_t conn_raw_write(struct conn *c, const char *p, size_t n)

@@ -34,6 +34,11 @@ void conn_set_idle_timeout(struct conn *c, int seconds);
 /* Absolute deadline seconds from now; 0 clears it. */
 void conn_set_deadline(struct conn *c, int seconds_from_now);
 long long conn_now_ms(void);
+/* Waits until fd has one of events or the absolute monotonic deadline_ms
+ * (conn_now_ms() scale; 0: no deadline) passes.  1 ready, 0 with errno
+ * (ETIMEDOUT, or poll's).  EINTR does not end the wait.  The one deadline
+ * wait of the library: conn, TLS, DNS and the SMTP client's connect. */
+int conn_poll_until(int fd, short events, long long deadline_ms);
 
 /* Reads one line, terminator (LF, with whatever precedes it) included, into
  * line.  1: got a line.  0: clean EOF.  -1: error with errno:

@@ -473,33 +473,6 @@ malformed:
 
 /* ---- asking a server ---- */
 
-/* Waits for events on fd until deadline_ms.  1 ready, 0 timeout or error. */
-static int dns_wait(int fd, short events, long long deadline_ms)
-{
-	struct pollfd p;
-	long long left;
-	int r;
-
-	for (;;) {
-		left = deadline_ms - conn_now_ms();
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return 0;
-		}
-		p.fd = fd;
-		p.events = events;
-		p.revents = 0;
-		r = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
-		if (r > 0)
-			return 1;
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			return 0;
-		}
-		if (errno != EINTR)
-			return 0;
-	}
-}
 
 struct dns_exchange {
 	const unsigned char *query;
@@ -550,7 +523,7 @@ static int dns_try_udp(struct dns_resolver *r, struct dns_exchange *x)
 
 	if (fd < 0 || send(fd, x->query, x->query_len, 0) != (ssize_t)x->query_len)
 		goto fail;
-	while (dns_wait(fd, POLLIN, deadline)) {
+	while (conn_poll_until(fd, POLLIN, deadline)) {
 		n = recv(fd, x->reply->data, x->reply->cap - 1, MSG_TRUNC);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -582,7 +555,7 @@ static int dns_tcp_io(int fd, int writing, unsigned char *data, size_t len, long
 	ssize_t n;
 
 	while (len) {
-		if (!dns_wait(fd, writing ? POLLOUT : POLLIN, deadline))
+		if (!conn_poll_until(fd, writing ? POLLOUT : POLLIN, deadline))
 			return 0;
 		n = writing ? send(fd, data, len, MSG_NOSIGNAL) : recv(fd, data, len, 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -604,7 +577,7 @@ static int dns_tcp_connected(int fd, long long deadline)
 	int err = 0;
 	socklen_t len = sizeof err;
 
-	if (!dns_wait(fd, POLLOUT, deadline))
+	if (!conn_poll_until(fd, POLLOUT, deadline))
 		return 0;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return 0;

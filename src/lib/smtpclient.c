@@ -445,23 +445,12 @@ static int bind_source(int fd, int family, const char *bind_ip)
 /* Waits for a non-blocking connect.  1 connected, 0 errno. */
 static int connect_wait(int fd, int timeout_sec)
 {
-	long long until = conn_now_ms() + (long long)(timeout_sec > 0 ? timeout_sec : 1) * 1000, left;
-	struct pollfd p = { fd, POLLOUT, 0 };
-	int err = 0, r;
+	long long until = conn_now_ms() + (long long)(timeout_sec > 0 ? timeout_sec : 1) * 1000;
+	int err = 0;
 	socklen_t elen = sizeof err;
 
-	for (;;) {
-		left = until - conn_now_ms();
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return 0;
-		}
-		r = poll(&p, 1, (int)(left > 0x7fffffff ? 0x7fffffff : left));
-		if (r > 0)
-			break;
-		if (r < 0 && errno != EINTR)
-			return 0;
-	}
+	if (!conn_poll_until(fd, POLLOUT, until))
+		return 0;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0)
 		return 0;
 	errno = err;

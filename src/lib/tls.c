@@ -182,31 +182,6 @@ static long long tls_wait_until(const struct conn *c)
 	return until;
 }
 
-/* 1 when fd is ready, 0 with errno ETIMEDOUT or poll's. */
-static int tls_poll(int fd, short events, long long until)
-{
-	struct pollfd p;
-	long long left;
-	int r;
-
-	for (;;) {
-		left = until - conn_now_ms();
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return 0;
-		}
-		p.fd = fd;
-		p.events = events;
-		p.revents = 0;
-		r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (r > 0)
-			return 1;
-		if (r == 0)
-			errno = ETIMEDOUT;
-		if (r == 0 || errno != EINTR)
-			return 0;
-	}
-}
 
 /* ---- the conn transport ---- */
 
@@ -246,7 +221,7 @@ static ssize_t tls_transport_read(void *ctx, void *dst, size_t len)
 	if (n > 0)
 		return n;
 	if (SSL_get_error(t->ssl, n) == SSL_ERROR_WANT_WRITE
-	    && !tls_poll(t->conn->fd_out, POLLOUT, tls_wait_until(t->conn)))
+	    && !conn_poll_until(t->conn->fd_out, POLLOUT, tls_wait_until(t->conn)))
 		return -1;
 	return tls_io_failed(t, n);
 }
@@ -262,7 +237,7 @@ static ssize_t tls_transport_write(void *ctx, const void *src, size_t len)
 	if (n > 0)
 		return n;
 	if (SSL_get_error(t->ssl, n) == SSL_ERROR_WANT_READ
-	    && !tls_poll(t->conn->fd_in, POLLIN, tls_wait_until(t->conn)))
+	    && !conn_poll_until(t->conn->fd_in, POLLIN, tls_wait_until(t->conn)))
 		return -1;
 	return tls_io_failed(t, n);
 }
@@ -314,7 +289,7 @@ static int tls_handshake(struct tls_session *t, int server, char *error, size_t 
 			return 1;
 		e = SSL_get_error(t->ssl, r);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			if (tls_poll(e == SSL_ERROR_WANT_READ ? t->conn->fd_in : t->conn->fd_out,
+			if (conn_poll_until(e == SSL_ERROR_WANT_READ ? t->conn->fd_in : t->conn->fd_out,
 				     e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, until))
 				continue;
 			snprintf(error, size, "TLS handshake: %s",
@@ -502,7 +477,7 @@ void tls_shutdown(struct conn *c)
 		r = SSL_shutdown(t->ssl);
 		/* 0: our close_notify is out; we do not wait for the peer's. */
 		if (r >= 0 || SSL_get_error(t->ssl, r) != SSL_ERROR_WANT_WRITE
-		    || !tls_poll(c->fd_out, POLLOUT, until))
+		    || !conn_poll_until(c->fd_out, POLLOUT, until))
 			break;
 	}
 	ERR_clear_error();
