@@ -50,17 +50,23 @@ MX=(--mx-host=postfix.test,mx.postfix.test,10 --host-record=mx.postfix.test,127.
   [ "$(postfix_log | grep -c 'postfix/smtpd.*: [0-9A-F]*: client=')" -eq 4 ]
 }
 
+# relay_home PASSWORD: a home whose RelayServer is the Postfix instance,
+# user alice with that password (set the Options after it).
+relay_home() {
+  make_home
+  set_mail_key RelayServer 127.0.0.1
+  set_mail_key RelayPort "$POSTFIX_PORT"
+  set_mail_key RelayUsername alice
+  set_mail_key RelayPassword "$1"
+  set_mail_key OutboundTimeout 20
+}
+
 # relay_case MECH FLAG: Postfix requiring AUTH with MECH over TLS, used
 # as RelayServer with RELAY_AUTH_<FLAG>.
 relay_case() {
   postfix_start tls=1 sasl="$1"
   postfix_sasl_user alice 'right pass'
-  make_home
-  set_mail_key RelayServer 127.0.0.1
-  set_mail_key RelayPort "$POSTFIX_PORT"
-  set_mail_key RelayUsername alice
-  set_mail_key RelayPassword 'right pass'
-  set_mail_key OutboundTimeout 20
+  relay_home 'right pass'
   set_options "ALLOW_POP3 | RELAY_TX | RELAY_AUTH_$2"
   inject 1 bob@postfix.test
   "$LIBEXEC/route" 2>/dev/null
@@ -78,13 +84,8 @@ relay_case() {
 @test "deliver-remote -> Postfix relay: a wrong password is retried, then bounced after MaxDeliveryAttempts" {
   postfix_start tls=1 sasl=PLAIN
   postfix_sasl_user alice 'right pass'
-  make_home
-  set_mail_key RelayServer 127.0.0.1
-  set_mail_key RelayPort "$POSTFIX_PORT"
-  set_mail_key RelayUsername alice
-  set_mail_key RelayPassword 'wrong'
+  relay_home wrong
   set_mail_key MaxDeliveryAttempts 2
-  set_mail_key OutboundTimeout 20
   set_options "ALLOW_POP3 | RELAY_TX | RELAY_AUTH_PLAIN"
   inject 1 bob@postfix.test
   "$LIBEXEC/route" 2>/dev/null
@@ -103,12 +104,7 @@ relay_case() {
 @test "deliver-remote -> Postfix relay: no AUTH without TLS unless RelayAuthPlaintext" {
   postfix_start sasl=PLAIN
   postfix_sasl_user alice 'right pass'
-  make_home
-  set_mail_key RelayServer 127.0.0.1
-  set_mail_key RelayPort "$POSTFIX_PORT"
-  set_mail_key RelayUsername alice
-  set_mail_key RelayPassword 'right pass'
-  set_mail_key OutboundTimeout 20
+  relay_home 'right pass'
   set_options "ALLOW_POP3 | RELAY_TX | RELAY_AUTH_PLAIN"
   inject 1 bob@postfix.test
   "$LIBEXEC/route" 2>/dev/null
