@@ -403,8 +403,7 @@ static void stage_take(struct stage_run *run, const char *dir, const char *name)
  * each is a job in spool/queue/bounce/ for the DSN writer. */
 enum stage_notice_kind { NOTICE_FAILED, NOTICE_DELAYED, NOTICE_SUCCESS };
 
-/* Whether recipient i belongs in a record of this selection: deferred
- * copies (want_deferred) and notices of one kind. */
+/* Whether recipient i belongs in a notice of this kind. */
 static int stage_notice_covers(const struct stage_run *run, const struct stage_job *job, size_t i,
 			       enum stage_notice_kind kind)
 {
@@ -426,9 +425,9 @@ static int stage_notice_covers(const struct stage_run *run, const struct stage_j
 	return 0;
 }
 
-/* A copy of the job's record with the recipients that cover() picks (kind
- * as its argument), each carrying its outcome: status, code, reason and
- * remote MTA.  The codes are written into codes (one 8-byte slot a
+/* A copy of the job's record with the deferred recipients (deferred set:
+ * the deferred copy) or those a notice of that kind covers, each carrying
+ * its outcome: status, code, reason and remote MTA.  The codes are written into codes (one 8-byte slot a
  * recipient).  1 ok, 0 ENOMEM. */
 static int stage_subset(const struct stage_run *run, const struct stage_job *job, int deferred,
 			enum stage_notice_kind kind, struct envelope *out, char (*codes)[8])
@@ -529,7 +528,8 @@ static void stage_notices_prune(int fd, const char *path, time_t now)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl)
 			break;
-		if (strtoul(p, NULL, 10) + STAGE_NOTICES_KEEP_SEC >= (unsigned long)now && !buf_cat(&kept, p, (size_t)(nl - p) + 1))
+		if (strtoul(p, NULL, 10) + STAGE_NOTICES_KEEP_SEC >= (unsigned long)now
+		    && !buf_cat(&kept, p, (size_t)(nl - p) + 1))
 			goto done;
 		p = nl + 1;
 	}
@@ -583,8 +583,8 @@ int stage_notices_record(const char *const *names, size_t count)
 }
 
 /* One notice job for the DSN writer (deliver-bounce(8)), with its own body
- * link, named <job>.<b|d|s><attempts>-<input channel>.  Never for a message from <>
- * (RFC 5321 §6.1), except that a failed notice of our own goes to the
+ * link, named <job>.<b|d|s><attempts>-<input channel>.  Never for a
+ * message from <> (RFC 5321 §6.1), except that a failed notice of our own goes to the
  * postmaster once (the DSN writer addresses it).  note gets the log
  * field.  1 ok (or nothing to write), 0 errno. */
 static int stage_notice(struct stage_run *run, struct stage_job *job, enum stage_notice_kind kind, char *note,
