@@ -405,11 +405,15 @@ EOF2
   [ "$(peer_messages)" -eq 1 ]
   [ ! -e "$HOME_DIR/etc/dnsbl_exempt.cfg" ]
   set_options "ALLOW_POP3"
-  set_mail_key OutboundPerDestination 1   # one lane: the results in order
   printf 'old@example.test' > "$HOME_DIR/etc/dnsbl_exempt.cfg"
   send 2 alice@example.test old@example.test
+  queue_remote
+  deliver_remote 2>/dev/null
+  [ "$(cat "$HOME_DIR/etc/dnsbl_exempt.cfg")" = $'old@example.test\nalice@example.test' ]
+  # compared without case
   send 3 ALICE@example.test
   queue_remote
   deliver_remote 2>/dev/null
+  [ "$(peer_messages)" -eq 3 ]
   [ "$(cat "$HOME_DIR/etc/dnsbl_exempt.cfg")" = $'old@example.test\nalice@example.test' ]
 }
