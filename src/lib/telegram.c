@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
@@ -116,7 +117,7 @@ static int telegram_mkdir(const char *path, const char *parent, int durable)
 
 int telegram_write(unsigned long usernum, const char *name, const char *file, size_t len, int durable)
 {
-	char spool[PATH_MAX], top[PATH_MAX], dir[PATH_MAX], rel[PATH_MAX], tmp[PATH_MAX];
+	char spool[PATH_MAX], top[PATH_MAX], dir[PATH_MAX], rel[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX];
 	struct spool_file f;
 
 	if (strchr(name, '/') || name[0] == '.' || !name[0]) {
@@ -132,8 +133,15 @@ int telegram_write(unsigned long usernum, const char *name, const char *file, si
 	}
 	if (!telegram_mkdir(top, spool, durable) || !telegram_mkdir(dir, top, durable))
 		return 0;
-	if (!spool_file_create_named(&f, rel, name, tmp))
-		return 0;
+	if (!spool_file_create_named(&f, rel, name, tmp)) {
+		/* Left by a run that died: the name is ours (derived from a queue
+		 * id), so the stale file is replaced. */
+		if (errno != EEXIST || !home_path(path, sizeof path, SPOOL_TMP_DIR))
+			return 0;
+		if ((size_t)snprintf(path + strlen(path), sizeof path - strlen(path), "/%s", tmp) >= sizeof path - strlen(path)
+		    || (unlink(path) != 0 && errno != ENOENT) || !spool_file_create_named(&f, rel, name, tmp))
+			return 0;
+	}
 	if (!spool_file_write(&f, file, len)) {
 		spool_file_abort(&f);
 		return 0;

@@ -6,10 +6,8 @@
 #ifndef BBSMAIL_TELEGRAM_H
 #define BBSMAIL_TELEGRAM_H
 #include "buf.h"
+#include "spool.h"
 #include <stddef.h>
-
-#define SPOOL_TELEGRAM_DIR "spool/telegram"   /* + "/<usernum>/<name>" */
-#define SPOOL_PRESENCE_DIR "spool/presence"   /* + "/<usernum>" */
 
 /* The longest telegram text, after the cleaning below. */
 #define TELEGRAM_TEXT_MAX 1024
