@@ -320,3 +320,29 @@ EOF2
   [ "$(mailbox_count 2)" -eq 1 ]
   [ "$(without_date "$(telegram_files 2)")" = "$(printf 'From: <MAILER-DAEMON@localhost>\n\n%%n%%ntester@localhost got %%s 100%% %%d\nline2')" ]
 }
+
+@test "route: a user's forwarded mail gives the user NewMailNotice + ForwardNotice" {
+  bbsmail-user set demo --forward demo@elsewhere.example --flags forward
+  inject 1 demo
+  run "$LIBEXEC/route"
+  [ "$status" -eq 0 ]
+  job="$(ls "$(SPOOL)/queue/remote")"
+  [[ "$output" == *"id=$job event=notice user=2 file=telegram/2/forward.$job"* ]]
+  [ "$(telegram_count 2)" -eq 1 ]
+  [ "$(without_date "$(telegram_files 2)")" = "$(printf 'From: <MAILER-DAEMON@localhost>\n\nNew e-mail from <tester@localhost>\nand it was forwarded to: demo@elsewhere.example')" ]
+  [ "$(mailbox_count 2)" -eq 0 ]
+}
+
+@test "route: no forward notice with NO_NOTIFY; none for mail that is not a user's" {
+  set_options "ALLOW_POP3 | NO_SENDMAIL | NO_NOTIFY"
+  bbsmail-user set demo --forward demo@elsewhere.example --flags forward
+  inject 1 demo
+  "$LIBEXEC/route" 2>/dev/null
+  [ "$(job_count remote)" -eq 1 ]
+  [ "$(telegram_count 2)" -eq 0 ]
+  set_options "ALLOW_POP3 | NO_SENDMAIL"
+  inject 2 someone@example.net
+  "$LIBEXEC/route" 2>/dev/null
+  [ "$(job_count remote)" -eq 2 ]
+  [ -z "$(find "$HOME_DIR/spool/telegram" -type f)" ]
+}

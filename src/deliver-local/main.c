@@ -362,12 +362,11 @@ static enum stage_verdict deliver_work(void *opaque, struct stage_job *job)
  * A notice that cannot be written is logged; the delivery stands. */
 static int deliver_notice(struct deliver_ctx *run, struct stage_job *job, const struct deliver_pending *d)
 {
-	struct buf key = BUF_INIT, text = BUF_INIT, file = BUF_INIT, name = BUF_INIT;
+	struct buf file = BUF_INIT, name = BUF_INIT;
 	int ok;
 
-	telegram_format_key(&key, run->new_mail_notice, job->env->sender);
-	(void)telegram_text_clean(&text, key.data ? key.data : "", key.len);
-	telegram_build(&file, run->notice_from, (long long)time(NULL), text.data ? text.data : "", text.len);
+	telegram_notice(&file, run->notice_from, (long long)time(NULL), run->new_mail_notice, "", job->env->sender,
+			NULL);
 	xbuf_catf(&name, "mail.%s", job->name);
 	ok = telegram_write(d->usernum, name.data, file.data, file.len, 0);
 	if (ok)
@@ -375,8 +374,6 @@ static int deliver_notice(struct deliver_ctx *run, struct stage_job *job, const 
 	else
 		log_warn("id=%s unable to write the new-mail notice for user %lu: %s", job->name, d->usernum,
 			 strerror(errno));
-	buf_free(&key);
-	buf_free(&text);
 	buf_free(&file);
 	buf_free(&name);
 	return ok;

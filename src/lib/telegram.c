@@ -106,6 +106,20 @@ void telegram_build(struct buf *out, const char *sender, long long when, const c
 	xbuf_cat(out, text, len);
 }
 
+void telegram_notice(struct buf *file, const char *from_address, long long when, const char *new_key,
+		     const char *forward_key, const char *sender, const char *forwarded_to)
+{
+	struct buf key = BUF_INIT, text = BUF_INIT;
+
+	telegram_format_key(&key, new_key, sender);
+	if (forwarded_to)
+		telegram_format_key(&key, forward_key, forwarded_to);
+	(void)telegram_text_clean(&text, key.data ? key.data : "", key.len);
+	telegram_build(file, from_address, when, text.data ? text.data : "", text.len);
+	buf_free(&key);
+	buf_free(&text);
+}
+
 /* mkdir -p for one level; a directory it creates is made durable in its
  * parent.  1 ok, 0 errno. */
 static int telegram_mkdir(const char *path, const char *parent, int durable)

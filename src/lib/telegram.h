@@ -29,6 +29,12 @@ int telegram_text_clean(struct buf *out, const char *text, size_t len);
  * is data, never a printf format. */
 void telegram_format_key(struct buf *out, const char *key, const char *arg);
 
+/* A new-mail notice: the NewMailNotice key with the sender, then, when
+ * forwarded_to is not NULL, the ForwardNotice key with it; cleaned like
+ * any telegram text, into a whole telegram file from from_address. */
+void telegram_notice(struct buf *file, const char *from_address, long long when, const char *new_key,
+		     const char *forward_key, const char *sender, const char *forwarded_to);
+
 /* 1 when spool/presence/<usernum> exists and its mtime is less than
  * TELEGRAM_PRESENCE_SEC old (or in the future), 0 not, -1 error (errno). */
 int telegram_user_present(unsigned long usernum, long long now);
