@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Telegrams: smtpd's SEND, SOML and SAML (RFC 821 §3.5), the presence files,
+# Telegrams: smtpd's SEND, SOML and SAML (RFC 821 §3.4), the presence files,
 # bin/bbsmail-telegram, and deliver-local's NewMailNotice.
 load helper
 load lib/smtp

@@ -1,5 +1,5 @@
 /* telegram: short messages to BBS users (SMTP SEND/SAML/SOML, RFC 821
- * §3.5, and the new-mail notices of deliver-local), stored one file each
+ * §3.4, and the new-mail notices of deliver-local), stored one file each
  * in spool/telegram/<usernum>/<name>, and the presence files a BBS
  * touches while a user is on line (spool/presence/<usernum>).  Formats in
  * man/spool.5, the reader is bin/bbsmail-telegram. */

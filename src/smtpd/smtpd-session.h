@@ -78,7 +78,7 @@ struct smtp_rcpt {
 	int telegram, mail;         /* SEND/SOML/SAML: what this recipient gets */
 };
 
-/* The command that opened the transaction (RFC 821 §3.5). */
+/* The command that opened the transaction (RFC 821 §3.4). */
 enum smtp_mail_kind { SMTP_KIND_MAIL = 0, SMTP_KIND_SEND, SMTP_KIND_SOML, SMTP_KIND_SAML };
 
 enum smtp_body_mode { SMTP_BODY_NONE = 0, SMTP_BODY_BDAT, SMTP_BODY_DATA };

@@ -44,7 +44,7 @@ int smtpd_telegram_rcpt_ok(struct smtp_session *s, const struct resolve_result *
 	}
 	if (s->kind != SMTP_KIND_SEND)
 		return 1;
-	/* RFC 821 §3.5: for SEND to a user who is not active, "a 450 reply
+	/* RFC 821 §3.4: for SEND to a user who is not active, "a 450 reply
 	 * may be returned to a RCPT command". */
 	present = telegram_user_present(res->usernum, (long long)time(NULL));
 	if (present < 0) {

@@ -1,4 +1,4 @@
-/* smtpd-telegram: SEND, SOML and SAML (RFC 821 §3.5, §4.1.1): a
+/* smtpd-telegram: SEND, SOML and SAML (RFC 821 §3.4, §4.1.1): a
  * transaction like MAIL whose message becomes a telegram for each local
  * recipient (src/lib/telegram.h) instead of, or beside, mail.  SEND:
  * telegram only, a recipient off line is refused at RCPT (450 4.2.1);
