@@ -110,17 +110,23 @@ R 221
 EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [[ "$output" == *"< 550 5.1.1 nobody: no such user here"* ]]
-  conf_param relay-all
+  # An alias to an outside address needs no relay rights, but is no user.
+  echo "outside someone@example.net" > "$HOME_DIR/etc/alias.cfg"
+  echo "dee demo" >> "$HOME_DIR/etc/alias.cfg"
   run chat <<EOF2
 $HELLO
 L SOML FROM:<a@example.org>
 R 250
-L RCPT TO:<someone@example.net>
+L RCPT TO:<outside@localhost>
 R 550
+L RCPT TO:<dee@localhost>
+R 250
 L QUIT
 R 221
 EOF2
-  [[ "$output" == *"< 550 5.7.1 "* ]]
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" == *"< 550 5.7.1 Telegrams only to local users"* ]]
+  grep -q 'event=reject cmd=RCPT code=550 status=5.7.1 ip=127.0.0.1 reason="Telegrams only to local users"' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
 }
 
 @test "SEND: syntax and sequence like MAIL" {
@@ -137,6 +143,24 @@ R 221
 EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [[ "$output" == *"< 501 5.5.4 Syntax: SEND FROM:<address>"*"< 503 5.5.1 Nested MAIL command"* ]]
+}
+
+@test "SEND with BDAT: the same telegram" {
+  on_line 2
+  run chat <<EOF2
+$HELLO
+L SEND FROM:<a@example.org>
+R 250
+L RCPT TO:<demo@localhost>
+R 250
+S BDAT 16 LAST\r\nSubject: x\r\n\r\nhi
+R 250 2.0.0 Ok: telegram delivered to 1 recipient(s)
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(without_date "$(telegram_files 2)")" = "$(printf 'From: <a@example.org>\n\nhi')" ]
+  [ "$(incoming_count)" -eq 0 ]
 }
 
 @test "SOML: a telegram to a user on line, no mail" {
@@ -242,6 +266,13 @@ EOF2
   [ "$(telegram_count 2)" -eq 0 ]
   [ "$(incoming_count)" -eq 0 ]
   [ "$(tmp_count)" -eq 0 ]
+  # SOML to a user off line: mail only, no limit.
+  rm -f "$HOME_DIR/spool/presence/2"
+  run chat < <(transaction SOML demo@localhost $(for i in $(seq 1 11); do echo "$long"; done))
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" =~ "< 250 2.0.0 Ok: queued as "[0-9a-f.]+$'\n' ]]
+  [ "$(incoming_count)" -eq 1 ]
+  on_line 2
   # 10 lines of 99 + LF = 1000 octets: stored.
   run chat < <(transaction SEND demo@localhost $(for i in $(seq 1 10); do echo "$long"; done))
   [ "$status" -eq 0 ] || { echo "$output"; false; }
@@ -330,6 +361,19 @@ EOF2
   [[ "$output" == *"id=$job event=notice user=2 file=telegram/2/forward.$job"* ]]
   [ "$(telegram_count 2)" -eq 1 ]
   [ "$(without_date "$(telegram_files 2)")" = "$(printf 'From: <MAILER-DAEMON@localhost>\n\nNew e-mail from <tester@localhost>\nand it was forwarded to: demo@elsewhere.example')" ]
+  [ "$(mailbox_count 2)" -eq 0 ]
+}
+
+@test "route: ForwardNotice is data too (%n harmless, %s once)" {
+  bbsmail-user set demo --forward demo@elsewhere.example --flags forward
+  printf 'ForwardNotice = %%n fwd %%s %%s\\n\n' >> "$HOME_DIR/etc/mail.ini"
+  inject 1 demo
+  run "$LIBEXEC/route"
+  [ "$status" -eq 0 ]
+  job="$(ls "$(SPOOL)/queue/remote")"
+  [[ "$output" == *"id=$job event=notice user=2 file=telegram/2/forward.$job"* ]]
+  [ "$(telegram_count 2)" -eq 1 ]
+  [ "$(without_date "$(telegram_files 2)")" = "$(printf 'From: <MAILER-DAEMON@localhost>\n\nNew e-mail from <tester@localhost>\n%%n fwd demo@elsewhere.example %%s')" ]
   [ "$(mailbox_count 2)" -eq 0 ]
 }
 
