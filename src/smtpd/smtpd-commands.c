@@ -448,7 +448,8 @@ static void cmd_help(struct smtp_session *s, const char *arg)
 	size_t i;
 
 	(void)arg;
-	smtp_reply_line(s, 214, "2.0.0", 1, "Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT SEND SOML SAML RSET NOOP QUIT HELP VRFY EXPN ETRN");
+	smtp_reply_line(s, 214, "2.0.0", 1,
+			"Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT SEND SOML SAML RSET NOOP QUIT HELP VRFY EXPN ETRN");
 	for (i = 0; (line = smtpserver_conf_get_nth(&s->conf, "help", i)); i++)
 		smtp_reply_line(s, 214, "2.0.0", 1, line);
 	smtp_reply_line(s, 214, "2.0.0", 0, "End of HELP info");

@@ -143,8 +143,8 @@ int smtpd_telegram_deliver(struct smtp_session *s, const char *cmd, size_t *sent
 		smtp_log_reject(s, cmd, 552, "5.3.4", "telegram-too-long");
 		return 0;
 	}
-	telegram_build(&file, s->sender.data ? s->sender.data : "", (long long)time(NULL), k->tg_text.data ? k->tg_text.data : "",
-		       k->tg_text.len);
+	telegram_build(&file, s->sender.data ? s->sender.data : "", (long long)time(NULL),
+		       k->tg_text.data ? k->tg_text.data : "", k->tg_text.len);
 	for (i = 0; ok && i < s->rcpt_count; i++) {
 		if (!s->rcpt[i].telegram)
 			continue;
