@@ -343,9 +343,9 @@ static int rcpt_resolve(struct smtp_session *s, const char *address, unsigned lo
 		*usernum = res.usernum;
 		/* SEND stores a telegram only: the mailbox's fill does not matter. */
 		ok = s->kind == SMTP_KIND_SEND || rcpt_mailbox_room(s, res.usernum, address);
-	}
-	else
+	} else {
 		ok = 1;
+	}
 	resolve_result_free(&res);
 	return ok;
 }
