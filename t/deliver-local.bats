@@ -30,7 +30,10 @@ routed_job() {
   file="$(ls "$(SPOOL)/mailbox/2/new")"
   size="$(stat -c %s "$(SPOOL)/mailbox/2/new/$file")"
   [ "$file" = "$arrival.J${JOB//./_}_u2.$(hostname | sed 's|/|\\057|g; s|:|\\072|g'),S=$size" ]
-  [[ "$output" =~ ^"deliver-local: info: id=$JOB rcpt=demo@localhost channel=local result=delivered delay="[0-9]+" user=2 file=new/$file size=$size"$ ]]
+  [ "${#lines[@]}" -eq 2 ]
+  # The new-mail notice (a telegram, NO_NOTIFY not set), then the result.
+  [ "${lines[0]}" = "deliver-local: info: id=$JOB event=notice user=2 file=telegram/2/mail.$JOB" ]
+  [[ "${lines[1]}" =~ ^"deliver-local: info: id=$JOB rcpt=demo@localhost channel=local result=delivered delay="[0-9]+" user=2 file=new/$file size=$size"$ ]]
 }
 
 @test "deliver-local: the mailbox is created on first delivery, mode 0700" {

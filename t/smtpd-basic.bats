@@ -101,7 +101,7 @@ L QUIT
 R 221
 EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  [[ "$output" == *"< 214-2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY EXPN"* ]]
+  [[ "$output" == *"< 214-2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT SEND SOML SAML RSET NOOP QUIT HELP VRFY EXPN"* ]]
   [[ "$output" == *"< 214-2.0.0 Mail problems: ask the sysop"* ]]
 }
 

@@ -15,11 +15,13 @@
 #include "maildir.h"
 #include "spool.h"
 #include "stage.h"
+#include "telegram.h"
 #include "userdb.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define USAGE "deliver-local [-d DIR]"
@@ -67,6 +69,9 @@ struct deliver_ctx {
 	char host[HOSTNAME_MAX_BYTES * 4 + 1];   /* Maildir-escaped host name */
 	struct stage_dirs dirs;                   /* new/ entries not yet durable */
 	unsigned long mailbox_made;               /* user whose Maildir is known to exist */
+	int notify;                               /* NewMailNotice telegrams (no NO_NOTIFY) */
+	char new_mail_notice[CONFIG_STRING_MAX];
+	char notice_from[CONFIG_STRING_MAX + 16]; /* MAILER-DAEMON@HostName */
 };
 
 /* The host part of Maildir names, with '/' and ':' escaped as \057 and
@@ -97,6 +102,9 @@ static void deliver_open(void *opaque, struct stage_run *stage)
 	mail_config_defaults(&cfg);
 	xmail_config_load(&cfg);    /* for LogLevel */
 	stage_run_configure(stage, &cfg);
+	run->notify = !(cfg.options & MAIL_OPTION(NO_NOTIFY));
+	snprintf(run->new_mail_notice, sizeof run->new_mail_notice, "%s", cfg.new_mail_notice);
+	snprintf(run->notice_from, sizeof run->notice_from, "MAILER-DAEMON@%s", cfg.host_name);
 	if (!userdb_open(&run->db, 0))
 		die_sys("unable to open the user database");
 	deliver_host_name(run);
@@ -347,6 +355,49 @@ static enum stage_verdict deliver_work(void *opaque, struct stage_job *job)
 	return STAGE_HOLD;
 }
 
+/* The NewMailNotice telegram for one delivered recipient, named after the
+ * job and the user ("mail.<job>"), so that a rerun after a crash rewrites
+ * the same file instead of adding a second one.  Renamed into place
+ * unsynced: the flush makes the batch's notices durable with one syncfs.
+ * A notice that cannot be written is logged; the delivery stands. */
+static int deliver_notice(struct deliver_ctx *run, struct stage_job *job, const struct deliver_pending *d)
+{
+	struct buf file = BUF_INIT, name = BUF_INIT;
+	int ok;
+
+	telegram_notice(&file, run->notice_from, (long long)time(NULL), run->new_mail_notice, "", job->env->sender,
+			NULL);
+	xbuf_catf(&name, "mail.%s", job->name);
+	ok = telegram_write(d->usernum, name.data, file.data, file.len, 0);
+	if (ok)
+		log_info("id=%s event=notice user=%lu file=telegram/%lu/%s", job->name, d->usernum, d->usernum, name.data);
+	else
+		log_warn("id=%s unable to write the new-mail notice for user %lu: %s", job->name, d->usernum,
+			 strerror(errno));
+	buf_free(&file);
+	buf_free(&name);
+	return ok;
+}
+
+/* After the deliveries are durable (a notice never names mail that is not
+ * there): the notices of the batch, then one syncfs for all of them. */
+static void deliver_notices(struct deliver_ctx *run, struct stage_job **jobs, size_t count)
+{
+	char spool[PATH_MAX];
+	size_t i, j, written = 0;
+
+	if (!run->notify)
+		return;
+	for (i = 0; i < count; i++) {
+		struct deliver_files *f = jobs[i]->data;
+		for (j = 0; f && j < f->count; j++)
+			if (f->files[j].got)
+				written += (size_t)deliver_notice(run, jobs[i], &f->files[j]);
+	}
+	if (written && !(home_path(spool, sizeof spool, SPOOL_TELEGRAM_DIR) && file_syncfs(spool)))
+		log_warn("unable to sync the new-mail notices: %s", strerror(errno));
+}
+
 /* Makes the batch's deliveries durable before the driver retires any job:
  * the files still open are synced and linked, then stage_dirs_sync makes
  * every new/ entry durable. */
@@ -358,8 +409,10 @@ static int deliver_flush(void *opaque, struct stage_job **jobs, size_t count)
 
 	deliver_finish_open(run);
 	synced = stage_dirs_sync(&run->dirs);
-	if (synced)
+	if (synced) {
 		deliver_counts_update(run);
+		deliver_notices(run, jobs, count);
+	}
 	run->count_len = 0;   /* a failed batch leaves the caches to be recounted */
 	for (i = 0; i < count; i++) {
 		struct deliver_files *f = jobs[i]->data;

@@ -18,6 +18,8 @@
 #define SPOOL_MAILBOX_DIR  "spool/mailbox"    /* + "/<usernum>" (Maildir) */
 #define SPOOL_DATA_DIR     "spool/data"
 #define SPOOL_TRIGGER_PATH "spool/trigger"
+#define SPOOL_TELEGRAM_DIR "spool/telegram"   /* + "/<usernum>/<name>" (telegram.h) */
+#define SPOOL_PRESENCE_DIR "spool/presence"   /* + "/<usernum>", touched by a BBS */
 
 #define SPOOL_ID_MAX_BYTES 48
 

@@ -17,11 +17,13 @@
 #include "resolve.h"
 #include "spool.h"
 #include "stage.h"
+#include "telegram.h"
 #include "userdb.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define USAGE "route [-d DIR]"
 
@@ -188,6 +190,33 @@ static int route_recipient(struct route_ctx *r, struct route_message *msg, size_
 	return ok;
 }
 
+/* A user's mail that the resolver sent to the user's forward address (a
+ * remote recipient that keeps the user's number): the user gets the
+ * NewMailNotice and ForwardNotice telegram now, as Synchronet sends it
+ * when it forwards.  Named after the message and the user, so a rerun
+ * rewrites the same file.  A notice that cannot be written is logged;
+ * the mail goes on. */
+static void route_forward_notice(struct route_ctx *r, struct route_message *msg, const struct envelope_rcpt *rcpt)
+{
+	struct buf file = BUF_INIT, name = BUF_INIT, from = BUF_INIT;
+
+	if (r->cfg.options & MAIL_OPTION(NO_NOTIFY))
+		return;
+	xbuf_catf(&from, "MAILER-DAEMON@%s", r->cfg.host_name);
+	telegram_notice(&file, from.data, (long long)time(NULL), r->cfg.new_mail_notice, r->cfg.forward_notice,
+			msg->job->env->sender, rcpt->target ? rcpt->target : "");
+	xbuf_catf(&name, "forward.%s", msg->job->name);
+	if (telegram_write(rcpt->usernum, name.data, file.data, file.len, 1))
+		log_info("id=%s event=notice user=%lu file=telegram/%lu/%s", msg->job->name, rcpt->usernum,
+			 rcpt->usernum, name.data);
+	else
+		log_warn("id=%s unable to write the forward notice for user %lu: %s", msg->job->name, rcpt->usernum,
+			 strerror(errno));
+	buf_free(&file);
+	buf_free(&name);
+	buf_free(&from);
+}
+
 static int route_write_channel_jobs(struct route_ctx *r, struct route_message *msg)
 {
 	size_t slot, i;
@@ -207,6 +236,8 @@ static int route_write_channel_jobs(struct route_ctx *r, struct route_message *m
 						  msg->by_channel[slot][i].usernum, msg->job->name);
 				continue;
 			}
+			if (slot == CHANNEL_REMOTE && msg->by_channel[slot][i].usernum)
+				route_forward_notice(r, msg, &msg->by_channel[slot][i]);
 			/* The target comes from the client's address: one quoted field. */
 			if (!log_quote(&target, t, strlen(t)) || !buf_catc(&target, 0))
 				die_nomem();

@@ -6,6 +6,7 @@
 #include "smtpd-params.h"
 #include "smtpd-reply.h"
 #include "smtpd-submit.h"
+#include "smtpd-telegram.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,34 +215,44 @@ static void mail_start(struct smtp_session *s, const char *address, struct smtp_
 	smtp_reply(s, 250, "2.1.0", "Ok");
 }
 
-void smtp_cmd_mail(struct smtp_session *s, const char *arg)
+int smtp_mail_open(struct smtp_session *s, const char *arg, const char *verb)
 {
-	struct buf address = BUF_INIT;
+	struct buf address = BUF_INIT, syntax = BUF_INIT;
 	struct smtp_mail_params p;
 	struct smtp_param_error err;
 	const char *path, *params, *why = "Bad address syntax";
+	int ok = 0;
 
 	memset(&p, 0, sizeof p);
 	if (s->in_mail && !s->bdat_failed) {
 		/* After a refused BDAT chunk a new MAIL starts over (RFC 3030 §2). */
-		refuse(s, "MAIL", 503, "5.5.1", "Nested MAIL command");
+		refuse(s, verb, 503, "5.5.1", "Nested MAIL command");
 	} else if (!smtpd_submit_mail_allowed(s)) {
 		/* replied: 530 */
 	} else if (!(path = after_keyword(arg, "FROM:"))) {
-		refuse(s, "MAIL", 501, "5.5.4", "Syntax: MAIL FROM:<address>");
+		xbuf_catf(&syntax, "Syntax: %s FROM:<address>", verb);
+		refuse(s, verb, 501, "5.5.4", syntax.data);
 	} else if (!address_parse_path(path, ADDRESS_ALLOW_UTF8, &address, &params, &why)) {
-		refuse(s, "MAIL", 501, "5.1.7", why);
+		refuse(s, verb, 501, "5.1.7", why);
 	} else if (!smtp_params_mail(s, params, &p, &err)) {
-		refuse(s, "MAIL", err.code, err.enhanced, err.text);
+		refuse(s, verb, err.code, err.enhanced, err.text);
 	} else if (!mail_sender_ok(s, address.data ? address.data : "", p.smtputf8)) {
 		/* replied */
 	} else if (!session_spool_space_ok(s)) {
-		refuse(s, "MAIL", 452, "4.3.1", "Insufficient system storage");
+		refuse(s, verb, 452, "4.3.1", "Insufficient system storage");
 	} else {
 		mail_start(s, address.data ? address.data : "", &p);
+		ok = 1;
 	}
 	smtp_mail_params_free(&p);
 	buf_free(&address);
+	buf_free(&syntax);
+	return ok;
+}
+
+void smtp_cmd_mail(struct smtp_session *s, const char *arg)
+{
+	(void)smtp_mail_open(s, arg, "MAIL");
 }
 
 static char *xstrdup_or_null(const char *p, int present)
@@ -255,7 +266,8 @@ static char *xstrdup_or_null(const char *p, int present)
 	return d;
 }
 
-static void rcpt_add(struct smtp_session *s, const char *address, struct smtp_rcpt_params *p)
+static void rcpt_add(struct smtp_session *s, const char *address, struct smtp_rcpt_params *p,
+		     unsigned long usernum)
 {
 	struct smtp_rcpt *r;
 
@@ -271,6 +283,9 @@ static void rcpt_add(struct smtp_session *s, const char *address, struct smtp_rc
 	r->address = xstrdup_or_null(address, 1);
 	r->notify = xstrdup_or_null(p->notify.data, p->has_notify);
 	r->orcpt = xstrdup_or_null(p->orcpt.data, p->has_orcpt);
+	r->usernum = usernum;
+	r->telegram = 0;
+	r->mail = 1;
 	smtp_reply(s, 250, "2.1.5", "Ok");
 }
 
@@ -303,8 +318,9 @@ static int rcpt_mailbox_room(struct smtp_session *s, unsigned long usernum, cons
 	return 0;
 }
 
-/* Asks the shared resolver.  1 when the recipient may be accepted. */
-static int rcpt_resolve(struct smtp_session *s, const char *address)
+/* Asks the shared resolver.  1 when the recipient may be accepted;
+ * *usernum is the local user (0 for any other recipient). */
+static int rcpt_resolve(struct smtp_session *s, const char *address, unsigned long *usernum)
 {
 	struct resolve_result res;
 	int ok = 0;
@@ -321,10 +337,15 @@ static int rcpt_resolve(struct smtp_session *s, const char *address)
 		       res.reason.len ? res.reason.data : "No such user");
 	else if (res.is_relay && !s->relay_allowed)
 		refuse(s, "RCPT", 550, "5.7.1", "Relaying denied");
-	else if (res.channel == RESOLVE_LOCAL)
-		ok = rcpt_mailbox_room(s, res.usernum, address);
-	else
+	else if (s->kind != SMTP_KIND_MAIL && !smtpd_telegram_rcpt_ok(s, &res))
+		; /* replied */
+	else if (res.channel == RESOLVE_LOCAL) {
+		*usernum = res.usernum;
+		/* SEND stores a telegram only: the mailbox's fill does not matter. */
+		ok = s->kind == SMTP_KIND_SEND || rcpt_mailbox_room(s, res.usernum, address);
+	} else {
 		ok = 1;
+	}
 	resolve_result_free(&res);
 	return ok;
 }
@@ -382,6 +403,7 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 	struct smtp_param_error err;
 	const char *path, *params, *why = "Bad address syntax";
 	int skip_resolve = 0;
+	unsigned long usernum = 0;
 
 	memset(&p, 0, sizeof p);
 	if (!rcpt_allowed_now(s)) {
@@ -393,8 +415,8 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 	} else if (!smtp_params_rcpt(s, params, &p, &err)) {
 		refuse(s, "RCPT", err.code, err.enhanced, err.text);
 	} else if (rcpt_address_ok(s, address.data ? address.data : "", &skip_resolve)
-		   && (skip_resolve || rcpt_resolve(s, address.data))) {
-		rcpt_add(s, address.data, &p);
+		   && ((skip_resolve && s->kind == SMTP_KIND_MAIL) || rcpt_resolve(s, address.data, &usernum))) {
+		rcpt_add(s, address.data, &p, usernum);
 	}
 	smtp_rcpt_params_free(&p);
 	buf_free(&address);
@@ -426,7 +448,8 @@ static void cmd_help(struct smtp_session *s, const char *arg)
 	size_t i;
 
 	(void)arg;
-	smtp_reply_line(s, 214, "2.0.0", 1, "Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY EXPN ETRN");
+	smtp_reply_line(s, 214, "2.0.0", 1,
+			"Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT SEND SOML SAML RSET NOOP QUIT HELP VRFY EXPN ETRN");
 	for (i = 0; (line = smtpserver_conf_get_nth(&s->conf, "help", i)); i++)
 		smtp_reply_line(s, 214, "2.0.0", 1, line);
 	smtp_reply_line(s, 214, "2.0.0", 0, "End of HELP info");

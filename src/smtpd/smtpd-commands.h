@@ -24,6 +24,9 @@ void smtp_commands_add(const struct smtp_command *table, size_t count);
 void smtp_command_dispatch(struct smtp_session *s, const char *line);
 /* Handlers shared with other files. */
 void smtp_cmd_mail(struct smtp_session *s, const char *arg);
+/* MAIL and its RFC 821 siblings SEND/SOML/SAML ("<verb> FROM:<path>"):
+ * 1 when the transaction was opened (250 sent), 0 when refused. */
+int smtp_mail_open(struct smtp_session *s, const char *arg, const char *verb);
 void smtp_cmd_rcpt(struct smtp_session *s, const char *arg);
 /* Counts an unknown or malformed command: 1 to go on (the caller replies
  * 500), 0 when max-unknown-commands was passed and 421 was sent. */

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "smtpd-commands.h"
 #include "smtpd-reply.h"
+#include "smtpd-telegram.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -156,6 +157,7 @@ static int sink_line_end(struct smtp_sink *k, unsigned long long max_size)
 	}
 	sink_header_line(k, p, stored);
 	sink_store(k, p, stored, 1);
+	smtpd_telegram_line(k, p, stored);
 	k->prev_line_crlf = crlf;
 	sink_line_reset(k);
 	return 0;
@@ -198,6 +200,7 @@ static void sink_finish_partial(struct smtp_sink *k)
 	sink_header_line(k, k->line.data, k->line.len);
 	/* Still in the header: end it with LF so added headers start a line. */
 	sink_store(k, k->line.data, k->line.len, k->in_header && k->add_headers);
+	smtpd_telegram_line(k, k->line.data, k->line.len);
 	sink_line_reset(k);
 }
 
@@ -325,6 +328,8 @@ static int envelope_build(struct smtp_session *s, struct buf *out)
 	e.ret = s->ret;
 	e.envid = s->has_envid ? s->envid.data : NULL;
 	for (i = 0; ok && i < s->rcpt_count; i++) {
+		if (!s->rcpt[i].mail)
+			continue;   /* a telegram only (SEND, SOML on line) */
 		memset(&r, 0, sizeof r);
 		r.address = s->rcpt[i].address;
 		r.notify = s->rcpt[i].notify;
@@ -346,6 +351,7 @@ static int message_begin(struct smtp_session *s, int dot_mode)
 	spool_make_id(s->id);
 	s->arrival = (unsigned long)time(NULL);
 	sink_start(&s->sink, dot_mode);
+	smtpd_telegram_plan(s);
 	s->sink.add_headers = s->auth_user.len != 0;
 	s->sink.host = s->host;
 	s->sink.id = s->id;
@@ -394,7 +400,7 @@ static void log_accept(struct smtp_session *s)
 	if (s->has_mail_auth)
 		smtp_log_path(&auth, s->mail_auth.data ? s->mail_auth.data : "");
 	log_info("id=%s event=accept from=%s rcpt=%zu size=%llu ip=%s proto=%s user=%s%s%s", s->id, from.data,
-		 s->rcpt_count, s->sink.size, s->remote_ip, session_protocol(s), user.data,
+		 smtpd_telegram_mail_count(s), s->sink.size, s->remote_ip, session_protocol(s), user.data,
 		 s->has_mail_auth ? " mailauth=" : "", s->has_mail_auth ? auth.data : "");
 	buf_free(&from);
 	buf_free(&user);
@@ -406,6 +412,7 @@ static void log_accept(struct smtp_session *s)
 static void message_finish(struct smtp_session *s, const char *cmd)
 {
 	struct smtp_sink *k = &s->sink;
+	size_t telegrams = 0;
 
 	if (k->in_header)
 		sink_add_missing_headers(k);
@@ -414,13 +421,23 @@ static void message_finish(struct smtp_session *s, const char *cmd)
 	} else if (!session_spool_space_ok(s)) {
 		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
 		smtp_log_reject(s, cmd, 452, "4.3.1", "min-availspace");
+	} else if (!smtpd_telegram_deliver(s, cmd, &telegrams)) {
+		/* replied; the spool file is dropped with the transaction */
+	} else if (!smtpd_telegram_mail_count(s)) {
+		/* SEND, or SOML to users on line only: no mail. */
+		smtp_reply(s, 250, "2.0.0", "Ok: telegram delivered to %zu recipient(s)", telegrams);
+		s->messages++;
 	} else if (!spool_file_commit(&k->file)) {
 		k->active = 0;
 		log_warn("id=%s unable to commit the spool file: %s", s->id, strerror(errno));
 		smtp_reply(s, 451, "4.3.0", "Temporary local problem, try again later");
 	} else {
 		k->active = 0;
-		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->id);
+		if (telegrams)
+			smtp_reply(s, 250, "2.0.0", "Ok: queued as %s, telegram delivered to %zu recipient(s)", s->id,
+				   telegrams);
+		else
+			smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->id);
 		log_accept(s);
 		s->messages++;
 		spool_poke_trigger();

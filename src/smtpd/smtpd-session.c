@@ -179,6 +179,7 @@ static void sink_release(struct smtp_sink *k)
 		spool_file_abort(&k->file);
 	k->active = 0;
 	buf_free(&k->line);
+	buf_free(&k->tg_text);
 }
 
 void session_reset_transaction(struct smtp_session *s)
@@ -194,6 +195,7 @@ void session_reset_transaction(struct smtp_session *s)
 	s->rcpt_attempts = 0;
 	s->rcpt_limit_logged = 0;
 	s->in_mail = 0;
+	s->kind = SMTP_KIND_MAIL;
 	buf_truncate(&s->sender, 0);
 	s->body = NULL;
 	s->smtputf8 = 0;

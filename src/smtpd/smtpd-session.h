@@ -62,13 +62,24 @@ struct smtp_sink {
 	int in_header;              /* still before the first empty line */
 	int seen_date, seen_message_id;
 	const char *host, *id;      /* for the Message-ID */
+	/* SEND/SOML/SAML: the telegram text, the body's lines cleaned as they
+	 * pass (smtpd-telegram.c) */
+	int tg_capture;             /* a telegram will be written */
+	int tg_in_header;           /* still in the message's header lines */
+	int tg_too_long;            /* over TELEGRAM_TEXT_MAX */
+	struct buf tg_text;
 };
 
 struct smtp_rcpt {
 	char *address;              /* as the client gave it (route resolves again) */
 	char *notify;               /* NULL when not given */
 	char *orcpt;                /* decoded, "rfc822;addr" */
+	unsigned long usernum;      /* SEND/SOML/SAML: the local user */
+	int telegram, mail;         /* SEND/SOML/SAML: what this recipient gets */
 };
+
+/* The command that opened the transaction (RFC 821 §3.4). */
+enum smtp_mail_kind { SMTP_KIND_MAIL = 0, SMTP_KIND_SEND, SMTP_KIND_SOML, SMTP_KIND_SAML };
 
 enum smtp_body_mode { SMTP_BODY_NONE = 0, SMTP_BODY_BDAT, SMTP_BODY_DATA };
 
@@ -121,6 +132,7 @@ struct smtp_session {
 
 	/* the transaction */
 	int in_mail;
+	enum smtp_mail_kind kind;
 	struct buf sender;
 	const char *body;                 /* "7BIT", "8BITMIME" or NULL */
 	int smtputf8;

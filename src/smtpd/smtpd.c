@@ -11,6 +11,7 @@
 #include "smtpd-auth.h"
 #include "smtpd-submit.h"
 #include "smtpd-tls.h"
+#include "smtpd-telegram.h"
 #include "tls.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -223,6 +224,7 @@ int main(int argc, char **argv)
 	smtpd_etrn_register();
 	smtpd_tls_register();
 	smtpd_auth_register();
+	smtpd_telegram_register();
 	/* SMTPS: no plaintext byte, not even a 421, before the handshake. */
 	if (!session.implicit_tls) {
 		die_session = &session;
