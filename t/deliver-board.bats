@@ -1,0 +1,129 @@
+#!/usr/bin/env bats
+# sub:<code>: etc/boards.cfg, the resolver's board channel through smtpd's
+# RCPT, libexec/deliver-board posting into JAM bases, bin/bbsmail-board,
+# and Debian's jamnntpd as the independent JAM reader and writer.
+load helper
+
+setup() {
+  make_home
+  export TZ=UTC
+  cat > "$HOME_DIR/etc/boards.cfg" <<'CFG'
+# code      post                 max   charset base                      name
+dove-deb    anyone               64K   -       spool/boards/dove-deb     DOVE-Net Debates
+sysops      sysop@localhost      -     -       spool/boards/sysops       Sysop Corner
+members     auth                 -     -       spool/boards/members      Members Only
+CFG
+  printf 'cnnreport sub:dove-deb\n' > "$HOME_DIR/etc/alias.cfg"
+}
+
+# rcpt_codes PATH...: the reply line to "RCPT TO:<PATH>" for each, one a
+# line, sent as they are (smtplib would rewrite "sub:x@y" as an RFC 5322
+# group).  An SMTP local part with ':' is quoted: <"sub:code"@host>.
+rcpt_codes() {
+  python3 - "$SMTP_PORT" "$@" <<'PY'
+import socket, sys
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=30)
+f = s.makefile('rb')
+def reply():
+    while True:
+        line = f.readline().decode()
+        if line[3:4] != '-':
+            return line.rstrip('\r\n')
+reply()
+for cmd in ['EHLO client.example', 'MAIL FROM:<outsider@far.example>']:
+    s.sendall((cmd + '\r\n').encode()); reply()
+for a in sys.argv[2:]:
+    s.sendall(('RCPT TO:<%s>\r\n' % a).encode())
+    print(reply())
+s.sendall(b'QUIT\r\n'); reply()
+PY
+}
+
+# send_to RCPT FILE: one message through smtpd; prints the DATA reply code.
+send_to() {
+  python3 - "$SMTP_PORT" "$1" "$2" <<'PY'
+import smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+s.ehlo('client.example')
+data = open(sys.argv[3], 'rb').read()
+s.sendmail('rob@far.example', [sys.argv[2]], data)
+print(250)
+s.quit()
+PY
+}
+
+@test "deliver-board: RCPT to sub:<code>: open 250, unknown 550 5.1.1, closed 550 5.1.1, malformed 5xx" {
+  start_smtpd
+  run rcpt_codes '"sub:dove-deb"@localhost' '"sub:nosuch"@localhost' '"sub:sysops"@localhost' \
+    '"sub:members"@localhost' '"sub:"@localhost' '"sub:../x"@localhost' 'cnnreport@localhost' \
+    'sub:dove-deb@localhost'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "250 2.1.5 Ok" ]
+  [ "${lines[1]}" = "550 5.1.1 sub:nosuch: no such sub-board" ]
+  [ "${lines[2]}" = "550 5.1.1 sub:sysops: sub-board closed to this sender" ]
+  [ "${lines[3]}" = "550 5.1.1 sub:members: sub-board closed to this sender" ]
+  [ "${lines[4]}" = "550 5.1.3 sub:: malformed sub-board code" ]
+  [ "${lines[5]}" = "550 5.1.3 sub:../x: malformed sub-board code" ]
+  [ "${lines[6]}" = "250 2.1.5 Ok" ]
+  # Unquoted, ':' is not allowed in an SMTP local part (RFC 5321 4.1.2).
+  [ "${lines[7]}" = "501 5.1.3 malformed address" ]
+}
+
+@test "deliver-board: a bad boards.cfg line makes sub: a temporary failure, not a bounce" {
+  printf 'bad/code anyone - - spool/boards/x X\n' >> "$HOME_DIR/etc/boards.cfg"
+  start_smtpd
+  run rcpt_codes '"sub:dove-deb"@localhost'
+  [ "${lines[0]}" = "451 4.3.0 Temporary failure resolving the recipient" ]
+  run bbsmail-board list
+  [ "$status" -eq 111 ]
+  [[ "$output" == *"boards.cfg:5: bad board code"* ]]
+}
+
+write_mime() {
+  printf '%s\r\n' \
+    'From: "Rob Swindell" <rob@far.example>' \
+    'To: cnnreport@localhost' \
+    'Subject: Weekly report' \
+    'Date: Tue, 01 Dec 2026 10:20:30 +0100' \
+    'Message-ID: <report.1@far.example>' \
+    'MIME-Version: 1.0' \
+    'Content-Type: multipart/mixed; boundary="b1"' \
+    '' \
+    '--b1' \
+    'Content-Type: text/plain; charset=utf-8' \
+    'Content-Transfer-Encoding: quoted-printable' \
+    '' \
+    'Caf=C3=A9 news =E2=82=AC5' \
+    'second line' \
+    '--b1' \
+    'Content-Type: application/pdf; name="r.pdf"' \
+    'Content-Transfer-Encoding: base64' \
+    '' \
+    'JVBERi0=' \
+    '--b1--' > "$1"
+}
+
+@test "deliver-board: an aliased post is in the JAM base, read back by bbsmail-board" {
+  start_smtpd
+  write_mime "$BATS_TEST_TMPDIR/m1"
+  run send_to cnnreport@localhost "$BATS_TEST_TMPDIR/m1"
+  [ "$output" = 250 ]
+  run run_stages
+  [ "$status" -eq 0 ]
+  [ -f "$HOME_DIR/spool/boards/dove-deb.jhr" ]
+  run bbsmail-board list
+  [ "${lines[0]}" = "dove-deb 1 spool/boards/dove-deb DOVE-Net Debates" ]
+  [ "${lines[1]}" = "sysops 0 spool/boards/sysops Sysop Corner" ]
+  run bbsmail-board read dove-deb
+  [ "$output" = "1 Rob Swindell Weekly report" ]
+  run bbsmail-board read dove-deb 1
+  [ "$status" -eq 0 ]
+  # CP437: é is 0x82, the euro sign has no place and becomes '?'.
+  expected="$(printf 'Number: 1\nFrom: Rob Swindell <rob@far.example>\nTo: All\nSubject: Weekly report\nDate: Tue, 01 Dec 2026 09:20:30\nMessage-ID: report.1@far.example\n\nCaf\x82 news ?5\nsecond line\n[attachment dropped: application/pdf; name="r.pdf" r.pdf]')"
+  [ "$output" = "$expected" ]
+  # The text in .jdt has CR line ends.
+  run od -An -c "$HOME_DIR/spool/boards/dove-deb.jdt"
+  [[ "$output" == *'l   i   n   e  \r'* ]]
+  run bbsmail-board read dove-deb 2
+  [ "$status" -eq 100 ]
+}
