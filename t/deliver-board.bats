@@ -127,3 +127,75 @@ write_mime() {
   run bbsmail-board read dove-deb 2
   [ "$status" -eq 100 ]
 }
+
+# post_many N: N messages "post <i>" to dove-deb through smtpd, routed.
+post_many() {
+  start_smtpd
+  python3 - "$SMTP_PORT" "$1" <<'PY'
+import smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+for i in range(1, int(sys.argv[2]) + 1):
+    msg = ('From: Rob <rob@far.example>\r\nSubject: post %d\r\n'
+           'Date: Tue, 01 Dec 2026 10:00:00 +0000\r\n\r\nbody %d\r\n' % (i, i))
+    s.sendmail('rob@far.example', ['cnnreport@localhost'], msg)
+s.quit()
+PY
+  "$LIBEXEC/route"
+  [ "$(ls "$HOME_DIR/spool/queue/board" | wc -l)" -eq "$1" ]
+}
+
+# check_posted_once N: subjects "post 1".."post N" each exactly once, the
+# base header counting N, nothing left in the queue or quarantined.
+check_posted_once() {
+  run bbsmail-board read dove-deb
+  [ "$status" -eq 0 ]
+  [ "$(printf '%s\n' "$output" | sed 's/^[0-9]* Rob //' | sort -V)" = "$(seq -f 'post %g' 1 "$1")" ]
+  run bbsmail-board list
+  [ "${lines[0]}" = "dove-deb $1 spool/boards/dove-deb DOVE-Net Debates" ]
+  [ "$(ls "$HOME_DIR/spool/queue/board" | wc -l)" -eq 0 ]
+  [ "$(ls "$HOME_DIR/spool/bad" 2>/dev/null | wc -l)" -eq 0 ]
+}
+
+# kill_at_fdatasync N: deliver-board killed on entry to its Nth
+# fdatasync; per post they are 1 text, 2 header, 3 index, 4 base header.
+kill_at_fdatasync() {
+  local status=0
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    timeout 20 strace -f -qq -o /dev/null -e trace=fdatasync -e inject=fdatasync:signal=KILL:when="$1" \
+    "$LIBEXEC/deliver-board" 2>/dev/null || status=$?
+  [ "$status" -eq 137 ]
+}
+
+@test "deliver-board: states J1-J4: killed after each write, the rerun posts once" {
+  for n in 1 2 3 4; do
+    rm -rf "$HOME_DIR/spool/boards"
+    post_many 1
+    kill_at_fdatasync "$n"
+    run "$LIBEXEC/deliver-board"
+    [ "$status" -eq 0 ]
+    if [ "$n" -ge 3 ]; then
+      [[ "$output" == *"result=already-posted"*"board=dove-deb number=1"* ]]
+    else
+      [[ "$output" == *"result=posted"*"board=dove-deb number=1"* ]]
+    fi
+    check_posted_once 1
+    kill_tracked
+  done
+}
+
+@test "deliver-board: SIGKILL at random points, 30 messages posted exactly once" {
+  post_many 30
+  local i kills=0 delay
+  # 5-400 ms: some runs are killed mid-batch, some finish theirs.
+  for ((i = 0; i < 100; i++)); do
+    [ "$(ls "$HOME_DIR/spool/queue/board" | wc -l)" -eq 0 ] && break
+    delay="0.$(printf '%03d' $((RANDOM % 400 + 5)))"
+    timeout -s KILL "$delay" "$LIBEXEC/deliver-board" 2>/dev/null && true
+    [ $? -eq 137 ] && kills=$((kills + 1))
+  done
+  echo "deliver-board killed: $kills" >&3
+  [ "$kills" -gt 2 ]
+  run "$LIBEXEC/deliver-board"
+  [ "$status" -eq 0 ]
+  check_posted_once 30
+}
