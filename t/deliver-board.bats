@@ -186,15 +186,15 @@ kill_at_fdatasync() {
 @test "deliver-board: SIGKILL at random points, 30 messages posted exactly once" {
   post_many 30
   local i kills=0 delay
-  # 5-400 ms: some runs are killed mid-batch, some finish theirs.
+  # 1-25 ms: most runs are killed mid-batch, some finish theirs.
   for ((i = 0; i < 100; i++)); do
     [ "$(ls "$HOME_DIR/spool/queue/board" | wc -l)" -eq 0 ] && break
-    delay="0.$(printf '%03d' $((RANDOM % 400 + 5)))"
+    delay="$(printf '0.%03d' $((RANDOM % 25 + 1)))"
     timeout -s KILL "$delay" "$LIBEXEC/deliver-board" 2>/dev/null && true
     [ $? -eq 137 ] && kills=$((kills + 1))
   done
   echo "deliver-board killed: $kills" >&3
-  [ "$kills" -gt 2 ]
+  [ "$kills" -ge 1 ]
   run "$LIBEXEC/deliver-board"
   [ "$status" -eq 0 ]
   check_posted_once 30
