@@ -14,6 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	(void)jam_parse_base_header(data, size, &h);
 	jam_message_init(&m);
+	m.subfield_len_clamped = size && (data[size - 1] & 1);
 	if (jam_parse_message_header(data, size, &m)) {
 		(void)jam_message_get(&m, JAM_SF_SUBJECT, &len);
 		(void)jam_crc((const char *)data, size);

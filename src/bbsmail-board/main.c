@@ -76,14 +76,14 @@ static int open_board(const char *code, struct jam_base *base, struct jam_base_h
 	return 1;
 }
 
-static void show_message(const struct jam_message *m, struct buf *o)
+static void show_message(const struct jam_message *m, unsigned long number, struct buf *o)
 {
 	struct buf s = BUF_INIT, a = BUF_INIT;
 	char date[64];
 	size_t i;
 
 	reply_address(m, &a);
-	xbuf_catf(o, "Number: %lu\n", (unsigned long)m->message_number);
+	xbuf_catf(o, "Number: %lu\n", number);
 	xbuf_catf(o, "From: %s", field(m, JAM_SF_SENDERNAME, &s));
 	if (a.len)
 		xbuf_catf(o, " <%s>", a.data);
@@ -163,9 +163,9 @@ static int cmd_read(const char *code, unsigned long n, int whole)
 		if (n || whole) {
 			if (shown++)
 				xbuf_catc(&o, '\n');
-			show_message(&m, &o);
+			show_message(&m, (unsigned long)h.base_msg_num + i, &o);
 		} else {
-			xbuf_catf(&o, "%lu %s", (unsigned long)m.message_number, field(&m, JAM_SF_SENDERNAME, &s));
+			xbuf_catf(&o, "%lu %s", (unsigned long)h.base_msg_num + i, field(&m, JAM_SF_SENDERNAME, &s));
 			xbuf_catf(&o, " %s\n", field(&m, JAM_SF_SUBJECT, &s));
 		}
 		out(&o);

@@ -125,7 +125,13 @@ static void encode_base_header(const struct jam_base_header *h, unsigned char *p
 	put32(p + 20, h->base_msg_num);
 }
 
-/* The subfields of a header, each inside SubfieldLen. */
+/* The subfields of a header, each inside SubfieldLen.  A writer built
+ * with 8-byte longs (Debian's jamnntpd 1.3 on amd64) overstates
+ * SubfieldLen by 8 bytes a subfield, so the region read may run into the
+ * next message's header or end at the end of the file: a subfield
+ * boundary where the JAM signature starts, or the file ends, closes the
+ * list (no subfield id is 0x414a with HiID 0x004d).  Anything else that
+ * does not fit is damage. */
 static int parse_subfields(const unsigned char *p, uint32_t total, struct jam_message *m)
 {
 	size_t at = 0;
@@ -134,6 +140,8 @@ static int parse_subfields(const unsigned char *p, uint32_t total, struct jam_me
 	if (!buf_copy(&m->subfield_data, p, total))
 		return 0;
 	while (at < total) {
+		if (total - at >= 4 && memcmp(p + at, jam_signature, 4) == 0 && m->subfield_len_clamped)
+			break;
 		if (total - at < 8)
 			goto bad;
 		len = get32(p + at + 4);
@@ -165,8 +173,13 @@ int jam_parse_message_header(const void *data, size_t len, struct jam_message *m
 	fields[15] = &m->password_crc, fields[16] = &m->cost;
 	for (i = 0; i < 17; i++)
 		*fields[i] = get32(p + 8 + 4 * i);
-	if (m->subfield_len > JAM_SUBFIELDS_MAX_BYTES || m->subfield_len > len - JAM_MESSAGE_HEADER_BYTES)
+	if (m->subfield_len > JAM_SUBFIELDS_MAX_BYTES)
 		goto bad;
+	if (m->subfield_len > len - JAM_MESSAGE_HEADER_BYTES) {
+		if (!m->subfield_len_clamped)
+			goto bad;
+		return parse_subfields(p + JAM_MESSAGE_HEADER_BYTES, (uint32_t)(len - JAM_MESSAGE_HEADER_BYTES), m);
+	}
 	return parse_subfields(p + JAM_MESSAGE_HEADER_BYTES, m->subfield_len, m);
 bad:
 	errno = EINVAL;
@@ -363,15 +376,26 @@ static int read_header_at(struct jam_base *base, uint32_t offset, struct jam_mes
 	unsigned char fixed[JAM_MESSAGE_HEADER_BYTES];
 	struct buf all = BUF_INIT;
 	uint32_t sublen;
+	off_t size;
 	int ok;
 
-	if (offset < JAM_BASE_HEADER_BYTES || !read_exact(base->jhr, fixed, sizeof fixed, offset))
-		return offset < JAM_BASE_HEADER_BYTES ? (errno = EINVAL, 0) : 0;
+	if (offset < JAM_BASE_HEADER_BYTES) {
+		errno = EINVAL;
+		return 0;
+	}
+	if (!file_size(base->jhr, &size) || !read_exact(base->jhr, fixed, sizeof fixed, offset))
+		return 0;
 	sublen = get32(fixed + 8);
 	if (sublen > JAM_SUBFIELDS_MAX_BYTES) {
 		errno = EINVAL;
 		return 0;
 	}
+	/* SubfieldLen may overstate the subfields: past the end of the file
+	 * only what is there is read, and a next header ends them
+	 * (parse_subfields). */
+	if ((off_t)offset + (off_t)sizeof fixed + (off_t)sublen > size)
+		sublen = (uint32_t)(size - (off_t)offset - (off_t)sizeof fixed);
+	m->subfield_len_clamped = 1;
 	ok = buf_reserve(&all, sizeof fixed + sublen) && buf_cat(&all, fixed, sizeof fixed);
 	if (ok) {
 		ok = read_exact(base->jhr, all.data + sizeof fixed, sublen, (off_t)offset + (off_t)sizeof fixed);

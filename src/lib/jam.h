@@ -56,6 +56,10 @@ struct jam_message {
 	struct jam_subfield *subfields;
 	size_t subfield_count;
 	struct buf text;            /* .jdt text (read, or to write) */
+	/* Set before parsing: SubfieldLen may overstate the subfields (a
+	 * known writer bug, jam.c), so a JAM signature at a subfield boundary
+	 * or the end of the data ends them. */
+	int subfield_len_clamped;
 };
 
 struct jam_base {
@@ -77,7 +81,8 @@ const char *jam_message_get(const struct jam_message *m, unsigned id, size_t *le
 /* Parses the 1024-byte base header.  1 ok, 0 EINVAL (short, bad signature). */
 int jam_parse_base_header(const void *data, size_t len, struct jam_base_header *h);
 /* Parses a fixed header and its subfields from data (len bytes: the
- * header, then at least SubfieldLen bytes).  1 ok, 0 EINVAL. */
+ * header, then SubfieldLen bytes, or fewer with m->subfield_len_clamped).
+ * 1 ok, 0 EINVAL. */
 int jam_parse_message_header(const void *data, size_t len, struct jam_message *m);
 
 /* Opens <path>.jhr/.jdt/.jdx (creating them and <path>.jlr, and the base
