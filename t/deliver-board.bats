@@ -81,9 +81,9 @@ PY
 
 write_mime() {
   printf '%s\r\n' \
-    'From: "Rob Swindell" <rob@far.example>' \
+    'From: =?ISO-8859-1?Q?Rob_Sw=EFndell?= <rob@far.example>' \
     'To: cnnreport@localhost' \
-    'Subject: Weekly report' \
+    'Subject: =?UTF-8?B?V2Vla2x5?= =?UTF-8?Q?_r=C3=A9port?=' \
     'Date: Tue, 01 Dec 2026 10:20:30 +0100' \
     'Message-ID: <report.1@far.example>' \
     'MIME-Version: 1.0' \
@@ -114,12 +114,13 @@ write_mime() {
   run bbsmail-board list
   [ "${lines[0]}" = "dove-deb 1 spool/boards/dove-deb DOVE-Net Debates" ]
   [ "${lines[1]}" = "sysops 0 spool/boards/sysops Sysop Corner" ]
+  # RFC 2047 words decoded, then in CP437: ï is 0x8b, é 0x82; the euro
+  # sign has no place and becomes '?'.
   run bbsmail-board read dove-deb
-  [ "$output" = "1 Rob Swindell Weekly report" ]
+  [ "$output" = "$(printf '1 Rob Sw\x8bndell Weekly r\x82port')" ]
   run bbsmail-board read dove-deb 1
   [ "$status" -eq 0 ]
-  # CP437: é is 0x82, the euro sign has no place and becomes '?'.
-  expected="$(printf 'Number: 1\nFrom: Rob Swindell <rob@far.example>\nTo: All\nSubject: Weekly report\nDate: Tue, 01 Dec 2026 09:20:30\nMessage-ID: report.1@far.example\n\nCaf\x82 news ?5\nsecond line\n[attachment dropped: application/pdf; name="r.pdf" r.pdf]')"
+  expected="$(printf 'Number: 1\nFrom: Rob Sw\x8bndell <rob@far.example>\nTo: All\nSubject: Weekly r\x82port\nDate: Tue, 01 Dec 2026 09:20:30\nMessage-ID: report.1@far.example\n\nCaf\x82 news ?5\nsecond line\n[attachment dropped: application/pdf; name="r.pdf" r.pdf]')"
   [ "$output" = "$expected" ]
   # The text in .jdt has CR line ends.
   run od -An -c "$HOME_DIR/spool/boards/dove-deb.jdt"

@@ -316,13 +316,83 @@ static int to_cr_lines(struct buf *text)
 	return 1;
 }
 
-/* A header value converted like the text (8-bit header text is read as UTF-8). */
+/* One RFC 2047 encoded word at p ("=?charset?B|Q?text?="): its text in
+ * UTF-8 appended to out; returns the bytes it took, or 0 when p is not
+ * one. */
+static size_t encoded_word(const char *p, struct buf *out)
+{
+	const char *cs = p + 2, *enc, *text, *end;
+	struct buf raw = BUF_INIT, q = BUF_INIT;
+	char charset[CHARSET_NAME_MAX];
+	size_t i, taken = 0;
+
+	if (strncmp(p, "=?", 2) != 0 || !(enc = strchr(cs, '?')) || !enc[1] || enc[2] != '?'
+	    || (size_t)(enc - cs) >= sizeof charset || !(end = strstr(text = enc + 3, "?=")))
+		return 0;
+	memcpy(charset, cs, (size_t)(enc - cs));
+	charset[enc - cs] = 0;
+	if (strchr(charset, '*'))
+		*strchr(charset, '*') = 0;   /* RFC 2231 language */
+	if (enc[1] == 'B' || enc[1] == 'b') {
+		if (!decode_base64_lines(text, (size_t)(end - text), &raw))
+			goto out;
+	} else if (enc[1] == 'Q' || enc[1] == 'q') {
+		for (i = 0; text + i < end; i++)
+			if (!buf_catc(&q, text[i] == '_' ? ' ' : text[i]))
+				goto out;
+		if (!decode_qp(q.data ? q.data : "", q.len, &raw))
+			goto out;
+	} else {
+		goto out;
+	}
+	if (convert(raw.data ? raw.data : "", raw.len, charset, "UTF-8", out))
+		taken = (size_t)(end + 2 - p);
+out:
+	buf_free(&raw);
+	buf_free(&q);
+	return taken;
+}
+
+/* A header value with its encoded words decoded, in UTF-8 (other 8-bit
+ * header text is taken as UTF-8 too).  Blanks between two encoded words
+ * are not text (RFC 2047 section 6.2). */
+static int decode_header_words(const char *v, size_t len, struct buf *out)
+{
+	struct buf scratch = BUF_INIT;
+	size_t i = 0, n, gap;
+	int after_word = 0, ok = 1;
+
+	while (i < len && ok) {
+		n = v[i] == '=' ? encoded_word(v + i, out) : 0;
+		if (n) {
+			i += n, after_word = 1;
+			continue;
+		}
+		if (after_word && v[i] == ' ') {
+			for (gap = i; gap < len && v[gap] == ' '; gap++)
+				;
+			buf_truncate(&scratch, 0);
+			if (gap < len && v[gap] == '=' && encoded_word(v + gap, &scratch)) {
+				i = gap;
+				continue;
+			}
+		}
+		after_word = 0;
+		ok = buf_catc(out, v[i++]);
+	}
+	buf_free(&scratch);
+	return ok;
+}
+
+/* A header value converted like the text. */
 static int header_text(const char *h, size_t hlen, const char *name, const char *charset, struct buf *out)
 {
-	struct buf raw = BUF_INIT;
-	int ok = header_get(h, hlen, name, &raw) && convert(raw.data, raw.len, "UTF-8", charset, out)
-		 && buf_catc(out, 0) && (out->len--, 1);
+	struct buf raw = BUF_INIT, utf8 = BUF_INIT;
+	int ok = header_get(h, hlen, name, &raw) && decode_header_words(raw.data, raw.len, &utf8)
+		 && convert(utf8.data ? utf8.data : "", utf8.len, "UTF-8", charset, out) && buf_catc(out, 0)
+		 && (out->len--, 1);
 	buf_free(&raw);
+	buf_free(&utf8);
 	return ok;
 }
 
