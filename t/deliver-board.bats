@@ -311,3 +311,50 @@ PY
   run bbsmail-board read dove-deb
   [ "$output" = "$(printf '1 Rob first\n2 Carol from nntp\n3 Rob first')" ]
 }
+
+@test "deliver-board: boards.cfg lines are checked strictly, each bad one named" {
+  local base="$HOME_DIR/etc/boards.cfg.good"
+  cp "$HOME_DIR/etc/boards.cfg" "$base"
+  check_bad() {
+    { cat "$base"; printf '%s\n' "$1"; } > "$HOME_DIR/etc/boards.cfg"
+    run bbsmail-board list
+    [ "$status" -eq 111 ]
+    [ "$output" = "bbsmail-board: fatal: $HOME_DIR/etc/boards.cfg:5: $2" ]
+  }
+  check_bad 'x/y anyone - - spool/boards/x X' "bad board code (letters, digits, '-', '_', '.', at most 24)"
+  check_bad '.hidden anyone - - spool/boards/x X' "bad board code (letters, digits, '-', '_', '.', at most 24)"
+  check_bad "$(printf 'a%.0s' $(seq 1 25)) anyone - - spool/boards/x X" "bad board code (letters, digits, '-', '_', '.', at most 24)"
+  check_bad 'ok anyone - - ../outside X' "bad base path (relative to the home, no '.' or '..' parts)"
+  check_bad 'ok anyone - - /etc/passwd X' "bad base path (relative to the home, no '.' or '..' parts)"
+  check_bad 'ok anyone - - spool//x X' "bad base path (relative to the home, no '.' or '..' parts)"
+  check_bad 'ok nobody - - spool/boards/x X' "a poster must be anyone, local, auth or a list of addresses"
+  check_bad 'ok anyone 12Q - spool/boards/x X' "bad max-size"
+  check_bad 'ok anyone - CP437/x spool/boards/x X' "bad charset name"
+  check_bad 'ok anyone - - spool/boards/x' "expected: code post max-size charset base name"
+  check_bad 'DOVE-DEB anyone - - spool/boards/x X' "duplicate board code"
+  # A code of exactly 24 is fine.
+  { cat "$base"; echo "$(printf 'a%.0s' $(seq 1 24)) anyone - - spool/boards/x X"; } > "$HOME_DIR/etc/boards.cfg"
+  run bbsmail-board list
+  [ "$status" -eq 0 ]
+  [ "${lines[3]}" = "$(printf 'a%.0s' $(seq 1 24)) 0 spool/boards/x X" ]
+}
+
+@test "deliver-board: posting rules with the envelope sender: a listed address, local users" {
+  # sendmail and route give the resolver the envelope sender (smtpd does
+  # not yet: boards.cfg(5) BUGS).
+  echo 'locals local - - spool/boards/locals Locals' >> "$HOME_DIR/etc/boards.cfg"
+  printf 'Subject: one\n\nx\n' | sendmail -f sysop@localhost '"sub:sysops"@localhost'
+  printf 'Subject: two\n\nx\n' | sendmail -f demo@localhost '"sub:locals"@localhost'
+  run sendmail -f someone@far.example '"sub:sysops"@localhost' <<< 'x'
+  [ "$status" -eq 67 ]
+  [ "$output" = 'sendmail: error: "sub:sysops"@localhost: 550 5.1.1 sub:sysops: sub-board closed to this sender' ]
+  run sendmail -f nobody@localhost '"sub:locals"@localhost' <<< 'x'
+  [ "$status" -eq 67 ]
+  [ "$output" = 'sendmail: error: "sub:locals"@localhost: 550 5.1.1 sub:locals: sub-board closed to this sender' ]
+  run run_stages
+  [ "$status" -eq 0 ]
+  run bbsmail-board read sysops
+  [ "$output" = "1 sysop@localhost one" ]
+  run bbsmail-board read locals
+  [ "$output" = "1 demo@localhost two" ]
+}
