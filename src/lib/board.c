@@ -152,7 +152,7 @@ static const char *parse_line(struct board *b, char *line)
 
 static int add_line(struct board_list *list, char *line, const char **problem)
 {
-	struct board b, *grown;
+	struct board b, *grown = NULL;
 
 	memset(&b, 0, sizeof b);
 	*problem = parse_line(&b, line);
