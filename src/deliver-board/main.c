@@ -72,12 +72,12 @@ static int add_kludgef(struct jam_message *m, const char *fmt, const char *arg)
 	return ok;
 }
 
+/* "<id@host>" -> "id@host" (JAM's MSGID and REPLYID carry no brackets). */
 static const char *strip_angles(struct buf *b)
 {
 	if (b->len >= 2 && b->data[0] == '<' && b->data[b->len - 1] == '>') {
+		b->data[--b->len] = 0;
 		buf_drop_front(b, 1);
-		b->data[--b->len - 0] = 0;
-		b->len = strlen(b->data);
 	}
 	return b->data ? b->data : "";
 }
