@@ -304,6 +304,11 @@ PY
   printf '%s\n' "$output" | grep -qx 'posted via jamnntpd'
   run bbsmail-board list
   [ "${lines[0]}" = "dove-deb 2 spool/boards/dove-deb DOVE-Net Debates" ]
+  # Both index records carry the same ToCRC for "All": our CRC is the JAM
+  # library's (lower-cased, no final XOR), 0xc4e78e22.
+  run od -An -tx4 -w8 "$HOME_DIR/spool/boards/dove-deb.jdx"
+  [ "$(printf '%s\n' "$output" | awk '{print $1}' | sort -u)" = "c4e78e22" ]
+  [ "${#lines[@]}" -eq 2 ]
   # And our next post after theirs is read back too (their SubfieldLen
   # overstates the subfields; the reader stops at the next header).
   send_to '"sub:dove-deb"@localhost' "$BATS_TEST_TMPDIR/m1"
