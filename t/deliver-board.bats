@@ -363,3 +363,29 @@ PY
   run bbsmail-board read locals
   [ "$output" = "1 demo@localhost two" ]
 }
+
+@test "deliver-board: waits while another writer holds the JAM lock (first byte of .jhr)" {
+  post_many 1
+  "$LIBEXEC/deliver-board"
+  check_posted_once 1
+  post_many 1
+  # Another writer (here python) holds the lock; deliver-board must wait.
+  python3 - "$HOME_DIR/spool/boards/dove-deb.jhr" "$BATS_TEST_TMPDIR/locked" <<'PY' &
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX, 1, 0)
+open(sys.argv[2], 'w').close()
+time.sleep(2)
+PY
+  track_pid $!
+  for i in $(seq 1 100); do [ -e "$BATS_TEST_TMPDIR/locked" ] && break; sleep 0.05; done
+  [ -e "$BATS_TEST_TMPDIR/locked" ]
+  "$LIBEXEC/deliver-board" 2>/dev/null &
+  local pid=$!
+  sleep 0.5
+  # Still waiting: nothing new in the index.
+  [ "$(stat -c %s "$HOME_DIR/spool/boards/dove-deb.jdx")" -eq 8 ]
+  kill -0 "$pid"
+  wait "$pid"
+  [ "$(stat -c %s "$HOME_DIR/spool/boards/dove-deb.jdx")" -eq 16 ]
+}
