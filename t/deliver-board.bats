@@ -389,3 +389,23 @@ PY
   wait "$pid"
   [ "$(stat -c %s "$HOME_DIR/spool/boards/dove-deb.jdx")" -eq 16 ]
 }
+
+@test "deliver-board: multipart/alternative gives its text/plain alone, base64 decoded, later inline text kept" {
+  printf '%s\n' 'From: Rob <rob@far.example>' 'Subject: alt' 'MIME-Version: 1.0' \
+    'Content-Type: multipart/mixed; boundary=outer' '' 'preamble' '--outer' \
+    'Content-Type: multipart/alternative; boundary="inner"' '' '--inner' \
+    'Content-Type: text/plain; charset=iso-8859-1' 'Content-Transfer-Encoding: base64' '' \
+    "$(printf 'Gr\xfc\xdfe\nzweite Zeile\n' | base64)" '--inner' \
+    'Content-Type: text/html' '' '<p>Gr&uuml;&szlig;e</p>' '--inner--' '--outer' \
+    'Content-Type: text/plain' '' '-- ' 'footer' '--outer' \
+    'Content-Type: image/png' 'Content-Disposition: attachment; filename="a.png"' \
+    'Content-Transfer-Encoding: base64' '' 'iVBORw0K' '--outer--' 'epilogue' \
+    | sendmail -f rob@far.example '"sub:dove-deb"@localhost'
+  run run_stages
+  [ "$status" -eq 0 ]
+  run bbsmail-board read dove-deb 1
+  [ "$status" -eq 0 ]
+  # CP437: ü 0x81, ß 0xe1.
+  body="$(printf '%s\n' "$output" | sed '1,/^$/d')"
+  [ "$body" = "$(printf 'Gr\x81\xe1e\nzweite Zeile\n-- \nfooter\n[attachment dropped: image/png a.png]')" ]
+}

@@ -173,35 +173,43 @@ fail:
 
 struct part_walk {
 	const char *charset;     /* the board's */
-	struct buf *text;        /* in the source charset per part, converted */
+	struct buf *text;        /* the parts taken, converted */
 	struct buf notes;        /* "[attachment dropped: ...]" lines */
-	int have_text;
 };
 
-static int walk_part(struct part_walk *w, const char *m, size_t len, int depth);
+/* chosen: NULL in a multipart/mixed (or a single part), where every inline
+ * text/plain part is taken and every other part noted; in a
+ * multipart/alternative it says whether one alternative was taken, and
+ * the others are left out silently (they are the same text). */
+static int walk_part(struct part_walk *w, const char *m, size_t len, int depth, int *chosen);
 
-static int walk_multipart(struct part_walk *w, const char *body, size_t len, const char *boundary, int depth)
+static int walk_multipart(struct part_walk *w, const char *body, size_t len, const char *boundary, int depth,
+			  int alternative)
 {
 	char delim[100];
 	size_t dn, i = 0, start = (size_t)-1;
+	int chosen = 0, ok = 1;
 
 	dn = (size_t)snprintf(delim, sizeof delim, "--%s", boundary);
 	if (dn >= sizeof delim)
 		return 1;
-	while (i < len) {
+	while (i < len && ok) {
 		size_t eol = i;
 		while (eol < len && body[eol] != '\n')
 			eol++;
 		if (eol - i >= dn && memcmp(body + i, delim, dn) == 0) {
-			if (start != (size_t)-1 && !walk_part(w, body + start, i - start - (i > start), depth + 1))
-				return 0;
+			if (start != (size_t)-1)
+				ok = walk_part(w, body + start, i - start - (i > start), depth + 1,
+					       alternative ? &chosen : NULL);
 			if (eol - i >= dn + 2 && body[i + dn] == '-' && body[i + dn + 1] == '-')
-				return 1;
+				break;
 			start = eol + 1;
 		}
 		i = eol + 1;
 	}
-	return 1;
+	if (ok && alternative && !chosen)
+		ok = buf_cats(&w->notes, "[alternative dropped: no text/plain part]\n");
+	return ok;
 }
 
 static int note_dropped(struct part_walk *w, const char *type, const char *disposition)
@@ -214,36 +222,52 @@ static int note_dropped(struct part_walk *w, const char *type, const char *dispo
 			name[0] ? " " : "", name);
 }
 
-static int walk_part(struct part_walk *w, const char *m, size_t len, int depth)
+/* A text part decoded (RFC 2045) and converted onto the text. */
+static int take_text(struct part_walk *w, const char *type, const char *cte, const char *body, size_t len)
 {
-	struct buf type = BUF_INIT, cte = BUF_INIT, disp = BUF_INIT, raw = BUF_INIT;
-	char boundary[80], charset[CHARSET_NAME_MAX];
+	struct buf raw = BUF_INIT;
+	char charset[CHARSET_NAME_MAX];
+	int ok;
+
+	if (!*type || !header_param(type, "charset", charset, sizeof charset))
+		strcpy(charset, "UTF-8");   /* a superset of US-ASCII */
+	if (strncasecmp(cte, "quoted-printable", 16) == 0)
+		ok = decode_qp(body, len, &raw);
+	else if (strncasecmp(cte, "base64", 6) == 0)
+		ok = decode_base64_lines(body, len, &raw);
+	else
+		ok = buf_cat(&raw, body, len);
+	if (ok && w->text->len && w->text->data[w->text->len - 1] != '\n')
+		ok = buf_catc(w->text, '\n');
+	ok = ok && convert(raw.data ? raw.data : "", raw.len, charset, w->charset, w->text);
+	buf_free(&raw);
+	return ok;
+}
+
+static int walk_part(struct part_walk *w, const char *m, size_t len, int depth, int *chosen)
+{
+	struct buf type = BUF_INIT, cte = BUF_INIT, disp = BUF_INIT;
+	char boundary[80];
 	size_t body, hlen = header_end(m, len, &body);
-	int ok, is_text;
+	int ok, is_text, inline_text;
 
 	ok = header_get(m, hlen, "Content-Type", &type) && header_get(m, hlen, "Content-Transfer-Encoding", &cte)
 	     && header_get(m, hlen, "Content-Disposition", &disp);
 	is_text = !type.len || strncasecmp(type.data, "text/plain", 10) == 0;
+	inline_text = is_text && strncasecmp(disp.data, "attachment", 10) != 0;
 	if (!ok)
 		;
 	else if (type.len && strncasecmp(type.data, "multipart/", 10) == 0 && depth < MIME_DEPTH_MAX
 		 && header_param(type.data, "boundary", boundary, sizeof boundary))
-		ok = walk_multipart(w, m + body, len - body, boundary, depth);
-	else if (!is_text || w->have_text || strncasecmp(disp.data, "attachment", 10) == 0)
-		ok = (is_text && !w->have_text && strncasecmp(disp.data, "attachment", 10) != 0) ? 1 : note_dropped(w, type.data, disp.data);
-	else {
-		if (!type.len || !header_param(type.data, "charset", charset, sizeof charset))
-			strcpy(charset, "UTF-8");   /* a superset of US-ASCII */
-		if (strncasecmp(cte.data, "quoted-printable", 16) == 0)
-			ok = decode_qp(m + body, len - body, &raw);
-		else if (strncasecmp(cte.data, "base64", 6) == 0)
-			ok = decode_base64_lines(m + body, len - body, &raw);
-		else
-			ok = buf_cat(&raw, m + body, len - body);
-		ok = ok && convert(raw.data ? raw.data : "", raw.len, charset, w->charset, w->text);
-		w->have_text = 1;
-	}
-	buf_free(&type), buf_free(&cte), buf_free(&disp), buf_free(&raw);
+		ok = walk_multipart(w, m + body, len - body, boundary, depth,
+				    strncasecmp(type.data + 10, "alternative", 11) == 0);
+	else if (inline_text && !(chosen && *chosen)) {
+		ok = take_text(w, type.data, cte.data, m + body, len - body);
+		if (chosen)
+			*chosen = 1;
+	} else if (!chosen)
+		ok = note_dropped(w, type.data, disp.data);
+	buf_free(&type), buf_free(&cte), buf_free(&disp);
 	return ok;
 }
 
@@ -412,7 +436,7 @@ int post_from_message(struct post *p, const char *message, size_t len, const cha
 	     && header_get(message, hlen, "In-Reply-To", &p->in_reply_to) && header_get(message, hlen, "Date", &v);
 	if (ok)
 		p->date = parse_date(v.data);
-	ok = ok && walk_part(&w, message, len, 0);
+	ok = ok && walk_part(&w, message, len, 0, NULL);
 	if (ok && w.notes.len) {
 		if (p->text.len && p->text.data[p->text.len - 1] != '\n')
 			ok = buf_catc(&p->text, '\n');
