@@ -13,7 +13,6 @@
 #include <strings.h>
 
 #define RESOLVE_ALIAS_DEPTH_MAX 8
-#define SUB_CODE_MAX_BYTES 8   /* Synchronet's LEN_CODE */
 
 /* Administrative names that reach the sysop with ALLOW_SYSOP_ALIASES. */
 static const char *const sysop_aliases[] = {
@@ -120,6 +119,16 @@ static int add_alias(struct resolve_context *ctx, const char *alias, const char 
 	       && push_string(&ctx->aliases, &ctx->alias_count, target, strlen(target));
 }
 
+static void load_boards(struct resolve_context *ctx)
+{
+	char text[PATH_MAX + 160];
+
+	if (!board_list_load(&ctx->boards, text, sizeof text)) {
+		log_warn("%s", text);
+		ctx->boards_bad = 1;
+	}
+}
+
 int resolve_context_load(struct resolve_context *ctx, const struct mail_config *cfg, struct userdb *db)
 {
 	memset(ctx, 0, sizeof *ctx);
@@ -131,6 +140,7 @@ int resolve_context_load(struct resolve_context *ctx, const struct mail_config *
 		resolve_context_free(ctx);
 		return 0;
 	}
+	load_boards(ctx);
 	return 1;
 }
 
@@ -146,6 +156,7 @@ void resolve_context_free(struct resolve_context *ctx)
 {
 	free_list(ctx->local_domains, ctx->local_domain_count);
 	free_list(ctx->aliases, ctx->alias_count);
+	board_list_free(&ctx->boards);
 	ctx->local_domains = ctx->aliases = NULL;
 	ctx->local_domain_count = ctx->alias_count = 0;
 }
@@ -316,15 +327,45 @@ static int resolve_tagged(struct resolve_context *ctx, const char *local, int no
 	return blocked ? reject(res, 550, "5.1.1", "%s: no such user here (tag disabled)", local) : 1;
 }
 
-static int sub_code_valid(const char *code)
+/* 1 when the envelope sender is an address at one of our domains that
+ * names a user here, 0 not, -1 when the user database fails. */
+static int sender_is_local(struct resolve_context *ctx)
 {
-	size_t n = strlen(code), i;
+	struct buf local = BUF_INIT, domain = BUF_INIT;
+	struct user u;
+	int r = 0;
 
-	if (n == 0 || n > SUB_CODE_MAX_BYTES)
+	if (ctx->sender && *ctx->sender && address_split(ctx->sender, &local, &domain) && local.len
+	    && resolve_domain_is_local(ctx, domain.data))
+		r = find_user(ctx, local.data, &u);
+	buf_free(&local);
+	buf_free(&domain);
+	return r < 0 ? -1 : r > 0;
+}
+
+/* "sub:<code>": the board channel when the board exists and the sender
+ * may post there. */
+static int resolve_board(struct resolve_context *ctx, const char *local, struct resolve_result *res)
+{
+	const struct board *b;
+	int is_local = 0;
+
+	if (!board_code_valid(local + 4))
+		return reject(res, 550, "5.1.3", "%s: malformed sub-board code", local);
+	if (ctx->boards_bad) {
+		errno = EINVAL;
 		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)code[i]) && code[i] != '_' && code[i] != '-')
-			return 0;
+	}
+	b = board_find(&ctx->boards, local + 4);
+	if (!b)
+		return reject(res, 550, "5.1.1", "%s: no such sub-board", local);
+	if (b->post == BOARD_POST_LOCAL && (is_local = sender_is_local(ctx)) < 0)
+		return 0;
+	if (!board_may_post(b, ctx->sender, ctx->auth_user, is_local))
+		return reject(res, 550, "5.1.1", "%s: sub-board closed to this sender", local);
+	res->channel = RESOLVE_BOARD;
+	if (!buf_copys(&res->target, b->code))
+		return 0;
 	return 1;
 }
 
@@ -344,13 +385,8 @@ static int resolve_local(struct resolve_context *ctx, const char *local, int dep
 		return resolve_user_name(ctx, local + 6, 1, 0, res);
 	if (strncasecmp(local, "forward:", 8) == 0)
 		return resolve_user_name(ctx, local + 8, 0, 1, res);
-	if (strncasecmp(local, "sub:", 4) == 0) {
-		/* The board channel lands in a later stage; until sub-boards are
-		 * configured no code is known, so nothing is accepted for one. */
-		if (!sub_code_valid(local + 4))
-			return reject(res, 550, "5.1.3", "%s: malformed sub-board code", local);
-		return reject(res, 550, "5.1.1", "%s: no such sub-board", local);
-	}
+	if (strncasecmp(local, "sub:", 4) == 0)
+		return resolve_board(ctx, local, res);
 	if (strchr(local, '!')) {
 		/* <qwk-id>!<user>: QWKnet routing needs configured nodes; unknown
 		 * ids are treated like the bang-path relay trick they resemble. */

@@ -7,6 +7,7 @@
  * sysop aliases, user name/alias/number and DefaultUser. */
 #ifndef BBSMAIL_RESOLVE_H
 #define BBSMAIL_RESOLVE_H
+#include "board.h"
 #include "buf.h"
 #include "channel.h"
 #include "config.h"
@@ -40,10 +41,19 @@ struct resolve_context {
 	size_t local_domain_count;
 	char **aliases;            /* pairs: alias, target (etc/alias.cfg) */
 	size_t alias_count;
+	struct board_list boards;  /* etc/boards.cfg */
+	int boards_bad;            /* boards.cfg did not load: sub: is a temporary failure */
+	/* Set by the caller for each message, for the sub-boards' posting
+	 * rules (boards.cfg(5)); NULL (resolve_context_load's value) means
+	 * unknown, and then only boards open to anyone take the mail. */
+	const char *sender;        /* the envelope sender, "" for <> */
+	const char *auth_user;     /* the SMTP AUTH identity, or NULL / "" */
 };
 
 /* Reads etc/db/localnames and etc/alias.cfg (missing files are empty;
- * malformed lines are logged warnings).  1 ok, 0 errno. */
+ * malformed lines are logged warnings) and etc/boards.cfg (read strictly:
+ * a bad line is logged and makes every sub: recipient a temporary
+ * failure, so a typo cannot turn into a bounce).  1 ok, 0 errno. */
 int resolve_context_load(struct resolve_context *ctx, const struct mail_config *cfg, struct userdb *db);
 void resolve_context_free(struct resolve_context *ctx);
 /* 1 when domain (no trailing dot needed) is one of ours, case-insensitive. */

@@ -168,6 +168,9 @@ static int route_recipient(struct route_ctx *r, struct route_message *msg, size_
 	int ok = 1;
 
 	resolve_result_init(&res);
+	/* The sub-boards' posting rules look at who sent it. */
+	r->resolver.sender = msg->job->env->sender ? msg->job->env->sender : "";
+	r->resolver.auth_user = msg->job->env->auth_user;
 	if (!resolve_recipient(&r->resolver, address, &res)) {
 		struct buf quoted = BUF_INIT;
 		if (!log_quote(&quoted, address, strlen(address)) || !buf_catc(&quoted, 0))

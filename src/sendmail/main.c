@@ -298,6 +298,7 @@ static void sendmail_resolve_all(struct sendmail *s)
 		sendmail_fail(EX_TEMPFAIL, "unable to open the user database: %s", strerror(errno));
 	if (!resolve_context_load(&ctx, &s->cfg, &db))
 		sendmail_fail(EX_TEMPFAIL, "unable to load the aliases: %s", strerror(errno));
+	ctx.sender = s->sender.data ? s->sender.data : "";   /* the sub-boards' posting rules */
 	for (i = 0; i < s->rcpt_count; i++) {
 		resolve_result_init(&res);
 		if (!resolve_recipient(&ctx, s->rcpt[i], &res))
