@@ -30,7 +30,8 @@ def reply():
         if line[3:4] != '-':
             return line.rstrip('\r\n')
 reply()
-for cmd in ['EHLO client.example', 'MAIL FROM:<outsider@far.example>']:
+sender = __import__('os').environ.get('RCPT_SENDER', 'outsider@far.example')
+for cmd in ['EHLO client.example', 'MAIL FROM:<%s>' % sender]:
     s.sendall((cmd + '\r\n').encode()); reply()
 for a in sys.argv[2:]:
     s.sendall(('RCPT TO:<%s>\r\n' % a).encode())
@@ -50,6 +51,14 @@ s.sendmail('rob@far.example', [sys.argv[2]], data)
 print(250)
 s.quit()
 PY
+}
+
+@test "deliver-board: smtpd gives the resolver the session's sender: a listed address may post at RCPT" {
+  start_smtpd
+  RCPT_SENDER=sysop@localhost run rcpt_codes '"sub:sysops"@localhost' '"sub:members"@localhost'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "250 2.1.5 Ok" ]
+  [ "${lines[1]}" = "550 5.1.1 sub:members: sub-board closed to this sender" ]
 }
 
 @test "deliver-board: RCPT to sub:<code>: open 250, unknown 550 5.1.1, closed 550 5.1.1, malformed 5xx" {

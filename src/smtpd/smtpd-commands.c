@@ -330,6 +330,9 @@ static int rcpt_resolve(struct smtp_session *s, const char *address, unsigned lo
 		return 0;
 	}
 	resolve_result_init(&res);
+	/* boards.cfg's posting rules look at who sends */
+	s->resolver.sender = s->sender.data ? s->sender.data : "";
+	s->resolver.auth_user = s->auth_user.len ? s->auth_user.data : NULL;
 	if (!resolve_recipient(&s->resolver, address, &res))
 		refuse(s, "RCPT", 451, "4.3.0", "Temporary failure resolving the recipient");
 	else if (res.channel == RESOLVE_REJECT)
@@ -477,6 +480,10 @@ static void verify_address(struct smtp_session *s, const char *arg)
 	if (!strchr(address.data, '@') && strcasecmp(address.data, "postmaster") != 0)
 		xbuf_catf(&address, "@%s", s->host);
 	resolve_result_init(&res);
+	if (session_resolver(s)) {
+		s->resolver.sender = s->sender.data ? s->sender.data : "";
+		s->resolver.auth_user = s->auth_user.len ? s->auth_user.data : NULL;
+	}
 	if (!session_resolver(s) || !resolve_recipient(&s->resolver, address.data, &res))
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 	else if (res.channel == RESOLVE_REJECT)
