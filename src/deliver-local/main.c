@@ -365,7 +365,7 @@ static int deliver_notice(struct deliver_ctx *run, struct stage_job *job, const 
 	struct buf file = BUF_INIT, name = BUF_INIT;
 	int ok;
 
-	telegram_notice(&file, run->notice_from, (long long)time(NULL), run->new_mail_notice, "", job->env->sender,
+	xtelegram_notice(&file, run->notice_from, (long long)time(NULL), run->new_mail_notice, "", job->env->sender,
 			NULL);
 	xbuf_catf(&name, "mail.%s", job->name);
 	ok = telegram_write(d->usernum, name.data, file.data, file.len, 0);

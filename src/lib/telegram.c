@@ -12,7 +12,7 @@
 
 static int is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
-int telegram_text_line(struct buf *out, const char *line, size_t len)
+int xtelegram_text_line(struct buf *out, const char *line, size_t len)
 {
 	size_t i;
 
@@ -29,7 +29,7 @@ int telegram_text_line(struct buf *out, const char *line, size_t len)
 	return 1;
 }
 
-int telegram_text_clean(struct buf *out, const char *text, size_t len)
+int xtelegram_text_clean(struct buf *out, const char *text, size_t len)
 {
 	const char *end = text + len, *lf;
 
@@ -38,13 +38,13 @@ int telegram_text_clean(struct buf *out, const char *text, size_t len)
 		if (!lf) {
 			size_t before = out->len;
 			/* The last piece has no LF: take it, then drop the LF added. */
-			if (!telegram_text_line(out, text, (size_t)(end - text)))
+			if (!xtelegram_text_line(out, text, (size_t)(end - text)))
 				return 0;
 			if (out->len > before)
 				buf_truncate(out, out->len - 1);
 			return 1;
 		}
-		if (!telegram_text_line(out, text, (size_t)(lf - text)))
+		if (!xtelegram_text_line(out, text, (size_t)(lf - text)))
 			return 0;
 		text = lf + 1;
 	}
@@ -62,7 +62,7 @@ static char key_escape(char c)
 	}
 }
 
-void telegram_format_key(struct buf *out, const char *key, const char *arg)
+void xtelegram_format_key(struct buf *out, const char *key, const char *arg)
 {
 	int used = 0;
 	char e;
@@ -97,7 +97,7 @@ int telegram_user_present(unsigned long usernum, long long now)
 	return (long long)st.st_mtime > now - TELEGRAM_PRESENCE_SEC;
 }
 
-void telegram_build(struct buf *out, const char *sender, long long when, const char *text, size_t len)
+void xtelegram_build(struct buf *out, const char *sender, long long when, const char *text, size_t len)
 {
 	char date[DATE_RFC5322_MAX_BYTES];
 
@@ -106,16 +106,16 @@ void telegram_build(struct buf *out, const char *sender, long long when, const c
 	xbuf_cat(out, text, len);
 }
 
-void telegram_notice(struct buf *file, const char *from_address, long long when, const char *new_key,
+void xtelegram_notice(struct buf *file, const char *from_address, long long when, const char *new_key,
 		     const char *forward_key, const char *sender, const char *forwarded_to)
 {
 	struct buf key = BUF_INIT, text = BUF_INIT;
 
-	telegram_format_key(&key, new_key, sender);
+	xtelegram_format_key(&key, new_key, sender);
 	if (forwarded_to)
-		telegram_format_key(&key, forward_key, forwarded_to);
-	(void)telegram_text_clean(&text, key.data ? key.data : "", key.len);
-	telegram_build(file, from_address, when, text.data ? text.data : "", text.len);
+		xtelegram_format_key(&key, forward_key, forwarded_to);
+	(void)xtelegram_text_clean(&text, key.data ? key.data : "", key.len);
+	xtelegram_build(file, from_address, when, text.data ? text.data : "", text.len);
 	buf_free(&key);
 	buf_free(&text);
 }

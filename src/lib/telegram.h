@@ -14,25 +14,28 @@
 /* A presence file touched less than this long ago means "on line". */
 #define TELEGRAM_PRESENCE_SEC 900
 
-/* Appends one line of text (no line end) to out as telegram text: control
+/* The x functions here die through die_nomem when out cannot grow (they
+ * serve smtpd and the stages, which can do nothing better).
+ *
+ * Appends one line of text (no line end) to out as telegram text: control
  * characters (below 0x20, and DEL) are dropped, then an LF.  Stops at
  * TELEGRAM_TEXT_MAX bytes; returns 0 (nothing more appended) once the text
  * would be longer, 1 otherwise. */
-int telegram_text_line(struct buf *out, const char *line, size_t len);
+int xtelegram_text_line(struct buf *out, const char *line, size_t len);
 /* The same cleaning for a whole text (LF kept, every other control
  * character dropped), up to TELEGRAM_TEXT_MAX: 0 when it was cut. */
-int telegram_text_clean(struct buf *out, const char *text, size_t len);
+int xtelegram_text_clean(struct buf *out, const char *text, size_t len);
 
 /* A notice key of mail.ini (NewMailNotice, ForwardNotice) filled in: the
  * first "%s" becomes arg, "%%" becomes "%", any other '%' stays as it is;
  * the C escapes \r \n \t \\ of the key become their characters.  The key
  * is data, never a printf format. */
-void telegram_format_key(struct buf *out, const char *key, const char *arg);
+void xtelegram_format_key(struct buf *out, const char *key, const char *arg);
 
 /* A new-mail notice: the NewMailNotice key with the sender, then, when
  * forwarded_to is not NULL, the ForwardNotice key with it; cleaned like
  * any telegram text, into a whole telegram file from from_address. */
-void telegram_notice(struct buf *file, const char *from_address, long long when, const char *new_key,
+void xtelegram_notice(struct buf *file, const char *from_address, long long when, const char *new_key,
 		     const char *forward_key, const char *sender, const char *forwarded_to);
 
 /* 1 when spool/presence/<usernum> exists and its mtime is less than
@@ -40,7 +43,7 @@ void telegram_notice(struct buf *file, const char *from_address, long long when,
 int telegram_user_present(unsigned long usernum, long long now);
 
 /* The whole file: "From: <sender>\nDate: <RFC 5322 date>\n\n" + text. */
-void telegram_build(struct buf *out, const char *sender, long long when, const char *text, size_t len);
+void xtelegram_build(struct buf *out, const char *sender, long long when, const char *text, size_t len);
 
 /* Writes file as spool/telegram/<usernum>/<name> (the directories are
  * created), through spool/tmp/telegram.<usernum>.<name>.  With durable 1

@@ -206,7 +206,7 @@ static void route_forward_notice(struct route_ctx *r, struct route_message *msg,
 	if (r->cfg.options & MAIL_OPTION(NO_NOTIFY))
 		return;
 	xbuf_catf(&from, "MAILER-DAEMON@%s", r->cfg.host_name);
-	telegram_notice(&file, from.data, (long long)time(NULL), r->cfg.new_mail_notice, r->cfg.forward_notice,
+	xtelegram_notice(&file, from.data, (long long)time(NULL), r->cfg.new_mail_notice, r->cfg.forward_notice,
 			msg->job->env->sender, rcpt->target ? rcpt->target : "");
 	xbuf_catf(&name, "forward.%s", msg->job->name);
 	if (telegram_write(rcpt->usernum, name.data, file.data, file.len, 1))

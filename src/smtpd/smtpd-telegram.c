@@ -111,7 +111,7 @@ void smtpd_telegram_line(struct smtp_sink *k, const char *p, size_t n)
 		 * header section (a telegram client may send just its text). */
 		k->tg_in_header = 0;
 	}
-	if (!telegram_text_line(&k->tg_text, p, n))
+	if (!xtelegram_text_line(&k->tg_text, p, n))
 		k->tg_too_long = 1;
 }
 
@@ -143,7 +143,7 @@ int smtpd_telegram_deliver(struct smtp_session *s, const char *cmd, size_t *sent
 		smtp_log_reject(s, cmd, 552, "5.3.4", "telegram-too-long");
 		return 0;
 	}
-	telegram_build(&file, s->sender.data ? s->sender.data : "", (long long)time(NULL),
+	xtelegram_build(&file, s->sender.data ? s->sender.data : "", (long long)time(NULL),
 		       k->tg_text.data ? k->tg_text.data : "", k->tg_text.len);
 	for (i = 0; ok && i < s->rcpt_count; i++) {
 		if (!s->rcpt[i].telegram)
