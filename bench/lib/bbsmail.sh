@@ -14,6 +14,8 @@ bbsmail_built() {
 	done
 }
 
+# NO_NOTIFY: no new-mail telegram per delivery, which Postfix has no
+# counterpart of; the same work on both sides.
 bbsmail_home() {
 	local user
 	mkdir -p "$1/etc" || return 1
@@ -23,7 +25,7 @@ bbsmail_home() {
 	[mail]
 	MaxInactivity = 60
 	MaxMsgsWaiting = 0
-	Options = ALLOW_SYSOP_ALIASES | ALLOW_POP3
+	Options = ALLOW_SYSOP_ALIASES | ALLOW_POP3 | NO_NOTIFY
 	EOT
 	: > "$1/etc/smtpserver.conf"
 	export BBSMAIL_HOME="$1"
