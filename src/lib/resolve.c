@@ -119,10 +119,15 @@ static int add_alias(struct resolve_context *ctx, const char *alias, const char 
 	       && push_string(&ctx->aliases, &ctx->alias_count, target, strlen(target));
 }
 
+/* On the first sub: recipient only: smtpd resolves in every session, and
+ * most never name a board. */
 static void load_boards(struct resolve_context *ctx)
 {
 	char text[PATH_MAX + 160];
 
+	if (ctx->boards_loaded)
+		return;
+	ctx->boards_loaded = 1;
 	if (!board_list_load(&ctx->boards, text, sizeof text)) {
 		log_warn("%s", text);
 		ctx->boards_bad = 1;
@@ -140,7 +145,6 @@ int resolve_context_load(struct resolve_context *ctx, const struct mail_config *
 		resolve_context_free(ctx);
 		return 0;
 	}
-	load_boards(ctx);
 	return 1;
 }
 
@@ -352,6 +356,7 @@ static int resolve_board(struct resolve_context *ctx, const char *local, struct 
 
 	if (!board_code_valid(local + 4))
 		return reject(res, 550, "5.1.3", "%s: malformed sub-board code", local);
+	load_boards(ctx);
 	if (ctx->boards_bad) {
 		errno = EINVAL;
 		return 0;

@@ -42,6 +42,7 @@ struct resolve_context {
 	char **aliases;            /* pairs: alias, target (etc/alias.cfg) */
 	size_t alias_count;
 	struct board_list boards;  /* etc/boards.cfg */
+	int boards_loaded;         /* read at the first sub: recipient */
 	int boards_bad;            /* boards.cfg did not load: sub: is a temporary failure */
 	/* Set by the caller for each message, for the sub-boards' posting
 	 * rules (boards.cfg(5)); NULL (resolve_context_load's value) means
@@ -51,9 +52,10 @@ struct resolve_context {
 };
 
 /* Reads etc/db/localnames and etc/alias.cfg (missing files are empty;
- * malformed lines are logged warnings) and etc/boards.cfg (read strictly:
- * a bad line is logged and makes every sub: recipient a temporary
- * failure, so a typo cannot turn into a bounce).  1 ok, 0 errno. */
+ * malformed lines are logged warnings); etc/boards.cfg is read at the
+ * first sub: recipient (strictly: a bad line is logged and makes every
+ * sub: recipient a temporary failure, so a typo cannot turn into a
+ * bounce).  1 ok, 0 errno. */
 int resolve_context_load(struct resolve_context *ctx, const struct mail_config *cfg, struct userdb *db);
 void resolve_context_free(struct resolve_context *ctx);
 /* 1 when domain (no trailing dot needed) is one of ours, case-insensitive. */
