@@ -31,7 +31,8 @@ def reply():
             return line.rstrip('\r\n')
 reply()
 sender = __import__('os').environ.get('RCPT_SENDER', 'outsider@far.example')
-for cmd in ['EHLO client.example', 'MAIL FROM:<%s>' % sender]:
+mail_params = __import__('os').environ.get('MAIL_PARAMS', '')
+for cmd in ['EHLO client.example', 'MAIL FROM:<%s>%s' % (sender, mail_params)]:
     s.sendall((cmd + '\r\n').encode()); reply()
 for a in sys.argv[2:]:
     s.sendall(('RCPT TO:<%s>\r\n' % a).encode())
@@ -76,6 +77,19 @@ PY
   [ "${lines[6]}" = "250 2.1.5 Ok" ]
   # Unquoted, ':' is not allowed in an SMTP local part (RFC 5321 4.1.2).
   [ "${lines[7]}" = "501 5.1.3 malformed address" ]
+}
+
+@test "deliver-board: MAIL FROM SIZE= above a board's max-size: RCPT 552 5.3.4 for that board only" {
+  start_smtpd
+  # dove-deb takes at most 64K = 65536 bytes; sysops has no limit of its own.
+  MAIL_PARAMS=' SIZE=65537' RCPT_SENDER=sysop@localhost run rcpt_codes '"sub:dove-deb"@localhost' \
+    'cnnreport@localhost' '"sub:sysops"@localhost'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "552 5.3.4 sub:dove-deb: message too big for this sub-board" ]
+  [ "${lines[1]}" = "552 5.3.4 sub:dove-deb: message too big for this sub-board" ]
+  [ "${lines[2]}" = "250 2.1.5 Ok" ]
+  MAIL_PARAMS=' SIZE=65536' run rcpt_codes '"sub:dove-deb"@localhost'
+  [ "${lines[0]}" = "250 2.1.5 Ok" ]
 }
 
 @test "deliver-board: a bad boards.cfg line makes sub: a temporary failure, not a bounce" {

@@ -368,6 +368,8 @@ static int resolve_board(struct resolve_context *ctx, const char *local, struct 
 		return 0;
 	if (!board_may_post(b, ctx->sender, ctx->auth_user, is_local))
 		return reject(res, 550, "5.1.1", "%s: sub-board closed to this sender", local);
+	if (b->max_bytes && ctx->declared_size > b->max_bytes)
+		return reject(res, 552, "5.3.4", "%s: message too big for this sub-board", local);
 	res->channel = RESOLVE_BOARD;
 	if (!buf_copys(&res->target, b->code))
 		return 0;

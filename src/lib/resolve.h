@@ -49,6 +49,10 @@ struct resolve_context {
 	 * unknown, and then only boards open to anyone take the mail. */
 	const char *sender;        /* the envelope sender, "" for <> */
 	const char *auth_user;     /* the SMTP AUTH identity, or NULL / "" */
+	/* The size the client declared with MAIL FROM SIZE= (RFC 1870), 0
+	 * when unknown: a sub-board whose max-size it exceeds refuses the
+	 * recipient now rather than bouncing the message later. */
+	unsigned long long declared_size;
 };
 
 /* Reads etc/db/localnames and etc/alias.cfg (missing files are empty;

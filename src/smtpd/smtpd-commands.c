@@ -333,6 +333,7 @@ static int rcpt_resolve(struct smtp_session *s, const char *address, unsigned lo
 	/* boards.cfg's posting rules look at who sends */
 	s->resolver.sender = s->sender.data ? s->sender.data : "";
 	s->resolver.auth_user = s->auth_user.len ? s->auth_user.data : NULL;
+	s->resolver.declared_size = s->declared_size;
 	if (!resolve_recipient(&s->resolver, address, &res))
 		refuse(s, "RCPT", 451, "4.3.0", "Temporary failure resolving the recipient");
 	else if (res.channel == RESOLVE_REJECT)
