@@ -209,15 +209,22 @@ kill_at_fdatasync() {
 
 @test "deliver-board: SIGKILL at random points, 30 messages posted exactly once" {
   post_many 30
-  local i kills=0 delay
-  # 1-25 ms: most runs are killed mid-batch, some finish theirs.
-  for ((i = 0; i < 100; i++)); do
+  local i kills=0 call n status
+  # A batch of posts costs four fdatasyncs, the driver's fsync and a rename
+  # per retired job: each run is killed on entry to a random one of them
+  # (a run whose point does not come finishes the queue).
+  local calls=(fdatasync fdatasync fsync rename rename)
+  for ((i = 0; i < 12; i++)); do
     [ "$(ls "$HOME_DIR/spool/queue/board" | wc -l)" -eq 0 ] && break
-    delay="$(printf '0.%03d' $((RANDOM % 25 + 1)))"
-    timeout -s KILL "$delay" "$LIBEXEC/deliver-board" 2>/dev/null && true
-    [ $? -eq 137 ] && kills=$((kills + 1))
+    call="${calls[RANDOM % ${#calls[@]}]}"
+    case "$call" in fdatasync) n=$((RANDOM % 4 + 1)) ;; fsync) n=1 ;; rename) n=$((RANDOM % 30 + 1)) ;; esac
+    status=0
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+      timeout 20 strace -f -qq -o /dev/null -e trace="$call" -e inject="$call":signal=KILL:when="$n" \
+      "$LIBEXEC/deliver-board" 2>/dev/null || status=$?
+    [ "$status" -eq 137 ] && kills=$((kills + 1))
+    echo "run $i: $call #$n: status $status" >&3
   done
-  echo "deliver-board killed: $kills" >&3
   [ "$kills" -ge 1 ]
   run "$LIBEXEC/deliver-board"
   [ "$status" -eq 0 ]

@@ -26,9 +26,20 @@
  * appended after the crash. */
 #define RERUN_SEARCH_MAX 1024
 
+/* A post built by work and written by flush, with the batch's other posts
+ * to the same board. */
+struct pending_post {
+	struct stage_job *job;
+	size_t rcpt;
+	const struct board *board;
+	struct jam_message message;
+};
+
 struct board_ctx {
 	struct mail_config cfg;
 	struct board_list boards;
+	struct pending_post *pending;   /* at most one per recipient of the batch */
+	size_t pending_count, pending_size;
 };
 
 static void board_open(void *opaque, struct stage_run *run)
@@ -192,13 +203,31 @@ out:
 	return ok;
 }
 
+/* Keeps m for flush.  1 ok, 0 errno. */
+static int pending_add(struct board_ctx *c, struct stage_job *job, size_t i, const struct board *b,
+		       struct jam_message *m)
+{
+	if (c->pending_count == c->pending_size) {
+		size_t size = c->pending_size ? 2 * c->pending_size : 64;
+		struct pending_post *p = realloc(c->pending, size * sizeof *p);
+		if (!p)
+			return 0;
+		c->pending = p, c->pending_size = size;
+	}
+	c->pending[c->pending_count++] = (struct pending_post){ job, i, b, *m };
+	return 1;
+}
+
+/* A job that was tried before may be in the base already: it is posted
+ * at once, under the lock that its search takes.  The others wait for
+ * flush, which appends each board's posts together. */
 static void post_recipient(struct board_ctx *c, struct stage_job *job, size_t i)
 {
 	const struct board *b = board_find(&c->boards, job->env->rcpt[i].target);
 	struct post p;
 	struct jam_message m;
 	uint32_t number = 0;
-	int again;
+	int again, kept = 0;
 
 	if (!b) {
 		stage_report_failure(job, i, 0, 550, "5.1.1", "sub:%s: no such sub-board", job->env->rcpt[i].target);
@@ -213,12 +242,15 @@ static void post_recipient(struct board_ctx *c, struct stage_job *job, size_t i)
 	if (!post_from_message(&p, job->message, job->message_len, board_charset(c, b))
 	    || !build_message(&p, job, board_charset(c, b), &m))
 		stage_report_errno(job, i, errno, "unable to make the post for %s", b->code);
+	else if (!job->retry)
+		kept = pending_add(c, job, i, b, &m) || (stage_report_errno(job, i, errno, "unable to queue the post"), 0);
 	else if (!post_into(b, job, &m, &number, &again))
 		stage_report_errno(job, i, errno, "unable to post to %s", b->base);
 	else
 		stage_report_done(job, i, "board", again ? "already-posted" : "posted", "board=%s number=%lu", b->code,
 				  (unsigned long)number);
-	jam_message_free(&m);
+	if (!kept)
+		jam_message_free(&m);
 	post_free(&p);
 }
 
@@ -245,10 +277,63 @@ static enum stage_verdict board_work(void *opaque, struct stage_job *job)
 	return STAGE_HOLD;
 }
 
-/* Every post was made durable as it was written (jam_append). */
+/* Appends the posts of c->pending[first..] that go to its board, in one
+ * jam_append_batch, and reports each. */
+static void post_board_batch(struct board_ctx *c, size_t first, struct jam_message **msgs)
+{
+	const struct board *b = c->pending[first].board;
+	struct jam_base base;
+	char path[PATH_MAX];
+	size_t i, n = 0;
+	int ok = 0, err;
+
+	for (i = first; i < c->pending_count; i++)
+		if (c->pending[i].board == b)
+			msgs[n++] = &c->pending[i].message;
+	if (make_base_dirs(b->base) && home_path(path, sizeof path, b->base) && jam_open(&base, path, 1)) {
+		if (jam_lock(&base)) {
+			ok = jam_append_batch(&base, msgs, n, "All");
+			jam_unlock(&base);
+		}
+		jam_close(&base);
+	}
+	err = errno;
+	for (i = first; i < c->pending_count; i++) {
+		struct pending_post *p = &c->pending[i];
+		if (p->board != b)
+			continue;
+		if (ok)
+			stage_report_done(p->job, p->rcpt, "board", "posted", "board=%s number=%lu", b->code,
+					  (unsigned long)p->message.message_number);
+		else
+			stage_report_errno(p->job, p->rcpt, err, "unable to post to %s", b->base);
+		p->board = NULL;   /* done */
+	}
+}
+
+/* The retried posts were durable as they were written (jam_append); the
+ * rest are appended here, one batch per board. */
 static int board_flush(void *opaque, struct stage_job **jobs, size_t count)
 {
-	(void)opaque, (void)jobs, (void)count;
+	struct board_ctx *c = opaque;
+	struct jam_message **msgs;
+	size_t i;
+
+	(void)jobs, (void)count;
+	if (!c->pending_count)
+		return 1;
+	msgs = malloc(c->pending_count * sizeof *msgs);
+	for (i = 0; i < c->pending_count; i++)
+		if (c->pending[i].board) {
+			if (msgs)
+				post_board_batch(c, i, msgs);
+			else
+				stage_report_errno(c->pending[i].job, c->pending[i].rcpt, ENOMEM, "unable to post");
+		}
+	for (i = 0; i < c->pending_count; i++)
+		jam_message_free(&c->pending[i].message);
+	c->pending_count = 0;
+	free(msgs);
 	return 1;
 }
 
@@ -270,5 +355,6 @@ int main(int argc, char **argv)
 	memset(&c, 0, sizeof c);
 	code = stage_run(&board_ops, &c);
 	board_list_free(&c.boards);
+	free(c.pending);
 	return code;
 }

@@ -444,37 +444,75 @@ static int append_durably(int fd, const void *p, size_t n, off_t at)
 	return write_exact(fd, p, n, at) && fdatasync(fd) == 0;
 }
 
-int jam_append(struct jam_base *base, struct jam_message *m, const char *to_name)
+int jam_append_batch(struct jam_base *base, struct jam_message *const *msgs, size_t count, const char *to_name)
 {
 	struct jam_base_header h;
-	unsigned char fixed[JAM_MESSAGE_HEADER_BYTES], rec[JAM_INDEX_RECORD_BYTES], bh[JAM_BASE_HEADER_BYTES];
-	off_t text_end, header_end;
-	uint32_t count;
+	unsigned char fixed[JAM_MESSAGE_HEADER_BYTES], bh[JAM_BASE_HEADER_BYTES], *recs;
+	off_t text_end, header_end, text_at, header_at;
+	uint32_t index_count, to_crc = jam_crc(to_name, strlen(to_name));
+	size_t k;
+	int ok = 0;
 
-	if (!jam_read_base_header(base, &h) || !jam_index_count(base, &count) || !file_size(base->jdt, &text_end)
-	    || !file_size(base->jhr, &header_end))
+	if (!count)
+		return 1;
+	if (!jam_read_base_header(base, &h) || !jam_index_count(base, &index_count)
+	    || !file_size(base->jdt, &text_end) || !file_size(base->jhr, &header_end))
 		return 0;
-	if (text_end + (off_t)m->text.len > 0xffffffffLL || header_end + 76 + (off_t)m->subfield_data.len > 0xffffffffLL) {
-		errno = EFBIG;   /* JAM's offsets are 32 bits */
+	if (count > 0xffffffffu - index_count || !(recs = malloc(count * JAM_INDEX_RECORD_BYTES))) {
+		if (count > 0xffffffffu - index_count)
+			errno = EFBIG;
 		return 0;
 	}
-	m->txt_offset = (uint32_t)text_end;
-	m->txt_len = (uint32_t)m->text.len;
-	m->subfield_len = (uint32_t)m->subfield_data.len;
-	m->message_number = h.base_msg_num + count;
-	encode_message_header(m, fixed);
-	put32(rec, jam_crc(to_name, strlen(to_name)));
-	put32(rec + 4, (uint32_t)header_end);
-	if (!append_durably(base->jdt, m->text.data ? m->text.data : "", m->text.len, text_end)
-	    || !write_exact(base->jhr, fixed, sizeof fixed, header_end)
-	    || !append_durably(base->jhr, m->subfield_data.data ? m->subfield_data.data : "", m->subfield_data.len,
-			       header_end + (off_t)sizeof fixed)
-	    || !append_durably(base->jdx, rec, sizeof rec, (off_t)count * JAM_INDEX_RECORD_BYTES))
-		return 0;
-	h.active_msgs++;
+	/* Place every message first: one that does not fit JAM's 32-bit
+	 * offsets fails the batch before anything is written. */
+	text_at = text_end, header_at = header_end;
+	for (k = 0; k < count; k++) {
+		struct jam_message *m = msgs[k];
+		if (text_at + (off_t)m->text.len > 0xffffffffLL
+		    || header_at + JAM_MESSAGE_HEADER_BYTES + (off_t)m->subfield_data.len > 0xffffffffLL) {
+			errno = EFBIG;
+			goto out;
+		}
+		m->txt_offset = (uint32_t)text_at;
+		m->txt_len = (uint32_t)m->text.len;
+		m->subfield_len = (uint32_t)m->subfield_data.len;
+		m->message_number = h.base_msg_num + index_count + (uint32_t)k;
+		put32(recs + k * JAM_INDEX_RECORD_BYTES, to_crc);
+		put32(recs + k * JAM_INDEX_RECORD_BYTES + 4, (uint32_t)header_at);
+		text_at += (off_t)m->text.len;
+		header_at += JAM_MESSAGE_HEADER_BYTES + (off_t)m->subfield_data.len;
+	}
+	for (k = 0; k < count; k++)
+		if (!write_exact(base->jdt, msgs[k]->text.data ? msgs[k]->text.data : "", msgs[k]->text.len,
+				 msgs[k]->txt_offset))
+			goto out;
+	if (fdatasync(base->jdt) != 0)
+		goto out;
+	header_at = header_end;
+	for (k = 0; k < count; k++) {
+		const struct jam_message *m = msgs[k];
+		encode_message_header(m, fixed);
+		if (!write_exact(base->jhr, fixed, sizeof fixed, header_at)
+		    || !write_exact(base->jhr, m->subfield_data.data ? m->subfield_data.data : "", m->subfield_data.len,
+				    header_at + (off_t)sizeof fixed))
+			goto out;
+		header_at += (off_t)sizeof fixed + (off_t)m->subfield_data.len;
+	}
+	if (fdatasync(base->jhr) != 0
+	    || !append_durably(base->jdx, recs, count * JAM_INDEX_RECORD_BYTES, (off_t)index_count * JAM_INDEX_RECORD_BYTES))
+		goto out;
+	h.active_msgs += (uint32_t)count;
 	h.mod_counter++;
 	encode_base_header(&h, bh);
-	return append_durably(base->jhr, bh, sizeof bh, 0);
+	ok = append_durably(base->jhr, bh, sizeof bh, 0);
+out:
+	free(recs);
+	return ok;
+}
+
+int jam_append(struct jam_base *base, struct jam_message *m, const char *to_name)
+{
+	return jam_append_batch(base, &m, 1, to_name);
 }
 
 int jam_recount(struct jam_base *base)
