@@ -132,6 +132,9 @@ build/fuzz/lib/%.o: src/lib/%.c $(wildcard src/lib/*.h)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 $(FUZZ_LIB_A): $(patsubst src/lib/%.c,build/fuzz/lib/%.o,$(LIB_SRC))
 	$(Q)rm -f $@ && ar rcs $@ $^
+# Harnesses of a program's own parser compile its source file in.
+build/fuzz/smtp-params: src/smtpd/smtpd-params.c src/smtpd/smtpd-params.h src/smtpd/smtpd-session.h
+build/fuzz/pop3-wire: src/pop3d/wire.c src/pop3d/wire.h
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB_A)
 	$(say) "  FUZZLD  $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_A) $(LIBS)
