@@ -894,6 +894,125 @@ enum dns_status dns_lookup_aaaa(struct dns_resolver *r, const char *name, struct
 	return dns_lookup_addresses(r, name, ns_t_aaaa, out);
 }
 
+/* One name of dns_lookup_a_parallel in flight. */
+struct dns_pending {
+	struct dns_exchange x;
+	unsigned char query[DNS_QUERY_MAX_BYTES];
+	struct buf reply;
+	int fd;
+	int done;
+};
+
+/* Takes a datagram on p's socket: 1 when it settled p's status. */
+static int dns_pending_read(struct dns_pending *p, const char *name, enum dns_status *status,
+			    struct dns_address_list *out)
+{
+	struct dns_reply reply;
+	char why[DNS_ERROR_MAX_BYTES];
+	ssize_t n = recv(p->fd, p->reply.data, p->reply.cap - 1, MSG_TRUNC);
+
+	if (n < 0 || (size_t)n > p->reply.cap - 1 || !dns_is_our_reply(&p->x, (unsigned char *)p->reply.data, (size_t)n))
+		return 0;
+	*status = dns_reply_parse((unsigned char *)p->reply.data, (size_t)n, name, ns_t_a, &reply, why, sizeof why);
+	if (*status == DNS_OK && !dns_addresses_take(&reply, out))
+		*status = DNS_TEMPFAIL;
+	dns_reply_free(&reply);
+	return 1;
+}
+
+/* Sends p's query with a fresh socket and id.  1 ok. */
+static int dns_pending_send(struct dns_resolver *r, struct dns_pending *p)
+{
+	unsigned char id[2];
+
+	if (p->fd < 0 && (p->fd = dns_socket(r, SOCK_DGRAM)) < 0)
+		return 0;
+	if (!p->x.id) {
+		if (!password_random(id, sizeof id))
+			return 0;
+		memcpy(p->query, id, 2);
+		p->x.id = ns_get16(id);
+	}
+	return send(p->fd, p->query, p->x.query_len, 0) == (ssize_t)p->x.query_len;
+}
+
+void dns_lookup_a_parallel(struct dns_resolver *r, const char *const *names, size_t count, long long deadline_ms,
+			   enum dns_status *status, struct dns_address_list *out)
+{
+	struct dns_pending *p = calloc(count ? count : 1, sizeof *p);
+	struct pollfd *fds = calloc(count ? count : 1, sizeof *fds);
+	long long start = conn_now_ms(), resend_at = start + (deadline_ms - start) / 2;
+	size_t i, open_count = 0, *which = calloc(count ? count : 1, sizeof *which);
+	int resent = 0, len, left;
+
+	for (i = 0; i < count; i++) {
+		dns_address_list_free(&out[i]);
+		status[i] = DNS_TEMPFAIL;
+	}
+	if (!p || !fds || !which)
+		goto out;
+	if (r->use_system) {
+		/* res_nquery asks one name at a time: each gets what is left. */
+		for (i = 0; i < count && (left = (int)((deadline_ms - conn_now_ms()) / 1000)) > 0; i++) {
+			r->timeout_sec = left, r->tries = 1;
+			status[i] = dns_lookup_a(r, names[i], &out[i]);
+		}
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		p[i].fd = -1;
+		p[i].done = 1;
+		if (!dns_name_valid(names[i])) {
+			status[i] = DNS_PERMFAIL;
+			continue;
+		}
+		len = res_nmkquery(&r->res, ns_o_query, names[i], ns_c_in, ns_t_a, NULL, 0, NULL, p[i].query,
+				   sizeof p[i].query);
+		if (len < DNS_HEADER_BYTES) {
+			status[i] = DNS_PERMFAIL;
+			continue;
+		}
+		p[i].x.query = p[i].query, p[i].x.query_len = (size_t)len;
+		p[i].x.name = names[i], p[i].x.type = ns_t_a, p[i].x.reply = &p[i].reply;
+		if (!buf_reserve(&p[i].reply, 4096) || !dns_pending_send(r, &p[i]))
+			continue;
+		p[i].done = 0;
+	}
+	for (;;) {
+		long long now = conn_now_ms(), until;
+		open_count = 0;
+		for (i = 0; i < count; i++)
+			if (!p[i].done) {
+				fds[open_count] = (struct pollfd){ .fd = p[i].fd, .events = POLLIN };
+				which[open_count++] = i;
+			}
+		if (!open_count || now >= deadline_ms)
+			break;
+		/* Lost datagrams: every name not answered by half time is asked again. */
+		if (!resent && now >= resend_at) {
+			for (i = 0; i < open_count; i++)
+				(void)dns_pending_send(r, &p[which[i]]);
+			resent = 1;
+		}
+		until = resent ? deadline_ms : resend_at;
+		if (poll(fds, open_count, (int)(until - now)) < 0 && errno != EINTR)
+			break;
+		for (i = 0; i < open_count; i++)
+			if (fds[i].revents && dns_pending_read(&p[which[i]], names[which[i]], &status[which[i]],
+							       &out[which[i]]))
+				p[which[i]].done = 1;
+	}
+out:
+	for (i = 0; p && i < count; i++) {
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+		buf_free(&p[i].reply);
+	}
+	free(p);
+	free(fds);
+	free(which);
+}
+
 enum dns_status dns_addresses(struct dns_resolver *r, const char *host, struct dns_address_list *out)
 {
 	unsigned types[2] = { ns_t_aaaa, ns_t_a };

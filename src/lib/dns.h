@@ -126,6 +126,17 @@ enum dns_status dns_destination(struct dns_resolver *r, const char *domain, stru
 /* One type each, CNAMEs followed. */
 enum dns_status dns_lookup_a(struct dns_resolver *r, const char *name, struct dns_address_list *out);
 enum dns_status dns_lookup_aaaa(struct dns_resolver *r, const char *name, struct dns_address_list *out);
+/* The A records of count names at once, for the DNS blacklists: each name
+ * has its own UDP socket and query, all sent together, asked again once at
+ * half time, and given up at deadline_ms (conn_now_ms's clock), so a dead
+ * list costs the budget, never more.  status[i] and out[i] (lists that
+ * start zeroed) are for names[i]; a name without an answer by then is
+ * DNS_TEMPFAIL.  Only what the reply itself holds is taken (a CNAME to
+ * another name is not followed; a truncated reply is not retried over
+ * TCP).  With the system resolver the names are asked one after another,
+ * each with what is left of the time. */
+void dns_lookup_a_parallel(struct dns_resolver *r, const char *const *names, size_t count, long long deadline_ms,
+			   enum dns_status *status, struct dns_address_list *out);
 enum dns_status dns_lookup_txt(struct dns_resolver *r, const char *name, struct dns_text_list *out);
 /* PTR names of an address (in-addr.arpa or ip6.arpa; an IPv4-mapped IPv6
  * address counts as IPv4). */

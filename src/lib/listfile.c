@@ -193,7 +193,8 @@ void listfile_split(char *line, char **key, char **value)
 	*end = 0;
 }
 
-int listfile_find_home(const char *relative, unsigned flags, int (*match)(const char *line, void *ctx), void *ctx)
+int listfile_find_home_numbered(const char *relative, unsigned flags,
+				int (*match)(const char *line, unsigned long line_number, void *ctx), void *ctx)
 {
 	char text[PATH_MAX + 256];
 	struct listfile lf;
@@ -201,7 +202,7 @@ int listfile_find_home(const char *relative, unsigned flags, int (*match)(const 
 	int r = 0, err;
 
 	if (listfile_open_home(&lf, relative, flags)) {
-		while ((r = listfile_next(&lf, &line, NULL)) == 1 && !match(line, ctx))
+		while ((r = listfile_next(&lf, &line, NULL)) == 1 && !match(line, lf.line_number, ctx))
 			;
 		listfile_close(&lf);
 		if (r >= 0)
@@ -212,4 +213,22 @@ int listfile_find_home(const char *relative, unsigned flags, int (*match)(const 
 	log_warn("%s", text);
 	errno = err;
 	return -1;
+}
+
+struct unnumbered {
+	int (*match)(const char *line, void *ctx);
+	void *ctx;
+};
+
+static int match_unnumbered(const char *line, unsigned long line_number, void *opaque)
+{
+	const struct unnumbered *u = opaque;
+	(void)line_number;
+	return u->match(line, u->ctx);
+}
+
+int listfile_find_home(const char *relative, unsigned flags, int (*match)(const char *line, void *ctx), void *ctx)
+{
+	struct unnumbered u = { match, ctx };
+	return listfile_find_home_numbered(relative, flags, match_unnumbered, &u);
 }

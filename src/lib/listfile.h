@@ -68,6 +68,9 @@ void listfile_error_text(const struct listfile *lf, char *out, size_t size);
  * The "is it listed?" question of ip.can, .smtptags and the spam lists. */
 int listfile_find_home(const char *relative, unsigned flags, int (*match)(const char *line, void *ctx),
 		       void *ctx);
+/* listfile_find_home with the number of each line, for match's warnings. */
+int listfile_find_home_numbered(const char *relative, unsigned flags,
+				int (*match)(const char *line, unsigned long line_number, void *ctx), void *ctx);
 /* Splits a "key value" line in place: *key is the first word, *value the
  * rest with the blanks after the key removed ("" when there is none). */
 void listfile_split(char *line, char **key, char **value);

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "smtpd-data.h"
+#include "smtpd-dnsbl.h"
 #include "smtpd-params.h"
 #include "smtpd-reply.h"
 #include "smtpd-submit.h"
@@ -206,6 +207,7 @@ static void mail_start(struct smtp_session *s, const char *address, struct smtp_
 	if (p->has_envid)
 		xbuf_copys(&s->envid, p->envid.data);
 	s->declared_size = p->size;
+	smtpd_dnsbl_mail(s);
 	/* RFC 4954 §5: AUTH= is kept only from an authenticated client; from
 	 * anyone else it is accepted and ignored. */
 	if (p->has_auth && s->auth_user.len) {
@@ -418,6 +420,8 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 		refuse(s, "RCPT", 501, "5.1.3", why);
 	} else if (!smtp_params_rcpt(s, params, &p, &err)) {
 		refuse(s, "RCPT", err.code, err.enhanced, err.text);
+	} else if (smtpd_dnsbl_rcpt_refused(s)) {
+		/* replied: DNSBL_BADUSER */
 	} else if (rcpt_address_ok(s, address.data ? address.data : "", &skip_resolve)
 		   && ((skip_resolve && s->kind == SMTP_KIND_MAIL) || rcpt_resolve(s, address.data, &usernum))) {
 		rcpt_add(s, address.data, &p, usernum);

@@ -3,6 +3,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "smtpd-commands.h"
+#include "smtpd-dnsbl.h"
 #include "smtpd-reply.h"
 #include "smtpd-telegram.h"
 #include <errno.h>
@@ -24,6 +25,14 @@ static void sink_start(struct smtp_sink *k, int dot_mode)
 	buf_truncate(&k->line, 0);
 	k->line_bytes = 0;
 	k->line_cr_count = k->line_nul = k->last_byte_cr = 0;
+	k->header_ended = 0;
+	k->dropping_field = k->field_received = k->in_subject = 0;
+	k->hold_subject = k->collect_received = k->hash_body = k->throttle = 0;
+	k->subject_tag = NULL;
+	buf_truncate(&k->subject, 0);
+	buf_truncate(&k->received, 0);
+	k->body_bytes = 0;
+	k->header_end = NULL;
 }
 
 static void sink_fail(struct smtp_sink *k, enum smtp_data_error e)
@@ -55,10 +64,18 @@ static void sink_store(struct smtp_sink *k, const char *p, size_t n, int newline
 {
 	if (k->error != SMTP_DATA_OK || !k->active)
 		return;
+	k->line_open = !newline;
 	if (!spool_file_write(&k->file, p, n) || (newline && !spool_file_write(&k->file, "\n", 1))) {
 		log_warn("unable to write %s: %s", k->file.tmp_path, strerror(errno));
 		sink_fail(k, SMTP_DATA_WRITE_FAILED);
 	}
+}
+
+void smtp_sink_store_line(struct smtp_sink *k, const char *line)
+{
+	if (k->line_open)
+		sink_store(k, "", 0, 1);   /* a header-only BDAT message's last line */
+	sink_store(k, line, strlen(line), 1);
 }
 
 /* "Name:" at the start of a header line (RFC 5322 §3.6, obsolete
@@ -97,6 +114,88 @@ static void sink_add_missing_headers(struct smtp_sink *k)
 	k->seen_date = k->seen_message_id = 1;
 }
 
+/* "Subject: <tag>: <text>" for the first line of a Subject field. */
+static void sink_store_tagged_subject(struct smtp_sink *k, const char *p, size_t n)
+{
+	const char *colon = memchr(p, ':', n);
+	size_t name = colon ? (size_t)(colon - p) + 1 : n, rest = n - name;
+	const char *text = p + name;
+
+	while (rest && (*text == ' ' || *text == '\t'))
+		text++, rest--;
+	sink_store(k, p, name, 0);
+	sink_store(k, " ", 1, 0);
+	/* Tagged once: a message tagged upstream keeps its one tag. */
+	if (!(rest > strlen(k->subject_tag) && strncasecmp(text, k->subject_tag, strlen(k->subject_tag)) == 0
+	      && text[strlen(k->subject_tag)] == ':')) {
+		sink_store(k, k->subject_tag, strlen(k->subject_tag), 0);
+		sink_store(k, ": ", 2, 0);
+	}
+	sink_store(k, text, rest, 1);
+}
+
+/* The held Subject field, tagged when the tag is known by now. */
+static void sink_flush_subject(struct smtp_sink *k)
+{
+	const char *p = k->subject.data, *end = p + k->subject.len, *nl;
+	int first = 1;
+
+	for (; p && p < end; p = nl + 1, first = 0) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (first && k->subject_tag)
+			sink_store_tagged_subject(k, p, (size_t)(nl - p));
+		else
+			sink_store(k, p, (size_t)(nl - p), 1);
+	}
+	buf_truncate(&k->subject, 0);
+}
+
+/* The end of the header section, before its blank line: the anti-spam
+ * hook, the held Subject, then Date and Message-ID for submissions. */
+static void sink_header_end(struct smtp_sink *k)
+{
+	if (k->header_ended)
+		return;
+	k->header_ended = 1;
+	if (k->header_end)
+		k->header_end(k, k->header_end_ctx);
+	sink_flush_subject(k);
+	sink_add_missing_headers(k);
+}
+
+/* A line of the header section (not the blank line that ends it): a
+ * client's X-Spam-Flag field is dropped with its continuation lines, a
+ * Subject is tagged or held, Received fields are kept for the DNSBL. */
+static void sink_store_field(struct smtp_sink *k, const char *p, size_t n, int newline)
+{
+	int continuation = *p == ' ' || *p == '\t';
+
+	if (!continuation) {
+		k->dropping_field = header_is(p, n, "X-Spam-Flag");
+		k->field_received = header_is(p, n, "Received");
+		k->in_subject = header_is(p, n, "Subject");
+	}
+	if (k->dropping_field)
+		return;
+	if (k->collect_received && k->field_received && k->received.len < SMTP_RECEIVED_KEEP_BYTES) {
+		xbuf_cat(&k->received, p, n);
+		xbuf_catc(&k->received, ' ');
+	}
+	if (k->in_subject && k->hold_subject && k->subject.len + n >= SMTP_RECEIVED_KEEP_BYTES) {
+		/* Too long to hold: it goes out as it is, untagged. */
+		sink_flush_subject(k);
+		k->hold_subject = 0;
+		sink_store(k, p, n, 1);
+	} else if (k->in_subject && k->hold_subject) {
+		xbuf_cat(&k->subject, p, n);
+		xbuf_catc(&k->subject, '\n');
+	} else if (k->in_subject && k->subject_tag && !continuation) {
+		sink_store_tagged_subject(k, p, n);
+	} else {
+		sink_store(k, p, n, newline);
+	}
+}
+
 /* Watches the header section for Date and Message-ID (content without the
  * line end; dot-stuffing already removed). */
 static void sink_header_line(struct smtp_sink *k, const char *p, size_t n)
@@ -104,7 +203,7 @@ static void sink_header_line(struct smtp_sink *k, const char *p, size_t n)
 	if (!k->in_header)
 		return;
 	if (n == 0) {
-		sink_add_missing_headers(k);
+		sink_header_end(k);
 		k->in_header = 0;
 	} else if (header_is(p, n, "Date")) {
 		k->seen_date = 1;
@@ -155,8 +254,21 @@ static int sink_line_end(struct smtp_sink *k, unsigned long long max_size)
 		if (max_size && k->size > max_size)
 			sink_fail(k, SMTP_DATA_TOO_BIG);
 	}
-	sink_header_line(k, p, stored);
-	sink_store(k, p, stored, 1);
+	if (k->throttle)
+		smtpd_dnsbl_pause();
+	if (k->in_header && stored) {
+		sink_header_line(k, p, stored);
+		sink_store_field(k, p, stored, 1);
+	} else {
+		int body = !k->in_header;
+		sink_header_line(k, p, stored);
+		sink_store(k, p, stored, 1);
+		if (body && k->hash_body) {
+			sha256_update(&k->body_hash, p, stored);
+			sha256_update(&k->body_hash, "\n", 1);
+			k->body_bytes += stored + 1;
+		}
+	}
 	smtpd_telegram_line(k, p, stored);
 	k->prev_line_crlf = crlf;
 	sink_line_reset(k);
@@ -198,8 +310,17 @@ static void sink_finish_partial(struct smtp_sink *k)
 		k->bare_newlines++, sink_fail(k, SMTP_DATA_BARE_NEWLINE);
 	sink_check(k, k->line_bytes, k->line_cr_count > 0);
 	sink_header_line(k, k->line.data, k->line.len);
-	/* Still in the header: end it with LF so added headers start a line. */
-	sink_store(k, k->line.data, k->line.len, k->in_header && k->add_headers);
+	if (k->in_header) {
+		/* Still in the header: a field, ended with LF when headers are
+		 * to be added after it. */
+		sink_store_field(k, k->line.data, k->line.len, k->add_headers);
+	} else {
+		sink_store(k, k->line.data, k->line.len, 0);
+		if (k->hash_body) {
+			sha256_update(&k->body_hash, k->line.data, k->line.len);
+			k->body_bytes += k->line.len;
+		}
+	}
 	smtpd_telegram_line(k, k->line.data, k->line.len);
 	sink_line_reset(k);
 }
@@ -355,6 +476,7 @@ static int message_begin(struct smtp_session *s, int dot_mode)
 	s->sink.add_headers = s->auth_user.len != 0;
 	s->sink.host = s->host;
 	s->sink.id = s->id;
+	smtpd_dnsbl_begin(s);
 	ok = envelope_build(s, &head);
 	if (ok)
 		received_header(s, &head);
@@ -415,9 +537,11 @@ static void message_finish(struct smtp_session *s, const char *cmd)
 	size_t telegrams = 0;
 
 	if (k->in_header)
-		sink_add_missing_headers(k);
+		sink_header_end(k);
 	if (k->error != SMTP_DATA_OK) {
 		message_refuse(s, cmd);
+	} else if (smtpd_dnsbl_finish(s, cmd)) {
+		/* refused, or dropped with 250 (DNSBL_IGNORE); replied */
 	} else if (!session_spool_space_ok(s)) {
 		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
 		smtp_log_reject(s, cmd, 452, "4.3.1", "min-availspace");

@@ -8,5 +8,7 @@
 
 void smtp_cmd_data(struct smtp_session *s, const char *arg);
 void smtp_cmd_bdat(struct smtp_session *s, const char *arg);
+/* Stores one line (with its LF) of the message being received. */
+void smtp_sink_store_line(struct smtp_sink *k, const char *line);
 
 #endif

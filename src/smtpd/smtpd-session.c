@@ -180,6 +180,8 @@ static void sink_release(struct smtp_sink *k)
 	k->active = 0;
 	buf_free(&k->line);
 	buf_free(&k->tg_text);
+	buf_free(&k->subject);
+	buf_free(&k->received);
 }
 
 void session_reset_transaction(struct smtp_session *s)

@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "tlsproxy.h"
 #include "resolve.h"
+#include "sha256.h"
 #include "spool.h"
 #include "userdb.h"
 
@@ -32,6 +33,10 @@
 #define SMTP_EXT_SIZE         0x40
 #define SMTP_EXT_EHLO         0x80
 #define SMTP_EXT_ETRN         0x100
+
+/* How much of the Received: fields (DNSBL_CHKRECVHDRS) and of a held
+ * Subject: field is kept. */
+#define SMTP_RECEIVED_KEEP_BYTES 16384
 
 /* Why the message being received will be refused (first one wins). */
 enum smtp_data_error {
@@ -68,6 +73,26 @@ struct smtp_sink {
 	int tg_in_header;           /* still in the message's header lines */
 	int tg_too_long;            /* over TELEGRAM_TEXT_MAX */
 	struct buf tg_text;
+	/* The anti-spam layer (smtpd-dnsbl.c), set up by smtpd_dnsbl_begin:
+	 * a client's X-Spam-Flag is never stored (only bbsmail's own tag
+	 * counts); the Subject can get a tag; the header section's end can
+	 * get X-DNSBL and X-Spam-Flag. */
+	int header_ended;           /* sink_header_end ran */
+	int line_open;              /* the last line stored has no LF yet */
+	int dropping_field;         /* the field being read is dropped, continuation lines too */
+	int field_received;         /* the field being read is a Received: */
+	int in_subject;             /* the field being read is the Subject: */
+	int hold_subject;           /* Subject: waits for the header's end (the tag is not known yet) */
+	struct buf subject;         /* the held Subject: field */
+	const char *subject_tag;    /* DNSBlacklistSubject, once the client is known to be listed */
+	int collect_received;       /* DNSBL_CHKRECVHDRS: keep the Received: fields' addresses */
+	struct buf received;        /* their text, for smtpd_dnsbl_header_end */
+	int hash_body;              /* DNSBL_SPAMHASH: hash the body */
+	struct sha256 body_hash;
+	unsigned long long body_bytes;
+	int throttle;               /* DNSBL_THROTTLE: one line a second */
+	void (*header_end)(struct smtp_sink *k, void *ctx);   /* at the header's end, before its blank line */
+	void *header_end_ctx;
 };
 
 struct smtp_rcpt {
@@ -154,6 +179,18 @@ struct smtp_session {
 	int resolver_ready;
 	struct userdb db;
 	struct resolve_context resolver;
+
+	/* DNS blacklists (smtpd-dnsbl.c) */
+	struct smtpd_dnsbl {
+		int checked;                  /* the client was looked up */
+		int listed;                   /* the client, or a Received: address, is listed */
+		int from_received;            /* the listing came from a Received: field */
+		char zone[256];               /* the zone that lists it */
+		char ip[64];                  /* the listed address */
+		char answer[16];
+		int client_exempt;            /* dnsbl_exempt.cfg, loopback, submission */
+		int sender_exempt;            /* this transaction's sender is in dnsbl_exempt.cfg */
+	} dnsbl;
 
 	unsigned long etrn_count;         /* ETRN commands that scanned the spool */
 	unsigned long messages;           /* accepted in this session */

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "smtpd-commands.h"
 #include "smtpd-data.h"
+#include "smtpd-dnsbl.h"
 #include "smtpd-etrn.h"
 #include "smtpd-reply.h"
 #include "smtpd-session.h"
@@ -171,6 +172,7 @@ static const char *session_loop(struct smtp_session *s)
 	while (!s->quit) {
 		r = conn_getline(&s->conn, &s->line, SMTP_LINE_MAX_BYTES);
 		if (r > 0) {
+			smtpd_dnsbl_throttle(s);
 			handle_line(s);
 			continue;
 		}
@@ -247,8 +249,12 @@ int main(int argc, char **argv)
 		die_set_hook(smtpd_die_hook);
 	}
 	smtpd_submit_start(&session);
-	greeting(&session);
-	reason = session_loop(&session);
+	if (smtpd_dnsbl_connect(&session)) {
+		greeting(&session);
+		reason = session_loop(&session);
+	} else {
+		reason = "dnsbl";
+	}
 	smtp_reply_flush(&session);
 	smtpd_tls_end(&session);
 	log_info("event=close ip=%s messages=%lu reason=%s", session.remote_ip, session.messages, reason);

@@ -1,0 +1,130 @@
+#include "hostlist.h"
+#include "listfile.h"
+#include "log.h"
+#include <arpa/inet.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The address bytes of an IPv4 or IPv6 literal, IPv4-mapped IPv6 taken as
+ * IPv4: 4 or 16, 0 when it is neither. */
+static int ip_bytes(const char *text, unsigned char out[16])
+{
+	if (inet_pton(AF_INET, text, out) == 1)
+		return 4;
+	if (inet_pton(AF_INET6, text, out) != 1)
+		return 0;
+	if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)out)) {
+		memmove(out, out + 12, 4);
+		return 4;
+	}
+	return 16;
+}
+
+/* "addr" or "addr/prefix": the bytes and the prefix length, 0 when it is
+ * not one (a host name, or a bad prefix). */
+static int parse_network(const char *entry, unsigned char net[16], unsigned *prefix)
+{
+	char text[64];
+	const char *slash = strchr(entry, '/');
+	size_t n = slash ? (size_t)(slash - entry) : strlen(entry);
+	char *end;
+	unsigned long bits;
+	int len;
+
+	if (n >= sizeof text)
+		return 0;
+	memcpy(text, entry, n);
+	text[n] = 0;
+	if (!(len = ip_bytes(text, net)))
+		return 0;
+	if (!slash) {
+		*prefix = (unsigned)len * 8;
+		return len;
+	}
+	bits = strtoul(slash + 1, &end, 10);
+	if (!slash[1] || *end || bits > (unsigned long)len * 8)
+		return 0;
+	*prefix = (unsigned)bits;
+	return len;
+}
+
+int hostlist_ip_in(const char *entry, const char *ip)
+{
+	unsigned char net[16], addr[16];
+	unsigned prefix, i;
+	int nlen = parse_network(entry, net, &prefix), alen = ip_bytes(ip, addr);
+
+	if (!nlen || nlen != alen)
+		return 0;
+	for (i = 0; i < prefix / 8; i++)
+		if (net[i] != addr[i])
+			return 0;
+	return prefix % 8 == 0 || ((net[i] ^ addr[i]) & (0xff << (8 - prefix % 8)) & 0xff) == 0;
+}
+
+/* The entry of a line: its first word. */
+static void entry_of(const char *line, char *out, size_t size)
+{
+	size_t n = strcspn(line, " \t");
+
+	if (n >= size)
+		n = 0;   /* longer than any address or name: matches nothing */
+	memcpy(out, line, n);
+	out[n] = 0;
+}
+
+struct client_match {
+	const char *relative, *ip, *host;
+};
+
+static int looks_like_network(const char *e)
+{
+	return strspn(e, "0123456789abcdefABCDEF:./") == strlen(e) && (strchr(e, '.') || strchr(e, ':'))
+	       && !strchr(e, '*') && (strchr(e, ':') || strspn(e, "0123456789./") == strlen(e));
+}
+
+static int client_line(const char *line, unsigned long line_number, void *opaque)
+{
+	const struct client_match *m = opaque;
+	char e[300];
+
+	entry_of(line, e, sizeof e);
+	if (!e[0] || strchr(e, '@'))
+		return 0;
+	if (looks_like_network(e)) {
+		unsigned char net[16];
+		unsigned prefix;
+		if (!parse_network(e, net, &prefix)) {
+			log_warn("%s:%lu: not an address or network: %.64s (skipped)", m->relative, line_number, e);
+			return 0;
+		}
+		return hostlist_ip_in(e, m->ip);
+	}
+	return m->host && fnmatch(e, m->host, FNM_CASEFOLD) == 0;
+}
+
+int hostlist_match_client(const char *relative, const char *ip, const char *host)
+{
+	struct client_match m = { relative, ip ? ip : "", host && *host ? host : NULL };
+
+	return listfile_find_home_numbered(relative, LISTFILE_COMMENT_SEMICOLON | LISTFILE_COMMENT_HASH, client_line,
+					   &m);
+}
+
+static int address_line(const char *line, void *opaque)
+{
+	const char *address = opaque;
+	char e[600];
+
+	entry_of(line, e, sizeof e);
+	return e[0] && strchr(e, '@') && fnmatch(e, address, FNM_CASEFOLD) == 0;
+}
+
+int hostlist_match_address(const char *relative, const char *address)
+{
+	if (!address || !*address)
+		return 0;
+	return listfile_find_home(relative, LISTFILE_COMMENT_SEMICOLON | LISTFILE_COMMENT_HASH, address_line,
+				  (void *)address);
+}

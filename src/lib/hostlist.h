@@ -1,0 +1,28 @@
+/* hostlist: the list files that name clients and senders, such as
+ * etc/dnsbl_exempt.cfg (antispam(5)).  One entry a line, comments after
+ * ';' or '#' at the start of a line:
+ *   192.0.2.1, 2001:db8::1          one client address
+ *   192.0.2.0/24, 2001:db8::/32     a network (CIDR prefix)
+ *   mx.example.org, *.example.org   a client host name (shell wildcards,
+ *                                   no case; a name only matches when the
+ *                                   client's name was verified, e.g. by
+ *                                   tcpserver's TCPREMOTEHOST)
+ *   user@example.org, *@example.org an address (any entry with '@';
+ *                                   wildcards, no case)
+ * Anything after the first blank on a line is a comment.  A malformed
+ * network is a warning with file and line, and is skipped. */
+#ifndef BBSMAIL_HOSTLIST_H
+#define BBSMAIL_HOSTLIST_H
+
+/* Whether the client (ip, and host when known: NULL otherwise) is listed
+ * in <home>/<relative>: 1 yes, 0 no (or no file), -1 the file cannot be
+ * read (errno; logged). */
+int hostlist_match_client(const char *relative, const char *ip, const char *host);
+/* Whether the address ("user@domain"; "" never matches) is listed. */
+int hostlist_match_address(const char *relative, const char *address);
+/* One entry against an address: 1 when ip (an IPv4 or IPv6 literal) is
+ * the entry's address or inside its network, 0 otherwise (also when the
+ * entry is no address or network). */
+int hostlist_ip_in(const char *entry, const char *ip);
+
+#endif
