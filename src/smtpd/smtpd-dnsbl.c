@@ -64,22 +64,34 @@ static void spam_log(const struct smtp_session *s)
 
 /* Looks the addresses up; on a listing fills s->dnsbl and logs it.  1
  * listed. */
+/* The zones, read once per session (one process): NULL when there are
+ * none, so that a system without DNSBLs reads nothing else. */
+static const struct dnsbl_zones *session_zones(void)
+{
+	static struct dnsbl_zones zones;
+	static int loaded;
+
+	if (!loaded) {
+		loaded = 1;
+		if (!dnsbl_zones_load(&zones, DNSBL_FILE))
+			zones.count = 0;
+	}
+	return zones.count ? &zones : NULL;
+}
+
 static int dnsbl_lookup(struct smtp_session *s, const char *const *ips, size_t count, int from_received)
 {
+	const struct dnsbl_zones *zones = session_zones();
 	struct dns_resolver r;
-	struct dnsbl_zones *zones = malloc(sizeof *zones);
 	struct dnsbl_hit hit;
 	size_t failed = 0;
 	long long started = conn_now_ms();
 	int listed = 0;
 
-	if (!zones || !dnsbl_zones_load(zones, DNSBL_FILE) || !zones->count) {
-		free(zones);
+	if (!zones)
 		return 0;
-	}
 	if (!dns_init_config(&r, &s->cfg)) {
 		log_warn("event=dnsbl-skipped ip=%s: %s", s->remote_ip, dns_error(&r));
-		free(zones);
 		return 0;
 	}
 	listed = dnsbl_check(&r, zones, ips, count, dnsbl_deadline(s), &hit, &failed);
@@ -98,7 +110,6 @@ static int dnsbl_lookup(struct smtp_session *s, const char *const *ips, size_t c
 		log_info("event=dnsbl-incomplete ip=%s lookups=%zu failed=%zu ms=%lld", s->remote_ip, count * zones->count,
 			 failed, conn_now_ms() - started);
 	dns_free(&r);
-	free(zones);
 	return listed;
 }
 
@@ -115,7 +126,7 @@ int smtpd_dnsbl_connect(struct smtp_session *s)
 	int r;
 
 	memset(&s->dnsbl, 0, sizeof s->dnsbl);
-	if (s->submission || !strcmp(ip, "unknown") || is_this_host(ip)) {
+	if (s->submission || !strcmp(ip, "unknown") || is_this_host(ip) || !session_zones()) {
 		s->dnsbl.client_exempt = 1;
 		return 1;
 	}
