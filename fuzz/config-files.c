@@ -1,10 +1,13 @@
 /* Fuzzes the readers of the files an administrator writes: the first
  * input byte picks etc/mail.ini, etc/smtpserver.conf, etc/boards.cfg,
- * etc/alias.cfg with etc/db/localnames (the resolver's loader) or a list
- * file (listfile.c); the rest is the file.  A bad file must give an error
+ * etc/alias.cfg with etc/db/localnames (the resolver's loader), a list
+ * file (listfile.c), etc/dns_blacklist.cfg or etc/dnsbl_exempt.cfg
+ * (matched against clients and senders); the rest is the file.  A bad file must give an error
  * text or a logged warning, never a crash. */
 #include "board.h"
 #include "config.h"
+#include "dnsbl.h"
+#include "hostlist.h"
 #include "home.h"
 #include "listfile.h"
 #include "log.h"
@@ -56,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!size)
 		return 0;
-	pick = data[0] % 5;
+	pick = data[0] % 7;
 	flags = (unsigned)(data[0] >> 3) & 0x0f;
 	data++, size--;
 	if (pick == 0) {
@@ -92,6 +95,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&ctx, 0, sizeof ctx);
 		if (resolve_context_load(&ctx, &cfg, NULL))
 			resolve_context_free(&ctx);
+	} else if (pick == 5) {
+		struct dnsbl_zones zones;
+		size_t i;
+		put_file("etc/dns_blacklist.cfg", data, size, path, sizeof path);
+		/* What is loaded is a valid name with a bounded answer list. */
+		if (dnsbl_zones_load(&zones, "etc/dns_blacklist.cfg"))
+			for (i = 0; i < zones.count; i++)
+				if (!dns_name_valid(zones.zone[i].name) || zones.zone[i].answer_count > DNSBL_ANSWERS_MAX
+				    || dnsbl_answer_counts(&zones.zone[i], 0x0a000001u))
+					__builtin_trap();
+	} else if (pick == 6) {
+		put_file("etc/dnsbl_exempt.cfg", data, size, path, sizeof path);
+		(void)hostlist_match_client("etc/dnsbl_exempt.cfg", "192.0.2.77", "mx.example.org");
+		(void)hostlist_match_client("etc/dnsbl_exempt.cfg", "2001:db8::77", NULL);
+		(void)hostlist_match_address("etc/dnsbl_exempt.cfg", "someone@example.org");
 	} else {
 		struct listfile lf;
 		char *line, *key, *value;
