@@ -179,7 +179,10 @@ static void command_read_failed(struct pop3_session *s)
 		return;
 	}
 	s->done = 1;
-	if (errno == ETIMEDOUT) {
+	if (conn_write_failed(&s->conn)) {
+		log_info("event=disconnect ip=%s reason=%s", s->remote_ip,
+			 errno == ETIMEDOUT ? "write-timeout" : "write-error");
+	} else if (errno == ETIMEDOUT) {
 		pop3_err(s, "autologout: idle for %lu seconds", s->cfg.max_inactivity_sec);
 		(void)conn_flush(&s->conn);
 		log_info("event=timeout ip=%s user=%s", s->remote_ip,
