@@ -57,3 +57,131 @@ wait_log() {
   [ "$status" -eq 0 ]
   [[ "$output" == "+OK bbsmail POP3 server ready <"* ]]
 }
+
+# ---- 2: a success must not reset the address's failures -------------------
+
+@test "finding 2: smtpd: logging in as one's own account does not reset auth-failrate for the address" {
+  make_home
+  start_smtpd
+  conf_param AUTH-LOGIN-also-without-TLS 'auth-failrate 3'
+  run chat <<EOF2
+$HELLO
+L AUTH PLAIN $(b64 '\0sysop\0guess1')
+R 535 5.7.8
+L AUTH PLAIN $(b64 '\0sysop\0guess2')
+R 535 5.7.8
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  run chat <<EOF2
+$HELLO
+L AUTH PLAIN $(b64 '\0demo\0demo')
+R 235 2.7.0
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  # Two guesses and the own login's attempt taken back: one guess left.
+  run chat <<EOF2
+$HELLO
+L AUTH PLAIN $(b64 '\0sysop\0guess3')
+R 535 5.7.8
+L AUTH PLAIN $(b64 '\0sysop\0guess4')
+R 454 4.7.0 Too many authentication failures
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+@test "finding 2: pop3d: logging in as one's own account does not reset LoginAttemptTempBan for the address" {
+  pop3_home "LoginAttemptTempBanThreshold = 3" "LoginAttemptTempBanDuration = 600"
+  start_pop3d
+  run pop3_chat <<< $'USER sysop\nPASS guess1\nUSER sysop\nPASS guess2\nUSER demo\nPASS demo\nQUIT'
+  [ "${lines[2]}" = "-ERR [AUTH] invalid user name or password" ]
+  [ "${lines[4]}" = "-ERR [AUTH] invalid user name or password" ]
+  [ "${lines[6]}" = "+OK demo has 0 messages (0 octets)" ]
+  run pop3_chat <<< $'USER sysop\nPASS guess3\nUSER demo\nPASS demo\nQUIT'
+  [ "${lines[2]}" = "-ERR [AUTH] invalid user name or password" ]
+  [[ "${lines[4]}" == "-ERR [LOGIN-DELAY] too many failed logins from 127.0.0.1, try again in "* ]]
+  grep -q 'event=temp-ban ip=127.0.0.1 failures=3 seconds=600' "$BATS_TEST_TMPDIR/POP3_PORT.log"
+}
+
+@test "finding 2: pop3d: a user's success still forgives that user's own latest failures" {
+  pop3_home "LoginAttemptTempBanThreshold = 3" "LoginAttemptTempBanDuration = 600"
+  start_pop3d
+  run pop3_chat <<< $'USER demo\nPASS typo1\nUSER DEMO\nPASS typo2\nUSER demo\nPASS demo\nQUIT'
+  [ "${lines[6]}" = "+OK demo has 0 messages (0 octets)" ]
+  run pop3_chat <<< $'USER demo\nPASS typo3\nUSER demo\nPASS typo4\nUSER demo\nPASS demo\nQUIT'
+  [ "${lines[6]}" = "+OK demo has 0 messages (0 octets)" ]
+  ! grep -q 'event=temp-ban' "$BATS_TEST_TMPDIR/POP3_PORT.log"
+}
+
+# ---- 3: any auth-failrate works -------------------------------------------
+
+@test "finding 3: auth-failrate 70: the 71st AUTH within the hour gets 454" {
+  make_home
+  start_smtpd
+  conf_param AUTH-LOGIN-also-without-TLS 'auth-failrate 70'
+  {
+    echo "$HELLO"
+    for i in $(seq 1 35); do
+      echo "L AUTH PLAIN $(b64 "\\0sysop\\0guess$i")"
+      echo "R 535 5.7.8"
+    done
+    echo "L QUIT"
+    echo "R 221"
+  } > "$BATS_TEST_TMPDIR/script"
+  run chat < "$BATS_TEST_TMPDIR/script"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  run chat < "$BATS_TEST_TMPDIR/script"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  run chat <<EOF2
+$HELLO
+L AUTH PLAIN $(b64 '\0demo\0demo')
+R 454 4.7.0 Too many authentication failures
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+# ---- 4: the count is taken before the password check ----------------------
+
+@test "finding 4: 18 parallel wrong AUTHs with auth-failrate 3: exactly 3 get 535, 15 get 454" {
+  make_home
+  start_smtpd
+  conf_param AUTH-LOGIN-also-without-TLS 'auth-failrate 3'
+  run timeout 120 python3 "$HARDEN_PY" smtp-auth "$SMTP_PORT" 18 sysop wrong
+  [ "$status" -eq 0 ]
+  [ "$(grep -cx 535 <<<"$output")" -eq 3 ] || { echo "$output"; false; }
+  [ "$(grep -cx 454 <<<"$output")" -eq 15 ] || { echo "$output"; false; }
+}
+
+# ---- 10: throttles fail closed --------------------------------------------
+
+@test "finding 10: smtpd: an unusable failed-login table refuses AUTH (454), even with the right password" {
+  make_home
+  start_smtpd
+  conf_param AUTH-LOGIN-also-without-TLS 'auth-failrate 3'
+  mkdir -p "$HOME_DIR/spool/data/logins.gdbm"
+  run chat <<EOF2
+$HELLO
+L AUTH PLAIN $(b64 '\0demo\0demo')
+R 454 4.7.0 Temporary authentication failure
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  grep -q 'event=auth-fail ip=127.0.0.1 user=- mech=PLAIN reason=table-unavailable' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+}
+
+@test "finding 10: pop3d: an unusable failed-login table refuses the login (-ERR [SYS/TEMP])" {
+  pop3_home
+  start_pop3d
+  mkdir -p "$HOME_DIR/spool/data/logins.gdbm"
+  run pop3_chat <<< $'USER demo\nPASS demo\nQUIT'
+  [ "${lines[2]}" = "-ERR [SYS/TEMP] unable to check failed logins, try again later" ]
+  grep -q 'event=login-refused ip=127.0.0.1 reason=table-unavailable' "$BATS_TEST_TMPDIR/POP3_PORT.log"
+}
