@@ -79,7 +79,9 @@ void pop3_login_failed(struct pop3_session *s, const char *name, const char *met
 	if (cfg->login_attempt_temp_ban_threshold && count == cfg->login_attempt_temp_ban_threshold)
 		log_warn("event=temp-ban ip=%s failures=%lu seconds=%lu", s->remote_ip, count,
 			 cfg->login_attempt_temp_ban_duration_sec);
-	if (cfg->login_attempt_filter_threshold && count == cfg->login_attempt_filter_threshold) {
+	/* ">=": when one append failed, the next failure tries again. */
+	if (cfg->login_attempt_filter_threshold && count >= cfg->login_attempt_filter_threshold
+	    && loginfail_ip_filtered(s->remote_ip) != 1) {
 		snprintf(why, sizeof why, "pop3d: %lu failed logins, last as %s", count, name);
 		if (loginfail_filter_ip(s->remote_ip, why))
 			log_warn("event=filtered ip=%s failures=%lu", s->remote_ip, count);
@@ -209,9 +211,14 @@ static void login_attempt(struct pop3_session *s, const char *arg_name, enum log
 		found = userdb_get_by_name(&db, name, &s->user);
 		userdb_close(&db);
 	}
-	if (found == 1 && !(s->user.flags & USER_FLAG_DISABLED))
-		ok = method == LOGIN_USER ? s->user.password[0] && password_verify(proof, s->user.password)
-					  : apop_matches(s, proof);
+	if (method == LOGIN_APOP)
+		ok = found == 1 && apop_matches(s, proof);
+	else if (found == 1 && s->user.password[0])
+		ok = password_verify(proof, s->user.password);
+	else
+		ok = password_verify_none(proof); /* the same time for a name that does not exist */
+	if (found == 1 && (s->user.flags & USER_FLAG_DISABLED))
+		ok = 0;
 	if (!ok) {
 		pop3_login_failed(s, arg_name, login_method_name[method],
 				  found < 0 ? "db-error" : found == 0 ? "unknown-user"
