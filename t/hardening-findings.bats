@@ -226,3 +226,61 @@ PY
   run pop3_chat <<< 'QUIT'
   [ "${lines[0]}" = "-ERR [SYS/PERM] your address is blocked" ]
 }
+
+# ---- 7: client text cannot forge log fields -------------------------------
+
+@test "finding 7: a recipient or USER name holding ' ip=... event=...' stays one quoted log value" {
+  make_home
+  start_smtpd
+  run chat <<'EOF2'
+R 220
+L EHLO client.example
+R 250
+L MAIL FROM:<a@example.org>
+R 250
+L RCPT TO:<"z ip=6.6.6.6 event=auth-fail"@localhost>
+R 550
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  line="$(grep 'event=reject cmd=RCPT' "$BATS_TEST_TMPDIR/SMTP_PORT.log")"
+  [ "$(log_count ip "$line")" -eq 1 ]
+  [ "$(log_count event "$line")" -eq 1 ]
+  [[ "$line" == *' ip=127.0.0.1 reason="z ip=6.6.6.6 event=auth-fail: no such user here"' ]]
+  start_pop3d
+  pop3_chat <<< $'USER x event=login-failed ip=6.6.6.6\nPASS y\nQUIT' > /dev/null
+  line="$(grep 'event=login-failed' "$BATS_TEST_TMPDIR/POP3_PORT.log")"
+  [ "$(log_count ip "$line")" -eq 1 ]
+  [ "$(log_count event "$line")" -eq 1 ]
+  [[ "$line" == *' ip=127.0.0.1 user="x event=login-failed ip=6.6.6.6" method=user '* ]]
+}
+
+# ---- 8: a malformed BDAT line still has its chunk read --------------------
+
+@test "finding 8: 'BDAT 6 LAST ' (trailing space) gets 501 and its 6 octets are read, not run as commands" {
+  make_home
+  start_smtpd
+  run chat <<'EOF2'
+R 220
+L EHLO client.example
+R 250
+L MAIL FROM:<a@example.org>
+R 250
+L RCPT TO:<demo@localhost>
+R 250
+S BDAT 6 LAST \r\nQUIT\r\n
+R 501 5.5.4
+L NOOP
+R 250
+L BDAT 4 LAST
+S hi\r\n
+R 503 5.5.1 Transaction failed
+L RSET
+R 250
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(incoming_count)" -eq 0 ]
+}

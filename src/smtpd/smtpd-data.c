@@ -493,7 +493,8 @@ void smtp_cmd_data(struct smtp_session *s, const char *arg)
 
 /* ---- BDAT (RFC 3030) ------------------------------------------------------ */
 
-/* "<size> [LAST]".  1 ok. */
+/* "<size> [LAST]": 1 ok; 0 the size is not a number; -1 the size is one
+ * but the rest is wrong, so the client will still send that many octets. */
 static int bdat_parse(const char *arg, unsigned long long *size, int *last)
 {
 	const char *p = arg;
@@ -512,7 +513,7 @@ static int bdat_parse(const char *arg, unsigned long long *size, int *last)
 		return 1;
 	if (strcasecmp(p, " LAST") == 0)
 		return *last = 1;
-	return 0;
+	return -1;
 }
 
 /* Decides before reading whether this chunk can be taken: 0 and the reply
@@ -561,11 +562,20 @@ void smtp_cmd_bdat(struct smtp_session *s, const char *arg)
 	int last, keep, code, r;
 	const char *enhanced = NULL, *text = NULL;
 
-	if (!bdat_parse(arg, &size, &last)) {
+	r = bdat_parse(arg, &size, &last);
+	if (r == 0) {
 		smtp_reply(s, 501, "5.5.4", "Syntax: BDAT <size> [LAST]");
 		return;
 	}
 	keep = bdat_check(s, &code, &enhanced, &text);
+	/* A size that parses is followed by that many octets whatever else
+	 * is wrong: they are read and thrown away, never run as commands. */
+	if (r < 0) {
+		keep = 0;
+		code = 501;
+		enhanced = "5.5.4";
+		text = "Syntax: BDAT <size> [LAST]";
+	}
 	if (keep && s->body_mode == SMTP_BODY_NONE) {
 		if (!message_begin(s, 0)) {
 			/* 451 was sent; the octets still have to be read. */
