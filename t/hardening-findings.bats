@@ -284,3 +284,55 @@ EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ "$(incoming_count)" -eq 0 ]
 }
+
+# ---- 9: rejected recipients are limited -----------------------------------
+
+@test "finding 9: the 21st rejected RCPT of a session gets 421 4.7.0 and the connection closes; rejections after the 5th are delayed" {
+  make_home
+  start_smtpd
+  conf_param 'tarpit-delay-ms 200'
+  {
+    echo "$HELLO"
+    echo "L MAIL FROM:<a@example.org>"
+    echo "R 250"
+    echo 'REP 25 RCPT TO:<nobody{i}@localhost>\r\n'
+    for i in $(seq 1 20); do echo "R 550 5.1.1"; done
+    echo "R 421 4.7.0 localhost Too many rejected recipients, closing connection"
+    echo "E"
+  } > "$BATS_TEST_TMPDIR/script"
+  start=$(date +%s%N)
+  run chat < "$BATS_TEST_TMPDIR/script"
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  # 15 rejections after the first 5, 200 ms each.
+  [ "$ms" -ge 3000 ] || { echo "took $ms ms"; false; }
+  grep -q 'event=reject cmd=RCPT code=421 status=4.7.0 ip=127.0.0.1 reason=too-many-bad-recipients bad=21' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  grep -q 'event=close ip=127.0.0.1 messages=0 reason=too-many-bad-recipients' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+}
+
+@test "finding 9: PARAM max-bad-recipients 3 with no tarpit: the 4th rejected RCPT gets 421, across RSET" {
+  make_home
+  start_smtpd
+  conf_param 'max-bad-recipients 3' 'tarpit-delay-ms 0'
+  run chat <<EOF2
+$HELLO
+L MAIL FROM:<a@example.org>
+R 250
+L RCPT TO:<nobody1@localhost>
+R 550 5.1.1
+L RCPT TO:<demo@localhost>
+R 250
+L RCPT TO:<someone@elsewhere.example>
+R 550 5.7.1 Relaying denied
+L RSET
+R 250
+L MAIL FROM:<a@example.org>
+R 250
+L RCPT TO:<nobody2@localhost>
+R 550 5.1.1
+L RCPT TO:<nobody3@localhost>
+R 421 4.7.0
+E
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+}
