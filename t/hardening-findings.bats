@@ -336,3 +336,81 @@ E
 EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
 }
+
+# ---- 11: the Received header and the POP3 cache ----------------------------
+
+# received_of FILE: the Received header of a spool file, date line dropped.
+received_of() {
+  python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); h=d[d.index(b"\0\0")+2:].decode().split("Subject")[0]; print("\n".join(h.rstrip("\n").split("\n")[:-1]))' "$1"
+}
+
+@test "finding 11: a HELO that is no domain goes into Received only encoded, in the comment" {
+  make_home
+  start_smtpd
+  run chat <<'EOF2'
+R 220
+L EHLO evil(by.trusted.example);
+R 250
+L MAIL FROM:<a@example.org>
+R 250
+L RCPT TO:<demo@localhost>
+R 250
+L DATA
+R 354
+L Subject: hi
+L .
+R 250
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  f="$(incoming_files)"
+  id="$(basename "$f")"
+  run received_of "$f"
+  [ "$output" = "Received: from [127.0.0.1] (helo=evil%28by.trusted.example%29%3B unknown [127.0.0.1])
+	by localhost (bbsmail) with ESMTP id $id
+	for <demo@localhost>;" ] || { echo "$output"; false; }
+}
+
+@test "finding 11: a quoted local part and an AUTH name with specials are encoded in Received" {
+  make_home "Options = ALLOW_POP3 | ALLOW_RELAY | NO_SENDMAIL"
+  bbsmail-user add 'John (Doe)' --password pw >/dev/null
+  start_smtpd
+  conf_param AUTH-LOGIN-also-without-TLS rcvd-auth-user
+  run chat <<EOF2
+$HELLO
+L AUTH PLAIN $(b64 '\0John (Doe)\0pw')
+R 235
+L MAIL FROM:<a@example.org>
+R 250
+L RCPT TO:<"x>; date (from evil)"@example.org>
+R 250
+L DATA
+R 354
+L Subject: hi
+L .
+R 250
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  f="$(incoming_files)"
+  id="$(basename "$f")"
+  run received_of "$f"
+  [ "$output" = "Received: from client.example (unknown [127.0.0.1])
+	(authenticated as John %28Doe%29)
+	by localhost (bbsmail) with ESMTPA id $id
+	for <x%3E%3B%20date%20%28from%20evil%29@example.org>;" ] || { echo "$output"; false; }
+}
+
+@test "finding 11: bbsmail-pop3.cache is created 0600" {
+  pop3_home
+  put_messages 2 2
+  umask 022
+  start_pop3d
+  run pop3_chat <<< $'USER demo\nPASS demo\nQUIT'
+  [[ "${lines[2]}" == "+OK demo has 2 messages ("* ]]
+  cache="$(mailbox_dir 2)/bbsmail-pop3.cache"
+  [ -f "$cache" ]
+  [ "$(stat -c %a "$cache")" = 600 ]
+}
