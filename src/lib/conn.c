@@ -1,6 +1,7 @@
 #include "conn.h"
 #include "log.h"
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +12,6 @@
 
 #define CONN_READ_CHUNK_BYTES 16384
 #define CONN_OUT_FLUSH_BYTES 65536
-#define CONN_PIPE_WRITE_BYTES 512 /* POSIX's least PIPE_BUF */
 
 void conn_init(struct conn *c, int fd_in, int fd_out)
 {
@@ -83,7 +83,8 @@ static int conn_poll(const struct conn *c, int fd, short events)
  * deadlines as a read: a client that stops reading cannot hold the session.
  * A socket gets MSG_DONTWAIT (O_NONBLOCK would also change the descriptor
  * the supervisor shares); a pipe, which has no such flag, is written after
- * POLLOUT at most PIPE_BUF bytes at a time, which POLLOUT guarantees room for. */
+ * POLLOUT at most PIPE_BUF bytes at a time, which POLLOUT guarantees room for.
+ * -2: that wait failed (ETIMEDOUT or poll's errno). */
 static ssize_t conn_raw_write(struct conn *c, const char *p, size_t n)
 {
 	ssize_t w;
@@ -98,7 +99,7 @@ static ssize_t conn_raw_write(struct conn *c, const char *p, size_t n)
 	}
 	if (!conn_poll(c, c->fd_out, POLLOUT))
 		return -2;
-	return write(c->fd_out, p, n < CONN_PIPE_WRITE_BYTES ? n : CONN_PIPE_WRITE_BYTES);
+	return write(c->fd_out, p, n < PIPE_BUF ? n : PIPE_BUF);
 }
 
 int conn_flush(struct conn *c)
