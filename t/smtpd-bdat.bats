@@ -175,12 +175,13 @@ assert msg.endswith(b'\nline\nlast'), msg
 EOF2
 }
 
-@test "BDAT with a bad size: 501 5.5.4" {
+@test "BDAT with a bad size: 501 5.5.4; a size followed by junk still has its octets read" {
   run chat <<EOF2
 $HELLO
 L BDAT x
 R 501 5.5.4
 L BDAT 5 FIRST
+S hello
 R 501 5.5.4
 L QUIT
 R 221

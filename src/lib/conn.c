@@ -1,10 +1,12 @@
 #include "conn.h"
 #include "log.h"
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,11 +79,27 @@ static int conn_poll(const struct conn *c, int fd, short events)
 	return conn_poll_until(fd, events, until);
 }
 
+/* A write that never blocks, so conn_flush's poll bounds it by the same
+ * deadlines as a read: a client that stops reading cannot hold the session.
+ * A socket gets MSG_DONTWAIT (O_NONBLOCK would also change the descriptor
+ * the supervisor shares); a pipe, which has no such flag, is written after
+ * POLLOUT at most PIPE_BUF bytes at a time, which POLLOUT guarantees room for.
+ * -2: that wait failed (ETIMEDOUT or poll's errno). */
 static ssize_t conn_raw_write(struct conn *c, const char *p, size_t n)
 {
+	ssize_t w;
+
 	if (c->transport)
 		return c->transport->write(c->transport->ctx, p, n);
-	return write(c->fd_out, p, n);
+	if (!c->out_not_socket) {
+		w = send(c->fd_out, p, n, MSG_DONTWAIT);
+		if (w >= 0 || errno != ENOTSOCK)
+			return w;
+		c->out_not_socket = 1;
+	}
+	if (!conn_poll(c, c->fd_out, POLLOUT))
+		return -2;
+	return write(c->fd_out, p, n < PIPE_BUF ? n : PIPE_BUF);
 }
 
 int conn_flush(struct conn *c)
@@ -89,8 +107,17 @@ int conn_flush(struct conn *c)
 	size_t done = 0;
 	ssize_t w;
 
+	/* After a write failed or timed out the peer gets nothing more: every
+	 * later flush fails at once instead of waiting out the deadline again. */
+	if (c->write_errno) {
+		buf_truncate(&c->out, 0);
+		errno = c->write_errno;
+		return 0;
+	}
 	while (done < c->out.len) {
 		w = conn_raw_write(c, c->out.data + done, c->out.len - done);
+		if (w == -2)
+			goto fail;
 		if (w > 0) {
 			done += (size_t)w;
 			continue;
@@ -110,7 +137,9 @@ int conn_flush(struct conn *c)
 	buf_truncate(&c->out, 0);
 	return 1;
 fail:
-	buf_drop_front(&c->out, done);
+	c->write_errno = errno ? errno : EIO;
+	c->bytes_out += done;
+	buf_truncate(&c->out, 0);
 	return 0;
 }
 
@@ -126,7 +155,7 @@ static int conn_fill(struct conn *c)
 		buf_drop_front(&c->in, c->in_pos);
 		c->in_pos = 0;
 	}
-	if (c->out.len && !conn_flush(c))
+	if ((c->out.len || c->write_errno) && !conn_flush(c))
 		return -1;
 	if (!buf_reserve(&c->in, CONN_READ_CHUNK_BYTES))
 		return -1;
@@ -280,3 +309,5 @@ void xconn_printf(struct conn *c, const char *fmt, ...)
 	if (!ok)
 		die_sys("unable to buffer a reply");
 }
+
+int conn_write_failed(const struct conn *c) { return c->write_errno; }

@@ -25,6 +25,8 @@ struct conn {
 	int idle_timeout_sec;   /* per read; 0 = none */
 	long long deadline_ms;  /* absolute (monotonic ms); 0 = none */
 	unsigned long long bytes_in, bytes_out;
+	int out_not_socket;     /* fd_out is a pipe: bounded writes after POLLOUT */
+	int write_errno;        /* a write failed or timed out: output is dropped */
 };
 
 void conn_init(struct conn *c, int fd_in, int fd_out);
@@ -56,11 +58,17 @@ void conn_discard_input(struct conn *c);
 
 /* Output: buffered until conn_flush() or the next blocking read.  The puts
  * return 0 with errno only when the reply cannot be buffered (ENOMEM,
- * EOVERFLOW); a write error surfaces at conn_flush (1 ok, 0 errno). */
+ * EOVERFLOW); a write error surfaces at conn_flush (1 ok, 0 errno).  Writes
+ * wait under the same idle timeout and deadline as reads (ETIMEDOUT).  Once
+ * a flush has failed, the connection's output is dead: what is buffered is
+ * dropped and every later flush (and so every read, which flushes first)
+ * fails at once with the same errno; conn_write_failed() tells. */
 int conn_put(struct conn *c, const void *data, size_t len);
 int conn_puts(struct conn *c, const char *s);
 int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int conn_flush(struct conn *c);
+/* The errno of the write that failed, 0 while output works. */
+int conn_write_failed(const struct conn *c);
 /* The receivers use these: a session whose reply cannot even be buffered
  * has nothing better to do than die through the die hook, which sends the
  * 421 or -ERR first like every other fatal path; the plain forms stay for

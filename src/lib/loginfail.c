@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define LOGINFAIL_FILE SPOOL_DATA_DIR "/logins.gdbm"
@@ -34,23 +35,37 @@ static int loginfail_key(const char *ip, char key[IPKEY_MAX_BYTES], datum *d)
 	return 1;
 }
 
-/* Failure times kept in the record, oldest first. */
+/* Failure times kept in the record, oldest first, each with how many
+ * failures it stands for ("time" or "time*count" in the 't' field), so any
+ * number of failures fits in LOGINFAIL_TIMES_MAX entries. */
 struct loginfail_times {
 	time_t t[LOGINFAIL_TIMES_MAX];
-	size_t n;
+	unsigned long n[LOGINFAIL_TIMES_MAX];
+	size_t len;
+	/* The latest failures, all against one user name: that user's own
+	 * typos, which that user's success may forgive ('u' and 'r'). */
+	char run_user[LOGINFAIL_USER_MAX_BYTES + 1];
+	unsigned long run;
 };
 
 static void times_parse(const char *s, struct loginfail_times *tm)
 {
 	char *end;
 	long long v;
+	unsigned long n;
 
-	tm->n = 0;
-	while (*s && tm->n < LOGINFAIL_TIMES_MAX) {
+	tm->len = 0;
+	while (*s && tm->len < LOGINFAIL_TIMES_MAX) {
 		v = strtoll(s, &end, 10);
 		if (end == s)
 			break;
-		tm->t[tm->n++] = (time_t)v;
+		n = 1;
+		if (*end == '*')
+			n = strtoul(end + 1, &end, 10);
+		if (n) {
+			tm->t[tm->len] = (time_t)v;
+			tm->n[tm->len++] = n;
+		}
 		s = end;
 	}
 }
@@ -63,7 +78,9 @@ static void loginfail_decode(datum d, struct loginfail_state *st, struct loginfa
 	char tag;
 
 	memset(st, 0, sizeof *st);
-	tm->n = 0;
+	tm->len = 0;
+	tm->run_user[0] = 0;
+	tm->run = 0;
 	record_reader_init(&r, d.dptr, (size_t)d.dsize);
 	while (record_next(&r, &tag, &value) == 1) {
 		if (tag == 'c')
@@ -72,7 +89,13 @@ static void loginfail_decode(datum d, struct loginfail_state *st, struct loginfa
 			st->last = (time_t)strtoll(value, NULL, 10);
 		else if (tag == 't')
 			times_parse(value, tm);
+		else if (tag == 'u' && strlen(value) <= LOGINFAIL_USER_MAX_BYTES)
+			strcpy(tm->run_user, value);
+		else if (tag == 'r')
+			tm->run = strtoul(value, NULL, 10);
 	}
+	if (!tm->run_user[0])
+		tm->run = 0;
 }
 
 static int loginfail_fetch(GDBM_FILE f, datum key, time_t now, struct loginfail_state *st,
@@ -81,7 +104,9 @@ static int loginfail_fetch(GDBM_FILE f, datum key, time_t now, struct loginfail_
 	datum d = gdbm_fetch(f, key);
 
 	memset(st, 0, sizeof *st);
-	tm->n = 0;
+	tm->len = 0;
+	tm->run_user[0] = 0;
+	tm->run = 0;
 	if (!d.dptr) {
 		if (gdbm_errno == GDBM_ITEM_NOT_FOUND)
 			return 0;
@@ -92,7 +117,9 @@ static int loginfail_fetch(GDBM_FILE f, datum key, time_t now, struct loginfail_
 	free(d.dptr);
 	if (st->last + LOGINFAIL_FORGET_SEC < now) {
 		memset(st, 0, sizeof *st);
-		tm->n = 0;
+		tm->len = 0;
+		tm->run_user[0] = 0;
+		tm->run = 0;
 		return 0;
 	}
 	return 1;
@@ -104,24 +131,142 @@ static int loginfail_encode(struct buf *b, const struct loginfail_state *st, con
 	size_t i;
 	int ok = 1;
 
-	for (i = 0; i < tm->n && ok; i++)
+	for (i = 0; i < tm->len && ok; i++) {
 		ok = buf_catf(&times, i ? " %lld" : "%lld", (long long)tm->t[i]);
+		if (ok && tm->n[i] > 1)
+			ok = buf_catf(&times, "*%lu", tm->n[i]);
+	}
 	ok = ok && record_add_ulong(b, 'c', st->count) && record_add_ulong(b, 'l', (unsigned long)st->last)
-	     && record_add(b, 't', times.data ? times.data : "") && record_end(b);
+	     && record_add(b, 't', times.data ? times.data : "");
+	if (ok && tm->run)
+		ok = record_add(b, 'u', tm->run_user) && record_add_ulong(b, 'r', tm->run);
+	ok = ok && record_end(b);
 	buf_free(&times);
 	return ok;
 }
 
+/* A failure at now.  When the list is full the two oldest entries become
+ * one under the newer time: their failures are kept, only counted as a
+ * little more recent than they were, which errs on the side of refusing. */
 static void times_push(struct loginfail_times *tm, time_t now)
 {
-	if (tm->n == LOGINFAIL_TIMES_MAX) {
-		memmove(tm->t, tm->t + 1, (LOGINFAIL_TIMES_MAX - 1) * sizeof tm->t[0]);
-		tm->n--;
+	if (tm->len && tm->t[tm->len - 1] == now) {
+		tm->n[tm->len - 1]++;
+		return;
 	}
-	tm->t[tm->n++] = now;
+	if (tm->len == LOGINFAIL_TIMES_MAX) {
+		tm->n[1] += tm->n[0];
+		memmove(tm->t, tm->t + 1, (LOGINFAIL_TIMES_MAX - 1) * sizeof tm->t[0]);
+		memmove(tm->n, tm->n + 1, (LOGINFAIL_TIMES_MAX - 1) * sizeof tm->n[0]);
+		tm->len--;
+	}
+	tm->t[tm->len] = now;
+	tm->n[tm->len++] = 1;
 }
 
-int loginfail_record(const char *ip, time_t now, unsigned long *count)
+/* Takes back one failure counted at `at`: it is in the first entry at or
+ * after `at` (merging only moves failures later).  0 when none is left. */
+static int times_forgive(struct loginfail_times *tm, time_t at)
+{
+	size_t i;
+
+	for (i = 0; i < tm->len && tm->t[i] < at; i++)
+		;
+	if (i == tm->len)
+		return 0;
+	if (--tm->n[i] == 0) {
+		memmove(tm->t + i, tm->t + i + 1, (tm->len - i - 1) * sizeof tm->t[0]);
+		memmove(tm->n + i, tm->n + i + 1, (tm->len - i - 1) * sizeof tm->n[0]);
+		tm->len--;
+	}
+	return 1;
+}
+
+/* Takes back the newest failure (one of the run). */
+static void times_pop(struct loginfail_times *tm)
+{
+	if (tm->len && --tm->n[tm->len - 1] == 0)
+		tm->len--;
+}
+
+/* A failure against user (NULL: not known) extends the run or starts one. */
+static void run_note(struct loginfail_times *tm, const char *user)
+{
+	if (user && tm->run && strcasecmp(tm->run_user, user) == 0) {
+		tm->run++;
+		return;
+	}
+	tm->run = 0;
+	tm->run_user[0] = 0;
+	if (user && *user && strlen(user) <= LOGINFAIL_USER_MAX_BYTES) {
+		strcpy(tm->run_user, user);
+		tm->run = 1;
+	}
+}
+
+static unsigned long times_within(const struct loginfail_times *tm, unsigned long window_sec, time_t now)
+{
+	unsigned long n = 0;
+	size_t i;
+
+	for (i = 0; i < tm->len; i++)
+		if (tm->t[i] + (time_t)window_sec > now)
+			n += tm->n[i];
+	return n;
+}
+
+/* What a change does to one ip's record, under the writer's lock. */
+enum loginfail_change { CHANGE_RECORD, CHANGE_TRY, CHANGE_FORGIVE, CHANGE_FORGIVE_USER };
+
+struct loginfail_update {
+	enum loginfail_change change;
+	time_t now;
+	unsigned long window_sec, limit;
+	const char *user;           /* CHANGE_RECORD, CHANGE_FORGIVE_USER; may be NULL */
+	unsigned long count;        /* out: failures after the change */
+	int refused;                /* out: CHANGE_TRY found the limit reached */
+};
+
+/* 1 when the record must be stored. */
+static int loginfail_apply(struct loginfail_update *u, struct loginfail_state *st, struct loginfail_times *tm)
+{
+	u->count = st->count;
+	if (u->change == CHANGE_FORGIVE_USER) {
+		if (!u->user || !tm->run || strcasecmp(tm->run_user, u->user) != 0)
+			return 0;
+		for (; tm->run; tm->run--) {
+			times_pop(tm);
+			if (st->count)
+				st->count--;
+		}
+		tm->run_user[0] = 0;
+		u->count = st->count;
+		return 1;
+	}
+	if (u->change == CHANGE_FORGIVE) {
+		if (!times_forgive(tm, u->now))
+			return 0;
+		if (st->count)
+			st->count--;
+		u->count = st->count;
+		return 1;
+	}
+	if (u->change == CHANGE_TRY && times_within(tm, u->window_sec, u->now) >= u->limit) {
+		u->refused = 1;
+		return 0;
+	}
+	/* A try counts as a failure until it is forgiven. */
+	st->count++;
+	st->last = u->now;
+	times_push(tm, u->now);
+	run_note(tm, u->change == CHANGE_RECORD ? u->user : NULL);
+	u->count = st->count;
+	return 1;
+}
+
+/* Fetch, change and store one ip's record, all under the writer's lock,
+ * so two sessions never both act on the same old count. */
+static int loginfail_update(const char *ip, struct loginfail_update *u)
 {
 	char keytext[IPKEY_MAX_BYTES];
 	struct loginfail_state st;
@@ -131,19 +276,20 @@ int loginfail_record(const char *ip, time_t now, unsigned long *count)
 	GDBM_FILE f;
 	int ok = 0;
 
-	if (count)
-		*count = 0;
+	u->count = 0;
+	u->refused = 0;
 	/* A session without a client address (over a pipe) is not counted,
 	 * as lookups and clears of it find nothing stored. */
 	if (!loginfail_key(ip, keytext, &key))
 		return errno == EINVAL;
 	if (!(f = loginfail_open(1)))
 		return 0;
-	if (loginfail_fetch(f, key, now, &st, &tm) < 0)
+	if (loginfail_fetch(f, key, u->now, &st, &tm) < 0)
 		goto done;
-	st.count++;
-	st.last = now;
-	times_push(&tm, now);
+	if (!loginfail_apply(u, &st, &tm)) {
+		ok = 1;
+		goto done;
+	}
 	if (!loginfail_encode(&value, &st, &tm))
 		goto done;
 	d.dptr = value.data;
@@ -152,13 +298,49 @@ int loginfail_record(const char *ip, time_t now, unsigned long *count)
 		errno = EIO;
 		goto done;
 	}
-	if (count)
-		*count = st.count;
 	ok = 1;
 done:
 	buf_free(&value);
 	gdbm_close(f);
 	return ok;
+}
+
+int loginfail_record(const char *ip, time_t now, unsigned long *count)
+{
+	return loginfail_record_user(ip, NULL, now, count);
+}
+
+int loginfail_record_user(const char *ip, const char *user, time_t now, unsigned long *count)
+{
+	struct loginfail_update u = { CHANGE_RECORD, now, 0, 0, user, 0, 0 };
+	int ok = loginfail_update(ip, &u);
+
+	if (count)
+		*count = ok ? u.count : 0;
+	return ok;
+}
+
+int loginfail_try(const char *ip, unsigned long window_sec, unsigned long limit, time_t now)
+{
+	struct loginfail_update u = { CHANGE_TRY, now, window_sec, limit, NULL, 0, 0 };
+
+	if (!loginfail_update(ip, &u))
+		return -1;
+	return !u.refused;
+}
+
+int loginfail_forgive(const char *ip, time_t at)
+{
+	struct loginfail_update u = { CHANGE_FORGIVE, at, 0, 0, NULL, 0, 0 };
+
+	return loginfail_update(ip, &u);
+}
+
+int loginfail_forgive_user(const char *ip, const char *user, time_t now)
+{
+	struct loginfail_update u = { CHANGE_FORGIVE_USER, now, 0, 0, user, 0, 0 };
+
+	return loginfail_update(ip, &u);
 }
 
 int loginfail_clear(const char *ip)
@@ -210,8 +392,7 @@ long loginfail_count(const char *ip, unsigned long window_sec, time_t now)
 	struct loginfail_times tm;
 	datum key;
 	GDBM_FILE f;
-	long n = 0;
-	size_t i;
+	unsigned long n;
 	int r;
 
 	if (!loginfail_key(ip, keytext, &key))
@@ -222,10 +403,8 @@ long loginfail_count(const char *ip, unsigned long window_sec, time_t now)
 	gdbm_close(f);
 	if (r < 0)
 		return -1;
-	for (i = 0; i < tm.n; i++)
-		if (tm.t[i] + (time_t)window_sec > now)
-			n++;
-	return n;
+	n = times_within(&tm, window_sec, now);
+	return n > LONG_MAX ? LONG_MAX : (long)n;
 }
 
 unsigned long loginfail_ban_left(const struct loginfail_state *st, const struct mail_config *cfg, time_t now)

@@ -9,17 +9,23 @@
  * holding record.h fields
  *   'c' failures since the last success (or since they were forgotten)
  *   'l' time of the last failure (seconds since the epoch)
- *   't' the times of the most recent failures, space separated, oldest
- *       first, at most LOGINFAIL_TIMES_MAX of them (for loginfail_count)
- * A success removes the record.  Failures older than LOGINFAIL_FORGET_SEC
- * (counted from the last one) are forgotten.  Behind this small interface so
+ *   't' the times of the failures, space separated, oldest first, each
+ *       "time" or "time*count" (that many failures in one entry); at most
+ *       LOGINFAIL_TIMES_MAX entries: when full, the two oldest merge under
+ *       the newer time, so no failure is lost (for loginfail_count)
+ *   'u' 'r' the user name the latest 'r' failures were all against
+ * A success never removes the record: the count is the address's, and one
+ * account's good password must not buy guesses at the others; it forgives
+ * only that run of failures against its own name (a user's own typos).  Failures
+ * older than LOGINFAIL_FORGET_SEC (counted from the last one) are forgotten.  Behind this small interface so
  * the table can move to a shared store. */
 #ifndef BBSMAIL_LOGINFAIL_H
 #define BBSMAIL_LOGINFAIL_H
 #include "config.h"
 #include <time.h>
 
-#define LOGINFAIL_TIMES_MAX 64
+#define LOGINFAIL_TIMES_MAX 64         /* entries, not failures: see 't' */
+#define LOGINFAIL_USER_MAX_BYTES 64    /* longer names start no run */
 #define LOGINFAIL_FORGET_SEC (24 * 60 * 60)
 
 struct loginfail_state {
@@ -32,15 +38,34 @@ struct loginfail_state {
  * or "unknown" of a session on a pipe, which is never counted: *count 0),
  * 0 errno. */
 int loginfail_record(const char *ip, time_t now, unsigned long *count);
+/* The same, for a failure against the account user (the name as stored
+ * when it exists, else as given): consecutive failures against one name
+ * form the run that loginfail_forgive_user may take back. */
+int loginfail_record_user(const char *ip, const char *user, time_t now, unsigned long *count);
+/* user logged in from ip: takes back the latest failures of ip when they
+ * were all against user (compared without case), and nothing older or
+ * against anyone else.  1 ok (also when nothing was forgiven), 0 errno. */
+int loginfail_forgive_user(const char *ip, const char *user, time_t now);
 /* The readers below treat a non-literal ip as one with nothing
  * remembered, which is true: nothing is ever stored for it. */
-/* Forgets ip (a successful login).  1 ok (also when there was nothing), 0 errno. */
+/* Forgets everything about ip (a sysop lifting a ban; logins never do).
+ * 1 ok (also when there was nothing), 0 errno. */
 int loginfail_clear(const char *ip);
 /* 1 found (st filled), 0 no failures remembered (st zeroed), -1 errno. */
 int loginfail_get(const char *ip, time_t now, struct loginfail_state *st);
-/* Failures of ip within the last window_sec seconds (at most
- * LOGINFAIL_TIMES_MAX); -1 on error. */
+/* Failures of ip within the last window_sec seconds; -1 on error. */
 long loginfail_count(const char *ip, unsigned long window_sec, time_t now);
+/* Counts an attempt before its password is checked, so parallel attempts
+ * cannot all pass one reading of the count: under the writer's lock, with
+ * fewer than limit failures of ip in the last window_sec seconds, records
+ * one at now (as loginfail_record) and returns 1; at the limit records
+ * nothing and returns 0; -1 errno (the caller refuses: fail closed).
+ * A non-literal ip is never counted: 1. */
+int loginfail_try(const char *ip, unsigned long window_sec, unsigned long limit, time_t now);
+/* The attempt loginfail_try counted at `at` succeeded, or never reached a
+ * password check: takes that one failure back, and nothing else of ip's.
+ * 1 ok (also when it was already forgotten), 0 errno. */
+int loginfail_forgive(const char *ip, time_t at);
 
 /* Policy from mail.ini, all pure functions of the state:
  * seconds left of a temporary ban (count >= LoginAttemptTempBanThreshold and
@@ -50,7 +75,7 @@ unsigned long loginfail_ban_left(const struct loginfail_state *st, const struct 
  * waits count x LoginAttemptThrottle ms before it is served. */
 unsigned long loginfail_throttle_ms(const struct loginfail_state *st, const struct mail_config *cfg);
 /* Convenience: looks ip up and returns loginfail_ban_left (0 on lookup errors,
- * which are logged: a broken table must not lock every user out). */
+ * which are logged; a login must use loginfail_get and refuse on error). */
 unsigned long loginfail_banned(const char *ip, const struct mail_config *cfg, time_t now);
 
 /* Appends ip to etc/ip.can (LoginAttemptFilterThreshold), with a comment

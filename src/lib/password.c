@@ -183,6 +183,19 @@ int password_verify(const char *password, const char *stored)
 	return password_equal(hash_hex, p + 2 * PASSWORD_SALT_BYTES + 1);
 }
 
+int password_verify_none(const char *password)
+{
+	char dummy[PASSWORD_HASH_MAX_BYTES];
+	char zeros[2 * PASSWORD_HASH_BYTES + 1];
+
+	memset(zeros, '0', sizeof zeros - 1);
+	zeros[sizeof zeros - 1] = 0;
+	snprintf(dummy, sizeof dummy, "$pbkdf2-sha256$%d$%.*s$%s", PASSWORD_ITERATIONS, 2 * PASSWORD_SALT_BYTES, zeros,
+		 zeros);
+	(void)password_verify(password, dummy);
+	return 0;
+}
+
 /* RFC 2104 with a 64-byte block; a longer key is first replaced by its MD5. */
 static void cram_pad_key(const char *password, unsigned char key[MD5_BLOCK_BYTES])
 {

@@ -15,6 +15,11 @@
 int password_hash(const char *password, char out[PASSWORD_HASH_MAX_BYTES]);
 /* 1 matches, 0 not (constant time in the hash comparison). */
 int password_verify(const char *password, const char *stored_hash);
+/* For an account that does not exist, is disabled or has no password:
+ * does the work of password_verify against a hash nothing matches and
+ * returns 0, so the reply comes as late as for a wrong password and its
+ * timing does not tell which names exist. */
+int password_verify_none(const char *password);
 /* Precomputed CRAM-MD5 states for password. */
 void password_cram_precompute(const char *password, char out[PASSWORD_CRAM_HEX_BYTES + 1]);
 /* The 32 lowercase hex digits a client should send for challenge, from the

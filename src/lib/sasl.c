@@ -11,12 +11,6 @@
 #define SASL_CRAM_RANDOM_BYTES 8
 #define SASL_STEP_FINISHED (-1)
 
-/* Verified against when the user does not exist, so an unknown name costs
- * the same PBKDF2 time as a wrong password (no user-enumeration by timing). */
-static const char sasl_dummy_hash[] =
-	"$pbkdf2-sha256$10000$00112233445566778899aabbccddeeff$"
-	"0000000000000000000000000000000000000000000000000000000000000000";
-
 struct sasl_mechanism {
 	const char *name;
 	int plaintext;  /* the password crosses the wire: needs TLS (or permission) */
@@ -80,12 +74,11 @@ static enum sasl_result sasl_verify_password(struct sasl *s, const char *name, c
 
 	if (r < 0)
 		return sasl_fail(s, SASL_FAIL_TEMPORARY, "user database unavailable");
-	if (r == 0) {
-		(void)password_verify(password, sasl_dummy_hash);
-		return sasl_fail(s, SASL_FAIL_CREDENTIALS, "no such user");
+	/* The same PBKDF2 time whether or not the name exists (password.h). */
+	if (r == 0 || !s->user.password[0]) {
+		(void)password_verify_none(password);
+		return sasl_fail(s, SASL_FAIL_CREDENTIALS, r == 0 ? "no such user" : "no password set");
 	}
-	if (!s->user.password[0])
-		return sasl_fail(s, SASL_FAIL_CREDENTIALS, "no password set");
 	if (!password_verify(password, s->user.password))
 		return sasl_fail(s, SASL_FAIL_CREDENTIALS, "bad password");
 	return sasl_accept(s);

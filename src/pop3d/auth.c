@@ -66,7 +66,9 @@ void pop3_login_failed(struct pop3_session *s, const char *name, const char *met
 	const char *user = xlog_value(&v, name); /* the name as the client gave it */
 
 	s->failures++;
-	if (!loginfail_record(s->remote_ip, time(NULL), &count))
+	/* The stored name when the account exists, so its owner's success
+	 * forgives these however the name was spelt. */
+	if (!loginfail_record_user(s->remote_ip, s->user.name[0] ? s->user.name : name, time(NULL), &count))
 		log_warn("unable to update the failed-login table: %s", strerror(errno));
 	log_notice("event=login-failed ip=%s user=%s method=%s tls=%d reason=%s failures=%lu", s->remote_ip, user,
 		   xlog_value(&m, method), s->tls_active, reason, count);
@@ -77,7 +79,9 @@ void pop3_login_failed(struct pop3_session *s, const char *name, const char *met
 	if (cfg->login_attempt_temp_ban_threshold && count == cfg->login_attempt_temp_ban_threshold)
 		log_warn("event=temp-ban ip=%s failures=%lu seconds=%lu", s->remote_ip, count,
 			 cfg->login_attempt_temp_ban_duration_sec);
-	if (cfg->login_attempt_filter_threshold && count == cfg->login_attempt_filter_threshold) {
+	/* ">=": when one append failed, the next failure tries again. */
+	if (cfg->login_attempt_filter_threshold && count >= cfg->login_attempt_filter_threshold
+	    && loginfail_ip_filtered(s->remote_ip) != 1) {
 		snprintf(why, sizeof why, "pop3d: %lu failed logins, last as %s", count, name);
 		if (loginfail_filter_ip(s->remote_ip, why))
 			log_warn("event=filtered ip=%s failures=%lu", s->remote_ip, count);
@@ -141,10 +145,20 @@ static int apop_matches(const struct pop3_session *s, const char *digest)
 	return password_equal(hex, given);
 }
 
+/* A table that cannot be read refuses the login: a ban must not fail open. */
 int pop3_login_banned(struct pop3_session *s)
 {
-	unsigned long ban = loginfail_banned(s->remote_ip, &s->cfg, time(NULL));
+	struct loginfail_state st;
+	time_t now = time(NULL);
+	unsigned long ban;
 
+	if (loginfail_get(s->remote_ip, now, &st) < 0) {
+		log_warn("unable to read the failed-login table: %s", strerror(errno));
+		log_notice("event=login-refused ip=%s reason=table-unavailable", s->remote_ip);
+		pop3_err(s, "[SYS/TEMP] unable to check failed logins, try again later");
+		return 1;
+	}
+	ban = loginfail_ban_left(&st, &s->cfg, now);
 	if (!ban)
 		return 0;
 	log_notice("event=login-refused ip=%s reason=temp-ban seconds=%lu", s->remote_ip, ban);
@@ -164,9 +178,12 @@ static void login_record_authvia(struct pop3_session *s)
 			 strerror(errno));
 }
 
+/* Only the user's own latest failures are forgiven: the address's others
+ * may be guesses at other accounts, which one good password must not
+ * wipe out. */
 void pop3_login_accepted(struct pop3_session *s, const char *method)
 {
-	if (!loginfail_clear(s->remote_ip))
+	if (!loginfail_forgive_user(s->remote_ip, s->user.name, time(NULL)))
 		log_warn("unable to update the failed-login table: %s", strerror(errno));
 	login_open_mailbox(s, method);
 	if (s->state != POP3_STATE_TRANSACTION) {
@@ -194,9 +211,14 @@ static void login_attempt(struct pop3_session *s, const char *arg_name, enum log
 		found = userdb_get_by_name(&db, name, &s->user);
 		userdb_close(&db);
 	}
-	if (found == 1 && !(s->user.flags & USER_FLAG_DISABLED))
-		ok = method == LOGIN_USER ? s->user.password[0] && password_verify(proof, s->user.password)
-					  : apop_matches(s, proof);
+	if (method == LOGIN_APOP)
+		ok = found == 1 && apop_matches(s, proof);
+	else if (found == 1 && s->user.password[0])
+		ok = password_verify(proof, s->user.password);
+	else
+		ok = password_verify_none(proof); /* the same time for a name that does not exist */
+	if (found == 1 && (s->user.flags & USER_FLAG_DISABLED))
+		ok = 0;
 	if (!ok) {
 		pop3_login_failed(s, arg_name, login_method_name[method],
 				  found < 0 ? "db-error" : found == 0 ? "unknown-user"

@@ -1,8 +1,10 @@
 #include "cache.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct cache_entry {
@@ -57,6 +59,27 @@ static FILE *cache_open(const struct mailbox *box, const char *suffix, const cha
 	return cache_path(box, suffix, path) ? fopen(path, mode) : NULL;
 }
 
+/* The new cache, 0600 like every other file of the mailbox (it names the
+ * messages and their sizes): fopen would leave it to the umask. */
+static FILE *cache_create(const struct mailbox *box, const char *suffix)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int fd;
+
+	if (!cache_path(box, suffix, path))
+		return NULL;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	/* A leftover file keeps its old mode through O_CREAT. */
+	if (fchmod(fd, 0600) != 0 || !(f = fdopen(fd, "w"))) {
+		close(fd);
+		return NULL;
+	}
+	return f;
+}
+
 void cache_merge(struct mailbox *box, size_t *stale)
 {
 	struct cache_entry e;
@@ -92,7 +115,7 @@ int cache_write(const struct mailbox *box)
 	const struct message *m;
 	const char *name;
 	size_t i, len;
-	FILE *f = cache_open(box, ".tmp", "we");
+	FILE *f = cache_create(box, ".tmp");
 	int ok;
 
 	if (!f)

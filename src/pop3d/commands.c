@@ -150,7 +150,9 @@ static void command_run(struct pop3_session *s, char *line)
 	cmd->handler(s, arg);
 }
 
-/* One line from the client: strip CRLF (or a bare LF), refuse NUL. */
+/* One line from the client: strip CRLF (or a bare LF), refuse NUL and a
+ * bare CR (RFC 1939 commands are printable text; a CR in a user name would
+ * also be refused by ip.can and the logs, and so escape the filter). */
 static void command_line(struct pop3_session *s, struct buf *line)
 {
 	size_t n = line->len;
@@ -166,6 +168,12 @@ static void command_line(struct pop3_session *s, struct buf *line)
 		pop3_err(s, "NUL character in command");
 		return;
 	}
+	if (memchr(line->data, '\r', n)) {
+		if (s->debug)
+			log_debug("command=- holds=cr");
+		pop3_err(s, "bare CR in command");
+		return;
+	}
 	command_run(s, line->data);
 }
 
@@ -179,7 +187,10 @@ static void command_read_failed(struct pop3_session *s)
 		return;
 	}
 	s->done = 1;
-	if (errno == ETIMEDOUT) {
+	if (conn_write_failed(&s->conn)) {
+		log_info("event=disconnect ip=%s reason=%s", s->remote_ip,
+			 errno == ETIMEDOUT ? "write-timeout" : "write-error");
+	} else if (errno == ETIMEDOUT) {
 		pop3_err(s, "autologout: idle for %lu seconds", s->cfg.max_inactivity_sec);
 		(void)conn_flush(&s->conn);
 		log_info("event=timeout ip=%s user=%s", s->remote_ip,

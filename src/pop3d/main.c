@@ -31,9 +31,12 @@ static void pop3_die_hook(int code)
 	struct pop3_session *s = die_session;
 
 	(void)code;
-	if (s)
+	/* Through conn when there is a session, so a client that stopped
+	 * reading cannot hold this write either. */
+	if (s && conn_put(&s->conn, POP3_DIE_MESSAGE, sizeof POP3_DIE_MESSAGE - 1))
 		(void)conn_flush(&s->conn);
-	(void)!write(1, POP3_DIE_MESSAGE, sizeof POP3_DIE_MESSAGE - 1);
+	else if (!s || !conn_write_failed(&s->conn))
+		(void)!write(1, POP3_DIE_MESSAGE, sizeof POP3_DIE_MESSAGE - 1);
 }
 
 /* -d home, -s implicit TLS; -h (or anything else) prints the usage, which

@@ -85,23 +85,40 @@ static void reply_sasl(struct smtp_session *s, const char *text)
 	smtp_reply(s, atoi(text), enhanced, "%s", sp2 + 1);
 }
 
-/* ZMailer auth-failrate: 1 when this address may still try. */
-static int auth_rate_ok(struct smtp_session *s, const char *mech)
+/* ZMailer auth-failrate: 1 when this address may still try, the attempt
+ * then counted as a failure until auth_forgive takes it back (so parallel
+ * sessions cannot all pass one reading of the count).  A table that cannot
+ * be read or updated refuses: a throttle must not fail open. */
+static int auth_rate_ok(struct smtp_session *s, const char *mech, time_t *counted_at)
 {
-	long n;
+	int r;
 
+	*counted_at = 0;
 	if (!s->policy.auth_failrate)
 		return 1;
-	n = loginfail_count(s->remote_ip, SMTP_AUTH_FAILRATE_WINDOW_SEC, time(NULL));
-	if (n < 0) {
-		log_warn("unable to read the failed-login table: %s", strerror(errno));
+	*counted_at = time(NULL);
+	r = loginfail_try(s->remote_ip, SMTP_AUTH_FAILRATE_WINDOW_SEC, s->policy.auth_failrate, *counted_at);
+	if (r > 0)
 		return 1;
+	*counted_at = 0;
+	if (r < 0) {
+		log_warn("unable to update the failed-login table: %s", strerror(errno));
+		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure, try again later");
+		log_auth_fail(s, "", mech, "table-unavailable");
+		return 0;
 	}
-	if ((unsigned long)n < s->policy.auth_failrate)
-		return 1;
 	smtp_reply(s, 454, "4.7.0", "Too many authentication failures, try again later");
 	log_auth_fail(s, "", mech, "failrate");
 	return 0;
+}
+
+/* Takes back the attempt auth_rate_ok counted: it succeeded or was no
+ * password guess.  Only this one attempt: the address's other failures
+ * stay, whoever logs in. */
+static void auth_forgive(struct smtp_session *s, time_t counted_at)
+{
+	if (counted_at && !loginfail_forgive(s->remote_ip, counted_at))
+		log_warn("unable to update the failed-login table: %s", strerror(errno));
 }
 
 /* 1 when AUTH may start now, else the reply was sent. */
@@ -158,11 +175,10 @@ static void auth_succeeded(struct smtp_session *s, struct sasl *sa, const char *
 	log_info("event=auth ip=%s user=%s mech=%s relay=%s", s->remote_ip, xlog_value(&v, s->auth_user.data),
 		 s->auth_mech, s->relay_allowed ? "yes" : "no");
 	buf_free(&v);
-	if (!loginfail_clear(s->remote_ip))
-		log_warn("unable to update the failed-login table: %s", strerror(errno));
 }
 
-static void auth_failed(struct smtp_session *s, struct sasl *sa, const char *mech)
+/* counted_at: the attempt is already counted (auth-failrate on). */
+static void auth_failed(struct smtp_session *s, struct sasl *sa, const char *mech, time_t counted_at)
 {
 	struct buf reason = BUF_INIT;
 
@@ -175,7 +191,9 @@ static void auth_failed(struct smtp_session *s, struct sasl *sa, const char *mec
 			reason.data[i] = '-';
 	log_auth_fail(s, sa->authcid, mech, reason.data);
 	buf_free(&reason);
-	if (sa->fail == SASL_FAIL_CREDENTIALS && !loginfail_record(s->remote_ip, time(NULL), NULL))
+	if (sa->fail != SASL_FAIL_CREDENTIALS)
+		auth_forgive(s, counted_at);
+	else if (!counted_at && !loginfail_record(s->remote_ip, time(NULL), NULL))
 		log_warn("unable to update the failed-login table: %s", strerror(errno));
 }
 
@@ -186,6 +204,7 @@ static void cmd_auth(struct smtp_session *s, const char *arg)
 	struct sasl sa;
 	enum sasl_result r;
 	size_t n = strcspn(arg, " ");
+	time_t counted_at;
 
 	if (!auth_allowed_now(s))
 		return;
@@ -195,15 +214,19 @@ static void cmd_auth(struct smtp_session *s, const char *arg)
 	}
 	xbuf_cat(&mech, arg, n);
 	initial = arg[n] ? arg + n + 1 : NULL;
-	if (auth_rate_ok(s, mech.data)) {
+	if (auth_rate_ok(s, mech.data, &counted_at)) {
 		sasl_init(&sa, s->host, auth_plaintext_ok(s));
 		sasl_set_login_prompts(&sa, smtpserver_conf_get(&s->conf, "smtp-auth-username-prompt"),
 				       smtpserver_conf_get(&s->conf, "smtp-auth-password-prompt"));
 		r = auth_exchange(s, &sa, mech.data, sasl_start(&sa, mech.data, initial));
-		if (r == SASL_DONE)
+		if (r == SASL_DONE) {
+			auth_forgive(s, counted_at);
 			auth_succeeded(s, &sa, mech.data);
-		else if (r != SASL_CONTINUE)
-			auth_failed(s, &sa, mech.data);
+		} else if (r != SASL_CONTINUE) {
+			auth_failed(s, &sa, mech.data, counted_at);
+		} else {
+			auth_forgive(s, counted_at);  /* cut off: no answer to count */
+		}
 		sasl_free(&sa);
 	}
 	buf_free(&mech);

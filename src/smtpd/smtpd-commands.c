@@ -1,6 +1,7 @@
 #include "smtpd-commands.h"
 #include "address.h"
 #include "log.h"
+#include "loginfail.h"
 #include "maildir.h"
 #include "smtpd-data.h"
 #include "smtpd-dnsbl.h"
@@ -320,6 +321,25 @@ static int rcpt_mailbox_room(struct smtp_session *s, unsigned long usernum, cons
 	return 0;
 }
 
+/* An unknown or forbidden recipient (address harvesting, or a dictionary
+ * attack on relaying): after tarpit-after-bad-recipients of them each
+ * waits tarpit-delay-ms before its reply, and past max-bad-recipients in
+ * the session the connection is closed with 421 instead. */
+static void rcpt_refuse_bad(struct smtp_session *s, int code, const char *enhanced, const char *text)
+{
+	s->bad_rcpt_count++;
+	if (s->max_bad_rcpt && s->bad_rcpt_count > s->max_bad_rcpt) {
+		log_notice("event=reject cmd=RCPT code=421 status=4.7.0 ip=%s reason=too-many-bad-recipients bad=%lu",
+			   s->remote_ip, s->bad_rcpt_count);
+		smtp_reply_close(s, "4.7.0", "Too many rejected recipients, closing connection");
+		s->close_reason = "too-many-bad-recipients";
+		return;
+	}
+	if (s->bad_rcpt_count > s->tarpit_after && s->tarpit_delay_ms)
+		loginfail_sleep_ms(s->tarpit_delay_ms);
+	refuse(s, "RCPT", code, enhanced, text);
+}
+
 /* Asks the shared resolver.  1 when the recipient may be accepted;
  * *usernum is the local user (0 for any other recipient). */
 static int rcpt_resolve(struct smtp_session *s, const char *address, unsigned long *usernum)
@@ -339,10 +359,10 @@ static int rcpt_resolve(struct smtp_session *s, const char *address, unsigned lo
 	if (!resolve_recipient(&s->resolver, address, &res))
 		refuse(s, "RCPT", 451, "4.3.0", "Temporary failure resolving the recipient");
 	else if (res.channel == RESOLVE_REJECT)
-		refuse(s, "RCPT", res.code ? res.code : 550, res.enhanced[0] ? res.enhanced : "5.1.1",
-		       res.reason.len ? res.reason.data : "No such user");
+		rcpt_refuse_bad(s, res.code ? res.code : 550, res.enhanced[0] ? res.enhanced : "5.1.1",
+				res.reason.len ? res.reason.data : "No such user");
 	else if (res.is_relay && !s->relay_allowed)
-		refuse(s, "RCPT", 550, "5.7.1", "Relaying denied");
+		rcpt_refuse_bad(s, 550, "5.7.1", "Relaying denied");
 	else if (s->kind != SMTP_KIND_MAIL && !smtpd_telegram_rcpt_ok(s, &res))
 		; /* replied */
 	else if (res.channel == RESOLVE_LOCAL) {

@@ -1,4 +1,5 @@
 #include "smtpd-data.h"
+#include "address.h"
 #include "date.h"
 #include "envelope.h"
 #include "log.h"
@@ -6,6 +7,7 @@
 #include "smtpd-dnsbl.h"
 #include "smtpd-reply.h"
 #include "smtpd-telegram.h"
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -409,6 +411,62 @@ static void data_connection_lost(struct smtp_session *s, const char *cmd)
 
 /* ---- the spool file --------------------------------------------------- */
 
+/* Client text in the Received header's structure: letters, digits, the
+ * bytes of keep and (utf8) bytes >= 0x80 as they are, every other byte as
+ * %HH ('%' too, so the form can be undone).  No '(', ')', '\\', ';', '<',
+ * '>', '"' or space of the client's can then end a comment (RFC 5322
+ * §3.2.2), the path or the clause list (RFC 5321 §4.4) for a reader. */
+static void received_encode(struct buf *out, const char *text, const char *keep, int utf8)
+{
+	unsigned char c;
+
+	for (; *text; text++) {
+		c = (unsigned char)*text;
+		if (isalnum(c) || (utf8 && c >= 0x80) || (c < 0x80 && strchr(keep, c)))
+			xbuf_catc(out, (char)c);
+		else
+			xbuf_catf(out, "%%%02X", c);
+	}
+}
+
+/* "from <helo> (<rdns> [<ip>])" when the HELO name is a domain or an
+ * address literal; any other HELO text is not put where a name goes: the
+ * client's address literal stands there and the text, encoded, in the
+ * comment as helo=... */
+static void received_from(struct smtp_session *s, struct buf *out)
+{
+	const char *rdns = s->remote_host ? s->remote_host : "unknown";
+
+	if (address_domain_valid(s->helo.data, 0)) {
+		xbuf_catf(out, "Received: from %s (%s [%s])\n", s->helo.data, rdns, s->remote_ip);
+		return;
+	}
+	if (strcmp(s->remote_ip, "unknown") == 0)
+		xbuf_cats(out, "Received: from unknown (helo=");
+	else
+		xbuf_catf(out, "Received: from [%s%s] (helo=", strchr(s->remote_ip, ':') ? "IPv6:" : "", s->remote_ip);
+	received_encode(out, s->helo.data, "-._:[]", 0);
+	xbuf_catf(out, " %s [%s])\n", rdns, s->remote_ip);
+}
+
+/* "for <address>": the local part unquoted and encoded (a quoted one may
+ * hold anything but CR, LF and NUL); the domain was checked at RCPT. */
+static void received_for(struct smtp_session *s, struct buf *out, const char *address)
+{
+	struct buf local = BUF_INIT, domain = BUF_INIT;
+
+	xbuf_cats(out, "\n\tfor <");
+	if (address_split(address, &local, &domain)) {
+		received_encode(out, local.data ? local.data : "", "!#$&'*+-/=?^_`{|}~.", s->smtputf8);
+		xbuf_catf(out, "@%s>", domain.data);
+	} else {
+		received_encode(out, address, "-._", s->smtputf8);
+		xbuf_catc(out, '>');
+	}
+	buf_free(&local);
+	buf_free(&domain);
+}
+
 /* What a receiver writes (RFC 5321 §4.4); "for" only with exactly one
  * recipient (privacy). */
 static void received_header(struct smtp_session *s, struct buf *out)
@@ -416,15 +474,17 @@ static void received_header(struct smtp_session *s, struct buf *out)
 	char date[DATE_RFC5322_MAX_BYTES];
 
 	(void)date_rfc5322(date, sizeof date, (long long)time(NULL));
-	xbuf_catf(out, "Received: from %s (%s [%s])\n", s->helo.data, s->remote_host ? s->remote_host : "unknown",
-		  s->remote_ip);
+	received_from(s, out);
 	if (s->tls_active && s->policy.rcvd_tls_mode && s->tls_info.len)
 		xbuf_catf(out, "\t(using %s)\n", s->tls_info.data);
-	if (s->auth_user.len && s->policy.rcvd_auth_user)
-		xbuf_catf(out, "\t(authenticated as %s)\n", s->auth_user.data);
+	if (s->auth_user.len && s->policy.rcvd_auth_user) {
+		xbuf_cats(out, "\t(authenticated as ");
+		received_encode(out, s->auth_user.data, " -._'!#$&*+/=?^`{|}~", 0);
+		xbuf_cats(out, ")\n");
+	}
 	xbuf_catf(out, "\tby %s (bbsmail) with %s id %s", s->host, session_protocol(s), s->id);
 	if (s->rcpt_count == 1)
-		xbuf_catf(out, "\n\tfor <%s>", s->rcpt[0].address);
+		received_for(s, out, s->rcpt[0].address);
 	xbuf_catf(out, ";\n\t%s\n", date);
 }
 
@@ -617,7 +677,8 @@ void smtp_cmd_data(struct smtp_session *s, const char *arg)
 
 /* ---- BDAT (RFC 3030) ------------------------------------------------------ */
 
-/* "<size> [LAST]".  1 ok. */
+/* "<size> [LAST]": 1 ok; 0 the size is not a number; -1 the size is one
+ * but the rest is wrong, so the client will still send that many octets. */
 static int bdat_parse(const char *arg, unsigned long long *size, int *last)
 {
 	const char *p = arg;
@@ -636,7 +697,7 @@ static int bdat_parse(const char *arg, unsigned long long *size, int *last)
 		return 1;
 	if (strcasecmp(p, " LAST") == 0)
 		return *last = 1;
-	return 0;
+	return -1;
 }
 
 /* Decides before reading whether this chunk can be taken: 0 and the reply
@@ -685,11 +746,20 @@ void smtp_cmd_bdat(struct smtp_session *s, const char *arg)
 	int last, keep, code, r;
 	const char *enhanced = NULL, *text = NULL;
 
-	if (!bdat_parse(arg, &size, &last)) {
+	r = bdat_parse(arg, &size, &last);
+	if (r == 0) {
 		smtp_reply(s, 501, "5.5.4", "Syntax: BDAT <size> [LAST]");
 		return;
 	}
 	keep = bdat_check(s, &code, &enhanced, &text);
+	/* A size that parses is followed by that many octets whatever else
+	 * is wrong: they are read and thrown away, never run as commands. */
+	if (r < 0) {
+		keep = 0;
+		code = 501;
+		enhanced = "5.5.4";
+		text = "Syntax: BDAT <size> [LAST]";
+	}
 	if (keep && s->body_mode == SMTP_BODY_NONE) {
 		if (!message_begin(s, 0)) {
 			/* 451 was sent; the octets still have to be read. */

@@ -25,6 +25,9 @@ void session_init(struct smtp_session *s)
 		 | SMTP_EXT_ENHANCED | SMTP_EXT_SMTPUTF8 | SMTP_EXT_SIZE | SMTP_EXT_EHLO | SMTP_EXT_ETRN;
 	s->max_unknown = SMTP_UNKNOWN_COMMANDS_DEFAULT;
 	s->max_error_recipients = SMTP_ERROR_RECIPIENTS_DEFAULT;
+	s->max_bad_rcpt = SMTP_BAD_RECIPIENTS_DEFAULT;
+	s->tarpit_after = SMTP_TARPIT_AFTER_DEFAULT;
+	s->tarpit_delay_ms = SMTP_TARPIT_DELAY_MS_DEFAULT;
 	s->sink.file.fd = -1;
 }
 
@@ -72,6 +75,10 @@ static void session_apply_limits(struct smtp_session *s)
 		s->max_error_recipients = n;
 	if (param_ulong(s, "min-availspace", &n))
 		s->min_availspace_kb = n;
+	(void)param_ulong(s, "max-bad-recipients", &s->max_bad_rcpt);
+	(void)param_ulong(s, "tarpit-after-bad-recipients", &s->tarpit_after);
+	if (param_ulong(s, "tarpit-delay-ms", &n))
+		s->tarpit_delay_ms = n > 60000 ? 60000 : n;
 }
 
 /* The extension a disabler "No<name>" or an enabler "<name>-OK" names. */

@@ -22,6 +22,9 @@
 #define SMTP_ORCPT_MAX_BYTES 500        /* RFC 3461 §4.2 */
 #define SMTP_AUTH_FAILRATE_DEFAULT 20   /* failed AUTHs per IP per hour (ZMailer's sample) */
 #define SMTP_AUTH_FAILRATE_WINDOW_SEC 3600
+#define SMTP_BAD_RECIPIENTS_DEFAULT 20  /* rejected RCPTs per session, then 421 */
+#define SMTP_TARPIT_AFTER_DEFAULT 5     /* rejected RCPTs answered at once */
+#define SMTP_TARPIT_DELAY_MS_DEFAULT 1000 /* before each later rejection */
 
 /* EHLO extensions; a PARAM No<name> clears the bit at start. */
 #define SMTP_EXT_PIPELINING   0x01
@@ -153,6 +156,10 @@ struct smtp_session {
 	unsigned long max_error_recipients;
 	unsigned long long min_availspace_kb;
 	unsigned long unknown_count;
+	unsigned long max_bad_rcpt;       /* PARAM max-bad-recipients (0: none) */
+	unsigned long tarpit_after;       /* PARAM tarpit-after-bad-recipients */
+	unsigned long tarpit_delay_ms;    /* PARAM tarpit-delay-ms */
+	unsigned long bad_rcpt_count;     /* rejected RCPTs in this session */
 	long long session_deadline_ms;
 
 	/* the transaction */

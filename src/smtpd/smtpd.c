@@ -46,8 +46,10 @@ static void smtpd_die_hook(int exit_code)
 	if (n <= 0 || (size_t)n >= sizeof line)
 		return;
 	/* Inside TLS fd 1 is the socketpair to tlsproxy, which encrypts the
-	 * 421 like any reply; the proxy ends when we do. */
-	(void)!write(s->conn.fd_out, line, (size_t)n);
+	 * 421 like any reply; the proxy ends when we do.  Through conn, so a
+	 * client that stopped reading cannot hold this write either. */
+	if (conn_put(&s->conn, line, (size_t)n))
+		(void)conn_flush(&s->conn);
 }
 
 static void sockaddr_text(const struct sockaddr_storage *ss, char *ip, size_t ip_size, char *port,
@@ -184,6 +186,8 @@ static const char *session_loop(struct smtp_session *s)
 				smtp_reply(s, 500, "5.5.2", "Line too long");
 			continue;
 		}
+		if (conn_write_failed(&s->conn))
+			return errno == ETIMEDOUT ? "write-timeout" : "write-error";
 		if (errno == ETIMEDOUT) {
 			smtp_reply_close(s, "4.4.2", "Timeout");
 			return "timeout";

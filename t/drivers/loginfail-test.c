@@ -97,6 +97,8 @@ static void test_record_count_clear(void)
 	}
 }
 
+/* More failures than entries: none is lost (the two oldest entries merge
+ * under the newer time), so any configured limit can be reached. */
 static void test_times_capped(void)
 {
 	time_t t0 = 1800000000;
@@ -104,7 +106,56 @@ static void test_times_capped(void)
 
 	for (i = 0; i < LOGINFAIL_TIMES_MAX + 10; i++)
 		CHECK(loginfail_record("198.51.100.7", t0 + i, NULL));
-	CHECK(loginfail_count("198.51.100.7", 3600, t0 + 100) == LOGINFAIL_TIMES_MAX);
+	CHECK(loginfail_count("198.51.100.7", 3600, t0 + 100) == LOGINFAIL_TIMES_MAX + 10);
+	for (i = 0; i < 500; i++)
+		CHECK(loginfail_record("198.51.100.8", t0 + i * 2, NULL));
+	CHECK(loginfail_count("198.51.100.8", 3600, t0 + 1000) == 500);
+	/* Merged entries count a little late, never early: t0 .. t0+998 all
+	 * fall out of a 60 s window by t0+2000. */
+	CHECK(loginfail_count("198.51.100.8", 60, t0 + 2000) == 0);
+}
+
+/* loginfail_try counts before the check and refuses at the limit;
+ * loginfail_forgive takes back that one attempt only. */
+static void test_try_forgive(void)
+{
+	struct loginfail_state st;
+	time_t t0 = 1800000000;
+
+	CHECK(loginfail_try("192.0.2.60", 3600, 2, t0) == 1);
+	CHECK(loginfail_try("192.0.2.60", 3600, 2, t0 + 1) == 1);
+	CHECK(loginfail_try("192.0.2.60", 3600, 2, t0 + 2) == 0);
+	CHECK(loginfail_count("192.0.2.60", 3600, t0 + 2) == 2);
+	CHECK(loginfail_forgive("192.0.2.60", t0 + 1));
+	CHECK(loginfail_count("192.0.2.60", 3600, t0 + 2) == 1);
+	CHECK(loginfail_get("192.0.2.60", t0 + 2, &st) == 1 && st.count == 1);
+	CHECK(loginfail_try("192.0.2.60", 3600, 2, t0 + 3) == 1);
+	CHECK(loginfail_try("192.0.2.60", 3600, 2, t0 + 4) == 0);
+	CHECK(loginfail_try("local", 3600, 1, t0) == 1);
+}
+
+/* A user's success forgives only the latest failures against that name. */
+static void test_forgive_user(void)
+{
+	struct loginfail_state st;
+	time_t t0 = 1800000000;
+
+	CHECK(loginfail_record_user("192.0.2.70", "sysop", t0, NULL));
+	CHECK(loginfail_record_user("192.0.2.70", "Demo", t0 + 1, NULL));
+	CHECK(loginfail_record_user("192.0.2.70", "demo", t0 + 2, NULL));
+	CHECK(loginfail_forgive_user("192.0.2.70", "sysop", t0 + 3));
+	CHECK(loginfail_get("192.0.2.70", t0 + 3, &st) == 1 && st.count == 3);
+	CHECK(loginfail_forgive_user("192.0.2.70", "DEMO", t0 + 3));
+	CHECK(loginfail_get("192.0.2.70", t0 + 3, &st) == 1 && st.count == 1);
+	CHECK(loginfail_count("192.0.2.70", 3600, t0 + 3) == 1);
+	/* Forgiven once: a second success changes nothing. */
+	CHECK(loginfail_forgive_user("192.0.2.70", "demo", t0 + 4));
+	CHECK(loginfail_get("192.0.2.70", t0 + 4, &st) == 1 && st.count == 1);
+	/* A failure of an unknown name breaks the run. */
+	CHECK(loginfail_record_user("192.0.2.70", "demo", t0 + 5, NULL));
+	CHECK(loginfail_record("192.0.2.70", t0 + 6, NULL));
+	CHECK(loginfail_forgive_user("192.0.2.70", "demo", t0 + 7));
+	CHECK(loginfail_get("192.0.2.70", t0 + 7, &st) == 1 && st.count == 3);
 }
 
 static void test_policy(void)
@@ -181,6 +232,8 @@ int main(void)
 {
 	test_record_count_clear();
 	test_times_capped();
+	test_try_forgive();
+	test_forgive_user();
 	test_policy();
 	log_set_program("loginfail-test");
 	test_ip_can();
