@@ -1,10 +1,19 @@
 #include "hostlist.h"
+#include "buf.h"
+#include "file.h"
+#include "home.h"
 #include "listfile.h"
 #include "log.h"
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 /* The address bytes of an IPv4 or IPv6 literal, IPv4-mapped IPv6 taken as
  * IPv4: 4 or 16, 0 when it is neither. */
@@ -127,4 +136,52 @@ int hostlist_match_address(const char *relative, const char *address)
 		return 0;
 	return listfile_find_home(relative, LISTFILE_COMMENT_SEMICOLON | LISTFILE_COMMENT_HASH, address_line,
 				  (void *)address);
+}
+
+static int pattern_line(const char *line, void *opaque)
+{
+	return fnmatch(line, (const char *)opaque, FNM_CASEFOLD) == 0;
+}
+
+int hostlist_match_pattern(const char *relative, const char *text)
+{
+	return listfile_find_home(relative, LISTFILE_COMMENT_SEMICOLON | LISTFILE_COMMENT_HASH, pattern_line,
+				  (void *)text);
+}
+
+/* 1 when a line of text starts with entry followed by a blank or its end. */
+static int has_entry(const struct buf *text, const char *entry)
+{
+	const char *p = text->data, *end = p + text->len;
+	size_t n = strlen(entry);
+
+	for (; p && p < end; p = memchr(p, '\n', (size_t)(end - p)), p = p ? p + 1 : NULL)
+		if ((size_t)(end - p) >= n && strncasecmp(p, entry, n) == 0
+		    && (p + n == end || p[n] == '\n' || p[n] == '\r' || p[n] == ' ' || p[n] == '\t'))
+			return 1;
+	return 0;
+}
+
+int hostlist_append(const char *relative, const char *entry, const char *why)
+{
+	struct buf old = BUF_INIT, add = BUF_INIT;
+	char path[PATH_MAX];
+	int fd, ok = 0, err;
+
+	if (!*entry || strpbrk(entry, " \t\r\n") || !home_path(path, sizeof path, relative))
+		return (errno = EINVAL, 0);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
+		return 0;
+	if (flock(fd, LOCK_EX) == 0 && file_read_fd(fd, &old)) {
+		ok = has_entry(&old, entry)
+		     || ((!old.len || old.data[old.len - 1] == '\n' || buf_catc(&add, '\n'))
+			 && buf_catf(&add, "; %s\n%s\n", why, entry) && file_write_all(fd, add.data, add.len)
+			 && fsync(fd) == 0);
+	}
+	err = errno;
+	close(fd);
+	buf_free(&old);
+	buf_free(&add);
+	errno = err;
+	return ok;
 }

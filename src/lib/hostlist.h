@@ -20,6 +20,14 @@
 int hostlist_match_client(const char *relative, const char *ip, const char *host);
 /* Whether the address ("user@domain"; "" never matches) is listed. */
 int hostlist_match_address(const char *relative, const char *address);
+/* Whether text matches a whole line of the file taken as a shell pattern
+ * (no case; blanks inside the line are part of it): subject.can. */
+int hostlist_match_pattern(const char *relative, const char *text);
+/* Appends entry (one word) to <home>/<relative> unless a line already
+ * starts with it, with a comment line before it saying why; under an
+ * flock, so concurrent sessions write each entry once.  1 ok (also when
+ * it was there), 0 errno. */
+int hostlist_append(const char *relative, const char *entry, const char *why);
 /* One entry against an address: 1 when ip (an IPv4 or IPv6 literal) is
  * the entry's address or inside its network, 0 otherwise (also when the
  * entry is no address or network). */

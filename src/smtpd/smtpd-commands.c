@@ -5,6 +5,7 @@
 #include "maildir.h"
 #include "smtpd-data.h"
 #include "smtpd-dnsbl.h"
+#include "smtpd-lists.h"
 #include "smtpd-params.h"
 #include "smtpd-reply.h"
 #include "smtpd-submit.h"
@@ -241,6 +242,8 @@ int smtp_mail_open(struct smtp_session *s, const char *arg, const char *verb)
 		refuse(s, verb, err.code, err.enhanced, err.text);
 	} else if (!mail_sender_ok(s, address.data ? address.data : "", p.smtputf8)) {
 		/* replied */
+	} else if (smtpd_lists_sender_refused(s, address.data ? address.data : "")) {
+		/* replied: email.can */
 	} else if (!session_spool_space_ok(s)) {
 		refuse(s, verb, 452, "4.3.1", "Insufficient system storage");
 	} else {
@@ -428,7 +431,7 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 	struct smtp_rcpt_params p;
 	struct smtp_param_error err;
 	const char *path, *params, *why = "Bad address syntax";
-	int skip_resolve = 0;
+	int skip_resolve = 0, listed = 0;
 	unsigned long usernum = 0;
 
 	memset(&p, 0, sizeof p);
@@ -440,8 +443,10 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 		refuse(s, "RCPT", 501, "5.1.3", why);
 	} else if (!smtp_params_rcpt(s, params, &p, &err)) {
 		refuse(s, "RCPT", err.code, err.enhanced, err.text);
-	} else if (smtpd_dnsbl_rcpt_refused(s)) {
-		/* replied: DNSBL_BADUSER */
+	} else if (smtpd_dnsbl_rcpt_refused(s) || (listed = smtpd_lists_rcpt(s, address.data ? address.data : "")) < 0) {
+		/* replied: DNSBL_BADUSER or email.can */
+	} else if (listed) {
+		rcpt_add(s, address.data, &p, 0);   /* a spam bait: the message is dropped at its end */
 	} else if (rcpt_address_ok(s, address.data ? address.data : "", &skip_resolve)
 		   && ((skip_resolve && s->kind == SMTP_KIND_MAIL) || rcpt_resolve(s, address.data, &usernum))) {
 		rcpt_add(s, address.data, &p, usernum);

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "smtpd-commands.h"
 #include "smtpd-dnsbl.h"
+#include "smtpd-lists.h"
 #include "smtpd-reply.h"
 #include "smtpd-telegram.h"
 #include <ctype.h>
@@ -33,6 +34,7 @@ static void sink_start(struct smtp_sink *k, int dot_mode)
 	k->subject_tag = NULL;
 	buf_truncate(&k->subject, 0);
 	buf_truncate(&k->received, 0);
+	buf_truncate(&k->subject_text, 0);
 	k->body_bytes = 0;
 	k->header_end = NULL;
 }
@@ -179,6 +181,15 @@ static void sink_store_field(struct smtp_sink *k, const char *p, size_t n, int n
 	}
 	if (k->dropping_field)
 		return;
+	/* The subject as one line for subject.can: unfolded, bounded. */
+	if (k->in_subject && k->subject_text.len < SMTP_TEXT_LINE_MAX_BYTES) {
+		const char *v = continuation ? p : (const char *)memchr(p, ':', n) + 1, *end = p + n;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		if (continuation && k->subject_text.len)
+			xbuf_catc(&k->subject_text, ' ');
+		xbuf_cat(&k->subject_text, v, (size_t)(end - v));
+	}
 	if (k->collect_received && k->field_received && k->received.len < SMTP_RECEIVED_KEEP_BYTES) {
 		xbuf_cat(&k->received, p, n);
 		xbuf_catc(&k->received, ' ');
@@ -600,7 +611,7 @@ static void message_finish(struct smtp_session *s, const char *cmd)
 		sink_header_end(k);
 	if (k->error != SMTP_DATA_OK) {
 		message_refuse(s, cmd);
-	} else if (smtpd_dnsbl_finish(s, cmd)) {
+	} else if (smtpd_lists_finish(s, cmd) || smtpd_dnsbl_finish(s, cmd)) {
 		/* refused, or dropped with 250 (DNSBL_IGNORE); replied */
 	} else if (!session_spool_space_ok(s)) {
 		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");

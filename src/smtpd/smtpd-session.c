@@ -189,6 +189,7 @@ static void sink_release(struct smtp_sink *k)
 	buf_free(&k->tg_text);
 	buf_free(&k->subject);
 	buf_free(&k->received);
+	buf_free(&k->subject_text);
 }
 
 void session_reset_transaction(struct smtp_session *s)

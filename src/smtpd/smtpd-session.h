@@ -87,6 +87,7 @@ struct smtp_sink {
 	int in_subject;             /* the field being read is the Subject: */
 	int hold_subject;           /* Subject: waits for the header's end (the tag is not known yet) */
 	struct buf subject;         /* the held Subject: field */
+	struct buf subject_text;    /* the Subject's text, unfolded (subject.can) */
 	const char *subject_tag;    /* DNSBlacklistSubject, once the client is known to be listed */
 	int collect_received;       /* DNSBL_CHKRECVHDRS: keep the Received: fields' addresses */
 	struct buf received;        /* their text, for smtpd_dnsbl_header_end */
@@ -198,6 +199,7 @@ struct smtp_session {
 		int client_exempt;            /* dnsbl_exempt.cfg, loopback, submission */
 		int sender_exempt;            /* this transaction's sender is in dnsbl_exempt.cfg */
 	} dnsbl;
+	int spam_bait;                    /* a recipient was a spam bait (smtpd-lists.c) */
 
 	unsigned long etrn_count;         /* ETRN commands that scanned the spool */
 	unsigned long messages;           /* accepted in this session */

@@ -6,6 +6,7 @@
 #include "smtpd-commands.h"
 #include "smtpd-data.h"
 #include "smtpd-dnsbl.h"
+#include "smtpd-lists.h"
 #include "smtpd-etrn.h"
 #include "smtpd-reply.h"
 #include "smtpd-session.h"
@@ -253,11 +254,11 @@ int main(int argc, char **argv)
 		die_set_hook(smtpd_die_hook);
 	}
 	smtpd_submit_start(&session);
-	if (smtpd_dnsbl_connect(&session)) {
+	if (smtpd_lists_connect(&session) && smtpd_dnsbl_connect(&session)) {
 		greeting(&session);
 		reason = session_loop(&session);
 	} else {
-		reason = "dnsbl";
+		reason = session.close_reason;
 	}
 	smtp_reply_flush(&session);
 	smtpd_tls_end(&session);
