@@ -182,11 +182,15 @@ void ftn_date_format(char out[FTN_DATE_BYTES], long long t)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
+	char text[64];
 
 	if (!localtime_r(&tt, &tm))
 		memset(&tm, 0, sizeof tm);
-	snprintf(out, FTN_DATE_BYTES, "%02d %.3s %02d  %02d:%02d:%02d", tm.tm_mday % 100, months + 3 * tm.tm_mon,
-		 tm.tm_year % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
+	snprintf(text, sizeof text, "%02u %.3s %02u  %02u:%02u:%02u", (unsigned)tm.tm_mday % 100u,
+		 months + 3 * (tm.tm_mon % 12), (unsigned)tm.tm_year % 100u, (unsigned)tm.tm_hour % 100u,
+		 (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
+	memcpy(out, text, FTN_DATE_BYTES - 1);
+	out[FTN_DATE_BYTES - 1] = 0;
 }
 
 static int month_number(const char *mon)
