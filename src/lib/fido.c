@@ -101,6 +101,49 @@ const char *fido_name_from_local(const char *local, struct buf *out)
 	return NULL;
 }
 
+int fido_msgid_encode(const char *msgid, size_t len, struct buf *out)
+{
+	size_t i;
+
+	if (!buf_copys(out, "<"))
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)msgid[i];
+		if (!(isalnum(c) || c == '-' ? buf_catc(out, (char)c) : buf_catf(out, "=%02X", c)))
+			return 0;
+	}
+	return buf_cats(out, "@" FIDO_MSGID_DOMAIN ">");
+}
+
+static int hex_value(int c)
+{
+	return isdigit(c) ? c - '0' : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+int fido_msgid_decode(const char *message_id, struct buf *out)
+{
+	const char *p = message_id, *at;
+	size_t domain_len = strlen("@" FIDO_MSGID_DOMAIN ">");
+
+	while (*p == ' ')
+		p++;
+	if (*p++ != '<' || !(at = strchr(p, '@')) || strncasecmp(at, "@" FIDO_MSGID_DOMAIN ">", domain_len) != 0)
+		return 0;
+	buf_truncate(out, 0);
+	for (; p < at; p++) {
+		int c = (unsigned char)*p;
+		if (c == '=' && at - p >= 3 && hex_value(p[1]) >= 0 && hex_value(p[2]) >= 0) {
+			c = hex_value(p[1]) * 16 + hex_value(p[2]);
+			p += 2;
+		} else if (!isalnum(c) && c != '-') {
+			return 0;
+		}
+		if (c < 0x20 || !buf_catc(out, (char)c))
+			return c < 0x20 ? 0 : -1;
+	}
+	return out->len ? 1 : 0;
+}
+
 /* ---- etc/fidonet.cfg ---- */
 
 /* A directory: absolute, or relative to the home; no "." or ".." part. */

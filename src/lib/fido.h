@@ -62,6 +62,15 @@ void fido_domain_format(char *out, size_t size, const struct ftn_addr *a);
  * spaces, quotes removed) into out; NULL when fine, else what is wrong. */
 const char *fido_name_from_local(const char *local, struct buf *out);
 
+/* A MSGID (FTS-0009 "<origin> <serial>") as an RFC 5322 Message-ID and
+ * back: "<" + the MSGID with every byte but letters, digits and '-'
+ * written =XX + "@" FIDO_MSGID_DOMAIN ">", so a reply's In-Reply-To gives
+ * the REPLY kludge without any table.  decode: 1 when message_id has
+ * that form, 0 not, -1 ENOMEM. */
+#define FIDO_MSGID_DOMAIN "msgid.fidonet"
+int fido_msgid_encode(const char *msgid, size_t len, struct buf *out);
+int fido_msgid_decode(const char *message_id, struct buf *out);
+
 /* Reads etc/fidonet.cfg.  1 ok (cfg->addr_count 0 when the file is missing
  * or names no address: FidoNet is off), 0 with "file:line: what" in error. */
 int fido_config_load(struct fido_config *cfg, char *error, size_t error_size);
