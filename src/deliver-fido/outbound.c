@@ -83,6 +83,25 @@ static int make_dirs(const char *dir)
 	return stage_mkdir(path);
 }
 
+/* 1 when pid runs here.  A zombie does not: its lock is as dead as its
+ * program, and under a PID 1 that reaps nothing it would stay forever. */
+static int pid_is_running(long pid)
+{
+	char path[64], text[256], *paren;
+	FILE *f;
+	int zombie = 0;
+
+	if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "re"))) {
+		if (fgets(text, sizeof text, f) && (paren = strrchr(text, ')')))
+			zombie = paren[1] == ' ' && paren[2] == 'Z';
+		fclose(f);
+	}
+	return !zombie;
+}
+
 /* A .bsy whose writer is gone: too old, or its PID (the first word, as we
  * and most mailers write it) is not running here. */
 static int bsy_is_stale(const char *path)
@@ -103,28 +122,57 @@ static int bsy_is_stale(const char *path)
 		return 1;
 	text[r] = 0;
 	pid = strtol(text, NULL, 10);
-	return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+	return pid > 0 && !pid_is_running(pid);
+}
+
+/* A side file holding our PID, linked to <bsy> (fails if it exists). */
+static int bsy_link(const char *side, const char *bsy)
+{
+	char text[64];
+	int fd, n, ok;
+
+	unlink(side);
+	if ((fd = open(side, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+		return 0;
+	n = snprintf(text, sizeof text, "%ld deliver-fido\n", (long)getpid());
+	ok = file_write_all(fd, text, (size_t)n);
+	ok = close(fd) == 0 && ok && link(side, bsy) == 0;
+	n = errno;
+	unlink(side);
+	errno = n;
+	return ok;
+}
+
+/* The lock appears with its PID in it (written first, then linked), so a
+ * kill between create and write leaves no empty .bsy that would look
+ * busy for hours.  The side file is in spool/tmp/, or beside the .bsy
+ * when the outbound is on another filesystem. */
+static int bsy_create(const char *bsy)
+{
+	char side[PATH_MAX], rel[64];
+
+	snprintf(rel, sizeof rel, SPOOL_TMP_DIR "/fido-bsy.%ld", (long)getpid());
+	if (home_path(side, sizeof side, rel) && bsy_link(side, bsy))
+		return 1;
+	if (errno != EXDEV)
+		return 0;
+	if ((size_t)snprintf(side, sizeof side, "%s.%ld.tmp", bsy, (long)getpid()) >= sizeof side)
+		return errno = ENAMETOOLONG, 0;
+	return bsy_link(side, bsy);
 }
 
 static int bsy_take(const char *bsy)
 {
-	char text[64];
-	int fd, attempt, n;
+	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		fd = open(bsy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			n = snprintf(text, sizeof text, "%ld deliver-fido\n", (long)getpid());
-			if (!file_write_all(fd, text, (size_t)n) || close(fd) != 0)
-				return unlink(bsy), 0;
+		if (bsy_create(bsy))
 			return 1;
-		}
 		if (errno != EEXIST)
 			return 0;
 		if (!attempt && bsy_is_stale(bsy)) {
 			log_notice("event=stale-bsy path=%s", bsy);
 			unlink(bsy);
-			continue;
 		}
 	}
 	errno = EAGAIN;
@@ -236,7 +284,7 @@ static int redo_write(struct outbound_write *w, const struct buf *packet)
 		return rename(w->tmp_path, w->final_path) == 0 && file_fsync_dir(w->dir);
 	}
 	if (!packet->len)
-		return errno = EBADMSG, 0;
+		return 1;   /* the packet is removed only after a complete append */
 	if (stat(w->final_path, &st) != 0 || st.st_size < offset) {
 		/* The file went (stale lock broken, file sent): write it anew
 		 * rather than lose it; a duplicate has the same MSGID. */

@@ -49,25 +49,41 @@ int ftn_addr_equal(const struct ftn_addr *a, const struct ftn_addr *b)
 	return a->zone == b->zone && a->net == b->net && a->node == b->node && a->point == b->point;
 }
 
-/* "<letter><number>." at s: the rest after the dot, or NULL. */
-static const char *parse_label(const char *s, char letter, unsigned max, unsigned *out)
+/* "<letter><number>." at s: the rest after the dot, or NULL (*range set
+ * when the number was there but too big). */
+static const char *parse_label(const char *s, char letter, unsigned max, unsigned *out, int *range)
 {
-	if (tolower((unsigned char)*s) != letter || !(s = parse_number(s + 1, max, out)) || *s != '.')
+	const char *start = s + 1, *end = start, *rest;
+
+	if (tolower((unsigned char)*s) != letter)
 		return NULL;
-	return s + 1;
+	if (!(rest = parse_number(start, max, out))) {
+		while (isdigit((unsigned char)*end))
+			end++;
+		*range = end > start && *end == '.';
+		return NULL;
+	}
+	return *rest == '.' ? rest + 1 : NULL;
 }
 
-int fido_domain_parse(const char *domain, struct ftn_addr *a)
+const char *fido_domain_parse(const char *domain, struct ftn_addr *a)
 {
 	const char *s = domain;
+	int range = 0;
 
 	memset(a, 0, sizeof *a);
-	if (tolower((unsigned char)*s) == 'p' && !(s = parse_label(s, 'p', FIDO_NUMBER_MAX, &a->point)))
-		return 0;
-	if (!(s = parse_label(s, 'f', FIDO_NUMBER_MAX, &a->node)) || !(s = parse_label(s, 'n', FIDO_NUMBER_MAX, &a->net))
-	    || !(s = parse_label(s, 'z', FIDO_ZONE_MAX, &a->zone)) || a->zone == 0)
-		return 0;
-	return strcasecmp(s, "fidonet") == 0 || strcasecmp(s, "fidonet.") == 0;
+	if (tolower((unsigned char)*s) == 'p' && !(s = parse_label(s, 'p', FIDO_NUMBER_MAX, &a->point, &range)))
+		goto bad;
+	if (!(s = parse_label(s, 'f', FIDO_NUMBER_MAX, &a->node, &range))
+	    || !(s = parse_label(s, 'n', FIDO_NUMBER_MAX, &a->net, &range)))
+		goto bad;
+	if (!(s = parse_label(s, 'z', FIDO_ZONE_MAX, &a->zone, &range)) || a->zone == 0)
+		return range || a->zone == 0 ? "FidoNet zone out of range (1-32767)" : "malformed FidoNet address";
+	if (strcasecmp(s, "fidonet") == 0 || strcasecmp(s, "fidonet.") == 0)
+		return NULL;
+	return "malformed FidoNet address";
+bad:
+	return range ? "FidoNet point, node or net out of range (0-65535)" : "malformed FidoNet address";
 }
 
 void fido_domain_format(char *out, size_t size, const struct ftn_addr *a)
@@ -366,13 +382,15 @@ const struct fido_uplink *fido_uplink_find(const struct fido_config *cfg, const 
 	return NULL;
 }
 
-/* FTS-5005 routing, kept simple: a link is used as it is; a point's mail
- * goes to its boss node; anything else goes to the first uplink, or with
- * "route direct" to the destination node itself. */
+/* Routing kept simple: a link is used as it is; a point's mail goes to
+ * its boss node; anything else goes to the first uplink in the
+ * destination's zone (else the first uplink), or with "route direct" to
+ * the destination node itself. */
 int fido_next_hop(const struct fido_config *cfg, const struct ftn_addr *dest, struct ftn_addr *hop,
 		  const struct fido_uplink **link)
 {
 	struct ftn_addr boss = *dest;
+	size_t i;
 
 	boss.point = 0;
 	if ((*link = fido_uplink_find(cfg, dest))) {
@@ -386,7 +404,12 @@ int fido_next_hop(const struct fido_config *cfg, const struct ftn_addr *dest, st
 	if (!cfg->uplink_count)
 		return 0;
 	*link = &cfg->uplinks[0];
-	*hop = cfg->uplinks[0].addr;
+	for (i = 0; i < cfg->uplink_count; i++)
+		if (cfg->uplinks[i].addr.zone == dest->zone) {
+			*link = &cfg->uplinks[i];
+			break;
+		}
+	*hop = (*link)->addr;
 	return 1;
 }
 

@@ -54,8 +54,9 @@ void ftn_addr_format(char *out, size_t size, const struct ftn_addr *a);
 int ftn_addr_equal(const struct ftn_addr *a, const struct ftn_addr *b);
 
 /* The e-mail form: "f<node>.n<net>.z<zone>.fidonet" or
- * "p<point>.f...": 1 with *a, 0 malformed or out of range. */
-int fido_domain_parse(const char *domain, struct ftn_addr *a);
+ * "p<point>.f...": NULL with *a, else what is wrong (malformed, or which
+ * number is out of range). */
+const char *fido_domain_parse(const char *domain, struct ftn_addr *a);
 /* The e-mail domain of a: "p<point>." only when the point is not 0. */
 void fido_domain_format(char *out, size_t size, const struct ftn_addr *a);
 /* An FTN user name from an e-mail local part ('.' and '_' read as

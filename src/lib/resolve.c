@@ -421,6 +421,15 @@ static void load_fido(struct resolve_context *ctx)
 	}
 }
 
+static int reject_fido(struct resolve_result *res, const char *address, const char *problem)
+{
+	res->channel = RESOLVE_REJECT;
+	res->code = 553;
+	snprintf(res->enhanced, sizeof res->enhanced, "5.1.3");
+	buf_truncate(&res->reason, 0);
+	return buf_catf(&res->reason, "%s: %s", address, problem);
+}
+
 /* "name@[p<point>.]f<node>.n<net>.z<zone>.fidonet": netmail when
  * etc/fidonet.cfg gives us an address (never any DNS), the local user
  * when the address is one of ours. */
@@ -433,9 +442,8 @@ static int resolve_fidonet(struct resolve_context *ctx, const char *address, con
 	const char *problem;
 	int r;
 
-	if (!fido_domain_parse(domain, &a))
-		return reject(res, 553, "5.1.3", "%s: malformed FidoNet address (zone 1-32767, net, node and point 0-65535)",
-			      address);
+	if ((problem = fido_domain_parse(domain, &a)))
+		return reject_fido(res, address, problem);
 	load_fido(ctx);
 	if (ctx->fido_bad) {
 		errno = EINVAL;
@@ -449,11 +457,7 @@ static int resolve_fidonet(struct resolve_context *ctx, const char *address, con
 		buf_free(&name);
 		if (errno == ENOMEM && strcmp(problem, "out of memory") == 0)
 			return 0;
-		res->channel = RESOLVE_REJECT;
-		res->code = 553;
-		snprintf(res->enhanced, sizeof res->enhanced, "5.1.3");
-		buf_truncate(&res->reason, 0);
-		return buf_catf(&res->reason, "%s: %s", address, problem);
+		return reject_fido(res, address, problem);
 	}
 	ftn_addr_format(text, sizeof text, &a);
 	res->channel = RESOLVE_FIDO;

@@ -1,0 +1,263 @@
+#!/usr/bin/env bats
+# FidoNet netmail: etc/fidonet.cfg, the resolver's .fidonet addresses,
+# libexec/deliver-fido writing packets into the BSO outbound (read back by
+# t/lib/ftn_read.py, an independent reader, and by crashmail), bin/fido-toss
+# importing packets written by crashwrite, and two binkd on loopback ports
+# carrying the outbound from one system to the other.
+load helper
+load lib/smtp
+load lib/stages
+
+setup() {
+  make_home "Options = ALLOW_POP3 | ALLOW_RELAY | NO_SENDMAIL"
+  export TZ=UTC
+  cat > "$HOME_DIR/etc/fidonet.cfg" <<'CFG'
+# our addresses: the first is the primary
+address 2:250/1
+address 2:250/1.7
+uplink 2:250/0 SeCrEt normal
+uplink 3:633/10 - crash
+CFG
+  OUT="$HOME_DIR/spool/fido/outbound"
+}
+
+resolve() { "$BBSMAIL_ROOT/build/t/resolve-test" "$@"; }
+pkt() { python3 "$BBSMAIL_ROOT/t/lib/ftn_read.py" "$1"; }
+# subjects FILE: the sorted subjects of a packet's messages.
+subjects() { pkt "$1" | sed -n 's/^msg[0-9]*\.subject=//p' | sort -V; }
+# netmail SEQ RCPT [sendmail args]: one message from demo through sendmail.
+netmail() {
+  printf 'From: Demo User <demo@localhost>\nTo: %s\nDate: Tue, 01 Dec 2026 12:00:00 +0000\nMessage-ID: <seq-%s@localhost>\nSubject: netmail %s\n\nbody of netmail %s\nsecond line\n' \
+    "$2" "$1" "$1" "$1" | "$BBSMAIL_ROOT/bin/sendmail" -f demo@localhost "$2" 2>/dev/null
+}
+
+@test "fido resolver: without fidonet.cfg every .fidonet address is 550 5.1.2, malformed ones 553 5.1.3" {
+  rm "$HOME_DIR/etc/fidonet.cfg"
+  run resolve joe@f5.n250.z2.fidonet a@f1.n2.z99999.fidonet
+  [ "${lines[0]}" = "joe@f5.n250.z2.fidonet -> reject 550 5.1.2 relay=0 joe@f5.n250.z2.fidonet: FidoNet netmail is not configured here" ]
+  [ "${lines[1]}" = "a@f1.n2.z99999.fidonet -> reject 553 5.1.3 relay=0 a@f1.n2.z99999.fidonet: FidoNet zone out of range (1-32767)" ]
+  # A fidonet.cfg without an address of ours is the same as none.
+  printf 'route direct\n' > "$HOME_DIR/etc/fidonet.cfg"
+  run resolve joe@f5.n250.z2.fidonet
+  [ "${lines[0]}" = "joe@f5.n250.z2.fidonet -> reject 550 5.1.2 relay=0 joe@f5.n250.z2.fidonet: FidoNet netmail is not configured here" ]
+}
+
+@test "fido resolver: configured: netmail targets, our own address is local, bad numbers and names 553 5.1.3" {
+  local long36 long35
+  long36="$(printf 'x%.0s' {1..36})"
+  long35="$(printf 'y%.0s' {1..35})"
+  run resolve Joe.Bloggs@f5.n250.z2.fidonet '"Joe Bloggs"@p3.f5.n250.z2.fidonet' a@f1.n2.z99999.fidonet \
+    a@f1.n2.z0.fidonet a@p70000.f1.n2.z2.fidonet a@p-1.f1.n2.z2.fidonet a@f1.n65536.z2.fidonet \
+    "$long36@f1.n2.z2.fidonet" "$long35@f1.n2.z2.fidonet" demo@f1.n250.z2.fidonet demo@p7.f1.n250.z2.fidonet \
+    nosuch@f1.n250.z2.fidonet a@x.fidonet "$(printf 'a\tb')@f1.n2.z2.fidonet"
+  [ "${lines[0]}" = "Joe.Bloggs@f5.n250.z2.fidonet -> fido user=0 target=Joe Bloggs@2:250/5 relay=1" ]
+  [ "${lines[1]}" = '"Joe Bloggs"@p3.f5.n250.z2.fidonet -> fido user=0 target=Joe Bloggs@2:250/5.3 relay=1' ]
+  [ "${lines[2]}" = "a@f1.n2.z99999.fidonet -> reject 553 5.1.3 relay=0 a@f1.n2.z99999.fidonet: FidoNet zone out of range (1-32767)" ]
+  [ "${lines[3]}" = "a@f1.n2.z0.fidonet -> reject 553 5.1.3 relay=0 a@f1.n2.z0.fidonet: FidoNet zone out of range (1-32767)" ]
+  [ "${lines[4]}" = "a@p70000.f1.n2.z2.fidonet -> reject 553 5.1.3 relay=0 a@p70000.f1.n2.z2.fidonet: FidoNet point, node or net out of range (0-65535)" ]
+  [ "${lines[5]}" = "a@p-1.f1.n2.z2.fidonet -> reject 553 5.1.3 relay=0 a@p-1.f1.n2.z2.fidonet: malformed FidoNet address" ]
+  [ "${lines[6]}" = "a@f1.n65536.z2.fidonet -> reject 553 5.1.3 relay=0 a@f1.n65536.z2.fidonet: FidoNet point, node or net out of range (0-65535)" ]
+  [ "${lines[7]}" = "$long36@f1.n2.z2.fidonet -> reject 553 5.1.3 relay=0 $long36@f1.n2.z2.fidonet: FidoNet user name longer than 35 characters" ]
+  [ "${lines[8]}" = "$long35@f1.n2.z2.fidonet -> fido user=0 target=$long35@2:2/1 relay=1" ]
+  [ "${lines[9]}" = "demo@f1.n250.z2.fidonet -> local user=2 target=- relay=0" ]
+  [ "${lines[10]}" = "demo@p7.f1.n250.z2.fidonet -> local user=2 target=- relay=0" ]
+  [ "${lines[11]}" = "nosuch@f1.n250.z2.fidonet -> reject 550 5.1.1 relay=0 nosuch: no such user here" ]
+  [ "${lines[12]}" = "a@x.fidonet -> reject 553 5.1.3 relay=0 a@x.fidonet: malformed FidoNet address" ]
+  [ "${lines[13]}" = "$(printf 'a\tb')@f1.n2.z2.fidonet -> reject 553 5.1.3 relay=0 $(printf 'a\tb')@f1.n2.z2.fidonet: control character in the FidoNet user name" ]
+}
+
+@test "fido resolver: a bad fidonet.cfg line is logged with file:line and makes .fidonet a temporary failure" {
+  printf 'address 2:250/1\nuplink 2:250/0 waytoolongpassword\n' > "$HOME_DIR/etc/fidonet.cfg"
+  run resolve joe@f5.n250.z2.fidonet demo@localhost
+  [ "${lines[0]}" = "resolve-test: warning: $HOME_DIR/etc/fidonet.cfg:2: packet password longer than 8 characters" ]
+  [ "${lines[1]}" = "joe@f5.n250.z2.fidonet -> tempfail" ]
+  [ "${lines[2]}" = "demo@localhost -> local user=2 target=- relay=0" ]
+  local bad
+  for bad in 'address 2:250' 'address 0:1/1' 'outbound ../x' 'route sideways' 'uplink 2:1/1 - fast' 'charset C\x01' 'frobnicate 1'; do
+    printf "address 2:250/1\n$bad\n" > "$HOME_DIR/etc/fidonet.cfg"
+    run resolve joe@f5.n250.z2.fidonet
+    [[ "${lines[0]}" == "resolve-test: warning: $HOME_DIR/etc/fidonet.cfg:2: "* ]] || { echo "$bad: $output"; false; }
+    [ "${lines[1]}" = "joe@f5.n250.z2.fidonet -> tempfail" ]
+  done
+}
+
+@test "fido smtpd: RCPT to netmail needs relay rights; with them 250, bad addresses 553/550" {
+  start_smtpd
+  run swaks_to "$SMTP_PORT" --to joe@f5.n250.z2.fidonet
+  [[ "$output" == *"<** 550 5.7.1 "* ]]
+  run swaks_to "$SMTP_PORT" --auth CRAM-MD5 --auth-user demo --auth-password demo --to a@f1.n2.z99999.fidonet
+  [[ "$output" == *"<** 553 5.1.3 a@f1.n2.z99999.fidonet: FidoNet zone out of range (1-32767)"* ]]
+  run swaks_to "$SMTP_PORT" --auth CRAM-MD5 --auth-user demo --auth-password demo --to joe@f5.n250.z2.fidonet
+  [[ "$output" == *"<-  250 2.1.5 Ok"* ]]
+  [[ "$output" == *"<-  250 2.0.0 Ok: queued as "* ]]
+}
+
+@test "deliver-fido: swaks -> smtpd -> route -> deliver-fido: the packet's header, message, kludges and text" {
+  start_smtpd
+  printf 'From: "Demo User" <demo@localhost>\r\nTo: joe@f5.n250.z2.fidonet\r\nDate: Tue, 01 Dec 2026 12:34:56 +0000\r\nMessage-ID: <m1@localhost>\r\nIn-Reply-To: <2=3A250=2F5=2012345678@msgid.fidonet>\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= from the Internet, a subject much longer than seventy-two characters\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nH\xc3\xa9llo Joe,\r\n\x01FAKE: kludge\r\nline three\r\n' > "$BATS_TEST_TMPDIR/m"
+  run swaks_to "$SMTP_PORT" --auth CRAM-MD5 --auth-user demo --auth-password demo --to Joe.Bloggs@f5.n250.z2.fidonet \
+    --data "@$BATS_TEST_TMPDIR/m"
+  [ "$status" -eq 0 ]
+  "$LIBEXEC/route"
+  run "$LIBEXEC/deliver-fido"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"rcpt=Joe.Bloggs@f5.n250.z2.fidonet channel=fido result=written delay="*" node=2:250/0 file=00fa0000.out"* ]]
+  [ "$(ls "$OUT")" = "00fa0000.out" ]
+  run pkt "$OUT/00fa0000.out"
+  [ "$status" -eq 0 ]
+  printf '%s\n' "$output" | sed -e 's/^\(msg1.kludge=MSGID: 2:250\/1\) [0-9a-f]\{8\}$/\1 SERIAL/' \
+    -e 's/^\(msg1.kludge=Via 2:250\/1 @\)[0-9]\{8\}\.[0-9]\{6\}\(\.UTC bbsmail\)$/\1WHEN\2/' \
+    -e 's/^packet.date=.*/packet.date=DATE/' > "$BATS_TEST_TMPDIR/got"
+  # The subject is cut at 71 bytes (72 with its NUL); é and ü are CP437 0x82, 0x81, ß is 0xE1;
+  # the last empty line is the one swaks adds before its dot.
+  cat > "$BATS_TEST_TMPDIR/want" <<EOF
+packet.type=2+
+packet.orig=2:250/1.0
+packet.dest=2:250/0.0
+packet.zone_copies=2,2
+packet.date=DATE
+packet.password=SeCrEt
+packet.capword=0001/0100
+msg1.orig=250/1
+msg1.dest=250/5
+msg1.attr=0001
+msg1.date=01 Dec 26  12:34:56
+msg1.date_len=19
+msg1.to=Joe Bloggs
+msg1.from=Demo User
+msg1.subject=$(printf 'Gr\x81\xe1e from the Internet, a subject much longer than seventy-two charact')
+msg1.kludge=INTL 2:250/5 2:250/1
+msg1.kludge=MSGID: 2:250/1 SERIAL
+msg1.kludge=REPLY: 2:250/5 12345678
+msg1.kludge=PID: bbsmail
+msg1.kludge=TZUTC: 0000
+msg1.kludge=CHRS: CP437 2
+msg1.text=$(printf 'H\x82llo Joe,')
+msg1.text=@FAKE: kludge
+msg1.text=line three
+msg1.text=
+msg1.kludge=Via 2:250/1 @WHEN.UTC bbsmail
+messages=1
+EOF
+  diff <(iconv -f latin1 -t utf-8 "$BATS_TEST_TMPDIR/want") <(cat "$BATS_TEST_TMPDIR/got")
+}
+
+@test "deliver-fido: a second netmail to the node is appended in place of the terminator; zones, points, flavours" {
+  netmail 1 joe@f5.n250.z2.fidonet
+  netmail 2 ann@f9.n250.z2.fidonet
+  netmail 3 bob@p4.f0.n250.z2.fidonet
+  netmail 4 kim@f12.n633.z3.fidonet
+  "$LIBEXEC/route" 2>/dev/null
+  run "$LIBEXEC/deliver-fido"
+  [ "$status" -eq 0 ]
+  [ "$(ls "$OUT")" = "00fa0000.out" ]
+  # Zone 3 is outbound.003; its uplink says crash: .cut.
+  [ "$(ls "$OUT.003")" = "0279000a.cut" ]
+  run pkt "$OUT/00fa0000.out"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"messages=3"* ]]
+  [ "$(printf '%s\n' "$output" | grep -c '^msg[0-9].kludge=INTL ')" -eq 3 ]
+  local bob
+  bob="$(printf '%s\n' "$output" | sed -n 's/^\(msg[0-9]\)\.to=bob$/\1/p')"
+  [ -n "$bob" ]
+  [[ "$output" == *"$bob.to=bob"*"$bob.kludge=TOPT 4"* ]]
+  [ "$(subjects "$OUT/00fa0000.out")" = "$(printf 'netmail 1\nnetmail 2\nnetmail 3')" ]
+  run pkt "$OUT.003/0279000a.cut"
+  [[ "$output" == *"packet.orig=2:250/1.0"*"packet.dest=3:633/10.0"*"packet.password="$'\n'* ]]
+  [[ "$output" == *"msg1.kludge=INTL 3:633/12 2:250/1"* ]]
+  # Nothing is left behind: no lock, no packet in spool/tmp, no job.
+  [ "$(find "$HOME_DIR/spool" -name '*.bsy' -o -path "$HOME_DIR/spool/tmp/*" | wc -l)" -eq 0 ]
+  [ "$(job_count fido)" -eq 0 ]
+}
+
+@test "deliver-fido: another program's .bsy defers the netmail (451); a stale one (dead PID) is broken" {
+  netmail 1 joe@f5.n250.z2.fidonet
+  "$LIBEXEC/route" 2>/dev/null
+  mkdir -p "$OUT"
+  sleep 600 &
+  track_pid $!
+  echo "$! binkd" > "$OUT/00fa0000.bsy"
+  run "$LIBEXEC/deliver-fido"
+  [ "$status" -eq 111 ]
+  [[ "$output" == *"result=deferred"*"FidoNet node 2:250/0 is busy"* ]]
+  [ ! -e "$OUT/00fa0000.out" ]
+  [ "$(cat "$OUT/00fa0000.bsy")" = "$! binkd" ]
+  # A PID that runs no more: the lock is stale at once.
+  bash -c 'exit 0' & local dead=$!
+  wait "$dead" || true
+  echo "$dead" > "$OUT/00fa0000.bsy"
+  # Released from its deferral by hand (the backoff is minutes).
+  [ "$(find "$HOME_DIR/spool/defer/fido" -type f | wc -l)" -eq 1 ]
+  mv "$HOME_DIR"/spool/defer/fido/*/* "$HOME_DIR/spool/queue/fido/"
+  run "$LIBEXEC/deliver-fido"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"event=stale-bsy path=$OUT/00fa0000.bsy"* ]]
+  [ -e "$OUT/00fa0000.out" ] || { ls -R "$HOME_DIR/spool"; false; }
+  [ ! -e "$OUT/00fa0000.bsy" ]
+  run pkt "$OUT/00fa0000.out"
+  [[ "$output" == *"messages=1"* ]]
+}
+
+# kill_at_fsync N: deliver-fido killed on entry to its Nth fsync.  For one
+# netmail: 1 the serial file, 2 the packet in spool/tmp (F1), 3 the intent
+# (F3), 4 its directory, 5 the outbound directory after the rename or the
+# .out after the append (F4), 6 the marker directory after "done" (F5).
+kill_at_fsync() {
+  local status=0
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    timeout 20 strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=KILL:when="$1" \
+    "$LIBEXEC/deliver-fido" 2>/dev/null || status=$?
+  [ "$status" -eq 137 ]
+}
+
+
+@test "deliver-fido: states F1-F5, new .out and append: killed at each fsync, the rerun writes the netmail once" {
+  local n
+  for n in 1 2 3 4 5 6; do
+    rm -rf "$OUT" "$HOME_DIR/spool/data/fido"
+    netmail "new$n" joe@f5.n250.z2.fidonet
+    "$LIBEXEC/route" 2>/dev/null
+    kill_at_fsync "$n"
+    run "$LIBEXEC/deliver-fido"
+    [ "$status" -eq 0 ] || { echo "new $n: $output"; false; }
+    [ "$(subjects "$OUT/00fa0000.out")" = "netmail new$n" ] || { echo "new $n"; pkt "$OUT/00fa0000.out"; false; }
+    # Now an existing .out: the second netmail is appended.
+    netmail "app$n" ann@f9.n250.z2.fidonet
+    "$LIBEXEC/route" 2>/dev/null
+    kill_at_fsync "$n"
+    run "$LIBEXEC/deliver-fido"
+    [ "$status" -eq 0 ] || { echo "append $n: $output"; false; }
+    [ "$(subjects "$OUT/00fa0000.out")" = "$(printf 'netmail app%s\nnetmail new%s' "$n" "$n")" ] || { echo "append $n"; pkt "$OUT/00fa0000.out"; false; }
+    if [ "$n" -ge 3 ]; then [[ "$output" == *"result=already-written"* ]]; fi
+    pkt "$OUT/00fa0000.out" > /dev/null
+    [ "$(job_count fido)" -eq 0 ]
+    [ "$(find "$HOME_DIR/spool/tmp" -name 'fido-*' | wc -l)" -eq 0 ]
+  done
+}
+
+@test "deliver-fido: SIGKILL at random points, 30 netmails to 3 nodes, each written exactly once" {
+  local i kills=0 delay
+  for ((i = 1; i <= 30; i++)); do
+    netmail "$i" "u$i@f$((i % 3 + 2)).n250.z2.fidonet"
+  done
+  # route direct: each node gets its own packet.
+  printf 'address 2:250/1\nuplink 2:250/0 SeCrEt\nroute direct\n' > "$HOME_DIR/etc/fidonet.cfg"
+  "$LIBEXEC/route" 2>/dev/null
+  for ((i = 0; i < 100; i++)); do
+    [ "$(job_count fido)" -eq 0 ] && break
+    delay="$(printf '0.%03d' $((RANDOM % 30 + 1)))"
+    timeout -s KILL "$delay" "$LIBEXEC/deliver-fido" 2>/dev/null && true
+    [ $? -eq 137 ] && kills=$((kills + 1))
+  done
+  echo "deliver-fido killed: $kills" >&3
+  [ "$kills" -ge 1 ]
+  run "$LIBEXEC/deliver-fido"
+  [ "$status" -eq 0 ]
+  local got
+  got="$(for f in "$OUT"/*.out; do subjects "$f"; done | sort -V)"
+  [ "$got" = "$(seq -f 'netmail %g' 1 30)" ] || { echo "$got"; ls -l "$OUT"; false; }
+  # (a .bsy of the last killed run may be left: it is stale, its PID is gone)
+  [ "$(cd "$OUT" && ls *.?ut | sort | tr '\n' ' ')" = "00fa0002.out 00fa0003.out 00fa0004.out " ]
+  [ "$(job_count fido)" -eq 0 ]
+  [ "$(bad_count)" -eq 0 ]
+}
