@@ -216,8 +216,8 @@ long long ftn_date_parse(const char *s)
 		return -1;
 	memset(&tm, 0, sizeof tm);
 	tm.tm_mday = day, tm.tm_mon = month, tm.tm_year = year < 80 ? year + 100 : year;
-	tm.tm_hour = hh, tm.tm_min = mm, tm.tm_sec = ss, tm.tm_isdst = -1;
-	return (long long)mktime(&tm);
+	tm.tm_hour = hh, tm.tm_min = mm, tm.tm_sec = ss;
+	return (long long)timegm(&tm);
 }
 
 int ftn_kludge_get(const char *text, size_t len, const char *name, struct buf *out)

@@ -56,8 +56,9 @@ int ftn_message_parse(const unsigned char *data, size_t len, size_t *used, struc
 
 /* "DD Mon YY  HH:MM:SS" of a Unix time in local time. */
 void ftn_date_format(char out[FTN_DATE_BYTES], long long t);
-/* The FTS date (or the SEAdog form "Www DD Mon YY HH:MM") as Unix time
- * read in local time; -1 when it is neither.  Two-digit years: 00-79 are
+/* The FTS date (or the SEAdog form "Www DD Mon YY HH:MM") as seconds
+ * since 1970 read as if it were UTC (the caller applies the writer's
+ * TZUTC offset); -1 when it is neither.  Two-digit years: 00-79 are
  * 20xx, 80-99 19xx. */
 long long ftn_date_parse(const char *s);
 
