@@ -261,3 +261,179 @@ kill_at_fsync() {
   [ "$(job_count fido)" -eq 0 ]
   [ "$(bad_count)" -eq 0 ]
 }
+
+# cw_packet NAME TONAME SUBJECT [crashwrite args...]: a netmail packet made
+# by crashwrite (from Joe Bloggs at 2:250/5, through our uplink 2:250/0
+# with its password) as $BATS_TEST_TMPDIR/NAME.
+cw_packet() {
+  local name="$1" to="$2" subject="$3" dir="$BATS_TEST_TMPDIR/cw-$1"
+  shift 3
+  mkdir -p "$dir"
+  printf 'Hello %s,\nthis came by FidoNet: %s\n' "$to" "$subject" > "$dir/text"
+  timeout 20 crashwrite DIR "$dir" FROMNAME "Joe Bloggs" FROMADDR 2:250/5 TONAME "$to" TOADDR 2:250/1 \
+    SUBJECT "$subject" TEXT "$dir/text" PKTFROMADDR 2:250/0 PASSWORD SeCrEt "$@" > /dev/null
+  # crashwrite's MSGID serial counts seconds: two packets made within one
+  # would share it, so each gets a serial of its own (same length).
+  python3 - "$dir"/*.pkt "$BATS_TEST_TMPDIR/$name" <<'PY'
+import os, re, sys
+d = open(sys.argv[1], 'rb').read()
+d = re.sub(rb'(\x01MSGID: [^ \r]+ )[0-9a-f]{8}', lambda m: m.group(1) + os.urandom(4).hex().encode(), d)
+open(sys.argv[2], 'wb').write(d)
+PY
+  rm -rf "$dir"
+}
+# join_packets OUT IN...: one packet with the messages of all (the first's header).
+join_packets() {
+  python3 - "$@" <<'PY'
+import sys
+out, ins = sys.argv[1], sys.argv[2:]
+data = [open(p, 'rb').read() for p in ins]
+assert all(d[-2:] == b'\0\0' for d in data)
+open(out, 'wb').write(data[0][:58] + b''.join(d[58:-2] for d in data) + b'\0\0')
+PY
+}
+INBOUND() { echo "$HOME_DIR/spool/fido/inbound"; }
+toss() { "$BBSMAIL_ROOT/bin/fido-toss" "$@"; }
+
+@test "fido-toss: a crashwrite netmail reaches the user's Maildir with gateway From/To, Subject, Message-ID, text" {
+  cw_packet a.pkt demo "hi from fido"
+  mkdir -p "$(INBOUND)"
+  cp "$BATS_TEST_TMPDIR/a.pkt" "$(INBOUND)/0000abcd.pkt"
+  run toss
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"fido-toss: info: id="*" event=import packet=0000abcd.pkt from=<Joe.Bloggs@f5.n250.z2.fidonet> rcpt=<demo@f1.n250.z2.fidonet> size="* ]]
+  [[ "$output" == *"fido-toss: info: event=tossed packet=0000abcd.pkt messages=1"* ]]
+  [ ! -e "$(INBOUND)/0000abcd.pkt" ]
+  [ "$(ls "$HOME_DIR/spool/data/fido/toss" | wc -l)" -eq 0 ]
+  run_stages 2>/dev/null
+  [ "$(mailbox_count 2)" -eq 1 ]
+  local f msgid
+  f="$(mailbox_files 2)"
+  msgid="$(pkt "$BATS_TEST_TMPDIR/a.pkt" | sed -n 's/^msg1.kludge=MSGID: //p')"
+  grep -qx 'From: "Joe Bloggs" <Joe.Bloggs@f5.n250.z2.fidonet>' "$f"
+  grep -qx 'To: "demo" <demo@f1.n250.z2.fidonet>' "$f"
+  grep -qx 'Subject: hi from fido' "$f"
+  grep -qx "X-FTN-MSGID: $msgid" "$f"
+  grep -qx "Message-ID: <$(printf '%s' "$msgid" | python3 -c 'import sys,re; print(re.sub(r"[^A-Za-z0-9-]", lambda m: "=%02X" % ord(m.group()), sys.stdin.read()))')@msgid.fidonet>" "$f"
+  grep -qx 'Content-Type: text/plain; charset=UTF-8' "$f"
+  [ "$(sed '1,/^$/d' "$f")" = "$(printf 'Hello demo,\nthis came by FidoNet: hi from fido')" ]
+}
+
+@test "fido-toss: CP437 text and subject become UTF-8; a reply from the user goes back as netmail with REPLY" {
+  cw_packet a.pkt demo "$(printf 'gr\x81\xe1e')"
+  mkdir -p "$(INBOUND)"
+  cp "$BATS_TEST_TMPDIR/a.pkt" "$(INBOUND)/0000abcd.pkt"
+  toss 2>/dev/null
+  run_stages 2>/dev/null
+  local f id msgid
+  f="$(mailbox_files 2)"
+  grep -qx "Subject: =?UTF-8?B?$(printf 'grüße' | base64)?=" "$f"
+  [ "$(sed '1,/^$/d' "$f" | tail -n 1)" = "this came by FidoNet: grüße" ]
+  # The user answers from a mail client: to the From address, In-Reply-To the Message-ID.
+  id="$(sed -n 's/^Message-ID: //p' "$f")"
+  msgid="$(pkt "$BATS_TEST_TMPDIR/a.pkt" | sed -n 's/^msg1.kludge=MSGID: //p')"
+  printf 'From: demo <demo@localhost>\nTo: "Joe Bloggs" <Joe.Bloggs@f5.n250.z2.fidonet>\nSubject: Re: greetings\nIn-Reply-To: %s\n\nThanks Joe!\n' "$id" \
+    | "$BBSMAIL_ROOT/bin/sendmail" -f demo@localhost -t 2>/dev/null
+  run_stages 2>/dev/null
+  run pkt "$OUT/00fa0000.out"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"msg1.dest=250/5"*"msg1.to=Joe Bloggs"*"msg1.from=demo"*"msg1.subject=Re: greetings"* ]]
+  [[ "$output" == *"msg1.kludge=REPLY: $msgid"$'\n'* ]]
+  [[ "$output" == *"msg1.text=Thanks Joe!"* ]]
+}
+
+@test "fido-toss: bad packets (password, not for us, bad header, truncated) go to bad/ with a log line; the good one is imported" {
+  cw_packet good.pkt demo "good one"
+  cw_packet pw.pkt demo "wrong password" PASSWORD WRONG
+  cw_packet other.pkt demo "not for us" PKTTOADDR 2:250/99
+  cw_packet trunc.pkt demo "truncated"
+  mkdir -p "$(INBOUND)"
+  cp "$BATS_TEST_TMPDIR/good.pkt" "$(INBOUND)/00000005.pkt"
+  cp "$BATS_TEST_TMPDIR/pw.pkt" "$(INBOUND)/00000001.pkt"
+  cp "$BATS_TEST_TMPDIR/other.pkt" "$(INBOUND)/00000002.pkt"
+  head -c 57 "$BATS_TEST_TMPDIR/good.pkt" > "$(INBOUND)/00000003.pkt"
+  head -c -3 "$BATS_TEST_TMPDIR/trunc.pkt" > "$(INBOUND)/00000004.pkt"
+  printf 'not a packet at all, but long enough to have a header of fifty-eight bytes' > "$(INBOUND)/00000006.PKT"
+  run toss
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"fido-toss: warning: event=bad-packet packet=00000001.pkt reason=\"wrong packet password\" moved=$(INBOUND)/bad/00000001.pkt"* ]]
+  [[ "$output" == *"fido-toss: warning: event=bad-packet packet=00000002.pkt reason=\"packet not addressed to us\" moved="* ]]
+  [[ "$output" == *"fido-toss: warning: event=bad-packet packet=00000003.pkt reason=\"bad packet header\" moved="* ]]
+  [[ "$output" == *"fido-toss: warning: event=bad-packet packet=00000004.pkt reason=\"truncated or malformed message\" moved="* ]]
+  [[ "$output" == *"fido-toss: warning: event=bad-packet packet=00000006.PKT reason=\"bad packet header\" moved="* ]]
+  [[ "$output" == *"event=tossed packet=00000005.pkt messages=1"* ]]
+  [ "$(ls "$(INBOUND)/bad" | tr '\n' ' ')" = "00000001.pkt 00000002.pkt 00000003.pkt 00000004.pkt 00000006.PKT " ]
+  [ "$(ls "$(INBOUND)" | tr '\n' ' ')" = "bad " ]
+  run_stages 2>/dev/null
+  [ "$(mailbox_count 2)" -eq 1 ]
+  grep -qx 'Subject: good one' "$(mailbox_files 2)"
+}
+
+@test "fido-toss: the same netmail twice (a packet sent again) is imported once; unknown users are skipped and logged" {
+  cw_packet a.pkt demo "only once"
+  cw_packet b.pkt nobody "to nobody"
+  mkdir -p "$(INBOUND)"
+  cp "$BATS_TEST_TMPDIR/a.pkt" "$(INBOUND)/00000001.pkt"
+  cp "$BATS_TEST_TMPDIR/b.pkt" "$(INBOUND)/00000002.pkt"
+  toss 2>/dev/null
+  cp "$BATS_TEST_TMPDIR/a.pkt" "$(INBOUND)/00000003.pkt"
+  run toss
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"event=skip packet=00000003.pkt message=1 reason=duplicate msgid=\"2:250/5.0 "* ]]
+  run_stages 2>/dev/null
+  [ "$(mailbox_count 2)" -eq 1 ]
+  [ "$(ls "$(INBOUND)")" = "" ]
+}
+
+# toss_kill_at_fsync N: fido-toss killed on entry to its Nth fsync.  Per
+# message: 1 the mail in spool/tmp (T1), 2-3 the progress naming it (T2),
+# 4 the MSGID in dupes, 5 spool/incoming after the rename (T3), 6-7 the
+# progress counting it (T4); after the last, the inbound directory.
+toss_kill_at_fsync() {
+  local status=0
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    timeout 20 strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=KILL:when="$1" \
+    "$BBSMAIL_ROOT/bin/fido-toss" 2>/dev/null || status=$?
+  [ "$status" -eq 137 ]
+}
+# incoming_subjects: the Subject of every mail in spool/incoming, sorted.
+incoming_subjects() { cat "$HOME_DIR"/spool/incoming/* 2>/dev/null | tr -d '\0' | sed -n 's/^Subject: //p' | sort; }
+
+@test "fido-toss: states T1-T4: killed at each fsync of a 2-message packet, the rerun imports each once" {
+  cw_packet a.pkt demo "first"
+  cw_packet b.pkt demo "second"
+  join_packets "$BATS_TEST_TMPDIR/ab.pkt" "$BATS_TEST_TMPDIR/a.pkt" "$BATS_TEST_TMPDIR/b.pkt"
+  local n
+  for n in $(seq 1 15); do
+    rm -rf "$HOME_DIR/spool/data/fido" "$(INBOUND)"
+    find "$HOME_DIR/spool/incoming" -type f -delete
+    mkdir -p "$(INBOUND)"
+    cp "$BATS_TEST_TMPDIR/ab.pkt" "$(INBOUND)/00000001.pkt"
+    toss_kill_at_fsync "$n"
+    run toss
+    [ "$status" -eq 0 ] || { echo "$n: $output"; false; }
+    [ "$(incoming_subjects | tr '\n' ' ')" = "first second " ] || { echo "$n: $(incoming_subjects)"; false; }
+    [ ! -e "$(INBOUND)/00000001.pkt" ]
+  done
+}
+
+@test "fido-toss: SIGKILL at random points over 20 packets: each netmail imported exactly once" {
+  local i kills=0 delay
+  mkdir -p "$(INBOUND)"
+  for ((i = 1; i <= 20; i++)); do
+    cw_packet "p$i.pkt" demo "netmail $i"
+    cp "$BATS_TEST_TMPDIR/p$i.pkt" "$(INBOUND)/$(printf '%08x' "$i").pkt"
+  done
+  for ((i = 0; i < 100; i++)); do
+    [ -z "$(ls "$(INBOUND)" | grep pkt)" ] && break
+    delay="$(printf '0.%03d' $((RANDOM % 30 + 1)))"
+    timeout -s KILL "$delay" "$BBSMAIL_ROOT/bin/fido-toss" 2>/dev/null && true
+    [ $? -eq 137 ] && kills=$((kills + 1))
+  done
+  echo "fido-toss killed: $kills" >&3
+  [ "$kills" -ge 1 ]
+  run toss
+  [ "$status" -eq 0 ]
+  [ "$(incoming_subjects)" = "$(seq -f 'netmail %g' 1 20 | sort)" ]
+  [ ! -e "$(INBOUND)/bad" ]
+}
