@@ -437,3 +437,72 @@ incoming_subjects() { cat "$HOME_DIR"/spool/incoming/* 2>/dev/null | tr -d '\0' 
   [ "$(incoming_subjects)" = "$(seq -f 'netmail %g' 1 20 | sort)" ]
   [ ! -e "$(INBOUND)/bad" ]
 }
+
+# crashmail_prefs DIR: a crashmail configuration for the uplink 2:250/0
+# under DIR: our node 2:250/1 with the packet password, netmail into a
+# *.MSG area (its JAM writer is not trusted here), bad mail into another.
+crashmail_prefs() {
+  local d="$1"
+  mkdir -p "$d/inb" "$d/outb" "$d/tmp" "$d/netmail" "$d/bad"
+  cat > "$d/crashmail.prefs" <<PREFS
+SYSOP "Uplink Sysop"
+LOGFILE "$d/crashmail.log"
+LOGLEVEL 6
+DUPEFILE "$d/dupes" 200
+DUPEMODE BAD
+DEFAULTZONE 2
+INBOUND "$d/inb"
+OUTBOUND "$d/outb"
+TEMPDIR "$d/tmp"
+CREATEPKTDIR "$d/tmp"
+PACKETDIR "$d/outb"
+STATSFILE "$d/stats"
+AKA 2:250/0
+DOMAIN "FidoNet"
+NODE 2:250/1 "" "SeCrEt"
+NETMAIL "NETMAIL" 2:250/0 MSG "$d/netmail"
+AREA "BAD" 2:250/0 MSG "$d/bad"
+PREFS
+}
+# read_msg FILE: From, To, Subject, the date and the text lines of an
+# FTS-0001 stored message (190-byte header, then the NUL-terminated text).
+read_msg() {
+  python3 - "$1" <<'PY'
+import sys
+b = open(sys.argv[1], 'rb').read()
+z = lambda s: s.split(b'\0')[0].decode('latin-1')
+print('from=' + z(b[0:36])); print('to=' + z(b[36:72])); print('subject=' + z(b[72:144]))
+print('date=' + z(b[144:164]))
+for line in z(b[190:]).split('\r'):
+    if line:
+        print(('kludge=' + line[1:]) if line.startswith('\x01') else ('text=' + line))
+PY
+}
+
+@test "crashmail: tosses our packet (password checked) into its *.MSG netmail area: From, To, Subject, text" {
+  local cm="$BATS_TEST_TMPDIR/crashmail"
+  crashmail_prefs "$cm"
+  netmail 1 Uplink.Sysop@f0.n250.z2.fidonet
+  run_stages 2>/dev/null
+  cp "$OUT/00fa0000.out" "$cm/inb/0badcafe.pkt"
+  run timeout 30 crashmail SETTINGS "$cm/crashmail.prefs" TOSS
+  [ "$status" -eq 0 ]
+  [ "$(ls "$cm/bad")" = "" ]
+  [ "$(ls "$cm/netmail" | wc -l)" -eq 1 ]
+  run read_msg "$cm/netmail/$(ls "$cm/netmail")"
+  [ "${lines[0]}" = "from=Demo User" ]
+  [ "${lines[1]}" = "to=Uplink Sysop" ]
+  [ "${lines[2]}" = "subject=netmail 1" ]
+  [ "${lines[3]}" = "date=01 Dec 26  12:00:00" ]
+  [[ "$output" == *"kludge=INTL 2:250/0 2:250/1"*"kludge=MSGID: 2:250/1 "* ]]
+  [[ "$output" == *$'\ntext=body of netmail 1\ntext=second line\n'* ]]
+  # A wrong password: crashmail refuses the packet.
+  sed -i 's/"SeCrEt"/"OTHER"/' "$cm/crashmail.prefs"
+  netmail 2 Uplink.Sysop@f0.n250.z2.fidonet
+  rm "$OUT/00fa0000.out"
+  run_stages 2>/dev/null
+  cp "$OUT/00fa0000.out" "$cm/inb/0badcaff.pkt"
+  timeout 30 crashmail SETTINGS "$cm/crashmail.prefs" TOSS >/dev/null || true
+  [ "$(ls "$cm/netmail" | wc -l)" -eq 1 ]
+  grep -qi 'password' "$cm/crashmail.log"
+}
