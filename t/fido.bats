@@ -506,3 +506,68 @@ PY
   [ "$(ls "$cm/netmail" | wc -l)" -eq 1 ]
   grep -qi 'password' "$cm/crashmail.log"
 }
+
+# binkd_cfg FILE ADDRESS OUTBOUND INBOUND PORT PEER PEERPORT: a binkd
+# configuration without a nodelist: the peer is an explicit node line with
+# its loopback address and port (no DNS: addresses are literals and
+# backresolv is off), the session password SeCrEt.
+binkd_cfg() {
+  local f="$1" address="$2" out="$3" in="$4" port="$5" peer="$6" peer_port="$7" d
+  d="$(dirname "$f")/$(basename "$f" .cfg)"
+  mkdir -p "$d/tmp" "$in"
+  cat > "$f" <<CFG
+log $d/binkd.log
+loglevel 4
+conlog 0
+domain fidonet $out 2
+address $address@fidonet
+sysname "bbsmail test $address"
+sysop "Test Sysop"
+location "loopback"
+nodeinfo 115200,TCP,BINKP
+iport $port
+bindaddr 127.0.0.1
+inbound $in
+inbound-nonsecure $in
+temp-inbound $d/tmp
+pid-file $d/binkd.pid
+node $peer@fidonet 127.0.0.1:$peer_port SeCrEt
+CFG
+}
+
+@test "binkd: two binkd on loopback carry our outbound to the uplink's inbound, and its netmail to ours for fido-toss" {
+  local up="$BATS_TEST_TMPDIR/uplink" pa pb i
+  pa="$(free_port)"
+  pb="$(free_port)"
+  mkdir -p "$up/out" "$up/in"
+  binkd_cfg "$BATS_TEST_TMPDIR/ours.cfg" 2:250/1 "$OUT" "$(INBOUND)" "$pa" 2:250/0 "$pb"
+  binkd_cfg "$BATS_TEST_TMPDIR/up.cfg" 2:250/0 "$up/out" "$up/in" "$pb" 2:250/1 "$pa"
+  timeout 120 binkd -s "$BATS_TEST_TMPDIR/up.cfg" > /dev/null 2>&1 &
+  track_pid $!
+  wait_port "$pb"
+  # Ours -> uplink: a netmail written by deliver-fido.
+  netmail 1 Uplink.Sysop@f0.n250.z2.fidonet
+  run_stages 2>/dev/null
+  [ -e "$OUT/00fa0000.out" ]
+  # Uplink -> ours: a crashwrite netmail waiting in the uplink's outbound for 2:250/1.
+  cw_packet back.pkt demo "over binkp"
+  cp "$BATS_TEST_TMPDIR/back.pkt" "$up/out/00fa0001.out"
+  run timeout 60 binkd -p -P 2:250/0 "$BATS_TEST_TMPDIR/ours.cfg"
+  [ "$status" -eq 0 ]
+  # Sent and gone from both outbounds.
+  [ ! -e "$OUT/00fa0000.out" ]
+  [ ! -e "$up/out/00fa0001.out" ]
+  [ "$(ls "$up/in"/*.pkt | wc -l)" -eq 1 ]
+  run pkt "$(ls "$up/in"/*.pkt)"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"packet.orig=2:250/1.0"*"packet.dest=2:250/0.0"*"packet.password=SeCrEt"* ]]
+  [[ "$output" == *"msg1.to=Uplink Sysop"*"msg1.subject=netmail 1"*"msg1.text=body of netmail 1"*"messages=1"* ]]
+  # fido-toss takes what binkd received.
+  [ "$(ls "$(INBOUND)"/*.pkt | wc -l)" -eq 1 ]
+  run toss
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"event=import packet="*" from=<Joe.Bloggs@f5.n250.z2.fidonet> rcpt=<demo@f1.n250.z2.fidonet>"* ]]
+  run_stages 2>/dev/null
+  [ "$(mailbox_count 2)" -eq 1 ]
+  grep -qx 'Subject: over binkp' "$(mailbox_files 2)"
+}
