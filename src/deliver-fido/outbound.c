@@ -10,7 +10,9 @@
  *      that offset);
  *   F4 the .?ut is renamed into place, or the bytes are written and
  *      fsynced;
- *   F5 done: the intent renamed to <key>.done, then the lock removed.
+ *   F5 done: the intent renamed to <key>.done (not fsynced: an intent
+ *      whose packet is gone from spool/tmp means the same), then the lock
+ *      removed.
  * A rerun that finds <key>.done reports the netmail as written; one that
  * finds <key>.at takes the lock and redoes F4 from the same packet: a
  * rename that has happened is seen (the tmp file is gone), and writing the
@@ -294,12 +296,15 @@ static int redo_write(struct outbound_write *w, const struct buf *packet)
 	return append_at(w->final_path, offset, packet) && (unlink(w->tmp_path), 1);
 }
 
+/* No directory fsync: a rerun that finds the intent instead (the rename
+ * lost in a crash) sees the packet gone from spool/tmp and only reports
+ * it; nothing in the outbound is touched again. */
 static int mark_done(const char *key)
 {
-	char at[PATH_MAX], done[PATH_MAX], dir[PATH_MAX];
+	char at[PATH_MAX], done[PATH_MAX];
 
 	return marker_path(at, sizeof at, key, "at") && marker_path(done, sizeof done, key, "done")
-	       && home_path(dir, sizeof dir, OUTBOUND_MARKER_DIR) && rename(at, done) == 0 && file_fsync_dir(dir);
+	       && rename(at, done) == 0;
 }
 
 int outbound_deliver(struct outbound_write *w, const struct buf *packet)
