@@ -571,3 +571,33 @@ CFG
   [ "$(mailbox_count 2)" -eq 1 ]
   grep -qx 'Subject: over binkp' "$(mailbox_files 2)"
 }
+
+@test "fido threading: a netmail answering ours gets In-Reply-To our Message-ID; a mail answering ours gets REPLY our MSGID" {
+  netmail 1 Joe.Bloggs@f5.n250.z2.fidonet
+  run_stages 2>/dev/null
+  local ours
+  ours="$(pkt "$OUT/00fa0000.out" | sed -n 's/^msg1.kludge=MSGID: //p')"
+  [ -n "$ours" ]
+  printf '%s\t<seq-1@localhost>\n' "$ours" | cmp - "$HOME_DIR/spool/data/fido/msgids"
+  # Joe answers: a crashwrite netmail with REPLY added after its MSGID.
+  cw_packet r.pkt demo "Re: netmail 1"
+  python3 - "$BATS_TEST_TMPDIR/r.pkt" "$ours" <<'PY'
+import re, sys
+d = open(sys.argv[1], 'rb').read()
+d = re.sub(rb'(\x01MSGID: [^\r]*\r)', lambda m: m.group(1) + b'\x01REPLY: ' + sys.argv[2].encode() + b'\r', d, count=1)
+open(sys.argv[1], 'wb').write(d)
+PY
+  mkdir -p "$(INBOUND)"
+  cp "$BATS_TEST_TMPDIR/r.pkt" "$(INBOUND)/00000001.pkt"
+  toss 2>/dev/null
+  run_stages 2>/dev/null
+  grep -qx 'In-Reply-To: <seq-1@localhost>' "$(mailbox_files 2)"
+  grep -qx "X-FTN-REPLY: $ours" "$(mailbox_files 2)"
+  # Someone here follows up on the first mail: the netmail carries REPLY.
+  rm "$OUT/00fa0000.out"
+  printf 'From: demo <demo@localhost>\nSubject: follow-up\nIn-Reply-To: <seq-1@localhost>\n\nmore\n' \
+    | "$BBSMAIL_ROOT/bin/sendmail" -f demo@localhost Joe.Bloggs@f5.n250.z2.fidonet 2>/dev/null
+  run_stages 2>/dev/null
+  run pkt "$OUT/00fa0000.out"
+  [[ "$output" == *"msg1.kludge=REPLY: $ours"$'\n'* ]]
+}

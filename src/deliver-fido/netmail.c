@@ -75,7 +75,11 @@ static int build_text(const struct netmail *n, const struct ftn_addr *us, struct
 	int ok, has_reply;
 
 	ftn_addr_format(origin, sizeof origin, us);
+	/* In-Reply-To names a netmail fido-toss imported (its MSGID is in the
+	 * Message-ID), or a mail we sent as netmail (the map has its MSGID). */
 	has_reply = p->in_reply_to.len ? fido_msgid_decode(p->in_reply_to.data, &reply) : 0;
+	if (has_reply == 0 && p->in_reply_to.len)
+		has_reply = fido_msgid_map_find(p->in_reply_to.data, 0, &reply);
 	clean_text(&p->text);
 	ok = has_reply >= 0
 	     && buf_catf(t, "\001INTL %u:%u/%u %u:%u/%u\r", n->dest.zone, n->dest.net, n->dest.node, us->zone, us->net,
@@ -90,6 +94,16 @@ static int build_text(const struct netmail *n, const struct ftn_addr *us, struct
 	     && (!p->text.len || p->text.data[p->text.len - 1] == '\r' || buf_catc(t, '\r')) && via_line(t, us, n->now);
 	buf_free(&reply);
 	return ok;
+}
+
+/* For the threading of replies (fido.h: the MSGID map). */
+static int record_msgid(const struct netmail *n, const struct ftn_addr *us, const char *message_id)
+{
+	char origin[FTN_ADDR_MAX_BYTES], msgid[FTN_ADDR_MAX_BYTES + 16];
+
+	ftn_addr_format(origin, sizeof origin, us);
+	snprintf(msgid, sizeof msgid, "%s %08lx", origin, (unsigned long)n->serial);
+	return fido_msgid_map_add(msgid, message_id);
 }
 
 static int packet_header(const struct netmail *n, struct buf *out)
@@ -131,6 +145,8 @@ int netmail_packet(const struct netmail *n, const char *message, size_t len, str
 		     && buf_copy(&m.subject, p.subject.data, p.subject.len) && build_text(n, us, &p, &m.text)
 		     && packet_header(n, out) && ftn_message_write(out, &m) && buf_cat(out, "\0\0", 2);
 	}
+	if (ok && p.message_id.len)
+		ok = record_msgid(n, us, p.message_id.data);
 	ftn_message_free(&m);
 	post_free(&p);
 	return ok;

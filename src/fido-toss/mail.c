@@ -251,7 +251,7 @@ int netmail_to_mail(const struct ftn_message *m, const struct netmail_in *in, co
 	const char *t = m->text.data ? m->text.data : "";
 	struct buf id = BUF_INIT, subject = BUF_INIT;
 	char from[FTN_ADDR_MAX_BYTES], now[DATE_RFC5322_MAX_BYTES];
-	int ok;
+	int ok, found = 0;
 
 	ftn_addr_format(from, sizeof from, &in->orig);
 	buf_truncate(out, 0);
@@ -263,8 +263,13 @@ int netmail_to_mail(const struct ftn_message *m, const struct netmail_in *in, co
 	     && date_header(out, m, in);
 	if (ok && in->msgid.len)
 		ok = fido_msgid_encode(in->msgid.data, in->msgid.len, &id) && buf_catf(out, "Message-ID: %s\n", id.data);
+	/* A reply to a mail we sent as netmail threads under that mail. */
+	if (ok && in->reply.len && (found = fido_msgid_map_find(in->reply.data, 1, &id)) < 0)
+		ok = 0;
+	if (ok && in->reply.len && !found)
+		ok = fido_msgid_encode(in->reply.data, in->reply.len, &id);
 	if (ok && in->reply.len)
-		ok = fido_msgid_encode(in->reply.data, in->reply.len, &id) && buf_catf(out, "In-Reply-To: %s\n", id.data);
+		ok = buf_catf(out, "In-Reply-To: %s\n", id.data);
 	ok = ok && kludge_headers(out, t, m->text.len)
 	     && buf_cats(out, "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n\n")
 	     && body_text(out, t, m->text.len, charset);

@@ -43,6 +43,7 @@ struct toss {
 /* One packet being tossed. */
 struct packet {
 	const char *name;
+	struct buf quoted;             /* name as a log field value (the peer chose it) */
 	char path[PATH_MAX], progress[PATH_MAX];
 	struct buf data;
 	struct ftn_packet_header h;
@@ -119,7 +120,7 @@ static void inject(struct toss *t, struct packet *p, const char *sender, const c
 		errno = err;
 		die_sys("unable to write %s", f.final_path);
 	}
-	log_info("id=%s event=import packet=%s from=<%s> rcpt=<%s> size=%zu", id, p->name, sender, recipient, mail->len);
+	log_info("id=%s event=import packet=%s from=<%s> rcpt=<%s> size=%zu", id, p->quoted.data, sender, recipient, mail->len);
 	spool_poke_trigger();
 	envelope_free(&env);
 	buf_free(&head);
@@ -138,7 +139,7 @@ static void finish_pending(struct packet *p)
 	xhome_path(to, sizeof to, rel);
 	xhome_path(dir, sizeof dir, SPOOL_INCOMING_DIR);
 	if (rename(from, to) == 0)
-		log_info("id=%s event=import packet=%s again=yes", p->pending, p->name);
+		log_info("id=%s event=import packet=%s again=yes", p->pending, p->quoted.data);
 	else if (errno != ENOENT)
 		die_sys("unable to rename %s", from);
 	if (!file_fsync_dir(dir) || !progress_save(p, p->done + 1, NULL))
@@ -151,7 +152,7 @@ static void skip(struct toss *t, struct packet *p, const char *what)
 {
 	if (!progress_save(p, p->done + 1, NULL))
 		die_sys("unable to record the progress in %s", p->progress);
-	log_info("event=skip packet=%s message=%lu %s", p->name, p->done + 1, what);
+	log_info("event=skip packet=%s message=%lu %s", p->quoted.data, p->done + 1, what);
 	t->skipped++;
 }
 
@@ -179,7 +180,7 @@ static void toss_message(struct toss *t, struct packet *p, const struct ftn_mess
 		skip(t, p, (buf_catf(&q, "reason=no-such-user rcpt=<%s> code=%d text=", rcpt.data, res.code),
 			    log_quote(&q, res.reason.data, res.reason.len), q.data));
 	} else if (!netmail_to_mail(m, &in, rcpt.data, t->cfg.host_name, t->fido.charset, &mail)) {
-		die_sys("unable to make the mail of %s message %lu", p->name, p->done + 1);
+		die_sys("unable to make the mail of %s message %lu", p->quoted.data, p->done + 1);
 	} else {
 		inject(t, p, sender.data, rcpt.data, &mail, in.msgid.data);
 	}
@@ -194,13 +195,17 @@ static void toss_message(struct toss *t, struct packet *p, const struct ftn_mess
 static void move_bad(const struct toss *t, struct packet *p, const char *why)
 {
 	char dir[PATH_MAX + 8], to[PATH_MAX * 2];
+	struct buf moved = BUF_INIT;
 
 	snprintf(dir, sizeof dir, "%s/bad", t->fido.inbound);
 	if (!stage_mkdir(dir) || (size_t)snprintf(to, sizeof to, "%s/%s", dir, p->name) >= sizeof to
 	    || rename(p->path, to) != 0 || !file_fsync_dir(t->fido.inbound))
 		die_sys("unable to move %s to %s", p->path, dir);
 	unlink(p->progress);
-	log_warn("event=bad-packet packet=%s reason=\"%s\" moved=%s", p->name, why, to);
+	if (!log_quote(&moved, to, strlen(to)))
+		die_nomem();
+	log_warn("event=bad-packet packet=%s reason=\"%s\" moved=%s", p->quoted.data, why, moved.data);
+	buf_free(&moved);
 }
 
 /* NULL when the packet header is for us with the right password. */
@@ -281,6 +286,8 @@ static void toss_packet(struct toss *t, const char *name)
 
 	memset(&p, 0, sizeof p);
 	p.name = name;
+	if (!log_quote(&p.quoted, name, strlen(name)))
+		die_nomem();
 	snprintf(rel, sizeof rel, PROGRESS_DIR "/%.200s", name);
 	if ((size_t)snprintf(p.path, sizeof p.path, "%s/%s", t->fido.inbound, name) >= sizeof p.path
 	    || !home_path(p.progress, sizeof p.progress - 24, rel))
@@ -289,7 +296,7 @@ static void toss_packet(struct toss *t, const char *name)
 		if (errno == EFBIG || errno == EINVAL)
 			move_bad(t, &p, errno == EFBIG ? "too big for a packet" : "not a regular file");
 		else if (errno != EWOULDBLOCK && errno != ENOENT)
-			log_warn("unable to read %s: %s", p.path, strerror(errno));
+			log_warn("unable to read %s: %s", p.quoted.data, strerror(errno));
 		goto out;
 	}
 	if ((why = check_header(t, &p))) {
@@ -306,11 +313,12 @@ static void toss_packet(struct toss *t, const char *name)
 	if (unlink(p.path) != 0 || !file_fsync_dir(t->fido.inbound))
 		die_sys("unable to remove %s", p.path);
 	unlink(p.progress);
-	log_info("event=tossed packet=%s messages=%lu", name, p.done);
+	log_info("event=tossed packet=%s messages=%lu", p.quoted.data, p.done);
 out:
 	if (fd >= 0)
 		close(fd);
 	buf_free(&p.data);
+	buf_free(&p.quoted);
 }
 
 /* ---- the inbound ---- */

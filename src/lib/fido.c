@@ -2,6 +2,7 @@
  * fidonet.cfg(5)). */
 #include "fido.h"
 #include "home.h"
+#include "file.h"
 #include "listfile.h"
 #include <ctype.h>
 #include <errno.h>
@@ -9,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* A decimal number of at most 5 digits, no sign, no leading blanks. */
 static const char *parse_number(const char *s, unsigned max, unsigned *out)
@@ -158,6 +163,78 @@ int fido_msgid_decode(const char *message_id, struct buf *out)
 			return c < 0x20 ? 0 : -1;
 	}
 	return out->len ? 1 : 0;
+}
+
+/* Keeps the newer half of the map (the caller holds the flock on fd). */
+static int msgid_map_trim(int fd, const char *path)
+{
+	char side[PATH_MAX + 8];
+	struct buf b = BUF_INIT;
+	const char *start;
+	int out, ok;
+
+	if (!file_read_fd(fd, &b))
+		return 0;
+	start = b.len ? memchr(b.data + b.len / 2, '\n', b.len - b.len / 2) : NULL;
+	snprintf(side, sizeof side, "%s.new", path);
+	ok = (out = open(side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0;
+	if (ok && start)
+		ok = file_write_all(out, start + 1, b.len - (size_t)(start + 1 - b.data));
+	ok = out >= 0 && close(out) == 0 && ok && rename(side, path) == 0;
+	buf_free(&b);
+	return ok;
+}
+
+int fido_msgid_map_add(const char *msgid, const char *message_id)
+{
+	char path[PATH_MAX];
+	struct buf line = BUF_INIT;
+	struct stat st;
+	int fd, ok;
+
+	if (!*msgid || !*message_id || strpbrk(msgid, "\t\r\n") || strpbrk(message_id, "\t\r\n"))
+		return 1;
+	if (!home_path(path, sizeof path, FIDO_MSGID_MAP_FILE)
+	    || (fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return 0;
+	ok = flock(fd, LOCK_EX) == 0 && buf_catf(&line, "%s\t%s\n", msgid, message_id)
+	     && file_write_all(fd, line.data, line.len);
+	if (ok && fstat(fd, &st) == 0 && st.st_size > FIDO_MSGID_MAP_MAX_BYTES)
+		ok = msgid_map_trim(fd, path);
+	close(fd);
+	buf_free(&line);
+	return ok;
+}
+
+int fido_msgid_map_find(const char *key, int by_msgid, struct buf *out)
+{
+	char path[PATH_MAX];
+	struct buf b = BUF_INIT;
+	size_t end, n = strlen(key);
+	const char *line, *tab;
+	int found = 0;
+
+	if (!home_path(path, sizeof path, FIDO_MSGID_MAP_FILE))
+		return -1;
+	if (!file_read_path(path, &b)) {
+		buf_free(&b);
+		return errno == ENOENT ? 0 : -1;
+	}
+	/* Newest first: from the end. */
+	for (end = b.len; end > 0 && !found;) {
+		size_t start = end - 1;
+		while (start > 0 && b.data[start - 1] != '\n')
+			start--;
+		line = b.data + start;
+		tab = memchr(line, '\t', end - start);
+		if (tab && by_msgid && (size_t)(tab - line) == n && memcmp(line, key, n) == 0)
+			found = buf_copy(out, tab + 1, end - 1 - (size_t)(tab + 1 - b.data)) ? 1 : -1;
+		else if (tab && !by_msgid && end - 1 - (size_t)(tab + 1 - b.data) == n && memcmp(tab + 1, key, n) == 0)
+			found = buf_copy(out, line, (size_t)(tab - line)) ? 1 : -1;
+		end = start;
+	}
+	buf_free(&b);
+	return found;
 }
 
 /* ---- etc/fidonet.cfg ---- */

@@ -72,6 +72,21 @@ const char *fido_name_from_local(const char *local, struct buf *out);
 int fido_msgid_encode(const char *msgid, size_t len, struct buf *out);
 int fido_msgid_decode(const char *message_id, struct buf *out);
 
+/* The pairs of MSGID and Message-ID of the netmail deliver-fido wrote, so
+ * that a netmail reply (REPLY) threads under the mail it answers and a
+ * mail reply to that mail gets the REPLY kludge.  One line
+ * "<msgid>\t<message-id>\n" each, appended with one write under an flock;
+ * past FIDO_MSGID_MAP_MAX_BYTES the newer half is kept.  A lost line only
+ * costs the threading, so nothing is fsynced. */
+#define FIDO_MSGID_MAP_FILE "spool/data/fido/msgids"
+#define FIDO_MSGID_MAP_MAX_BYTES (1024 * 1024)
+/* 1 ok (also when a value holds a tab or newline and is not recorded),
+ * 0 errno. */
+int fido_msgid_map_add(const char *msgid, const char *message_id);
+/* The other half of the newest pair whose MSGID (by_msgid 1) or Message-ID
+ * (0) is key, into out.  1 found, 0 not, -1 errno. */
+int fido_msgid_map_find(const char *key, int by_msgid, struct buf *out);
+
 /* Reads etc/fidonet.cfg.  1 ok (cfg->addr_count 0 when the file is missing
  * or names no address: FidoNet is off), 0 with "file:line: what" in error. */
 int fido_config_load(struct fido_config *cfg, char *error, size_t error_size);
