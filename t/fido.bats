@@ -199,9 +199,10 @@ EOF
 }
 
 # kill_at_fsync N: deliver-fido killed on entry to its Nth fsync.  For one
-# netmail: 1 the serial file, 2 the packet in spool/tmp (F1), 3 the intent
-# (F3), 4 its directory, 5 the outbound directory after the rename or the
-# .out after the append (F4); "done" (F5) is not fsynced.
+# netmail: 1 the serial file, 2 the packet in spool/tmp (F1), 3 the
+# intent's side file, 4 its directory after the rename (F3), 5 the outbound
+# directory after the rename or the .out after the append (F4); "done"
+# (F5) is not fsynced.  From 4 on the rerun finds the intent.
 kill_at_fsync() {
   local status=0
   ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
@@ -225,10 +226,14 @@ kill_at_fsync() {
     netmail "app$n" ann@f9.n250.z2.fidonet
     "$LIBEXEC/route" 2>/dev/null
     kill_at_fsync "$n"
+    # Another job for the node before the rerun: whichever goes first
+    # finishes the killed one's intent before it appends.
+    netmail "other$n" kim@f12.n250.z2.fidonet
+    "$LIBEXEC/route" 2>/dev/null
     run "$LIBEXEC/deliver-fido"
     [ "$status" -eq 0 ] || { echo "append $n: $output"; false; }
-    [ "$(subjects "$OUT/00fa0000.out")" = "$(printf 'netmail app%s\nnetmail new%s' "$n" "$n")" ] || { echo "append $n"; pkt "$OUT/00fa0000.out"; false; }
-    if [ "$n" -ge 3 ]; then [[ "$output" == *"result=already-written"* ]]; fi
+    [ "$(subjects "$OUT/00fa0000.out")" = "$(printf 'netmail app%s\nnetmail new%s\nnetmail other%s' "$n" "$n" "$n")" ] || { echo "append $n"; pkt "$OUT/00fa0000.out"; false; }
+    if [ "$n" -ge 4 ]; then [[ "$output" == *"result=already-written"* ]]; fi
     pkt "$OUT/00fa0000.out" > /dev/null
     [ "$(job_count fido)" -eq 0 ]
     [ "$(find "$HOME_DIR/spool/tmp" -name 'fido-*' | wc -l)" -eq 0 ]
@@ -255,11 +260,13 @@ kill_at_fsync() {
   [ "$status" -eq 0 ]
   local got
   got="$(for f in "$OUT"/*.out; do subjects "$f"; done | sort -V)"
-  [ "$got" = "$(seq -f 'netmail %g' 1 30)" ] || { echo "$got"; ls -l "$OUT"; false; }
+  [ "$got" = "$(seq -f 'netmail %g' 1 30)" ] || { echo "$got" | tr '\n' ' '; ls -l "$OUT"; find "$HOME_DIR/spool" -type f | grep -v -e trash -e /data/fido/; false; }
   # (a .bsy of the last killed run may be left: it is stale, its PID is gone)
   [ "$(cd "$OUT" && ls *.?ut | sort | tr '\n' ' ')" = "00fa0002.out 00fa0003.out 00fa0004.out " ]
   [ "$(job_count fido)" -eq 0 ]
   [ "$(bad_count)" -eq 0 ]
+  # Nothing was deferred or bounced on the way.
+  [ "$(find "$HOME_DIR/spool/defer" "$HOME_DIR/spool/queue/bounce" -type f 2>/dev/null | wc -l)" -eq 0 ]
 }
 
 # cw_packet NAME TONAME SUBJECT [crashwrite args...]: a netmail packet made
@@ -600,4 +607,28 @@ PY
   run_stages 2>/dev/null
   run pkt "$OUT/00fa0000.out"
   [[ "$output" == *"msg1.kludge=REPLY: $ours"$'\n'* ]]
+}
+
+@test "fido-toss: plain type 2 and type 2.2 packet headers are read as well as 2+" {
+  cw_packet a.pkt demo "type two"
+  cw_packet b.pkt demo "type two point two"
+  python3 - "$BATS_TEST_TMPDIR/a.pkt" "$BATS_TEST_TMPDIR/b.pkt" <<'PY'
+import struct, sys
+a = bytearray(open(sys.argv[1], 'rb').read())
+a[38:58] = bytes(20)                      # FTS-0001: no 2+ fields
+open(sys.argv[1], 'wb').write(bytes(a))
+b = bytearray(open(sys.argv[2], 'rb').read())
+b[4:16] = bytes(12)                       # FSC-0045: points 0, reserved
+b[16:18] = struct.pack('<H', 2)           # sub-version 2
+b[38:58] = b'fidonet\0fidonet\0' + bytes(4)
+open(sys.argv[2], 'wb').write(bytes(b))
+PY
+  [[ "$(pkt "$BATS_TEST_TMPDIR/a.pkt")" == *"packet.type=2"$'\n'* ]]
+  mkdir -p "$(INBOUND)"
+  cp "$BATS_TEST_TMPDIR/a.pkt" "$(INBOUND)/00000001.pkt"
+  cp "$BATS_TEST_TMPDIR/b.pkt" "$(INBOUND)/00000002.pkt"
+  run toss
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"event=tossed packet=00000001.pkt messages=1"*"event=tossed packet=00000002.pkt messages=1"* ]]
+  [ "$(incoming_subjects | tr '\n' ' ')" = "type two type two point two " ]
 }

@@ -85,15 +85,12 @@ struct recipient {
 };
 
 /* F1: the packet in spool/tmp/, or the one an earlier run left there. */
-static int prepare_packet(struct fido_ctx *c, struct stage_job *job, struct recipient *r)
+static int prepare_packet(struct fido_ctx *c, struct stage_job *job, struct recipient *r,
+			  const struct outbound_write *w)
 {
-	char rel[400];
 	int pending;
 
-	snprintf(rel, sizeof rel, SPOOL_TMP_DIR "/fido-%s", r->key);
-	if (!home_path(r->tmp_path, sizeof r->tmp_path, rel))
-		return 0;
-	if ((pending = outbound_pending(r->key, r->tmp_path, &r->packet)) != 0)
+	if ((pending = outbound_pending(w, &r->packet)) != 0)
 		return pending > 0;
 	r->n.cfg = &c->fido;
 	r->n.to_name = r->name.data;
@@ -108,7 +105,7 @@ static void netmail_recipient(struct fido_ctx *c, struct stage_job *job, size_t 
 	const char *target = job->env->rcpt[i].target;
 	struct recipient r;
 	struct outbound_write w;
-	char hop[FTN_ADDR_MAX_BYTES];
+	char hop[FTN_ADDR_MAX_BYTES], rel[400];
 
 	memset(&r, 0, sizeof r);
 	recipient_key(job, target, r.key, sizeof r.key);
@@ -125,17 +122,23 @@ static void netmail_recipient(struct fido_ctx *c, struct stage_job *job, size_t 
 		stage_report_done(job, i, "fido", "already-written", "node=%s", hop);
 		goto out;
 	}
-	if (!fido_outbound_base(&c->fido, &r.n.hop, r.base, sizeof r.base, r.dir, sizeof r.dir)
-	    || !prepare_packet(c, job, &r)) {
-		stage_report_errno(job, i, errno, "unable to write the netmail packet for %s", target);
-		goto out;
-	}
 	memset(&w, 0, sizeof w);
 	w.key = r.key, w.tmp_path = r.tmp_path, w.base = r.base, w.dir = r.dir;
 	w.extension = fido_packet_extension(r.n.link ? r.n.link->flavour : FIDO_FLAVOUR_NORMAL);
+	snprintf(rel, sizeof rel, SPOOL_TMP_DIR "/fido-%s", r.key);
+	if (!home_path(r.tmp_path, sizeof r.tmp_path, rel)
+	    || !fido_outbound_base(&c->fido, &r.n.hop, r.base, sizeof r.base, r.dir, sizeof r.dir)
+	    || !outbound_prepare(&w) || !prepare_packet(c, job, &r, &w)) {
+		stage_report_errno(job, i, errno, "unable to write the netmail packet for %s", target);
+		goto out;
+	}
 	if (!outbound_deliver(&w, &r.packet)) {
 		if (errno == EAGAIN)
 			stage_report_failure(job, i, 1, 451, "4.4.0", "FidoNet node %s is busy (%s.bsy)", hop, r.base);
+		else if (errno == EBADMSG)
+			/* Another program's file: the sysop must look, nothing bounces. */
+			stage_report_failure(job, i, 1, 451, "4.3.0", "%s does not end in a packet terminator",
+					     w.final_path);
 		else
 			stage_report_errno(job, i, errno, "unable to write %s", w.final_path);
 		goto out;

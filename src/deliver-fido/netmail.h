@@ -26,26 +26,30 @@ int netmail_packet(const struct netmail *n, const char *message, size_t len, str
  * from spool/data/fido/serial in blocks.  1 ok, 0 errno. */
 int netmail_serial(uint32_t *serial);
 
-/* The outbound write of one packet, crash-safe (spool(5) F1-F5):
- * key names this recipient of this job (file-name-safe); packet is in
- * spool/tmp already (tmp_path).  Result 1 written (*again 1 when an
- * earlier run had written it), 0 errno (EAGAIN: the node is busy). */
+/* The outbound write of one packet, crash-safe (spool(5) F1-F5): key
+ * names this recipient of this job (file-name-safe); the packet is in
+ * spool/tmp already (tmp_path, spool/tmp/fido-<key>). */
 struct outbound_write {
 	const char *key;
 	const char *tmp_path;
 	const char *base;        /* <outbound>/<NNNNnnnn> (fido_outbound_base) */
 	const char *dir;
 	const char *extension;   /* out, cut, hut, dut */
-	int again;
+	int again;               /* an earlier run had written it */
 	char final_path[4096];
+	char intent_path[4096];  /* the node's intent */
 };
+/* Fills final_path and intent_path.  1 ok, 0 errno. */
+int outbound_prepare(struct outbound_write *w);
+/* 1 written (again set when an earlier run had), 0 errno (EAGAIN: the
+ * node is busy; EBADMSG: its .?ut does not end in the terminator). */
 int outbound_deliver(struct outbound_write *w, const struct buf *packet);
 /* 1 when key was written by an earlier run (its done marker). */
 int outbound_was_written(const char *key);
-/* The packet an earlier run left in spool/tmp after recording its intent
- * (then it must be written as it is, not built again): 1 loaded into
- * packet, 0 none, -1 errno. */
-int outbound_pending(const char *key, const char *tmp_path, struct buf *packet);
+/* Whether the node's intent, left by a killed run, is this recipient's:
+ * then its packet in spool/tmp must be written as it is, not built again.
+ * 1 loaded into packet (empty when it is placed already), 0 no, -1 errno. */
+int outbound_pending(const struct outbound_write *w, struct buf *packet);
 /* Removes the done markers of jobs no longer in spool/queue/fido/. */
 void outbound_clean_markers(void);
 

@@ -2,23 +2,23 @@
  * under the node's .bsy lock, so that a SIGKILL at any point leaves no
  * half packet for the mailer and a rerun writes the netmail once.
  * The states (spool(5), F1-F5):
- *   F1 the packet is complete and fsynced in spool/tmp/;
+ *   F1 the packet is complete and fsynced in spool/tmp/fido-<key>;
  *   F2 the .bsy lock is ours;
- *   F3 the intent is durable: spool/data/fido/<key>.at says "new <path>"
- *      (the packet becomes the .?ut by rename) or "append <path> <offset>"
- *      (its packed message replaces the .?ut's two-null terminator at
- *      that offset);
+ *   F3 the node's intent is durable: spool/data/fido/node-<hash>.at
+ *      (hash: of the .?ut path) names the key, and the offset of the
+ *      terminator its packed message replaces, or -1 when the packet
+ *      becomes the .?ut by rename;
  *   F4 the .?ut is renamed into place, or the bytes are written and
- *      fsynced;
+ *      fsynced (then the tmp packet is removed);
  *   F5 done: the intent renamed to <key>.done (not fsynced: an intent
  *      whose packet is gone from spool/tmp means the same), then the lock
  *      removed.
- * A rerun that finds <key>.done reports the netmail as written; one that
- * finds <key>.at takes the lock and redoes F4 from the same packet: a
- * rename that has happened is seen (the tmp file is gone), and writing the
- * same bytes at the same offset again gives the same file.  While the
- * intent exists the lock is ours or stale, so no mailer took the file in
- * between. */
+ * The intent is the node's, not the recipient's: whoever takes the lock
+ * next finishes it first, whichever job it belongs to, so a half append
+ * never stays in front of another job's append.  Finishing redoes F4 from
+ * the same packet: a rename that happened is seen (the tmp file is gone),
+ * and the same bytes at the same offset give the same file.  While an
+ * intent exists the lock is held or stale, so no mailer took the file. */
 #include "netmail.h"
 #include "ftnpkt.h"
 #include "file.h"
@@ -55,16 +55,66 @@ int outbound_was_written(const char *key)
 	return marker_path(path, sizeof path, key, "done") && access(path, F_OK) == 0;
 }
 
-int outbound_pending(const char *key, const char *tmp_path, struct buf *packet)
+int outbound_prepare(struct outbound_write *w)
 {
-	char path[PATH_MAX];
+	uint32_t h = 2166136261u;
+	const unsigned char *p;
+	char rel[64];
 
-	if (!marker_path(path, sizeof path, key, "at"))
-		return -1;
-	if (access(path, F_OK) != 0)
+	w->again = 0;
+	if ((size_t)snprintf(w->final_path, sizeof w->final_path, "%s.%s", w->base, w->extension)
+	    >= sizeof w->final_path)
+		return errno = ENAMETOOLONG, 0;
+	for (p = (const unsigned char *)w->final_path; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	snprintf(rel, sizeof rel, OUTBOUND_MARKER_DIR "/node-%08lx.at", (unsigned long)h);
+	return home_path(w->intent_path, sizeof w->intent_path, rel);
+}
+
+/* The node's intent: its key, offset (-1: new) and path.  1 read, 0 none,
+ * -1 errno. */
+static int read_intent(const char *intent_path, char *key, size_t key_size, long long *offset, char *path,
+		       size_t size)
+{
+	struct buf b = BUF_INIT;
+	char *sp1, *sp2;
+	int ok = 0;
+
+	if (!file_read_path(intent_path, &b)) {
+		buf_free(&b);
 		return errno == ENOENT ? 0 : -1;
-	if (!file_read_path(tmp_path, packet))
-		/* Renamed into place already (F4 "new" done): nothing to load. */
+	}
+	if ((sp1 = strchr(b.data, ' ')) && (sp2 = strchr(sp1 + 1, ' ')) && (size_t)(sp1 - b.data) < key_size) {
+		*sp1 = *sp2 = 0;
+		strcpy(key, b.data);
+		*offset = strtoll(sp1 + 1, NULL, 10);
+		ok = *key && *offset >= -1 && (size_t)snprintf(path, size, "%s", sp2 + 1) < size;
+	}
+	buf_free(&b);
+	if (!ok)
+		errno = EBADMSG;
+	return ok ? 1 : -1;
+}
+
+static int tmp_packet_path(char *out, size_t size, const char *key)
+{
+	char rel[PATH_MAX];
+
+	snprintf(rel, sizeof rel, SPOOL_TMP_DIR "/fido-%s", key);
+	return home_path(out, size, rel);
+}
+
+int outbound_pending(const struct outbound_write *w, struct buf *packet)
+{
+	char key[256], path[PATH_MAX];
+	long long offset;
+	int r = read_intent(w->intent_path, key, sizeof key, &offset, path, sizeof path);
+
+	if (r <= 0 || strcmp(key, w->key) != 0)
+		return r < 0 ? -1 : 0;
+	buf_truncate(packet, 0);
+	if (!file_read_path(w->tmp_path, packet))
+		/* Written already (F4 done): nothing to load. */
 		return errno == ENOENT ? (buf_truncate(packet, 0), 1) : -1;
 	return 1;
 }
@@ -181,46 +231,25 @@ static int bsy_take(const char *bsy)
 	return 0;
 }
 
-static int write_intent(const char *key, const char *text)
+/* Written to a side name, fsynced, then renamed: a kill part way leaves
+ * no intent, never a partial one. */
+static int write_intent(const struct outbound_write *w, long long offset)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
-	int fd, ok;
+	char side[PATH_MAX + 8], dir[PATH_MAX], text[PATH_MAX + 300];
+	int fd, ok, n;
 
-	if (!marker_path(path, sizeof path, key, "at") || !home_path(dir, sizeof dir, OUTBOUND_MARKER_DIR))
+	n = snprintf(text, sizeof text, "%s %lld %s", w->key, offset, w->final_path);
+	if (n < 0 || (size_t)n >= sizeof text || !home_path(dir, sizeof dir, OUTBOUND_MARKER_DIR))
+		return errno = ENAMETOOLONG, 0;
+	snprintf(side, sizeof side, "%s.new", w->intent_path);
+	if ((fd = open(side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		return 0;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return 0;
-	ok = file_write_all(fd, text, strlen(text)) && fsync(fd) == 0;
-	ok = close(fd) == 0 && ok;
+	ok = file_write_all(fd, text, (size_t)n) && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok && rename(side, w->intent_path) == 0;
 	return ok && file_fsync_dir(dir);
 }
 
-/* "new <path>" or "append <path> <offset>" back from the intent. */
-static int read_intent(const char *key, char *path, size_t size, long long *offset)
-{
-	char marker[PATH_MAX];
-	struct buf b = BUF_INIT;
-	char *sp;
-	int ok = 0;
-
-	if (!marker_path(marker, sizeof marker, key, "at") || !file_read_path(marker, &b))
-		return 0;
-	*offset = -1;
-	if (b.len > 4 && strncmp(b.data, "new ", 4) == 0) {
-		ok = (size_t)snprintf(path, size, "%s", b.data + 4) < size;
-	} else if (b.len > 7 && strncmp(b.data, "append ", 7) == 0 && (sp = strrchr(b.data, ' ')) > b.data + 7) {
-		*sp = 0;
-		*offset = strtoll(sp + 1, NULL, 10);
-		ok = *offset >= 0 && (size_t)snprintf(path, size, "%s", b.data + 7) < size;
-	}
-	buf_free(&b);
-	if (!ok)
-		errno = EBADMSG;
-	return ok;
-}
-
-/* F4 for "append": the packed message and the terminator at offset. */
+/* F4 for an append: the packed message and the terminator at offset. */
 static int append_at(const char *path, long long offset, const struct buf *packet)
 {
 	const char *m = packet->data + FTN_PACKET_HEADER_BYTES;
@@ -235,7 +264,7 @@ static int append_at(const char *path, long long offset, const struct buf *packe
 }
 
 /* The offset of the terminator of an existing .?ut, or -1 when there is
- * none (ENOENT), or -2 when it is damaged (EBADMSG). */
+ * none, or -2 when it is damaged (EBADMSG) or unreadable. */
 static long long terminator_offset(const char *path)
 {
 	unsigned char tail[2];
@@ -245,83 +274,96 @@ static long long terminator_offset(const char *path)
 
 	if (fd < 0)
 		return errno == ENOENT ? -1 : -2;
-	r = fstat(fd, &st) == 0 && st.st_size >= FTN_PACKET_HEADER_BYTES + 2
-		    ? pread(fd, tail, 2, st.st_size - 2)
-		    : -1;
+	r = fstat(fd, &st) == 0 && st.st_size >= FTN_PACKET_HEADER_BYTES + 2 ? pread(fd, tail, 2, st.st_size - 2) : -1;
 	close(fd);
 	if (r != 2 || tail[0] || tail[1])
 		return errno = EBADMSG, -2;
 	return (long long)st.st_size - 2;
 }
 
-/* F3 and F4 from scratch. */
+static int rename_into(const char *from, const char *to, const char *dir)
+{
+	return rename(from, to) == 0 && file_fsync_dir(dir);
+}
+
+/* F4 as the intent says, with the packet from spool/tmp (empty: it went
+ * there already). */
+static int do_write(const char *tmp, const char *path, long long offset, const struct buf *packet, const char *dir)
+{
+	struct stat st;
+
+	if (!packet->len)
+		return file_fsync_dir(dir);   /* renamed, or appended and then removed */
+	if (offset < 0)
+		return rename_into(tmp, path, dir);
+	if (stat(path, &st) != 0 || st.st_size < offset) {
+		/* The file went (a stale lock broken, the file sent): write it
+		 * anew rather than lose it; a duplicate has the same MSGID. */
+		log_warn("event=outbound-changed path=%s: writing the netmail again", path);
+		return rename_into(tmp, path, dir);
+	}
+	return append_at(path, offset, packet) && (unlink(tmp), 1);
+}
+
+static int mark_done(const char *intent_path, const char *key)
+{
+	char done[PATH_MAX];
+
+	return marker_path(done, sizeof done, key, "done") && rename(intent_path, done) == 0;
+}
+
+/* Under the lock: an intent left by a killed run, of any job, done first.
+ * 2 when it was this recipient's, 1 done or none, 0 errno. */
+static int finish_intent(struct outbound_write *w)
+{
+	char key[256], path[PATH_MAX], tmp[PATH_MAX];
+	struct buf packet = BUF_INIT;
+	long long offset;
+	int r = read_intent(w->intent_path, key, sizeof key, &offset, path, sizeof path);
+
+	if (r <= 0)
+		return r == 0;
+	if (!tmp_packet_path(tmp, sizeof tmp, key) || (!file_read_path(tmp, &packet) && errno != ENOENT)) {
+		buf_free(&packet);
+		return 0;
+	}
+	if (packet.len && packet.len < FTN_PACKET_HEADER_BYTES + 2)
+		errno = EBADMSG, r = 0;
+	else
+		r = do_write(tmp, path, offset, &packet, w->dir) && mark_done(w->intent_path, key);
+	buf_free(&packet);
+	if (r)
+		log_notice("event=intent-finished key=%s path=%s", key, path);
+	return r ? (strcmp(key, w->key) == 0 ? 2 : 1) : 0;
+}
+
+/* F3 to F5 for a packet no run has started to place. */
 static int first_write(struct outbound_write *w, const struct buf *packet)
 {
-	char intent[PATH_MAX + 64];
 	long long offset = terminator_offset(w->final_path);
 
 	if (offset == -2)
 		return 0;
-	if (offset < 0) {
-		snprintf(intent, sizeof intent, "new %s", w->final_path);
-		return write_intent(w->key, intent) && rename(w->tmp_path, w->final_path) == 0
-		       && file_fsync_dir(w->dir);
-	}
-	snprintf(intent, sizeof intent, "append %s %lld", w->final_path, offset);
-	return write_intent(w->key, intent) && append_at(w->final_path, offset, packet) && (unlink(w->tmp_path), 1);
-}
-
-/* F4 again after a crash past F3. */
-static int redo_write(struct outbound_write *w, const struct buf *packet)
-{
-	long long offset;
-	struct stat st;
-
-	if (!read_intent(w->key, w->final_path, sizeof w->final_path, &offset))
-		return 0;
-	w->again = 1;
-	if (offset < 0) {
-		if (!packet->len)
-			return file_fsync_dir(w->dir);   /* renamed already */
-		return rename(w->tmp_path, w->final_path) == 0 && file_fsync_dir(w->dir);
-	}
-	if (!packet->len)
-		return 1;   /* the packet is removed only after a complete append */
-	if (stat(w->final_path, &st) != 0 || st.st_size < offset) {
-		/* The file went (stale lock broken, file sent): write it anew
-		 * rather than lose it; a duplicate has the same MSGID. */
-		log_warn("event=outbound-changed path=%s: writing the netmail again", w->final_path);
-		return rename(w->tmp_path, w->final_path) == 0 && file_fsync_dir(w->dir);
-	}
-	return append_at(w->final_path, offset, packet) && (unlink(w->tmp_path), 1);
-}
-
-/* No directory fsync: a rerun that finds the intent instead (the rename
- * lost in a crash) sees the packet gone from spool/tmp and only reports
- * it; nothing in the outbound is touched again. */
-static int mark_done(const char *key)
-{
-	char at[PATH_MAX], done[PATH_MAX];
-
-	return marker_path(at, sizeof at, key, "at") && marker_path(done, sizeof done, key, "done")
-	       && rename(at, done) == 0;
+	return write_intent(w, offset) && do_write(w->tmp_path, w->final_path, offset, packet, w->dir)
+	       && mark_done(w->intent_path, w->key);
 }
 
 int outbound_deliver(struct outbound_write *w, const struct buf *packet)
 {
-	char bsy[PATH_MAX], at[PATH_MAX];
-	int ok, err, pending;
+	char bsy[PATH_MAX];
+	int ok, err, r;
 
-	w->again = 0;
-	if ((size_t)snprintf(bsy, sizeof bsy, "%s.bsy", w->base) >= sizeof bsy
-	    || (size_t)snprintf(w->final_path, sizeof w->final_path, "%s.%s", w->base, w->extension)
-		       >= sizeof w->final_path)
+	if ((size_t)snprintf(bsy, sizeof bsy, "%s.bsy", w->base) >= sizeof bsy)
 		return errno = ENAMETOOLONG, 0;
-	if (!make_dirs(w->dir) || !marker_path(at, sizeof at, w->key, "at") || !bsy_take(bsy))
+	if (!make_dirs(w->dir) || !bsy_take(bsy))
 		return 0;
-	pending = access(at, F_OK) == 0;
-	ok = pending ? redo_write(w, packet) : first_write(w, packet);
-	ok = ok && mark_done(w->key);
+	r = finish_intent(w);
+	if (r == 2 || (r == 1 && outbound_was_written(w->key)))
+		ok = w->again = 1;
+	else if (r == 1 && packet->len < FTN_PACKET_HEADER_BYTES + 2)
+		ok = 0, errno = EINVAL;
+	else
+		ok = r == 1 && first_write(w, packet);
 	err = errno;
 	unlink(bsy);
 	errno = err;
