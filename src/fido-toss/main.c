@@ -148,46 +148,57 @@ static void finish_pending(struct packet *p)
 	p->pending[0] = 0;
 }
 
-static void skip(struct toss *t, struct packet *p, const char *what)
+/* A message not imported: counted, and logged with reason (a fixed
+ * word), key=value text (ours) and a quoted value (the peer's). */
+static void skip(struct toss *t, struct packet *p, const char *reason, const char *fields, const char *key,
+		 const char *value, size_t value_len)
 {
+	struct buf q = BUF_INIT;
+
+	if (value && (!buf_catf(&q, " %s=", key) || !log_quote(&q, value, value_len)))
+		die_nomem();
 	if (!progress_save(p, p->done + 1, NULL))
 		die_sys("unable to record the progress in %s", p->progress);
-	log_info("event=skip packet=%s message=%lu %s", p->quoted.data, p->done + 1, what);
+	log_info("event=skip packet=%s message=%lu reason=%s%s%s", p->quoted.data, p->done + 1, reason, fields,
+		 q.data ? q.data : "");
+	buf_free(&q);
 	t->skipped++;
 }
 
+/* One netmail: skipped (not to us, seen before, no such user) or
+ * imported.  Dies on a temporary error: the packet stays for a rerun. */
 static void toss_message(struct toss *t, struct packet *p, const struct ftn_message *m)
 {
 	struct netmail_in in;
 	struct resolve_result res;
-	struct buf rcpt = BUF_INIT, sender = BUF_INIT, mail = BUF_INIT, q = BUF_INIT;
-	char dest[FTN_ADDR_MAX_BYTES];
+	struct buf rcpt = BUF_INIT, sender = BUF_INIT, mail = BUF_INIT;
+	char fields[FTN_ADDR_MAX_BYTES + 600];
 
 	resolve_result_init(&res);
-	if (!netmail_in_read(&in, m, &p->h))
+	if (!netmail_in_read(&in, m, &p->h)
+	    || !netmail_address(m->to.data ? m->to.data : "", m->to.len, &in.dest, &rcpt)
+	    || !netmail_address(m->from.data ? m->from.data : "", m->from.len, &in.orig, &sender))
 		die_nomem();
-	ftn_addr_format(dest, sizeof dest, &in.dest);
 	if (!fido_is_ours(&t->fido, &in.dest)) {
-		skip(t, p, (buf_catf(&q, "reason=not-for-us dest=%s", dest), q.data));
+		strcpy(fields, " dest=");
+		ftn_addr_format(fields + 6, sizeof fields - 6, &in.dest);
+		skip(t, p, "not-for-us", fields, NULL, NULL, 0);
 	} else if (in.msgid.len && dupes_seen(&t->dupes, in.msgid.data)) {
-		skip(t, p, (buf_cats(&q, "reason=duplicate msgid="), log_quote(&q, in.msgid.data, in.msgid.len), q.data));
-	} else if (!netmail_address(m->to.data ? m->to.data : "", m->to.len, &in.dest, &rcpt)
-		   || !netmail_address(m->from.data ? m->from.data : "", m->from.len, &in.orig, &sender)) {
-		die_nomem();
+		skip(t, p, "duplicate", "", "msgid", in.msgid.data, in.msgid.len);
 	} else if (!resolve_recipient(&t->resolve, rcpt.data, &res)) {
 		die_temp("unable to resolve %s: %s", rcpt.data, strerror(errno));
 	} else if (res.channel == RESOLVE_REJECT) {
-		skip(t, p, (buf_catf(&q, "reason=no-such-user rcpt=<%s> code=%d text=", rcpt.data, res.code),
-			    log_quote(&q, res.reason.data, res.reason.len), q.data));
+		snprintf(fields, sizeof fields, " rcpt=<%.500s> code=%d", rcpt.data, res.code);
+		skip(t, p, "no-such-user", fields, "text", res.reason.data, res.reason.len);
 	} else if (!netmail_to_mail(m, &in, rcpt.data, t->cfg.host_name, t->fido.charset, &mail)) {
 		die_sys("unable to make the mail of %s message %lu", p->quoted.data, p->done + 1);
 	} else {
 		inject(t, p, sender.data, rcpt.data, &mail, in.msgid.data);
 	}
-	p->done = p->done + 1;
+	p->done++;
 	netmail_in_free(&in);
 	resolve_result_free(&res);
-	buf_free(&rcpt), buf_free(&sender), buf_free(&mail), buf_free(&q);
+	buf_free(&rcpt), buf_free(&sender), buf_free(&mail);
 }
 
 /* ---- one packet ---- */
