@@ -632,3 +632,25 @@ PY
   [[ "$output" == *"event=tossed packet=00000001.pkt messages=1"*"event=tossed packet=00000002.pkt messages=1"* ]]
   [ "$(incoming_subjects | tr '\n' ' ')" = "type two type two point two " ]
 }
+
+@test "deliver-fido, fido-toss: a bad or unreadable fidonet.cfg stops them with 111 and leaves the work" {
+  netmail 1 joe@f5.n250.z2.fidonet
+  "$LIBEXEC/route" 2>/dev/null
+  printf 'address 2:250/1\naddress 2:250/1\n' > "$HOME_DIR/etc/fidonet.cfg"
+  run "$LIBEXEC/deliver-fido"
+  [ "$status" -eq 111 ]
+  [ "$output" = "deliver-fido: fatal: $HOME_DIR/etc/fidonet.cfg:2: duplicate address" ]
+  run toss
+  [ "$status" -eq 111 ]
+  [ "$output" = "fido-toss: fatal: $HOME_DIR/etc/fidonet.cfg:2: duplicate address" ]
+  [ "$(job_count fido)" -eq 1 ]
+  # A directory where the file should be (root reads any file, so no chmod).
+  rm "$HOME_DIR/etc/fidonet.cfg"
+  mkdir "$HOME_DIR/etc/fidonet.cfg"
+  run "$LIBEXEC/deliver-fido"
+  [ "$status" -eq 111 ]
+  [[ "$output" == "deliver-fido: fatal: unable to read $HOME_DIR/etc/fidonet.cfg: "* ]]
+  run resolve joe@f5.n250.z2.fidonet
+  [ "${lines[1]}" = "joe@f5.n250.z2.fidonet -> tempfail" ]
+  [ "$(job_count fido)" -eq 1 ]
+}
