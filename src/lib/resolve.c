@@ -161,6 +161,7 @@ void resolve_context_free(struct resolve_context *ctx)
 	free_list(ctx->local_domains, ctx->local_domain_count);
 	free_list(ctx->aliases, ctx->alias_count);
 	board_list_free(&ctx->boards);
+	fido_config_free(&ctx->fido);
 	ctx->local_domains = ctx->aliases = NULL;
 	ctx->local_domain_count = ctx->alias_count = 0;
 }
@@ -408,36 +409,79 @@ static int resolve_local(struct resolve_context *ctx, const char *local, int dep
 	return resolve_user_name(ctx, local, no_forward, 0, res);
 }
 
-/* "name@p<point>.f<node>.n<net>.z<zone>.fidonet" -> "name@zone:net/node.point".
- * 1 done, 0 malformed, -1 out of memory. */
-static int fidonet_address(const char *local, const char *domain, struct buf *out)
+/* On the first .fidonet recipient only, as boards.cfg. */
+static void load_fido(struct resolve_context *ctx)
 {
-	unsigned long point = 0, node, net, zone;
-	int used = 0;
+	char text[PATH_MAX + 160];
 
-	if (sscanf(domain, "p%lu.f%lu.n%lu.z%lu.fidonet%n", &point, &node, &net, &zone, &used) == 4
-	    && domain[used] == 0)
-		;
-	else if (point = 0, sscanf(domain, "f%lu.n%lu.z%lu.fidonet%n", &node, &net, &zone, &used) == 3
-		 && domain[used] == 0)
-		;
-	else
+	if (ctx->fido_loaded)
+		return;
+	ctx->fido_loaded = 1;
+	if (!fido_config_load(&ctx->fido, text, sizeof text)) {
+		log_warn("%s", text);
+		ctx->fido_bad = 1;
+	}
+}
+
+static int reject_fido(struct resolve_result *res, const char *address, const char *problem)
+{
+	res->channel = RESOLVE_REJECT;
+	res->code = 553;
+	snprintf(res->enhanced, sizeof res->enhanced, "5.1.3");
+	buf_truncate(&res->reason, 0);
+	return buf_catf(&res->reason, "%s: %s", address, problem);
+}
+
+/* "name@[p<point>.]f<node>.n<net>.z<zone>.fidonet": netmail when
+ * etc/fidonet.cfg gives us an address (never any DNS), the local user
+ * when the address is one of ours. */
+static int resolve_fidonet(struct resolve_context *ctx, const char *address, const char *local,
+			   const char *domain, struct resolve_result *res)
+{
+	struct ftn_addr a;
+	struct buf name = BUF_INIT;
+	char text[FTN_ADDR_MAX_BYTES];
+	const char *problem;
+	int r;
+
+	if ((problem = fido_domain_parse(domain, &a)))
+		return reject_fido(res, address, problem);
+	load_fido(ctx);
+	if (ctx->fido_bad) {
+		errno = EINVAL;
 		return 0;
-	if (!buf_catf(out, "%s@%lu:%lu/%lu", local, zone, net, node) || (point && !buf_catf(out, ".%lu", point)))
-		return -1;
-	return 1;
+	}
+	if (!ctx->fido.addr_count)
+		return reject(res, 550, "5.1.2", "%s: FidoNet netmail is not configured here", address);
+	if (fido_is_ours(&ctx->fido, &a))
+		return resolve_local(ctx, local, 0, 0, res);
+	if ((problem = fido_name_from_local(local, &name))) {
+		buf_free(&name);
+		if (errno == ENOMEM && strcmp(problem, "out of memory") == 0)
+			return 0;
+		return reject_fido(res, address, problem);
+	}
+	ftn_addr_format(text, sizeof text, &a);
+	res->channel = RESOLVE_FIDO;
+	/* Netmail leaves this system: only senders who may relay. */
+	res->is_relay = 1;
+	r = buf_copy(&res->target, name.data, name.len) && buf_catc(&res->target, '@') && buf_cats(&res->target, text);
+	buf_free(&name);
+	return r;
 }
 
 static int ends_with_fidonet(const char *domain)
 {
 	size_t n = strlen(domain);
-	return n >= 8 && strcasecmp(domain + n - 8, ".fidonet") == 0;
+	if (n && domain[n - 1] == '.')
+		n--;
+	return n >= 8 && strncasecmp(domain + n - 8, ".fidonet", 8) == 0;
 }
 
 int resolve_recipient(struct resolve_context *ctx, const char *address, struct resolve_result *res)
 {
-	struct buf local = BUF_INIT, domain = BUF_INIT, fido = BUF_INIT;
-	int r, has_domain, fidonet;
+	struct buf local = BUF_INIT, domain = BUF_INIT;
+	int r, has_domain;
 
 	res->channel = RESOLVE_REJECT;
 	res->is_relay = 0;
@@ -453,20 +497,13 @@ int resolve_recipient(struct resolve_context *ctx, const char *address, struct r
 	else if (has_domain && domain.data[0] == '[')
 		/* Address literals are never ours: relaying to them needs rights. */
 		r = send_remote(res, address, 1);
-	else if (has_domain && ends_with_fidonet(domain.data)) {
-		fidonet = fidonet_address(local.data, domain.data, &fido);
-		if (fidonet < 0)
-			r = 0;
-		else if (!fidonet)
-			r = reject(res, 553, "5.1.3", "%s: malformed FidoNet address", address);
-		else
-			r = reject(res, 550, "5.1.2", "%s: FidoNet netmail is not configured here", address);
-	} else if (has_domain && !resolve_domain_is_local(ctx, domain.data))
+	else if (has_domain && ends_with_fidonet(domain.data))
+		r = resolve_fidonet(ctx, address, local.data, domain.data, res);
+	else if (has_domain && !resolve_domain_is_local(ctx, domain.data))
 		r = send_remote(res, address, 1);
 	else
 		r = resolve_local(ctx, local.data, 0, 0, res);
 	buf_free(&local);
 	buf_free(&domain);
-	buf_free(&fido);
 	return r;
 }

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "channel.h"
 #include "config.h"
+#include "fido.h"
 #include "userdb.h"
 
 /* The channels are the channel table's (channel.h): same numbers. */
@@ -20,7 +21,7 @@ enum resolve_channel {
 	RESOLVE_REMOTE = CHANNEL_REMOTE,   /* target: the address to send to */
 	RESOLVE_BOARD = CHANNEL_BOARD,     /* target: sub-board internal code */
 	RESOLVE_QWK = CHANNEL_QWK,         /* target: "<route>!<user>" */
-	RESOLVE_FIDO = CHANNEL_FIDO        /* target: "<name>@<zone:net/node.point>" */
+	RESOLVE_FIDO = CHANNEL_FIDO        /* target: "<FTN name>@<zone:net/node[.point]>" */
 };
 
 struct resolve_result {
@@ -44,6 +45,9 @@ struct resolve_context {
 	struct board_list boards;  /* etc/boards.cfg */
 	int boards_loaded;         /* read at the first sub: recipient */
 	int boards_bad;            /* boards.cfg did not load: sub: is a temporary failure */
+	struct fido_config fido;   /* etc/fidonet.cfg */
+	int fido_loaded;           /* read at the first .fidonet recipient */
+	int fido_bad;              /* fidonet.cfg did not load: .fidonet is a temporary failure */
 	/* Set by the caller for each message, for the sub-boards' posting
 	 * rules (boards.cfg(5)); NULL (resolve_context_load's value) means
 	 * unknown, and then only boards open to anyone take the mail. */

@@ -1,4 +1,4 @@
-/* mime: from an RFC 5322 / MIME message to a board post: the header
+/* post: from an RFC 5322 / MIME message to a board post or a netmail: the header
  * fields a post needs, the text/plain part decoded (RFC 2045
  * quoted-printable and base64), other parts dropped with a one-line note,
  * the text converted to the board's charset with iconv ('?' for what the
@@ -140,7 +140,7 @@ static int decode_base64_lines(const char *in, size_t len, struct buf *out)
 }
 
 /* From charset to the board's, '?' for each character it cannot take. */
-static int convert(const char *in, size_t len, const char *from, const char *to, struct buf *out)
+int post_convert(const char *in, size_t len, const char *from, const char *to, struct buf *out)
 {
 	iconv_t cd = iconv_open(to, from);
 	char chunk[1024], *ip = (char *)in, *op;
@@ -239,7 +239,7 @@ static int take_text(struct part_walk *w, const char *type, const char *cte, con
 		ok = buf_cat(&raw, body, len);
 	if (ok && w->text->len && w->text->data[w->text->len - 1] != '\n')
 		ok = buf_catc(w->text, '\n');
-	ok = ok && convert(raw.data ? raw.data : "", raw.len, charset, w->charset, w->text);
+	ok = ok && post_convert(raw.data ? raw.data : "", raw.len, charset, w->charset, w->text);
 	buf_free(&raw);
 	return ok;
 }
@@ -369,7 +369,7 @@ static size_t encoded_word(const char *p, struct buf *out)
 	} else {
 		goto out;
 	}
-	if (convert(raw.data ? raw.data : "", raw.len, charset, "UTF-8", out))
+	if (post_convert(raw.data ? raw.data : "", raw.len, charset, "UTF-8", out))
 		taken = (size_t)(end + 2 - p);
 out:
 	buf_free(&raw);
@@ -413,7 +413,7 @@ static int header_text(const char *h, size_t hlen, const char *name, const char 
 {
 	struct buf raw = BUF_INIT, utf8 = BUF_INIT;
 	int ok = header_get(h, hlen, name, &raw) && decode_header_words(raw.data, raw.len, &utf8)
-		 && convert(utf8.data ? utf8.data : "", utf8.len, "UTF-8", charset, out) && buf_catc(out, 0)
+		 && post_convert(utf8.data ? utf8.data : "", utf8.len, "UTF-8", charset, out) && buf_catc(out, 0)
 		 && (out->len--, 1);
 	buf_free(&raw);
 	buf_free(&utf8);

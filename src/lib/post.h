@@ -1,6 +1,8 @@
-/* deliver-board's own pieces: the message as a board post. */
-#ifndef DELIVER_BOARD_POST_H
-#define DELIVER_BOARD_POST_H
+/* post: a mail message as a board post or a netmail (deliver-board,
+ * deliver-fido): the header fields they need, the text/plain part decoded,
+ * the text in the target charset with CR line ends. */
+#ifndef BBSMAIL_POST_H
+#define BBSMAIL_POST_H
 #include "buf.h"
 #include <stddef.h>
 
@@ -15,5 +17,9 @@ void post_free(struct post *p);
 /* Turns the message (LF line ends) into a post in charset (iconv name).
  * 1 ok, 0 errno (ENOMEM; EINVAL for an unknown charset). */
 int post_from_message(struct post *p, const char *message, size_t len, const char *charset);
+/* Converts len bytes from charset from (iconv name; unknown: taken as
+ * UTF-8) to charset to, appending to out; a character to cannot hold
+ * becomes '?'.  1 ok, 0 errno (ENOMEM; EINVAL when to is unknown). */
+int post_convert(const char *in, size_t len, const char *from, const char *to, struct buf *out);
 
 #endif
