@@ -91,7 +91,7 @@ all: $(LIBEXEC_TARGETS) $(BIN_TARGETS) $(TEST_DRIVERS)
 
 build/%.o: src/%.c $(wildcard src/lib/*.h) | build-dirs
 	$(say) "  CC      $<"
-	$(Q)$(CC) $(CFLAGS_ALL) -MMD -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 
 build-dirs:
 	@mkdir -p build/lib build/t $(addprefix build/,$(LIBEXEC_PROGS) $(BIN_PROGS))
