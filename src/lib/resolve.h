@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "channel.h"
 #include "config.h"
+#include "qwknet.h"
 #include "userdb.h"
 
 /* The channels are the channel table's (channel.h): same numbers. */
@@ -44,6 +45,9 @@ struct resolve_context {
 	struct board_list boards;  /* etc/boards.cfg */
 	int boards_loaded;         /* read at the first sub: recipient */
 	int boards_bad;            /* boards.cfg did not load: sub: is a temporary failure */
+	struct qwknet qwknet;      /* etc/qwknet.cfg */
+	int qwknet_loaded;         /* read at the first "!" recipient */
+	int qwknet_bad;            /* qwknet.cfg did not load: "!" is a temporary failure */
 	/* Set by the caller for each message, for the sub-boards' posting
 	 * rules (boards.cfg(5)); NULL (resolve_context_load's value) means
 	 * unknown, and then only boards open to anyone take the mail. */

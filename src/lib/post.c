@@ -1,4 +1,4 @@
-/* mime: from an RFC 5322 / MIME message to a board post: the header
+/* post: from an RFC 5322 / MIME message to a board post: the header
  * fields a post needs, the text/plain part decoded (RFC 2045
  * quoted-printable and base64), other parts dropped with a one-line note,
  * the text converted to the board's charset with iconv ('?' for what the

@@ -1,6 +1,9 @@
-/* deliver-board's own pieces: the message as a board post. */
-#ifndef DELIVER_BOARD_POST_H
-#define DELIVER_BOARD_POST_H
+/* post: a mail message as a text post (a sub-board post, a QWK message):
+ * the sender, subject, ids and date from the header, and the text body
+ * converted to a board charset with CR line ends.  Used by deliver-board
+ * and deliver-qwk. */
+#ifndef BBSMAIL_POST_H
+#define BBSMAIL_POST_H
 #include "buf.h"
 #include <stddef.h>
 
