@@ -195,15 +195,32 @@ static const char *parse_conference(struct qwknet *net, char *line)
 	return NULL;
 }
 
+static const char *parse_hub(struct qwknet *net, char *line)
+{
+	char *id = next_word(&line);
+
+	if (!id || next_word(&line))
+		return "expected: hub id";
+	if (!qwk_id_valid(id, strlen(id)))
+		return "bad QWK id (1-8 letters and digits)";
+	if (net->hub[0])
+		return "a second hub line";
+	upper_copy(net->hub, id, strlen(id));
+	return NULL;
+}
+
 static const char *parse_line(struct qwknet *net, char *line)
 {
 	char *keyword = next_word(&line);
+
+	if (keyword && strcasecmp(keyword, "hub") == 0)
+		return parse_hub(net, line);
 
 	if (keyword && strcasecmp(keyword, "node") == 0)
 		return parse_node(net, line);
 	if (keyword && strcasecmp(keyword, "conf") == 0)
 		return parse_conference(net, line);
-	return "expected a node or conf line";
+	return "expected a hub, node or conf line";
 }
 
 int qwknet_load(struct qwknet *net, char *error, size_t error_size)

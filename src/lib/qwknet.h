@@ -1,5 +1,6 @@
 /* qwknet: the QWKnet nodes this hub serves and the conferences their
- * packets carry (etc/qwknet.cfg, qwknet.cfg(5)).  Two kinds of line:
+ * packets carry (etc/qwknet.cfg, qwknet.cfg(5)).  Three kinds of line:
+ *   hub <our QWK id>
  *   node <id> <password> [<via-route>]
  *   conf <number> <sub-board code> <node-id>[,<node-id>...]
  * The resolver turns "<route>!<user>" into a QWK target; deliver-qwk,
@@ -34,12 +35,13 @@ struct qwk_conference {
 };
 
 struct qwknet {
+	char hub[QWK_ID_MAX_BYTES + 1];   /* our own id, "" when not set */
 	struct qwk_node *nodes;
 	size_t node_count;
 	struct qwk_conference *conferences;
 	size_t conference_count;
 };
-#define QWKNET_INIT { NULL, 0, NULL, 0 }
+#define QWKNET_INIT { "", NULL, 0, NULL, 0 }
 
 /* 1 when id is 1-8 letters and digits. */
 int qwk_id_valid(const char *id, size_t len);
