@@ -111,7 +111,7 @@ PACKET() { echo "$HOME_DIR/spool/qwk/VERT/out/MYBBS.QWK"; }
   [ "${lines[12]}" = "control:E-mail" ]
   [ "${lines[13]}" = "control:7" ]
   [ "${lines[14]}" = "control:dove-deb" ]
-  [ "${lines[18]}" = "members:000.NDX,CONTROL.DAT,DOOR.ID,MESSAGES.DAT,PERSONAL.NDX" ]
+  [ "${lines[18]}" = "members:000.NDX,007.NDX,CONTROL.DAT,DOOR.ID,MESSAGES.DAT,PERSONAL.NDX" ]
   # the long Subject goes in a QWKE line, the field is cut at 25
   [ "${lines[19]}" = '1|John Doe|rob@far.example|a subject that is longer|0|2|Subject: a subject that is longer than twenty-five\n@MSGID: m1@far.example\nfirst line\nsecond line\n' ]
   [[ "${lines[20]}" == '2|NETMAIL|rob@far.example|short|0|2|carol@FAR\n'* ]]
@@ -354,6 +354,43 @@ kill_walk() {
     run qwk-pack VERT
     [[ "$output" == *"event=empty"* ]]
   done
+}
+
+@test "qwk: qwk-pack puts a carried sub-board's new posts in the packet, once fetched, never the node's own" {
+  run qwk-pack VERT
+  [[ "$output" == *"event=empty"* ]]
+  [ "$(cat "$HOME_DIR/spool/qwk/VERT/conf-7.next")" = 0 ]
+  for i in 1 2; do
+    printf 'From: Rob <rob@far.example>\nSubject: post %s\n\nboard text %s\n' "$i" "$i" |
+      sendmail -f rob@far.example '"sub:dove-deb"@localhost' 2>/dev/null
+  done
+  spec rep.json '[{"to":"All","from":"Alice","subject":"from vert","conf":7,"private":false,"text":"echo?"}]'
+  QWKPY rep "$BATS_TEST_TMPDIR/MYBBS.REP" MYBBS "$BATS_TEST_TMPDIR/rep.json"
+  qwk-unpack VERT "$BATS_TEST_TMPDIR/MYBBS.REP" 2>/dev/null
+  runq 2>/dev/null
+  run qwk-pack VERT
+  [[ "$output" == *"event=packed messages=2 netmail=0 "* ]]
+  run QWKPY read "$(PACKET)"
+  [ "$status" -eq 0 ]
+  echo "$output"
+  # deliver-board posted them in the order runq took them
+  [ "$(printf '%s\n' "${lines[19]}" "${lines[20]}" | grep -c '^[12]|All|Rob|post [12]|7|2|@MSGID: [^\]*\\nboard text [12]\\n$')" -eq 2 ]
+  [[ "$output" == *"|post 1|"* && "$output" == *"|post 2|"* ]]
+  [ "${lines[21]}" = "ndx:ok 2" ]
+  # not fetched: the next packet has them again
+  run qwk-pack VERT
+  [[ "$output" == *"event=packed messages=2 netmail=0 "* ]]
+  qwk-pack -c VERT 2>/dev/null
+  [ "$(cat "$HOME_DIR/spool/qwk/VERT/conf-7.next")" = 3 ]
+  run qwk-pack VERT
+  [[ "$output" == *"event=empty"* ]]
+  printf 'From: Rob <rob@far.example>\nSubject: post 3\n\nboard text 3\n' |
+    sendmail -f rob@far.example '"sub:dove-deb"@localhost' 2>/dev/null
+  runq 2>/dev/null
+  run qwk-pack VERT
+  [[ "$output" == *"event=packed messages=1 netmail=0 "* ]]
+  run QWKPY read "$(PACKET)"
+  [[ "${lines[19]}" == '1|All|Rob|post 3|7|2|'*'board text 3\n' ]]
 }
 
 @test "qwk: qwk-pack leaves an unfetched packet's messages in the next packet" {

@@ -4,11 +4,13 @@
  * stay there until the node has fetched the packet, so a crash or a lost
  * download never loses one and a message goes into exactly one fetched
  * packet. */
+#include "board.h"
 #include "buf.h"
 #include "config.h"
 #include "file.h"
 #include "home.h"
 #include "log.h"
+#include "posts.h"
 #include "qwk.h"
 #include "qwknet.h"
 #include "qwkspool.h"
@@ -42,6 +44,10 @@ struct pack {
 	char node_dir[PATH_MAX];    /* absolute spool/qwk/<ID> */
 	char **names;               /* of packed/, sorted */
 	size_t count;
+	struct board_list boards;
+	struct conf_posts *confs;   /* the conferences the node carries */
+	size_t conf_count;
+	size_t total;               /* messages in the packet */
 };
 
 static int compare_names(const void *a, const void *b)
@@ -92,6 +98,62 @@ static void xpath(char *out, size_t size, const struct pack *p, const char *sub,
 		die_perm("path too long: %s/%s/%s", p->node_dir, sub, name);
 }
 
+/* conf-<n>.next: the first JAM index record of conference n's board
+ * that no fetched packet has held.  1 read, 0 missing, dies otherwise. */
+static int read_pointer(const struct pack *p, unsigned number, uint32_t *next)
+{
+	char name[32], path[PATH_MAX];
+	struct buf text = BUF_INIT;
+	char *end;
+	unsigned long v;
+
+	snprintf(name, sizeof name, "conf-%u.next", number);
+	xpath(path, sizeof path, p, "", name);
+	if (!file_read_path(path, &text)) {
+		buf_free(&text);
+		if (errno == ENOENT)
+			return 0;
+		die_sys("unable to read %s", path);
+	}
+	if (!buf_catc(&text, 0))
+		die_nomem();
+	errno = 0;
+	v = strtoul(text.data, &end, 10);
+	if (errno || end == text.data || (*end && *end != '\n') || v > UINT32_MAX)
+		die_temp("%s: malformed", path);
+	*next = (uint32_t)v;
+	buf_free(&text);
+	return 1;
+}
+
+static void write_pointer(const struct pack *p, unsigned number, uint32_t next)
+{
+	char name[32], tmp_name[40], path[PATH_MAX], tmp[PATH_MAX], text[16];
+	int fd, n;
+
+	snprintf(name, sizeof name, "conf-%u.next", number);
+	snprintf(tmp_name, sizeof tmp_name, "%s.tmp", name);
+	xpath(path, sizeof path, p, "", name);
+	xpath(tmp, sizeof tmp, p, "", tmp_name);
+	n = snprintf(text, sizeof text, "%lu\n", (unsigned long)next);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || !file_write_all(fd, text, (size_t)n) || fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0
+	    || !file_fsync_dir(p->node_dir))
+		die_sys("unable to write %s", path);
+}
+
+/* "@<conference> <next>" lines of packet.list: the fetched packet held the
+ * posts up to there. */
+static void advance_pointer(const struct pack *p, const char *line)
+{
+	unsigned number;
+	unsigned long next;
+
+	if (sscanf(line, "@%u %lu", &number, &next) != 2 || next > UINT32_MAX)
+		die_temp("%s/%s: malformed line %s", p->node_dir, PACKET_LIST, line);
+	write_pointer(p, number, (uint32_t)next);
+}
+
 /* The previous packet was fetched (its file is gone): its messages are
  * done.  The list goes last, so a crash here only repeats the removals. */
 static void forget_fetched_packet(struct pack *p)
@@ -120,6 +182,10 @@ static void forget_fetched_packet(struct pack *p)
 		die_sys("unable to remove %s", line);
 	for (line = next + 1; (next = strchr(line, '\n')); line = next + 1) {
 		*next = 0;
+		if (line[0] == '@') {
+			advance_pointer(p, line);
+			continue;
+		}
 		xpath(path, sizeof path, p, "packed", line);
 		if (unlink(path) == 0)
 			removed++;
@@ -201,6 +267,64 @@ static void build_messages(struct pack *p, struct buf *dat, struct buf *ndx)
 	buf_free(&m);
 }
 
+/* The board posts after the netmail, numbered on; one index a conference. */
+static void append_posts(struct pack *p, struct buf *dat, struct buf *ndx)
+{
+	size_t i, pos, blocks, number = p->count;
+	struct conf_posts *c;
+	unsigned char *h;
+	char field[8];
+
+	for (i = 0; i < p->conf_count; i++) {
+		c = &p->confs[i];
+		for (pos = 0; pos < c->blocks.len; pos += blocks * QWK_BLOCK_BYTES) {
+			h = (unsigned char *)c->blocks.data + pos;
+			memcpy(field, h + QWK_OFF_BLOCKS, 6), field[6] = 0;
+			blocks = strtoul(field, NULL, 10);
+			qwk_message_set_number(h, (unsigned long)++number);
+			if (!add_ndx(&ndx[i], dat->len, c->number)
+			    || !buf_cat(dat, h, blocks * QWK_BLOCK_BYTES))
+				die_nomem();
+		}
+	}
+}
+
+/* The posts of every conference the node carries since its pointer; a
+ * conference without a pointer yet starts at its board's present end
+ * (a new node gets the posts written from now on). */
+static void collect_posts(struct pack *p)
+{
+	char text[PATH_MAX + 160];
+	const struct qwk_conference *q;
+	struct conf_posts *c;
+	size_t i;
+
+	if (!board_list_load(&p->boards, text, sizeof text))
+		die_temp("%s", text);
+	if (!(p->confs = calloc(p->net.conference_count + 1, sizeof *p->confs)))
+		die_nomem();
+	for (i = 0; i < p->net.conference_count; i++) {
+		q = &p->net.conferences[i];
+		if (!qwknet_carries(q, p->node->id))
+			continue;
+		c = &p->confs[p->conf_count];
+		c->number = q->number;
+		if (!(c->board = board_find(&p->boards, q->code))) {
+			log_warn("node=%s conference=%u: no sub-board %s in %s", p->node->id, q->number, q->code, BOARD_FILE);
+			continue;
+		}
+		if (!read_pointer(p, c->number, &c->start)) {
+			if (!posts_index_end(c->board, &c->start))
+				die_sys("unable to read the base of %s", q->code);
+			write_pointer(p, c->number, c->start);
+		}
+		if (!posts_collect(c, p->node->id))
+			die_sys("unable to read the posts of %s", q->code);
+		p->total += c->count;
+		p->conf_count++;
+	}
+}
+
 static void control_dat(const struct pack *p, struct buf *out)
 {
 	char when[32];
@@ -214,7 +338,7 @@ static void control_dat(const struct pack *p, struct buf *out)
 		n += qwknet_carries(&p->net.conferences[i], p->node->id);
 	if (!buf_catf(out, "%s\r\n%s\r\n%s\r\n%s\r\n0000,%s\r\n%s\r\n%s\r\n\r\n0\r\n%zu\r\n%zu\r\n0\r\nE-mail\r\n",
 		      p->cfg.host_name, "Internet", "000-000-0000", "Sysop, Sysop", p->net.hub, when, p->node->id,
-		      p->count, n - 1))
+		      p->total, n - 1))
 		die_nomem();
 	for (i = 0; i < p->net.conference_count; i++)
 		if (qwknet_carries(&p->net.conferences[i], p->node->id)
@@ -239,13 +363,13 @@ static void write_file(const char *dir, const char *name, const struct buf *b)
 /* zip -q -X <zipfile> <files...> in dir: argv only, never a shell. */
 static void run_zip(const char *zipfile, const char *dir, const char *const *files, size_t count)
 {
-	char *argv[16];
+	char *argv[80];
 	size_t i, a = 0;
 	pid_t pid;
 	int status;
 
 	argv[a++] = "zip", argv[a++] = "-q", argv[a++] = "-X", argv[a++] = (char *)zipfile;
-	for (i = 0; i < count && i < 10; i++)
+	for (i = 0; i < count && i < 72; i++)
 		argv[a++] = (char *)files[i];
 	argv[a] = NULL;
 	pid = fork();
@@ -297,13 +421,20 @@ static void write_packet(struct pack *p, size_t *bytes)
 {
 	char build[PATH_MAX], zipfile[PATH_MAX], dir[PATH_MAX], *slash;
 	struct buf dat = BUF_INIT, ndx = BUF_INIT, control = BUF_INIT, door = BUF_INIT;
+	struct buf *conf_ndx = calloc(p->conf_count + 1, sizeof *conf_ndx);
+	const char *files[PACKET_FILE_COUNT + 64];
+	char names[64][16];
+	size_t i, file_count = PACKET_FILE_COUNT;
 	struct stat st;
 
 	xpath(build, sizeof build, p, BUILD_DIR, "");
 	remove_build_dir(build);
 	if (mkdir(build, 0700) < 0)
 		die_sys("unable to create %s", build);
+	if (!conf_ndx)
+		die_nomem();
 	build_messages(p, &dat, &ndx);
+	append_posts(p, &dat, conf_ndx);
 	control_dat(p, &control);
 	if (!buf_cats(&door, "DOOR = bbsmail\r\nVERSION = 1\r\nSYSTEM = bbsmail\r\nCONTROLNAME = BBSMAIL\r\n"
 			     "MIXEDCASE = YES\r\n"))
@@ -314,9 +445,17 @@ static void write_packet(struct pack *p, size_t *bytes)
 	write_file(build, "000.NDX", &ndx);
 	/* Every netmail message is addressed to a user of the node. */
 	write_file(build, "PERSONAL.NDX", &ndx);
+	memcpy(files, packet_files, sizeof packet_files);
+	for (i = 0; i < p->conf_count && i < 64; i++) {
+		snprintf(names[i], sizeof names[i], "%03u.NDX", p->confs[i].number);
+		write_file(build, names[i], &conf_ndx[i]);
+		files[file_count++] = names[i];
+		buf_free(&conf_ndx[i]);
+	}
+	free(conf_ndx);
 	if (snprintf(zipfile, sizeof zipfile, "%s/%s.QWK", build, p->net.hub) >= (int)sizeof zipfile)
 		die_perm("path too long: %s", build);
-	run_zip(zipfile, build, packet_files, PACKET_FILE_COUNT);
+	run_zip(zipfile, build, files, file_count);
 	fsync_path(zipfile);
 	if (stat(zipfile, &st) < 0)
 		die_sys("unable to stat %s", zipfile);
@@ -346,6 +485,9 @@ static void write_packet_list(struct pack *p)
 		die_nomem();
 	for (i = 0; i < p->count; i++)
 		if (!buf_catf(&list, "%s\n", p->names[i]))
+			die_nomem();
+	for (i = 0; i < p->conf_count; i++)
+		if (!buf_catf(&list, "@%u %lu\n", p->confs[i].number, (unsigned long)p->confs[i].end))
 			die_nomem();
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || !file_write_all(fd, list.data, list.len) || fsync(fd) < 0 || close(fd) < 0
@@ -415,13 +557,16 @@ int main(int argc, char **argv)
 	xpath(packed, sizeof packed, &p, "packed", "");
 	if (!list_dir(packed, &p.names, &p.count))
 		die_sys("unable to read %s", packed);
-	if (!p.count) {
+	collect_posts(&p);
+	p.total += p.count;
+	if (!p.total) {
 		log_info("node=%s event=empty", p.node->id);
 		return 0;
 	}
 	write_packet(&p, &bytes);
 	write_packet_list(&p);
-	log_info("node=%s event=packed messages=%zu bytes=%zu packet=%s", p.node->id, p.count, bytes, p.packet);
+	log_info("node=%s event=packed messages=%zu netmail=%zu bytes=%zu packet=%s", p.node->id, p.total, p.count, bytes,
+		 p.packet);
 	free_names(p.names, p.count);
 	qwknet_free(&p.net);
 	close(lock);

@@ -71,18 +71,25 @@ def read(path):
         f = lambda a, b: h[a:b].decode('cp437').rstrip(' ')
         print("|".join([str(n), f(21, 46), f(46, 71), f(71, 96), str(conf), str(blocks),
                         text.replace('\n', '\\n')]))
-        offsets.append(pos)
+        offsets.append((conf, pos))
         pos += blocks * 128
     if int(lines[9]) != n:
         fail("CONTROL.DAT says %s messages, MESSAGES.DAT has %d" % (lines[9], n))
-    ndx = z.read('000.NDX')
-    if len(ndx) != 5 * len(offsets):
-        fail("000.NDX has %d bytes for %d messages" % (len(ndx), len(offsets)))
-    for i, off in enumerate(offsets):
-        rec = mbf_to_float(ndx[5 * i:5 * i + 4])
-        if rec != off // 128 + 1:
-            fail("NDX record %d says %r, header is at block %d" % (i, rec, off // 128 + 1))
-    print("ndx:ok %d" % len(offsets))
+    checked = 0
+    for conf in sorted(set([0] + [c for c, _ in offsets])):
+        name = '%03d.NDX' % conf
+        ndx = z.read(name)
+        mine = [off for c, off in offsets if c == conf]
+        if len(ndx) != 5 * len(mine):
+            fail("%s has %d bytes for %d messages" % (name, len(ndx), len(mine)))
+        for i, off in enumerate(mine):
+            rec = mbf_to_float(ndx[5 * i:5 * i + 4])
+            if rec != off // 128 + 1:
+                fail("%s record %d says %r, header is at block %d" % (name, i, rec, off // 128 + 1))
+            if ndx[5 * i + 4] != conf & 0xff:
+                fail("%s record %d: conference byte %d" % (name, i, ndx[5 * i + 4]))
+        checked += len(mine)
+    print("ndx:ok %d" % checked)
 
 
 def field(s, n):
