@@ -138,7 +138,8 @@ PACKET() { echo "$HOME_DIR/spool/qwk/VERT/out/MYBBS.QWK"; }
   }
   # The first start writes a default .mmailrc and asks whether to edit it.
   tm new-session -d -x 100 -y 30 "HOME='$mmhome' mm"
-  echo "$(tm display -p '#{pane_pid}')" >> "$(_pidfile)"
+  track_pid "$(tm display -p '#{pid}')"   # the tmux server, killed by PID in teardown too
+  track_pid "$(tm display -p '#{pane_pid}')"
   screen_has "Edit .mmailrc now?"
   tm send-keys n Enter
   screen_has "Packet"
@@ -146,7 +147,8 @@ PACKET() { echo "$HOME_DIR/spool/qwk/VERT/out/MYBBS.QWK"; }
   sed -i "s|^UserName:.*|UserName: John Doe|; s|^UseColors:.*|UseColors: No|; s|^PacketDir:.*|PacketDir: $mmhome/down|; s|^ReplyDir:.*|ReplyDir: $mmhome/up|" \
     "$mmhome/.mmailrc"
   tm new-session -d -x 100 -y 30 "HOME='$mmhome' mm '$mmhome/down/MYBBS.QWK'"
-  echo "$(tm display -p '#{pane_pid}')" >> "$(_pidfile)"
+  track_pid "$(tm display -p '#{pid}')"   # the tmux server, killed by PID in teardown too
+  track_pid "$(tm display -p '#{pane_pid}')"
   screen_has "Active Areas"
   screen_has "E-mail"
   tm send-keys Down Down Enter
@@ -315,7 +317,7 @@ kill_walk() {
   snapshot_dir="$BATS_TEST_TMPDIR/snap"
   mkdir -p "$snapshot_dir"
   ln "$(SPOOL)/queue/qwk/$job" "$snapshot_dir/job"
-  body="$(find "$(SPOOL)" -samefile "$(SPOOL)/incoming/$job" 2>/dev/null | head -1)"
+  ln "$(SPOOL)/body/qwk-$job" "$snapshot_dir/body"
   "$LIBEXEC/deliver-qwk" 2>/dev/null
   qwk-pack VERT 2>/dev/null
   qwk-pack -c VERT 2>/dev/null
@@ -323,10 +325,13 @@ kill_walk() {
   [ "$(ls "$HOME_DIR/spool/qwk/VERT/packed" | wc -l)" -eq 0 ]
   # killed before retiring the job: the job is back, marked attempted
   ln "$snapshot_dir/job" "$(SPOOL)/queue/qwk/$job"
+  ln "$snapshot_dir/body" "$(SPOOL)/body/qwk-$job"
   chmod 0400 "$(SPOOL)/queue/qwk/$job"
   run "$LIBEXEC/deliver-qwk"
   echo "$output"
+  [[ "$output" == *"result=already-queued"* ]]
   [ "$(ls "$HOME_DIR/spool/qwk/VERT/new" | wc -l)" -eq 0 ]
+  [ "$(job_count qwk)" -eq 0 ]
 }
 
 @test "qwk: qwk-pack killed at every step and rerun: each message in the fetched packets once" {

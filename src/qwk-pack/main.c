@@ -87,7 +87,8 @@ static int list_dir(const char *dir, char ***names, size_t *count)
 		(*count)++;
 	}
 	closedir(dh);
-	qsort(*names, *count, sizeof **names, compare_names);
+	if (*count > 1)
+		qsort(*names, *count, sizeof **names, compare_names);
 	return 1;
 }
 
@@ -536,6 +537,18 @@ static void pack_setup(struct pack *p, const char *id)
 		die_perm("path too long: %s", out);
 }
 
+static void pack_free(struct pack *p)
+{
+	size_t i;
+
+	free_names(p->names, p->count);
+	for (i = 0; i < p->conf_count; i++)
+		buf_free(&p->confs[i].blocks);
+	free(p->confs);
+	board_list_free(&p->boards);
+	qwknet_free(&p->net);
+}
+
 int main(int argc, char **argv)
 {
 	struct pack p;
@@ -551,8 +564,10 @@ int main(int argc, char **argv)
 	if ((lock = qwkspool_lock(p.node->id)) < 0)
 		die_sys("unable to lock %s", p.node_dir);
 	forget_fetched_packet(&p);
-	if (p.confirm)
+	if (p.confirm) {
+		pack_free(&p);
 		return 0;
+	}
 	take_new(&p);
 	xpath(packed, sizeof packed, &p, "packed", "");
 	if (!list_dir(packed, &p.names, &p.count))
@@ -561,14 +576,14 @@ int main(int argc, char **argv)
 	p.total += p.count;
 	if (!p.total) {
 		log_info("node=%s event=empty", p.node->id);
+		pack_free(&p);
 		return 0;
 	}
 	write_packet(&p, &bytes);
 	write_packet_list(&p);
 	log_info("node=%s event=packed messages=%zu netmail=%zu bytes=%zu packet=%s", p.node->id, p.total, p.count, bytes,
 		 p.packet);
-	free_names(p.names, p.count);
-	qwknet_free(&p.net);
+	pack_free(&p);
 	close(lock);
 	return 0;
 }

@@ -452,6 +452,7 @@ int main(int argc, char **argv)
 	xpath(mark, sizeof mark, u.import_dir, DONE_MARK);
 	if (stat(mark, &st) == 0) {
 		log_info("node=%s event=already-imported rep=%s", u.node->id, u.digest);
+		qwknet_free(&u.net);
 		return 0;
 	}
 	xpath(mark, sizeof mark, u.import_dir, STAGED_MARK);
