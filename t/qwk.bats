@@ -118,7 +118,7 @@ PACKET() { echo "$HOME_DIR/spool/qwk/VERT/out/MYBBS.QWK"; }
   [ "${lines[21]}" = "ndx:ok 2" ]
 }
 
-@test "qwk: multimail (mm) opens our packet and shows each message's From and Subject" {
+@test "qwk: multimail (mm) opens our packet, shows each message, and writes a REP that qwk-unpack imports" {
   command -v mm >/dev/null && command -v tmux >/dev/null || skip "multimail or tmux not installed"
   queue_netmail 2 'vert!John_Doe@localhost'
   runq 2>/dev/null
@@ -144,9 +144,12 @@ PACKET() { echo "$HOME_DIR/spool/qwk/VERT/out/MYBBS.QWK"; }
   tm send-keys n Enter
   screen_has "Packet"
   tm kill-server
-  sed -i "s|^UserName:.*|UserName: John Doe|; s|^UseColors:.*|UseColors: No|; s|^PacketDir:.*|PacketDir: $mmhome/down|; s|^ReplyDir:.*|ReplyDir: $mmhome/up|" \
+  # mm keeps a letter only when the file's mtime moved: the sleep makes sure.
+  printf '#!/bin/sh\nsleep 1.1\necho "A reply written in multimail." > "$1"\n' > "$mmhome/editor"
+  chmod +x "$mmhome/editor"
+  sed -i "s|^UserName:.*|UserName: John Doe|; s|^UseColors:.*|UseColors: No|; s|^PacketDir:.*|PacketDir: $mmhome/down|; s|^ReplyDir:.*|ReplyDir: $mmhome/up|; s|^editor:.*|editor: $mmhome/editor|" \
     "$mmhome/.mmailrc"
-  tm new-session -d -x 100 -y 30 "HOME='$mmhome' mm '$mmhome/down/MYBBS.QWK'"
+  tm new-session -d -x 100 -y 30 "HOME='$mmhome' EDITOR='$mmhome/editor' mm '$mmhome/down/MYBBS.QWK'"
   track_pid "$(tm display -p '#{pid}')"   # the tmux server, killed by PID in teardown too
   track_pid "$(tm display -p '#{pane_pid}')"
   screen_has "Active Areas"
@@ -161,7 +164,34 @@ PACKET() { echo "$HOME_DIR/spool/qwk/VERT/out/MYBBS.QWK"; }
   tm send-keys +
   screen_has "Subj: netmail 2"
   screen_has "body 2"
+  # A reply, written by mm's editor (a script), into mm's REP packet.
+  tm send-keys R
+  screen_has "Reply goes to area:"
+  tm send-keys Enter
+  screen_has "Subj: netmail 2"
+  tm send-keys Enter
+  screen_has "Make letter private?"
+  tm send-keys Enter
+  screen_has "Q: don't apply tagline"
+  tm send-keys q
+  screen_has "Subj: netmail 2"
+  tm send-keys q
+  screen_has "Enter: read letter"
+  tm send-keys q
+  screen_has "Make reply packet"
+  tm send-keys '!'
+  for i in $(seq 1 100); do [ -s "$mmhome/up/mybbs.rep" ] && break; sleep 0.2; done
   tm kill-server
+  [ -s "$mmhome/up/mybbs.rep" ]
+  run qwk-unpack VERT "$mmhome/up/mybbs.rep"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"event=queued from=<VERT!VERT@localhost> rcpt=<rob@far.example>"* ]]
+  [[ "$output" == *"event=imported"*"messages=1"* ]]
+  f="$(find "$(SPOOL)/incoming" -type f)"
+  grep -qx 'Subject: Re: netmail 2' "$f"
+  grep -qx 'To: <rob@far.example>' "$f"
+  grep -qx 'A reply written in multimail.' "$f"
 }
 
 # spec FILE JSON: a REP description for qwk.py rep.

@@ -216,8 +216,12 @@ static void build_message(const struct unpack *u, const struct qwk_in *m, size_t
 	xbuf_cats(&in->message, "From: ");
 	cat_header_text(&in->message, &from);
 	xbuf_catf(&in->message, " <%s>\nTo: ", in->sender.data);
-	cat_header_text(&in->message, &to);
-	xbuf_catf(&in->message, " <%s>\nSubject: ", in->rcpt.data);
+	/* An Internet address as the To name is not repeated as a phrase. */
+	if (!strchr(m->to.data ? m->to.data : "", '@')) {
+		cat_header_text(&in->message, &to);
+		xbuf_catc(&in->message, ' ');
+	}
+	xbuf_catf(&in->message, "<%s>\nSubject: ", in->rcpt.data);
 	cat_header_text(&in->message, &subject);
 	xbuf_catf(&in->message, "\nDate: %s\n", date);
 	if (id_usable(&m->msgid))
