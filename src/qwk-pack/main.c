@@ -256,9 +256,10 @@ static void build_messages(struct pack *p, struct buf *dat, struct buf *ndx)
 		buf_truncate(&m, 0);
 		if (!file_read_path(path, &m))
 			die_sys("unable to read %s", path);
-		memcpy(field, m.data + QWK_OFF_BLOCKS, 6 < m.len ? 6 : 0), field[6] = 0;
-		if (m.len < QWK_BLOCK_BYTES || m.len % QWK_BLOCK_BYTES || (blocks = strtoul(field, NULL, 10)) < 1
-		    || blocks * QWK_BLOCK_BYTES != m.len)
+		if (m.len < QWK_BLOCK_BYTES || m.len % QWK_BLOCK_BYTES)
+			die_temp("%s: not a queued QWK message", path);
+		memcpy(field, m.data + QWK_OFF_BLOCKS, 6), field[6] = 0;
+		if ((blocks = strtoul(field, NULL, 10)) < 1 || blocks * QWK_BLOCK_BYTES != m.len)
 			die_temp("%s: not a queued QWK message", path);
 		start = dat->len;
 		qwk_message_set_number((unsigned char *)m.data, (unsigned long)i + 1);

@@ -97,7 +97,7 @@ static void name_to_local(const char *name, struct buf *out)
 			die_nomem();
 }
 
-/* "HOP/HOP" of QWK ids, or NULL when well formed. */
+/* 1 when route[0..len) is QWK ids separated by '/'. */
 static int route_valid(const char *route, size_t len)
 {
 	size_t i = 0, start = 0;
