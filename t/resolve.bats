@@ -112,7 +112,7 @@ setup() {
     "user@far.example" "user@[127.0.0.1]" "user@far.example@localhost"
   [ "${lines[0]}" = "user%far.example@localhost -> reject 550 5.7.1 relay=1 user%far.example: relaying denied" ]
   [ "${lines[1]}" = '"user@far.example"@localhost -> reject 550 5.7.1 relay=1 user@far.example: relaying denied' ]
-  [ "${lines[2]}" = "other!user@localhost -> reject 550 5.7.1 relay=1 other!user: unknown QWK network node, relaying denied" ]
+  [ "${lines[2]}" = "other!user@localhost -> reject 550 5.1.2 relay=0 other!user: unknown QWK network node" ]
   [ "${lines[3]}" = "user@far.example -> remote user=0 target=user@far.example relay=1" ]
   [ "${lines[4]}" = "user@[127.0.0.1] -> remote user=0 target=user@[127.0.0.1] relay=1" ]
   [ "${lines[5]}" = "user@far.example@localhost -> reject 550 5.7.1 relay=1 user@far.example: relaying denied" ]

@@ -1,4 +1,4 @@
-/* post: from an RFC 5322 / MIME message to a board post or a netmail: the header
+/* post: from an RFC 5322 / MIME message to a board post, a QWK message or a netmail: the header
  * fields a post needs, the text/plain part decoded (RFC 2045
  * quoted-printable and base64), other parts dropped with a one-line note,
  * the text converted to the board's charset with iconv ('?' for what the

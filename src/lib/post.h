@@ -1,6 +1,7 @@
-/* post: a mail message as a board post or a netmail (deliver-board,
- * deliver-fido): the header fields they need, the text/plain part decoded,
- * the text in the target charset with CR line ends. */
+/* post: a mail message as a text post (a sub-board post, a QWK message, a
+ * netmail): the sender, subject, ids and date from the header, the
+ * text/plain part decoded, and the text converted to the target charset
+ * with CR line ends.  Used by deliver-board, deliver-qwk and deliver-fido. */
 #ifndef BBSMAIL_POST_H
 #define BBSMAIL_POST_H
 #include "buf.h"

@@ -162,6 +162,7 @@ void resolve_context_free(struct resolve_context *ctx)
 	free_list(ctx->aliases, ctx->alias_count);
 	board_list_free(&ctx->boards);
 	fido_config_free(&ctx->fido);
+	qwknet_free(&ctx->qwknet);
 	ctx->local_domains = ctx->aliases = NULL;
 	ctx->local_domain_count = ctx->alias_count = 0;
 }
@@ -377,6 +378,49 @@ static int resolve_board(struct resolve_context *ctx, const char *local, struct 
 	return 1;
 }
 
+/* Like load_boards, at the first "!" recipient only. */
+static void load_qwknet(struct resolve_context *ctx)
+{
+	char text[PATH_MAX + 160];
+
+	if (ctx->qwknet_loaded)
+		return;
+	ctx->qwknet_loaded = 1;
+	if (!qwknet_load(&ctx->qwknet, text, sizeof text)) {
+		log_warn("%s", text);
+		ctx->qwknet_bad = 1;
+	}
+}
+
+/* "<route>!<user>": the QWK channel when the first hop is a node of
+ * etc/qwknet.cfg (qwknet.cfg(5)). */
+static int resolve_qwk(struct resolve_context *ctx, const char *local, struct resolve_result *res)
+{
+	const char *why;
+	struct buf text = BUF_INIT;
+	int ok;
+
+	load_qwknet(ctx);
+	if (ctx->qwknet_bad) {
+		errno = EINVAL;
+		return 0;
+	}
+	switch (qwknet_route(&ctx->qwknet, local, &res->target, &why)) {
+	case QWK_ROUTE_OK:
+		res->channel = RESOLVE_QWK;
+		return 1;
+	case QWK_ROUTE_UNKNOWN:
+		return reject(res, 550, "5.1.2", "%s: unknown QWK network node", local);
+	case QWK_ROUTE_MALFORMED:
+		ok = buf_catf(&text, "%s: malformed QWK address: %s", local, why)
+			&& reject(res, 553, "5.1.3", "%s", text.data);
+		buf_free(&text);
+		return ok;
+	default:
+		return 0;
+	}
+}
+
 static int resolve_local(struct resolve_context *ctx, const char *local, int depth, int no_forward,
 			 struct resolve_result *res)
 {
@@ -395,12 +439,8 @@ static int resolve_local(struct resolve_context *ctx, const char *local, int dep
 		return resolve_user_name(ctx, local + 8, 0, 1, res);
 	if (strncasecmp(local, "sub:", 4) == 0)
 		return resolve_board(ctx, local, res);
-	if (strchr(local, '!')) {
-		/* <qwk-id>!<user>: QWKnet routing needs configured nodes; unknown
-		 * ids are treated like the bang-path relay trick they resemble. */
-		res->is_relay = 1;
-		return reject(res, 550, "5.7.1", "%s: unknown QWK network node, relaying denied", local);
-	}
+	if (strchr(local, '!'))
+		return resolve_qwk(ctx, local, res);
 	target = alias_target(ctx, local);
 	if (target)
 		return resolve_alias_target(ctx, target, depth, res);

@@ -12,6 +12,7 @@
 #include "channel.h"
 #include "config.h"
 #include "fido.h"
+#include "qwknet.h"
 #include "userdb.h"
 
 /* The channels are the channel table's (channel.h): same numbers. */
@@ -48,6 +49,9 @@ struct resolve_context {
 	struct fido_config fido;   /* etc/fidonet.cfg */
 	int fido_loaded;           /* read at the first .fidonet recipient */
 	int fido_bad;              /* fidonet.cfg did not load: .fidonet is a temporary failure */
+	struct qwknet qwknet;      /* etc/qwknet.cfg */
+	int qwknet_loaded;         /* read at the first "!" recipient */
+	int qwknet_bad;            /* qwknet.cfg did not load: "!" is a temporary failure */
 	/* Set by the caller for each message, for the sub-boards' posting
 	 * rules (boards.cfg(5)); NULL (resolve_context_load's value) means
 	 * unknown, and then only boards open to anyone take the mail. */
