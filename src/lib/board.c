@@ -53,22 +53,6 @@ static int charset_valid(const char *s)
 	return 1;
 }
 
-static char *next_word(char **p)
-{
-	char *w;
-
-	while (**p == ' ' || **p == '\t')
-		(*p)++;
-	if (!**p)
-		return NULL;
-	w = *p;
-	while (**p && **p != ' ' && **p != '\t')
-		(*p)++;
-	if (**p)
-		*(*p)++ = 0;
-	return w;
-}
-
 static void board_free(struct board *b)
 {
 	size_t i;
@@ -121,8 +105,8 @@ static const char *parse_post(struct board *b, char *post)
 /* One line into b.  NULL when fine, else what is wrong. */
 static const char *parse_line(struct board *b, char *line)
 {
-	char *code = next_word(&line), *post = next_word(&line), *max = next_word(&line);
-	char *charset = next_word(&line), *base = next_word(&line), *name;
+	char *code = listfile_next_word(&line), *post = listfile_next_word(&line), *max = listfile_next_word(&line);
+	char *charset = listfile_next_word(&line), *base = listfile_next_word(&line), *name;
 	const char *problem;
 
 	while (*line == ' ' || *line == '\t')
@@ -169,33 +153,25 @@ static int add_line(struct board_list *list, char *line, const char **problem)
 	return 1;
 }
 
+static const char *board_line(char *line, void *ctx)
+{
+	const char *problem = NULL;
+
+	return add_line(ctx, line, &problem) ? NULL : problem;
+}
+
 int board_list_load(struct board_list *list, char *error, size_t error_size)
 {
-	struct listfile lf;
-	const char *problem = NULL;
-	char *line;
-	int r;
+	int err;
 
 	list->boards = NULL;
 	list->count = 0;
-	if (!listfile_open_home(&lf, BOARD_FILE, LISTFILE_COMMENT_HASH | LISTFILE_COMMENT_SEMICOLON | LISTFILE_STRICT)) {
-		listfile_error_text(&lf, error, error_size);
-		return 0;
-	}
-	while ((r = listfile_next(&lf, &line, NULL)) == 1)
-		if (!add_line(list, line, &problem))
-			break;
-	if (r < 0)
-		listfile_error_text(&lf, error, error_size);
-	else if (problem)
-		snprintf(error, error_size, "%s:%lu: %s", lf.path, lf.line_number, problem);
-	listfile_close(&lf);
-	if (r < 0 || problem) {
-		board_list_free(list);
-		errno = EINVAL;
-		return 0;
-	}
-	return 1;
+	if (listfile_load_strict(BOARD_FILE, board_line, list, error, error_size))
+		return 1;
+	err = errno;
+	board_list_free(list);
+	errno = err;
+	return 0;
 }
 
 void board_list_free(struct board_list *list)

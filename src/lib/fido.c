@@ -287,31 +287,15 @@ static int push(void **list, size_t *count, size_t size, const void *item)
 	return 1;
 }
 
-static char *next_word(char **p)
-{
-	char *w;
-
-	while (**p == ' ' || **p == '\t')
-		(*p)++;
-	if (!**p)
-		return NULL;
-	w = *p;
-	while (**p && **p != ' ' && **p != '\t')
-		(*p)++;
-	if (**p)
-		*(*p)++ = 0;
-	return w;
-}
-
 static const char *parse_uplink(struct fido_config *cfg, char *rest)
 {
-	char *addr = next_word(&rest), *password = next_word(&rest), *flavour = next_word(&rest);
+	char *addr = listfile_next_word(&rest), *password = listfile_next_word(&rest), *flavour = listfile_next_word(&rest);
 	struct fido_uplink u;
 	const char *problem;
 
 	memset(&u, 0, sizeof u);
 	u.flavour = FIDO_FLAVOUR_NORMAL;
-	if (!addr || !password || next_word(&rest))
+	if (!addr || !password || listfile_next_word(&rest))
 		return "expected: uplink zone:net/node[.point] password|- [normal|crash|hold|direct]";
 	if (!ftn_addr_parse(addr, &u.addr))
 		return "bad uplink address (zone 1-32767, net/node/point 0-65535)";
@@ -354,12 +338,12 @@ static const char *parse_charset(struct fido_config *cfg, const char *value)
 /* One line.  NULL when fine, else what is wrong. */
 static const char *parse_line(struct fido_config *cfg, char *line)
 {
-	char *key = next_word(&line), *value, *rest;
+	char *key = listfile_next_word(&line), *value, *rest;
 
 	if (strcasecmp(key, "uplink") == 0)
 		return parse_uplink(cfg, line);
-	value = next_word(&line);
-	rest = next_word(&line);
+	value = listfile_next_word(&line);
+	rest = listfile_next_word(&line);
 	if (!value || rest)
 		return "expected: keyword value";
 	if (strcasecmp(key, "address") == 0)
@@ -390,34 +374,25 @@ static void config_defaults(struct fido_config *cfg)
 	home_path(cfg->inbound, sizeof cfg->inbound, "spool/fido/inbound");
 }
 
+static const char *fido_line(char *line, void *ctx) { return parse_line(ctx, line); }
+
 int fido_config_load(struct fido_config *cfg, char *error, size_t error_size)
 {
-	struct listfile lf;
-	const char *problem = NULL;
-	char *line;
-	int r;
+	int err;
 
 	config_defaults(cfg);
-	if (!listfile_open_home(&lf, FIDO_FILE, LISTFILE_COMMENT_HASH | LISTFILE_COMMENT_SEMICOLON | LISTFILE_STRICT)) {
-		listfile_error_text(&lf, error, error_size);
-		return 0;
-	}
-	while ((r = listfile_next(&lf, &line, NULL)) == 1)
-		if ((problem = parse_line(cfg, line)))
-			break;
-	if (r < 0)
-		listfile_error_text(&lf, error, error_size);
-	else if (problem)
-		snprintf(error, error_size, "%s:%lu: %s", lf.path, lf.line_number, problem);
-	else if (!cfg->addr_count && cfg->uplink_count)
-		snprintf(error, error_size, "%s: uplinks but no address of ours", lf.path), problem = "";
-	listfile_close(&lf);
-	if (r < 0 || problem) {
-		fido_config_free(cfg);
+	if (listfile_load_strict(FIDO_FILE, fido_line, cfg, error, error_size)) {
+		if (cfg->addr_count || !cfg->uplink_count)
+			return 1;
+		char path[PATH_MAX];
+		(void)home_path(path, sizeof path, FIDO_FILE);
+		snprintf(error, error_size, "%s: uplinks but no address of ours", path);
 		errno = EINVAL;
-		return 0;
 	}
-	return 1;
+	err = errno;
+	fido_config_free(cfg);
+	errno = err;
+	return 0;
 }
 
 void fido_config_free(struct fido_config *cfg)

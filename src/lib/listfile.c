@@ -232,3 +232,46 @@ int listfile_find_home(const char *relative, unsigned flags, int (*match)(const 
 	struct unnumbered u = { match, ctx };
 	return listfile_find_home_numbered(relative, flags, match_unnumbered, &u);
 }
+
+int listfile_load_strict(const char *relative, const char *(*parse)(char *line, void *ctx), void *ctx,
+			 char *error, size_t error_size)
+{
+	struct listfile lf;
+	const char *problem = NULL;
+	char *line;
+	int r;
+
+	if (!listfile_open_home(&lf, relative, LISTFILE_COMMENT_HASH | LISTFILE_COMMENT_SEMICOLON | LISTFILE_STRICT)) {
+		listfile_error_text(&lf, error, error_size);
+		return 0;
+	}
+	while ((r = listfile_next(&lf, &line, NULL)) == 1)
+		if ((problem = parse(line, ctx)))
+			break;
+	if (r < 0)
+		listfile_error_text(&lf, error, error_size);
+	else if (problem)
+		snprintf(error, error_size, "%s:%lu: %s", lf.path, lf.line_number, problem);
+	listfile_close(&lf);
+	if (r < 0 || problem) {
+		errno = EINVAL;
+		return 0;
+	}
+	return 1;
+}
+
+char *listfile_next_word(char **p)
+{
+	char *w;
+
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+	if (!**p)
+		return NULL;
+	w = *p;
+	while (**p && **p != ' ' && **p != '\t')
+		(*p)++;
+	if (**p)
+		*(*p)++ = 0;
+	return w;
+}

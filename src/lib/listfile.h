@@ -71,6 +71,16 @@ int listfile_find_home(const char *relative, unsigned flags, int (*match)(const 
 /* listfile_find_home with the number of each line, for match's warnings. */
 int listfile_find_home_numbered(const char *relative, unsigned flags,
 				int (*match)(const char *line, unsigned long line_number, void *ctx), void *ctx);
+/* Reads a configuration file that must be right as a whole (boards.cfg,
+ * qwknet.cfg, fidonet.cfg): comments after '#' or ';', every other line
+ * handed to parse, which returns NULL or what is wrong with it.  The first
+ * problem stops the read.  1 ok (a missing file is empty); 0 with errno
+ * EINVAL and error "<path>:<line>: <problem>", or the read error. */
+int listfile_load_strict(const char *relative, const char *(*parse)(char *line, void *ctx), void *ctx,
+			 char *error, size_t error_size);
+/* The next blank-separated word of the line at *p, ended in place, with
+ * *p moved past it; NULL when none is left. */
+char *listfile_next_word(char **p);
 /* Splits a "key value" line in place: *key is the first word, *value the
  * rest with the blanks after the key removed ("" when there is none). */
 void listfile_split(char *line, char **key, char **value);

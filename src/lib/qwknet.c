@@ -29,22 +29,6 @@ static void upper_copy(char *out, const char *in, size_t len)
 	out[len] = 0;
 }
 
-static char *next_word(char **p)
-{
-	char *w;
-
-	while (**p == ' ' || **p == '\t')
-		(*p)++;
-	if (!**p)
-		return NULL;
-	w = *p;
-	while (**p && **p != ' ' && **p != '\t')
-		(*p)++;
-	if (**p)
-		*(*p)++ = 0;
-	return w;
-}
-
 const struct qwk_node *qwknet_find_node(const struct qwknet *net, const char *id)
 {
 	size_t i;
@@ -107,12 +91,12 @@ static const char *check_via(const struct qwknet *net, const char *via, char *ou
 
 static const char *parse_node(struct qwknet *net, char *line)
 {
-	char *id = next_word(&line), *password = next_word(&line), *via = next_word(&line);
+	char *id = listfile_next_word(&line), *password = listfile_next_word(&line), *via = listfile_next_word(&line);
 	char via_upper[QWK_ROUTE_MAX_HOPS * (QWK_ID_MAX_BYTES + 1)];
 	struct qwk_node n, *grown;
 	const char *problem;
 
-	if (!id || !password || next_word(&line))
+	if (!id || !password || listfile_next_word(&line))
 		return "expected: node id password [via-route]";
 	if (!qwk_id_valid(id, strlen(id)))
 		return "bad QWK id (1-8 letters and digits)";
@@ -166,12 +150,12 @@ static const char *parse_conference_nodes(const struct qwknet *net, struct qwk_c
 
 static const char *parse_conference(struct qwknet *net, char *line)
 {
-	char *number = next_word(&line), *code = next_word(&line), *nodes = next_word(&line), *end;
+	char *number = listfile_next_word(&line), *code = listfile_next_word(&line), *nodes = listfile_next_word(&line), *end;
 	struct qwk_conference c, *grown;
 	const char *problem;
 	unsigned long n;
 
-	if (!number || !code || !nodes || next_word(&line))
+	if (!number || !code || !nodes || listfile_next_word(&line))
 		return "expected: conf number sub-board-code node[,node...]";
 	errno = 0;
 	n = strtoul(number, &end, 10);
@@ -197,9 +181,9 @@ static const char *parse_conference(struct qwknet *net, char *line)
 
 static const char *parse_hub(struct qwknet *net, char *line)
 {
-	char *id = next_word(&line);
+	char *id = listfile_next_word(&line);
 
-	if (!id || next_word(&line))
+	if (!id || listfile_next_word(&line))
 		return "expected: hub id";
 	if (!qwk_id_valid(id, strlen(id)))
 		return "bad QWK id (1-8 letters and digits)";
@@ -211,7 +195,7 @@ static const char *parse_hub(struct qwknet *net, char *line)
 
 static const char *parse_line(struct qwknet *net, char *line)
 {
-	char *keyword = next_word(&line);
+	char *keyword = listfile_next_word(&line);
 
 	if (keyword && strcasecmp(keyword, "hub") == 0)
 		return parse_hub(net, line);
@@ -223,32 +207,19 @@ static const char *parse_line(struct qwknet *net, char *line)
 	return "expected a hub, node or conf line";
 }
 
+static const char *qwknet_line(char *line, void *ctx) { return parse_line(ctx, line); }
+
 int qwknet_load(struct qwknet *net, char *error, size_t error_size)
 {
-	struct listfile lf;
-	const char *problem = NULL;
-	char *line;
-	int r;
+	int err;
 
 	memset(net, 0, sizeof *net);
-	if (!listfile_open_home(&lf, QWKNET_FILE, LISTFILE_COMMENT_HASH | LISTFILE_COMMENT_SEMICOLON | LISTFILE_STRICT)) {
-		listfile_error_text(&lf, error, error_size);
-		return 0;
-	}
-	while ((r = listfile_next(&lf, &line, NULL)) == 1)
-		if ((problem = parse_line(net, line)))
-			break;
-	if (r < 0)
-		listfile_error_text(&lf, error, error_size);
-	else if (problem)
-		snprintf(error, error_size, "%s:%lu: %s", lf.path, lf.line_number, problem);
-	listfile_close(&lf);
-	if (r < 0 || problem) {
-		qwknet_free(net);
-		errno = EINVAL;
-		return 0;
-	}
-	return 1;
+	if (listfile_load_strict(QWKNET_FILE, qwknet_line, net, error, error_size))
+		return 1;
+	err = errno;
+	qwknet_free(net);
+	errno = err;
+	return 0;
 }
 
 void qwknet_free(struct qwknet *net)
