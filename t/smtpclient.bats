@@ -44,10 +44,10 @@ DOTS='Subject: dots\nTo: alice@postfix.test\n\n.\n..\n.leading dot\n...\nmiddle 
   grep -qx 'X-Mail-Args: <s@x.test>' "$(sink_files)"
 }
 
-@test "sink: PIPELINING sends MAIL, every RCPT and DATA in one write" {
+@test "sink: PIPELINING sends MAIL, every RCPT and DATA in one write (or send)" {
   smtp_sink_start
   msg m 'Subject: p\n\nhi\n'
-  run env "$NO_LSAN" timeout 60 strace -f -qq -e trace=write -s 512 -o "$BATS_TEST_TMPDIR/trace" \
+  run env "$NO_LSAN" timeout 60 strace -f -qq -e trace=write,sendto -s 512 -o "$BATS_TEST_TMPDIR/trace" \
     "$SEND" -f s@x.test -r a@x.test -r b@x.test 127.0.0.1 "$SINK_PORT" "$MSG"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [[ "$output" == *"pipelining=yes"* ]]
@@ -59,7 +59,7 @@ DOTS='Subject: dots\nTo: alice@postfix.test\n\n.\n..\n.leading dot\n...\nmiddle 
 @test "sink: without PIPELINING each command waits for its reply" {
   smtp_sink_start -p
   msg m 'Subject: p\n\nhi\n'
-  run env "$NO_LSAN" timeout 60 strace -f -qq -e trace=write -s 512 -o "$BATS_TEST_TMPDIR/trace" \
+  run env "$NO_LSAN" timeout 60 strace -f -qq -e trace=write,sendto -s 512 -o "$BATS_TEST_TMPDIR/trace" \
     "$SEND" -f s@x.test -r a@x.test -r b@x.test 127.0.0.1 "$SINK_PORT" "$MSG"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [[ "$output" == *"sent pipelined=no"* ]]
