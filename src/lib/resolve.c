@@ -399,7 +399,14 @@ static int resolve_qwk(struct resolve_context *ctx, const char *local, struct re
 	const char *why;
 	struct buf text = BUF_INIT;
 	int ok;
+	size_t hop = strcspn(local, "!/");
 
+	/* A first hop with a dot is a host, not a QWK id: the UUCP bang-path
+	 * relay trick (host!user@here), refused as relaying. */
+	if (memchr(local, '.', hop)) {
+		res->is_relay = 1;
+		return reject(res, 550, "5.7.1", "%s: bang path through another host, relaying denied", local);
+	}
 	load_qwknet(ctx);
 	if (ctx->qwknet_bad) {
 		errno = EINVAL;
