@@ -2,6 +2,7 @@
 #include "conn.h"
 #include "envelope.h"
 #include "file.h"
+#include "home.h"
 #include "listfile.h"
 #include "log.h"
 #include "smtpd-reply.h"
@@ -29,6 +30,7 @@ struct mailproc {
 	enum mailproc_onerror onerror;
 	unsigned long line;
 	struct buf words;            /* owns the argv strings */
+	char program[PATH_MAX];      /* argv[0] made absolute */
 };
 
 /* One program's answer. */
@@ -120,6 +122,12 @@ static int line_parse(struct mailproc *m, const char *line, const char **why)
 	for (i = 0; i < n; i++)
 		m->argv[i] = m->words.data + offsets[i];
 	m->argc = n;
+	if (m->argv[0][0] != '/') {
+		/* relative to the home, as every path of the configuration */
+		if (!home_path(m->program, sizeof m->program, m->argv[0]))
+			return *why = "program path too long", 0;
+		m->argv[0] = m->program;
+	}
 	return 1;
 }
 
@@ -522,10 +530,12 @@ static int spool_rebuild(struct smtp_session *s, const char *head, size_t head_l
 
 struct chain {
 	char path[PATH_MAX];
+	char scratch_name[SPOOL_ID_MAX_BYTES + 32];
 	struct buf current;          /* the message as the last good program left it */
 	struct buf scratch;
 	unsigned long long max_bytes;
 	int changed, spam;
+	int tagged_before;           /* the DNSBL had tagged it */
 };
 
 /* After one program: keep its rewrite when it obeys the rules, else put
@@ -588,7 +598,7 @@ static int chain_step(struct smtp_session *s, const char *cmd, struct chain *c, 
 /* The spool file's envelope part, and the message after it. */
 static int spool_split(struct smtp_session *s, struct envelope *e, size_t *head_len)
 {
-	if (!spool_file_start(&s->sink.file) || !file_read_fd(s->sink.file.fd, &e->storage) || !envelope_parse(e))
+	if (!spool_file_start(&s->sink.file) || !file_read_path(s->sink.file.tmp_path, &e->storage) || !envelope_parse(e))
 		return 0;
 	*head_len = (size_t)(e->message - e->storage.data);
 	return 1;
@@ -599,9 +609,9 @@ static int chain_finish(struct smtp_session *s, struct chain *c, const char *hea
 	struct buf stored = BUF_INIT;
 	int ok;
 
-	if (!c->changed && (!c->spam || has_spam_flag(&c->current)))
+	if (!c->changed && (!c->spam || c->tagged_before))
 		return 1;
-	message_retag(&c->current, c->spam || has_spam_flag(&c->current), &stored);
+	message_retag(&c->current, c->spam || c->tagged_before, &stored);
 	ok = spool_rebuild(s, head, head_len, &stored);
 	buf_free(&stored);
 	return ok;
@@ -623,9 +633,10 @@ int smtpd_mailproc_finish(struct smtp_session *s, const char *cmd)
 	if (!n)
 		return 0;
 	envelope_init(&e);
-	snprintf(c.path, sizeof c.path, "%s/%s.proc", SPOOL_TMP_DIR, s->id);
-	ok = spool_split(s, &e, &head_len) && buf_copy(&c.current, e.message, e.message_len)
+	snprintf(c.scratch_name, sizeof c.scratch_name, "%s/%s.proc", SPOOL_TMP_DIR, s->id);
+	ok = home_path(c.path, sizeof c.path, c.scratch_name) && spool_split(s, &e, &head_len) && buf_copy(&c.current, e.message, e.message_len)
 	     && copy_write(c.path, c.current.data, c.current.len);
+	c.tagged_before = ok && has_spam_flag(&c.current);
 	c.max_bytes = s->max_size ? s->max_size : ~0ULL;
 	for (i = 0; ok && !refused && i < n; i++)
 		if (!procs[i].unauth_only || !(s->auth_user.len || s->auth_via_ip))
