@@ -75,6 +75,7 @@ say = @echo
 endif
 
 LIBEXEC_PROGS = smtpd pop3d tlsproxy route deliver-local deliver-remote deliver-bounce deliver-board deliver-qwk deliver-fido
+LIBEXEC_PROGS += mailproc-spamc
 BIN_PROGS = runq sendmail mailq bbsmail-user bbsmail-config bbsmail-telegram bbsmail-board qwk-pack qwk-unpack fido-toss
 # Only programs whose sources exist yet are built.
 present = $(foreach p,$(1),$(if $(wildcard src/$(p)/*.c),$(p)))
