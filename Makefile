@@ -77,6 +77,7 @@ endif
 LIBEXEC_PROGS = smtpd pop3d tlsproxy route deliver-local deliver-remote deliver-bounce deliver-board deliver-qwk deliver-fido
 LIBEXEC_PROGS += mailproc-spamc
 BIN_PROGS = runq sendmail mailq bbsmail-user bbsmail-config bbsmail-telegram bbsmail-board qwk-pack qwk-unpack fido-toss
+BIN_PROGS += bbsmail-freezer
 # Only programs whose sources exist yet are built.
 present = $(foreach p,$(1),$(if $(wildcard src/$(p)/*.c),$(p)))
 LIBEXEC_TARGETS = $(addprefix libexec/,$(call present,$(LIBEXEC_PROGS)))
