@@ -98,8 +98,11 @@ stored_header() {
   [[ "${lines[5]}" == "250 2.0.0 Ok: queued as "* ]]
 }
 
-@test "mailproc-spamc: usage" {
+@test "mailproc-spamc: bad usage and a missing file exit 2 (a failure to smtpd, not a refusal)" {
   run "$LIBEXEC/mailproc-spamc"
-  [ "$status" -eq 100 ]
+  [ "$status" -eq 2 ]
   [[ "$output" == *"usage: mailproc-spamc [--spamc=PATH] [spamc-option ...] FILE"* ]]
+  run "$LIBEXEC/mailproc-spamc" -d 127.0.0.1 "$BATS_TEST_TMPDIR/none"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"unable to open $BATS_TEST_TMPDIR/none: No such file or directory"* ]]
 }

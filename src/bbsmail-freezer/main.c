@@ -9,6 +9,7 @@
 #include "spool.h"
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,10 +71,12 @@ static int freezer_release(const char *id)
 	path_of(from, sizeof from, FREEZER_DIR, id);
 	path_of(to, sizeof to, SPOOL_INCOMING_DIR, id);
 	xhome_path(dir, sizeof dir, SPOOL_INCOMING_DIR);
-	if (access(to, F_OK) == 0)
-		die_perm("%s exists already", to);
-	if (rename(from, to) != 0)
+	/* Never over a message of that name already there. */
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) != 0) {
+		if (errno == EEXIST)
+			die_perm("%s exists already", to);
 		die_sys("unable to move %s to %s", from, to);
+	}
 	if (!file_fsync_dir(dir))
 		die_sys("unable to sync %s", dir);
 	spool_poke_trigger();

@@ -21,6 +21,21 @@
 
 static const char usage[] = "mailproc-spamc [--spamc=PATH] [spamc-option ...] FILE";
 
+/* Every failure, bad usage too, exits MAILPROC_SPAMC_FAILED: to smtpd 100
+ * and 111 mean "refuse the message", and a broken line of mailproc.cfg
+ * must not refuse mail. */
+static void usage_fail(void)
+{
+	log_error("usage: %s", usage);
+	exit(MAILPROC_SPAMC_FAILED);
+}
+
+static void fail(const char *what, const char *path)
+{
+	log_error("unable to %s %s: %s", what, path, strerror(errno));
+	exit(MAILPROC_SPAMC_FAILED);
+}
+
 /* spamc -x -E [options]: -E exits 1 for spam, -x gives an error status
  * instead of the unchanged message when spamd cannot be asked. */
 static void build_argv(int argc, char **argv, const char **spamc, char **out)
@@ -31,7 +46,7 @@ static void build_argv(int argc, char **argv, const char **spamc, char **out)
 	if (i < argc && strncmp(argv[i], "--spamc=", 8) == 0)
 		*spamc = argv[i++] + 8;
 	if (argc - i - 1 > SPAMC_ARGS_MAX - 4)
-		die_usage(usage);
+		usage_fail();
 	out[n++] = "spamc";
 	out[n++] = "-x";
 	out[n++] = "-E";
@@ -71,17 +86,17 @@ int main(int argc, char **argv)
 
 	log_set_program("mailproc-spamc");
 	if (argc < 2)
-		die_usage(usage);
+		usage_fail();
 	file = argv[argc - 1];
 	build_argv(argc, argv, &spamc, args);
 	if (snprintf(new_path, sizeof new_path, "%s.spamc", file) >= (int)sizeof new_path)
-		die_perm("file name too long: %s", file);
+		usage_fail();
 	in_fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in_fd < 0)
-		die_sys("unable to open %s", file);
+		fail("open", file);
 	out_fd = open(new_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out_fd < 0)
-		die_sys("unable to create %s", new_path);
+		fail("create", new_path);
 	r = spamc_run(spamc, args, in_fd, out_fd);
 	close(in_fd);
 	if (close(out_fd) != 0 || (r != 0 && r != 1) || stat(new_path, &st) != 0 || st.st_size == 0
