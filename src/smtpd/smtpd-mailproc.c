@@ -374,9 +374,15 @@ static void proc_run(struct smtp_session *s, struct mailproc *m, const char *pat
 	m->argv[m->argc] = (char *)path;
 	m->argv[m->argc + 1] = NULL;
 	env_build(s, &env, envp);
-	if (pipe2(fds, O_CLOEXEC) != 0 || (pid = fork()) < 0) {
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		pid = -1;
+	} else if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+	}
+	if (pid < 0) {
 		run->verdict = VERDICT_FAILED;
-		snprintf(run->why, sizeof run->why, "fork: %s", strerror(errno));
+		snprintf(run->why, sizeof run->why, "fork");
 		buf_free(&env);
 		return;
 	}
