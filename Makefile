@@ -75,7 +75,9 @@ say = @echo
 endif
 
 LIBEXEC_PROGS = smtpd pop3d tlsproxy route deliver-local deliver-remote deliver-bounce deliver-board deliver-qwk deliver-fido
+LIBEXEC_PROGS += mailproc-spamc
 BIN_PROGS = runq sendmail mailq bbsmail-user bbsmail-config bbsmail-telegram bbsmail-board qwk-pack qwk-unpack fido-toss
+BIN_PROGS += bbsmail-freezer
 # Only programs whose sources exist yet are built.
 present = $(foreach p,$(1),$(if $(wildcard src/$(p)/*.c),$(p)))
 LIBEXEC_TARGETS = $(addprefix libexec/,$(call present,$(LIBEXEC_PROGS)))
@@ -135,6 +137,7 @@ $(FUZZ_LIB_A): $(patsubst src/lib/%.c,build/fuzz/lib/%.o,$(LIB_SRC))
 # Harnesses of a program's own parser compile its source file in.
 build/fuzz/smtp-params: src/smtpd/smtpd-params.c src/smtpd/smtpd-params.h src/smtpd/smtpd-session.h
 build/fuzz/pop3-wire: src/pop3d/wire.c src/pop3d/wire.h
+build/fuzz/contentfilter-reply: src/smtpd/smtpd-contentfilter-reply.c src/smtpd/smtpd-contentfilter.h src/smtpd/smtpd-session.h
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB_A)
 	$(say) "  FUZZLD  $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_A) $(LIBS)

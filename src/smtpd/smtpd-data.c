@@ -4,7 +4,9 @@
 #include "envelope.h"
 #include "log.h"
 #include "smtpd-commands.h"
+#include "smtpd-contentfilter.h"
 #include "smtpd-dnsbl.h"
+#include "smtpd-mailproc.h"
 #include "smtpd-lists.h"
 #include "smtpd-reply.h"
 #include "smtpd-telegram.h"
@@ -611,7 +613,8 @@ static void message_finish(struct smtp_session *s, const char *cmd)
 		sink_header_end(k);
 	if (k->error != SMTP_DATA_OK) {
 		message_refuse(s, cmd);
-	} else if (smtpd_lists_finish(s, cmd) || smtpd_dnsbl_finish(s, cmd)) {
+	} else if (smtpd_lists_finish(s, cmd) || smtpd_dnsbl_finish(s, cmd) || smtpd_mailproc_finish(s, cmd)
+		   || smtpd_contentfilter_finish(s, cmd)) {
 		/* refused, or dropped with 250 (DNSBL_IGNORE); replied */
 	} else if (!session_spool_space_ok(s)) {
 		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");

@@ -1,4 +1,5 @@
 #include "smtpd-session.h"
+#include "smtpd-contentfilter.h"
 #include "log.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -243,6 +244,7 @@ int session_resolver(struct smtp_session *s)
 void session_free(struct smtp_session *s)
 {
 	session_reset_transaction(s);
+	smtpd_contentfilter_stop(s);
 	free(s->rcpt);
 	buf_free(&s->sender);
 	buf_free(&s->envid);

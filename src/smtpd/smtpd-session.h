@@ -200,6 +200,7 @@ struct smtp_session {
 		int sender_exempt;            /* this transaction's sender is in dnsbl_exempt.cfg */
 	} dnsbl;
 	int spam_bait;                    /* a recipient was a spam bait (smtpd-lists.c) */
+	struct smtpd_contentfilter_state *filter;   /* PARAM contentfilter's process, once started */
 
 	unsigned long etrn_count;         /* ETRN commands that scanned the spool */
 	unsigned long messages;           /* accepted in this session */
