@@ -29,3 +29,52 @@ teardown() { kill_tracked; unmount_home; }
   settle
   check_smtp_delivered 2 3 3 200
 }
+
+# reset_mailboxes: empties the mailboxes and trash for the next round.
+reset_mailboxes() {
+  rm -f "$(SPOOL)"/mailbox/*/new/* "$(SPOOL)"/mailbox/*/cur/* "$(SPOOL)"/trash/*
+}
+
+# Each round leaves a little more room, so the disk fills at a later step.
+@test "route: disk full at every step: it defers (0 or 111), then everything is delivered once" {
+  local keep status
+  for keep in 0 4 8 12 16 20 24 32 48; do
+    inject_many 1 3 demo sysop
+    fill_disk "$keep"
+    status=0
+    "$LIBEXEC/route" 2>>"$BATS_TEST_TMPDIR/stage.log" || status=$?
+    echo "keep $keep KiB: route exit $status, incoming $(incoming_count), local jobs $(job_count local)" >&3
+    [ "$status" -eq 0 ] || [ "$status" -eq 111 ]
+    # a message is still in incoming/ or fully routed (one job, two users)
+    [ "$(( $(incoming_count) + $(job_count local) ))" -eq 3 ]
+    free_disk
+    settle
+    check_delivered_once 2 1 3
+    check_delivered_once 1 1 3
+    [ "$(bad_count)" -eq 0 ]
+    reset_mailboxes
+  done
+}
+
+@test "deliver-local: disk full at every step of the Maildir writes: it defers, then delivers once" {
+  local keep status
+  for keep in 0 4 8 12 16 20 24 32 48; do
+    inject_many 1 3 demo sysop
+    "$LIBEXEC/route" 2>>"$BATS_TEST_TMPDIR/stage.log"
+    fill_disk "$keep"
+    status=0
+    "$LIBEXEC/deliver-local" 2>>"$BATS_TEST_TMPDIR/stage.log" || status=$?
+    echo "keep $keep KiB: deliver-local exit $status, delivered $(( $(mailbox_count 1) + $(mailbox_count 2) )), jobs $(job_count local), deferred $(deferred_count local)" >&3
+    [ "$status" -eq 0 ] || [ "$status" -eq 111 ]
+    # a job waits (queued or deferred) unless both its users have it
+    [ "$(( $(job_count local) + $(deferred_count local) ))" -ge 1 ] \
+      || { [ "$(mailbox_count 1)" -eq 3 ] && [ "$(mailbox_count 2)" -eq 3 ]; }
+    free_disk
+    settle
+    check_delivered_once 2 1 3
+    check_delivered_once 1 1 3
+    [ "$(bad_count)" -eq 0 ]
+    [ "$(find "$(SPOOL)"/mailbox/*/tmp -type f | wc -l)" -eq 0 ]
+    reset_mailboxes
+  done
+}
