@@ -124,3 +124,39 @@ EOF2
   # the failed-login table the full disk left empty was written afresh
   [ -s "$(SPOOL)/data/logins.gdbm" ]
 }
+
+# ---- one write, fsync or rename fails (strace fault injection) -----------
+
+# A session of two 200 KiB messages costs smtpd 13 writes (its log lines
+# and the spool files in 64 KiB pieces), 4 fsyncs (file and directory per
+# message) and 2 renames: each one fails in turn.  A 250 must mean the
+# message is delivered once after the stages run; a 451 that it never is;
+# a lost reply (the session ended: "eof") either.  No spool/tmp file stays.
+@test "smtpd: each write, fsync and rename of DATA fails in turn: 250 only for what is on disk" {
+  serve_faulted_smtpd
+  local want="" seq=1 fault call errno n out line code
+  for fault in "write ENOSPC 13" "write EIO 13" "fsync EIO 4" "rename ENOSPC 2" "rename EIO 2"; do
+    read -r call errno n <<< "$fault"
+    for ((i = 1; i <= n; i++)); do
+      set_fault "$call" "$errno" "$i"
+      out="$(smtp_send "$seq" $((seq + 1)) 200)"
+      echo "$call=$errno #$i: $(echo $out)" >&3
+      while read -r line code; do
+        case "$code" in
+          250) want="$want $line" ;;
+          451) ;;
+          eof) settle; grep -qs "^X-Seq: $line\$" "$(SPOOL)"/mailbox/2/*/* && want="$want $line" ;;
+          *) echo "message $line: unexpected reply $code"; false ;;
+        esac
+      done <<< "$out"
+      seq=$((seq + 2))
+      settle
+      [ "$(tmp_count)" -eq 0 ]
+      check_smtp_delivered 2 1 1 200 $want
+    done
+  done
+  # the faults hit both ways: some messages were refused, some accepted
+  [ "$(echo $want | wc -w)" -ge 5 ]
+  [ "$(echo $want | wc -w)" -lt $((seq - 1)) ]
+  [ "$(bad_count)" -eq 0 ]
+}

@@ -67,3 +67,21 @@ settle() {
   echo "spool not empty after 10 runs: incoming $(incoming_count) local $(job_count local) deferred $(deferred_count local)" >&2
   return 1
 }
+
+# serve_faulted_smtpd: smtpd under tcpserver, each session under strace,
+# which fails the Nth CALL with ERRNO as set_fault last wrote them.
+serve_faulted_smtpd() {
+  local w="$BATS_TEST_TMPDIR/faulted-smtpd"
+  cat > "$w" <<EOF2
+#!/bin/sh
+read call errno n < "$BATS_TEST_TMPDIR/fault"
+ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}detect_leaks=0"
+export ASAN_OPTIONS
+exec strace -f -qq -o /dev/null -e trace="\$call" -e inject="\$call":error="\$errno":when="\$n" "$LIBEXEC/smtpd"
+EOF2
+  chmod +x "$w"
+  set_fault write ENOSPC 1000000
+  serve SMTP_PORT "$w"
+}
+# set_fault CALL ERRNO N: the fault of the next smtpd session.
+set_fault() { echo "$1 $2 $3" > "$BATS_TEST_TMPDIR/fault"; }
