@@ -160,3 +160,42 @@ EOF2
   [ "$(echo $want | wc -w)" -lt $((seq - 1)) ]
   [ "$(bad_count)" -eq 0 ]
 }
+
+# stage_faults STAGE PREPARE CALL:ERRNO:COUNT...: for every fault and every
+# N up to COUNT, two messages to two users: PREPARE (a command) readies the
+# spool, STAGE runs with its Nth CALL failing, and must exit 0 or 111
+# (defer), never die or give up; then the stages run clean and each user
+# holds each message exactly once, nothing in bad/ or spool/tmp/.
+stage_faults() {
+  local stage="$1" prepare="$2" fault call errno count n status
+  shift 2
+  for fault in "$@"; do
+    IFS=: read -r call errno count <<< "$fault"
+    for ((n = 1; n <= count; n++)); do
+      inject_many 1 2 demo sysop
+      $prepare
+      status="$(faulted "$stage" "$call" "$errno" "$n")"
+      echo "$stage $call=$errno #$n: exit $status" >&3
+      [ "$status" -eq 0 ] || [ "$status" -eq 111 ]
+      settle
+      check_delivered_once 2 1 2
+      check_delivered_once 1 1 2
+      [ "$(bad_count)" -eq 0 ]
+      [ "$(tmp_count)" -eq 0 ]
+      [ "$(find "$(SPOOL)"/mailbox/*/tmp -type f | wc -l)" -eq 0 ]
+      reset_mailboxes
+    done
+  done
+}
+
+# Counts from strace of a clean run on two messages for two users.
+@test "route: each write, syncfs, link and rename fails in turn: it defers, then delivers once" {
+  stage_faults route : write:ENOSPC:6 write:EIO:6 syncfs:EIO:2 link:ENOSPC:2 rename:ENOSPC:2 rename:EIO:2
+}
+
+route_clean() { "$LIBEXEC/route" 2>>"$BATS_TEST_TMPDIR/stage.log"; }
+
+@test "deliver-local: each write, fsync, syncfs, link and rename fails in turn: it defers, then delivers once" {
+  stage_faults deliver-local route_clean write:ENOSPC:20 fsync:EIO:4 syncfs:EIO:3 link:ENOSPC:4 \
+    rename:ENOSPC:8 rename:EIO:8
+}
