@@ -199,3 +199,16 @@ route_clean() { "$LIBEXEC/route" 2>>"$BATS_TEST_TMPDIR/stage.log"; }
   stage_faults deliver-local route_clean write:ENOSPC:20 fsync:EIO:4 syncfs:EIO:3 link:ENOSPC:4 \
     rename:ENOSPC:8 rename:EIO:8
 }
+
+@test "sendmail: disk full: exit 75, nothing in spool/tmp or spool/incoming; space back: delivered once" {
+  fill_disk 0
+  run inject 1 demo
+  [ "$status" -eq 75 ]
+  [[ "$output" == "sendmail: error: unable to write "*": No space left on device" ]]
+  [ "$(tmp_count)" -eq 0 ]
+  [ "$(incoming_count)" -eq 0 ]
+  free_disk
+  inject 1 demo
+  settle
+  check_delivered_once 2 1 1
+}
