@@ -22,12 +22,28 @@ teardown() { kill_tracked; unmount_home; }
   [ "${lines[1]}" = "2 451" ]
   [ "$(incoming_count)" -eq 0 ]
   [ "$(tmp_count)" -eq 0 ]
-  grep -q 'event=reject.*write-failed\|unable to' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  [ "$(grep -c ' event=reject cmd=DATA code=451 status=4.3.0 ip=127.0.0.1 reason=write-failed$' \
+    "$BATS_TEST_TMPDIR/SMTP_PORT.log")" -eq 2 ]
   free_disk
   run smtp_send 3 3 200
   [ "$output" = "3 250" ]
   settle
   check_smtp_delivered 2 3 3 200
+}
+
+@test "smtpd: with PARAM min-availspace, MAIL gets 452 before the disk is full" {
+  echo "PARAM min-availspace 2048" >> "$HOME_DIR/etc/smtpserver.conf"
+  start_smtpd
+  fill_disk 1024
+  run smtp_send 1 1 10
+  [ "$output" = "1 452" ]
+  grep -q ' event=reject cmd=MAIL code=452 status=4.3.1 ' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  [ "$(tmp_count)" -eq 0 ]
+  free_disk
+  run smtp_send 2 2 10
+  [ "$output" = "2 250" ]
+  settle
+  check_smtp_delivered 2 1 1 10 2
 }
 
 # reset_mailboxes: empties the mailboxes and trash for the next round.
