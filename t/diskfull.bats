@@ -46,6 +46,59 @@ teardown() { kill_tracked; unmount_home; }
   check_smtp_delivered 2 1 1 10 2
 }
 
+@test "smtpd: disk full during a BDAT chunk: 451, later chunks 503; space back: the next MAIL is queued" {
+  load lib/smtp
+  start_smtpd
+  fill_disk 0
+  # 100,000-octet chunks (1000 lines of 100): more than smtpd buffers
+  # before it writes
+  XLINE="$(printf 'x%.0s' $(seq 1 98))"
+  run chat <<EOF2
+$HELLO
+L MAIL FROM:<a@example.org>
+R 250
+L RCPT TO:<demo@localhost>
+R 250
+S BDAT 100000\r\n
+REP 1000 $XLINE\r\n
+R 451 4.3.0 Temporary local problem
+S BDAT 100000 LAST\r\n
+REP 1000 $XLINE\r\n
+R 503 5.5.1 Transaction failed, send RSET
+L MAIL FROM:<a@example.org>
+R 250
+L RCPT TO:<demo@localhost>
+R 250
+S BDAT 100000 LAST\r\n
+REP 1000 $XLINE\r\n
+R 451 4.3.0
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(tmp_count)" -eq 0 ]
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(grep -c ' event=reject cmd=BDAT code=451 status=4.3.0 ip=127.0.0.1 reason=write-failed$' \
+    "$BATS_TEST_TMPDIR/SMTP_PORT.log")" -eq 2 ]
+  free_disk
+  run chat <<EOF2
+$HELLO
+L MAIL FROM:<a@example.org>
+R 250
+L RCPT TO:<demo@localhost>
+R 250
+S BDAT 100000 LAST\r\n
+REP 1000 $XLINE\r\n
+R 250 2.0.0 Ok: queued as
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  settle
+  [ "$(mailbox_count 2)" -eq 1 ]
+  [ "$(grep -c "^$XLINE\$" "$(mailbox_files 2)")" -eq 1000 ]
+}
+
 # reset_mailboxes: empties the mailboxes and trash for the next round.
 reset_mailboxes() {
   rm -f "$(SPOOL)"/mailbox/*/new/* "$(SPOOL)"/mailbox/*/cur/* "$(SPOOL)"/trash/*
