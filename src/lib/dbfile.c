@@ -37,7 +37,12 @@ GDBM_FILE dbfile_open(const char *relative, int mode)
 		dbfile_sleep_ms(10);
 		waited += 10;
 	}
-	if (!errno)
+	/* A writer that found the disk full may leave the file empty (created,
+	 * no header yet); it holds nothing, like a missing one, and the next
+	 * writer with room initialises it. */
+	if (gdbm_errno == GDBM_EMPTY_DATABASE)
+		errno = ENOENT;
+	else if (!errno)
 		errno = EIO;
 	return NULL;
 }

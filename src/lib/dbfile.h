@@ -11,8 +11,9 @@
 #define DBFILE_WRITE  1      /* created when missing */
 #define DBFILE_SYNC   2      /* with DBFILE_WRITE: every write reaches the disk */
 
-/* Opens <home>/<relative>.  NULL with errno (ENOENT: a reader found no file;
- * EAGAIN: still locked after DBFILE_LOCK_WAIT_MS; EIO otherwise). */
+/* Opens <home>/<relative>.  NULL with errno (ENOENT: a reader found no file,
+ * or an empty one; EAGAIN: still locked after DBFILE_LOCK_WAIT_MS; EIO
+ * otherwise). */
 GDBM_FILE dbfile_open(const char *relative, int mode);
 /* Sleeps ms milliseconds, through EINTR. */
 void dbfile_sleep_ms(unsigned long ms);

@@ -162,9 +162,21 @@ int spool_file_write(struct spool_file *f, const void *data, size_t len)
 	return 1;
 }
 
+/* A failed directory fsync takes the file back out: the caller is about to
+ * say "not accepted" (451, exit 75), and a file left in place would be
+ * delivered as well as the client's retry. */
 int spool_file_commit(struct spool_file *f)
 {
-	return spool_file_commit_nodirsync(f) && file_fsync_dir(f->final_dir);
+	int saved;
+
+	if (!spool_file_commit_nodirsync(f))
+		return 0;
+	if (file_fsync_dir(f->final_dir))
+		return 1;
+	saved = errno;
+	unlink(f->final_path);
+	errno = saved;
+	return 0;
 }
 
 void spool_file_abort(struct spool_file *f)

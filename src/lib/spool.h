@@ -46,7 +46,8 @@ int spool_file_create(struct spool_file *f, const char *dest_dir, const char *na
 int spool_file_create_named(struct spool_file *f, const char *dest_dir, const char *name, const char *tmp_name);
 int spool_file_write(struct spool_file *f, const void *data, size_t len);
 /* write all, fsync, close (checked), rename into place, fsync the directory.
- * Only after 1 is the file durable.  On 0 the tmp file is removed. */
+ * Only after 1 is the file durable.  On 0 the file is removed (the tmp
+ * file, or the renamed one when the directory fsync failed). */
 int spool_file_commit(struct spool_file *f);
 /* The same without the last step: the file is in place but its directory
  * entry is durable only after the caller's file_fsync_dir(f->final_dir).
