@@ -176,7 +176,7 @@ void smtpd_dnsbl_pause(void)
 
 void smtpd_dnsbl_throttle(struct smtp_session *s)
 {
-	if (s->dnsbl.listed && !s->dnsbl.client_exempt && option(s, MAIL_OPTION(DNSBL_THROTTLE)))
+	if (s->dnsbl.listed && !s->dnsbl.client_exempt && !s->auth_user.len && option(s, MAIL_OPTION(DNSBL_THROTTLE)))
 		smtpd_dnsbl_pause();
 }
 
@@ -243,7 +243,7 @@ void smtpd_dnsbl_begin(struct smtp_session *s)
 
 	k->header_end = dnsbl_header_end;
 	k->header_end_ctx = s;
-	k->throttle = s->dnsbl.listed && !s->dnsbl.client_exempt && option(s, MAIL_OPTION(DNSBL_THROTTLE));
+	k->throttle = acting(s) && option(s, MAIL_OPTION(DNSBL_THROTTLE));
 	if (s->dnsbl.client_exempt || s->auth_user.len || s->auth_via_ip)
 		return;
 	if (acting(s) && s->cfg.dnsbl_subject[0])

@@ -218,6 +218,7 @@ void session_reset_transaction(struct smtp_session *s)
 	s->declared_size = 0;
 	s->body_mode = SMTP_BODY_NONE;
 	s->bdat_failed = 0;
+	s->spam_bait = 0;
 	s->id[0] = 0;
 	sink_release(&s->sink);
 	memset(&s->sink, 0, sizeof s->sink);
