@@ -277,3 +277,18 @@ PY
   [ "${lines[0]}" = "demo#nospam 1" ]
   [ "${lines[1]}" = "demo 2" ]
 }
+
+@test "dnsbl: DNSBL_CHKRECVHDRS: no Received field leaves the mail alone; an exempt sender's Received fields are not acted on" {
+  set_options "ALLOW_POP3 | NO_SENDMAIL | DNSBL_CHKRECVHDRS | DNSBL_REFUSE"
+  printf 'friend@far.example\n' > "$HOME_DIR/etc/dnsbl_exempt.cfg"
+  start_smtpd
+  message "$BATS_TEST_TMPDIR/m" "plain"
+  run send_from 127.0.0.3 "$BATS_TEST_TMPDIR/m"
+  [[ "${lines[5]}" == "250 2.0.0 Ok: queued as "* ]]
+  message "$BATS_TEST_TMPDIR/m2" "hello" "buy now" "Received: from spam (spam [127.0.0.2]) by x; Tue, 1 Dec 2026 10:00:00 +0000"
+  run session 127.0.0.3 'EHLO client.example' 'MAIL FROM:<friend@far.example>' 'RCPT TO:<demo@localhost>' \
+    "DATA:$BATS_TEST_TMPDIR/m2" QUIT
+  [[ "${lines[5]}" == "250 2.0.0 Ok: queued as "* ]]
+  ! grep -q 'BLACKLISTED' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  [ "$(spooled | wc -l)" -eq 2 ]
+}

@@ -152,10 +152,12 @@ int hostlist_match_pattern(const char *relative, const char *text)
 /* 1 when a line of text starts with entry followed by a blank or its end. */
 static int has_entry(const struct buf *text, const char *entry)
 {
-	const char *p = text->data, *end = p + text->len;
+	const char *p = text->data, *end;
 	size_t n = strlen(entry);
 
-	for (; p && p < end; p = memchr(p, '\n', (size_t)(end - p)), p = p ? p + 1 : NULL)
+	if (!p)
+		return 0;
+	for (end = p + text->len; p && p < end; p = memchr(p, '\n', (size_t)(end - p)), p = p ? p + 1 : NULL)
 		if ((size_t)(end - p) >= n && strncasecmp(p, entry, n) == 0
 		    && (p + n == end || p[n] == '\n' || p[n] == '\r' || p[n] == ' ' || p[n] == '\t'))
 			return 1;

@@ -143,10 +143,12 @@ static void sink_store_tagged_subject(struct smtp_sink *k, const char *p, size_t
 /* The held Subject field, tagged when the tag is known by now. */
 static void sink_flush_subject(struct smtp_sink *k)
 {
-	const char *p = k->subject.data, *end = p + k->subject.len, *nl;
+	const char *p = k->subject.data, *end, *nl;
 	int first = 1;
 
-	for (; p && p < end; p = nl + 1, first = 0) {
+	if (!p)
+		return;
+	for (end = p + k->subject.len; p < end; p = nl + 1, first = 0) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (first && k->subject_tag)
 			sink_store_tagged_subject(k, p, (size_t)(nl - p));

@@ -152,7 +152,8 @@ int smtpd_dnsbl_connect(struct smtp_session *s)
 void smtpd_dnsbl_mail(struct smtp_session *s)
 {
 	s->dnsbl.sender_exempt = 0;
-	if (s->dnsbl.listed && !s->dnsbl.client_exempt)
+	/* Also before any listing: a Received: address may list the mail. */
+	if (s->dnsbl.checked && !s->dnsbl.client_exempt)
 		s->dnsbl.sender_exempt =
 			hostlist_match_address(SMTPD_DNSBL_EXEMPT_FILE, s->sender.data ? s->sender.data : "") != 0;
 }
@@ -185,11 +186,14 @@ void smtpd_dnsbl_throttle(struct smtp_session *s)
  * left out, each once, SMTPD_RECEIVED_IPS_MAX at most. */
 static size_t received_ips(const struct smtp_session *s, char ips[][64])
 {
-	const char *p = s->sink.received.data, *end = p + s->sink.received.len, *close;
+	const char *p = s->sink.received.data, *end, *close;
 	unsigned char bytes[16];
 	size_t n = 0, i, len;
 
-	for (; p && n < SMTPD_RECEIVED_IPS_MAX && (p = memchr(p, '[', (size_t)(end - p))); p = close) {
+	if (!p)
+		return 0;
+	end = p + s->sink.received.len;
+	for (; n < SMTPD_RECEIVED_IPS_MAX && (p = memchr(p, '[', (size_t)(end - p))); p = close) {
 		char text[64];
 		p++;
 		if (!(close = memchr(p, ']', (size_t)(end - p))))
