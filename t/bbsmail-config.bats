@@ -58,3 +58,20 @@ setup() { make_home "MaxMsgSize = 1MB" "RescanFrequency = 2M"; }
   [ "$status" -eq 100 ]
   [ "$output" = "bbsmail-config: usage: bbsmail-config [-d DIR] (-c | -o FLAG | -p PARAM | KEY...)" ]
 }
+
+@test "-c: boards.cfg, qwknet.cfg and fidonet.cfg are checked whole, every bad one named; dns_blacklist.cfg warns" {
+  run bbsmail-config -c
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  printf 'ok anyone 12Q - spool/boards/x X\n' > "$HOME_DIR/etc/boards.cfg"
+  printf 'nonsense line\n' > "$HOME_DIR/etc/qwknet.cfg"
+  printf 'address 2:250/1\nbogus\n' > "$HOME_DIR/etc/fidonet.cfg"
+  printf 'bad_zone!\n' > "$HOME_DIR/etc/dns_blacklist.cfg"
+  run bbsmail-config -c
+  [ "$status" -eq 100 ]
+  [[ "${lines[0]}" == "bbsmail-config: warning: etc/dns_blacklist.cfg:1: not a DNS zone: bad_zone! (skipped)" ]]
+  [[ "${lines[1]}" == "bbsmail-config: error: $HOME_DIR/etc/boards.cfg:1: "* ]]
+  [[ "${lines[2]}" == "bbsmail-config: error: $HOME_DIR/etc/qwknet.cfg:1: "* ]]
+  [[ "${lines[3]}" == "bbsmail-config: error: $HOME_DIR/etc/fidonet.cfg:2: "* ]]
+  [ "${#lines[@]}" -eq 4 ]
+}

@@ -1,13 +1,18 @@
 /* bbsmail-config: reads etc/mail.ini and etc/smtpserver.conf the way every
  * bbsmail program does, so scripts (make run, a sysop's cron job) can ask
  * for a value instead of parsing the files again.
- *   bbsmail-config [-d DIR] -c            check both files (warnings on stderr)
+ *   bbsmail-config [-d DIR] -c            check the files (warnings on stderr)
  *   bbsmail-config [-d DIR] KEY...        print each mail.ini value, one a line
  *   bbsmail-config [-d DIR] -o FLAG       exit 0 if Options has FLAG, 1 if not
  *   bbsmail-config [-d DIR] -p PARAM      print a smtpserver.conf PARAM (exit 1 if unset) */
+#include "board.h"
 #include "config.h"
+#include "dnsbl.h"
+#include "fido.h"
 #include "home.h"
 #include "log.h"
+#include "qwknet.h"
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,10 +32,36 @@ static int print_keys(const struct mail_config *cfg, char **keys, int count)
 	return 0;
 }
 
+/* The files that must be right as a whole (one bad line stops their
+ * channel with a temporary failure): all checked, each problem printed. */
+static int check_strict_files(void)
+{
+	struct board_list boards;
+	struct qwknet qwknet;
+	struct fido_config fido;
+	char error[PATH_MAX + 256];
+	int bad = 0;
+
+	if (board_list_load(&boards, error, sizeof error))
+		board_list_free(&boards);
+	else
+		log_error("%s", error), bad = 1;
+	if (qwknet_load(&qwknet, error, sizeof error))
+		qwknet_free(&qwknet);
+	else
+		log_error("%s", error), bad = 1;
+	if (fido_config_load(&fido, error, sizeof error))
+		fido_config_free(&fido);
+	else
+		log_error("%s", error), bad = 1;
+	return bad;
+}
+
 static int check_files(void)
 {
 	struct smtpserver_conf conf;
 	struct mail_config cfg;
+	struct dnsbl_zones zones;
 	char error[512];
 
 	if (!mail_config_load(&cfg, NULL, error, sizeof error))
@@ -38,7 +69,8 @@ static int check_files(void)
 	if (!smtpserver_conf_load(&conf, NULL, error, sizeof error))
 		die_perm("%s", error);
 	smtpserver_conf_free(&conf);
-	return 0;
+	(void)dnsbl_zones_load(&zones, DNSBL_FILE);   /* a bad line is a warning */
+	return check_strict_files() ? EXIT_PERMANENT : 0;
 }
 
 static int print_param(const char *name)
