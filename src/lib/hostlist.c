@@ -58,18 +58,26 @@ static int parse_network(const char *entry, unsigned char net[16], unsigned *pre
 	return len;
 }
 
-int hostlist_ip_in(const char *entry, const char *ip)
+/* Whether the address (len bytes) is in the network. */
+static int in_network(const unsigned char *net, int net_len, unsigned prefix, const unsigned char *addr, int addr_len)
 {
-	unsigned char net[16], addr[16];
-	unsigned prefix, i;
-	int nlen = parse_network(entry, net, &prefix), alen = ip_bytes(ip, addr);
+	unsigned i;
 
-	if (!nlen || nlen != alen)
+	if (!net_len || net_len != addr_len)
 		return 0;
 	for (i = 0; i < prefix / 8; i++)
 		if (net[i] != addr[i])
 			return 0;
 	return prefix % 8 == 0 || ((net[i] ^ addr[i]) & (0xff << (8 - prefix % 8)) & 0xff) == 0;
+}
+
+int hostlist_ip_in(const char *entry, const char *ip)
+{
+	unsigned char net[16], addr[16];
+	unsigned prefix;
+	int net_len = parse_network(entry, net, &prefix);
+
+	return in_network(net, net_len, prefix, addr, ip_bytes(ip, addr));
 }
 
 /* The entry of a line: its first word. */
@@ -83,40 +91,39 @@ static void entry_of(const char *line, char *out, size_t size)
 	out[n] = 0;
 }
 
+/* The client, its address parsed once for the whole file. */
 struct client_match {
-	const char *relative, *ip, *host;
+	const char *relative, *host;
+	unsigned char addr[16];
+	int addr_len;
 };
-
-static int looks_like_network(const char *e)
-{
-	return strspn(e, "0123456789abcdefABCDEF:./") == strlen(e) && (strchr(e, '.') || strchr(e, ':'))
-	       && !strchr(e, '*') && (strchr(e, ':') || strspn(e, "0123456789./") == strlen(e));
-}
 
 static int client_line(const char *line, unsigned long line_number, void *opaque)
 {
 	const struct client_match *m = opaque;
+	unsigned char net[16];
+	unsigned prefix;
+	int net_len;
 	char e[300];
 
 	entry_of(line, e, sizeof e);
 	if (!e[0] || strchr(e, '@'))
 		return 0;
-	if (looks_like_network(e)) {
-		unsigned char net[16];
-		unsigned prefix;
-		if (!parse_network(e, net, &prefix)) {
-			log_warn("%s:%lu: not an address or network: %.64s (skipped)", m->relative, line_number, e);
-			return 0;
-		}
-		return hostlist_ip_in(e, m->ip);
+	if ((net_len = parse_network(e, net, &prefix)))
+		return in_network(net, net_len, prefix, m->addr, m->addr_len);
+	/* Not a network: a host name, unless it was meant as an address. */
+	if (strchr(e, '/') || strspn(e, "0123456789.") == strlen(e)) {
+		log_warn("%s:%lu: not an address or network: %.64s (skipped)", m->relative, line_number, e);
+		return 0;
 	}
 	return m->host && fnmatch(e, m->host, FNM_CASEFOLD) == 0;
 }
 
 int hostlist_match_client(const char *relative, const char *ip, const char *host)
 {
-	struct client_match m = { relative, ip ? ip : "", host && *host ? host : NULL };
+	struct client_match m = { relative, host && *host ? host : NULL, { 0 }, 0 };
 
+	m.addr_len = ip ? ip_bytes(ip, m.addr) : 0;
 	return listfile_find_home_numbered(relative, LISTFILE_COMMENT_SEMICOLON | LISTFILE_COMMENT_HASH, client_line,
 					   &m);
 }
