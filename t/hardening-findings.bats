@@ -159,6 +159,25 @@ EOF2
   [ "$(grep -cx 454 <<<"$output")" -eq 15 ] || { echo "$output"; false; }
 }
 
+@test "finding 4: pop3d: 18 parallel wrong PASSes with LoginAttemptTempBanThreshold 3: exactly 3 [AUTH], 15 [LOGIN-DELAY]" {
+  pop3_home "LoginAttemptTempBanThreshold = 3" "LoginAttemptTempBanDuration = 600"
+  start_pop3d
+  run timeout 120 python3 "$HARDEN_PY" pop3-pass "$POP3_PORT" 18 sysop wrong
+  [ "$status" -eq 0 ]
+  [ "$(grep -cx -- '-ERR \[AUTH\]' <<<"$output")" -eq 3 ] || { echo "$output"; false; }
+  [ "$(grep -cx -- '-ERR \[LOGIN-DELAY\]' <<<"$output")" -eq 15 ] || { echo "$output"; false; }
+  # The counted attempts became failures by name: one temp-ban line.
+  [ "$(grep -c 'event=temp-ban ip=127.0.0.1 failures=3 ' "$BATS_TEST_TMPDIR/POP3_PORT.log")" -eq 1 ]
+}
+
+@test "finding 4: pop3d: an AUTH that is cancelled is not counted as a failed login" {
+  pop3_home "LoginAttemptTempBanThreshold = 2" "LoginAttemptTempBanDuration = 600"
+  start_pop3d
+  run pop3_chat <<< $'AUTH PLAIN\n*\nAUTH PLAIN\n*\nAUTH PLAIN\n*\nUSER demo\nPASS demo\nQUIT'
+  [ "${lines[8]}" = "+OK demo has 0 messages (0 octets)" ] || { echo "$output"; false; }
+  ! grep -q 'event=login-failed' "$BATS_TEST_TMPDIR/POP3_PORT.log"
+}
+
 # ---- 10: throttles fail closed --------------------------------------------
 
 @test "finding 10: smtpd: an unusable failed-login table refuses AUTH (454), even with the right password" {

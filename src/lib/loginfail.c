@@ -216,15 +216,18 @@ static unsigned long times_within(const struct loginfail_times *tm, unsigned lon
 }
 
 /* What a change does to one ip's record, under the writer's lock. */
-enum loginfail_change { CHANGE_RECORD, CHANGE_TRY, CHANGE_FORGIVE, CHANGE_FORGIVE_USER };
+enum loginfail_change { CHANGE_RECORD, CHANGE_TRY, CHANGE_TRY_BAN, CHANGE_SETTLE_USER, CHANGE_FORGIVE,
+			     CHANGE_FORGIVE_USER };
 
 struct loginfail_update {
 	enum loginfail_change change;
 	time_t now;
 	unsigned long window_sec, limit;
-	const char *user;           /* CHANGE_RECORD, CHANGE_FORGIVE_USER; may be NULL */
+	const char *user;           /* CHANGE_RECORD, CHANGE_*_USER; may be NULL */
+	time_t at;                  /* CHANGE_SETTLE_USER: the try's time */
 	unsigned long count;        /* out: failures after the change */
-	int refused;                /* out: CHANGE_TRY found the limit reached */
+	int refused;                /* out: CHANGE_TRY(_BAN) found the limit reached */
+	unsigned long ban_left;     /* out: CHANGE_TRY_BAN refused: seconds */
 };
 
 /* 1 when the record must be stored. */
@@ -243,6 +246,22 @@ static int loginfail_apply(struct loginfail_update *u, struct loginfail_state *s
 		u->count = st->count;
 		return 1;
 	}
+	if (u->change == CHANGE_SETTLE_USER) {
+		/* The try at `at` becomes a failure against user now, in one
+		 * step: the count never dips for another session to slip in. */
+		if (times_forgive(tm, u->at)) {
+			times_push(tm, u->now);
+			st->last = u->now;
+			run_note(tm, u->user);
+		} else {
+			st->count++; /* forgotten meanwhile: count it again */
+			st->last = u->now;
+			times_push(tm, u->now);
+			run_note(tm, u->user);
+		}
+		u->count = st->count;
+		return 1;
+	}
 	if (u->change == CHANGE_FORGIVE) {
 		if (!times_forgive(tm, u->now))
 			return 0;
@@ -255,11 +274,19 @@ static int loginfail_apply(struct loginfail_update *u, struct loginfail_state *s
 		u->refused = 1;
 		return 0;
 	}
-	/* A try counts as a failure until it is forgiven. */
+	if (u->change == CHANGE_TRY_BAN && u->limit && st->count >= u->limit
+	    && st->last + (time_t)u->window_sec > u->now) {
+		u->refused = 1;
+		u->ban_left = (unsigned long)(st->last + (time_t)u->window_sec - u->now);
+		return 0;
+	}
+	/* A try counts as a failure until it is forgiven.  A ban try leaves
+	 * the run alone: it is settled by name once the password is known. */
 	st->count++;
 	st->last = u->now;
 	times_push(tm, u->now);
-	run_note(tm, u->change == CHANGE_RECORD ? u->user : NULL);
+	if (u->change != CHANGE_TRY_BAN)
+		run_note(tm, u->change == CHANGE_RECORD ? u->user : NULL);
 	u->count = st->count;
 	return 1;
 }
@@ -278,6 +305,7 @@ static int loginfail_update(const char *ip, struct loginfail_update *u)
 
 	u->count = 0;
 	u->refused = 0;
+	u->ban_left = 0;
 	/* A session without a client address (over a pipe) is not counted,
 	 * as lookups and clears of it find nothing stored. */
 	if (!loginfail_key(ip, keytext, &key))
@@ -312,7 +340,7 @@ int loginfail_record(const char *ip, time_t now, unsigned long *count)
 
 int loginfail_record_user(const char *ip, const char *user, time_t now, unsigned long *count)
 {
-	struct loginfail_update u = { CHANGE_RECORD, now, 0, 0, user, 0, 0 };
+	struct loginfail_update u = { CHANGE_RECORD, now, 0, 0, user, 0, 0, 0, 0 };
 	int ok = loginfail_update(ip, &u);
 
 	if (count)
@@ -322,23 +350,47 @@ int loginfail_record_user(const char *ip, const char *user, time_t now, unsigned
 
 int loginfail_try(const char *ip, unsigned long window_sec, unsigned long limit, time_t now)
 {
-	struct loginfail_update u = { CHANGE_TRY, now, window_sec, limit, NULL, 0, 0 };
+	struct loginfail_update u = { CHANGE_TRY, now, window_sec, limit, NULL, 0, 0, 0, 0 };
 
 	if (!loginfail_update(ip, &u))
 		return -1;
 	return !u.refused;
 }
 
+int loginfail_try_ban(const char *ip, const struct mail_config *cfg, time_t now, unsigned long *count,
+		      unsigned long *ban_left)
+{
+	struct loginfail_update u = { CHANGE_TRY_BAN, now, cfg->login_attempt_temp_ban_duration_sec,
+				      cfg->login_attempt_temp_ban_threshold, NULL, 0, 0, 0, 0 };
+
+	*ban_left = 0;
+	*count = 0;
+	if (!loginfail_update(ip, &u))
+		return -1;
+	*ban_left = u.ban_left;
+	*count = u.count;
+	return !u.refused;
+}
+
+int loginfail_settle_user(const char *ip, time_t at, const char *user, time_t now, unsigned long *count)
+{
+	struct loginfail_update u = { CHANGE_SETTLE_USER, now, 0, 0, user, at, 0, 0, 0 };
+	int ok = loginfail_update(ip, &u);
+
+	*count = ok ? u.count : 0;
+	return ok;
+}
+
 int loginfail_forgive(const char *ip, time_t at)
 {
-	struct loginfail_update u = { CHANGE_FORGIVE, at, 0, 0, NULL, 0, 0 };
+	struct loginfail_update u = { CHANGE_FORGIVE, at, 0, 0, NULL, 0, 0, 0, 0 };
 
 	return loginfail_update(ip, &u);
 }
 
 int loginfail_forgive_user(const char *ip, const char *user, time_t now)
 {
-	struct loginfail_update u = { CHANGE_FORGIVE_USER, now, 0, 0, user, 0, 0 };
+	struct loginfail_update u = { CHANGE_FORGIVE_USER, now, 0, 0, user, 0, 0, 0, 0 };
 
 	return loginfail_update(ip, &u);
 }

@@ -62,7 +62,19 @@ long loginfail_count(const char *ip, unsigned long window_sec, time_t now);
  * nothing and returns 0; -1 errno (the caller refuses: fail closed).
  * A non-literal ip is never counted: 1. */
 int loginfail_try(const char *ip, unsigned long window_sec, unsigned long limit, time_t now);
-/* The attempt loginfail_try counted at `at` succeeded, or never reached a
+/* pop3d's LoginAttemptTempBan counted before the password check, for the
+ * same reason: under the writer's lock, unless ip is banned at now (as
+ * loginfail_ban_left says with cfg), records one failure naming no user
+ * (*count the new count: this attempt's rank) and returns 1; banned:
+ * records nothing, *ban_left gets the seconds left, returns 0; -1 errno
+ * (the caller refuses).  The caller settles the attempt: a success with
+ * loginfail_forgive(ip, now), a failure with loginfail_settle_user, which
+ * turns the try into a failure against user without the count dipping
+ * (*count the count after).  A non-literal ip is never counted: 1. */
+int loginfail_try_ban(const char *ip, const struct mail_config *cfg, time_t now, unsigned long *count,
+		      unsigned long *ban_left);
+int loginfail_settle_user(const char *ip, time_t at, const char *user, time_t now, unsigned long *count);
+/* The attempt loginfail_try or loginfail_try_ban counted at `at` succeeded, or never reached a
  * password check: takes that one failure back, and nothing else of ip's.
  * 1 ok (also when it was already forgotten), 0 errno. */
 int loginfail_forgive(const char *ip, time_t at);

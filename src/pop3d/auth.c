@@ -57,26 +57,77 @@ int pop3_split_nospam(struct pop3_session *s, const char *arg, char *name, size_
 	return 1;
 }
 
+/* A table that cannot be read refuses the login: a ban must not fail open. */
+int pop3_login_begin(struct pop3_session *s)
+{
+	time_t now = time(NULL);
+	unsigned long ban;
+	int r = loginfail_try_ban(s->remote_ip, &s->cfg, now, &s->attempt_rank, &ban);
+
+	if (r < 0) {
+		log_warn("unable to read the failed-login table: %s", strerror(errno));
+		log_notice("event=login-refused ip=%s reason=table-unavailable", s->remote_ip);
+		pop3_err(s, "[SYS/TEMP] unable to check failed logins, try again later");
+		return 0;
+	}
+	if (r == 0) {
+		log_notice("event=login-refused ip=%s reason=temp-ban seconds=%lu", s->remote_ip, ban);
+		pop3_err(s, "[LOGIN-DELAY] too many failed logins from %s, try again in %lu seconds", s->remote_ip,
+			 ban);
+		return 0;
+	}
+	s->attempt_open = 1;
+	s->attempt_at = now;
+	return 1;
+}
+
+/* Takes back the count of the attempt begun, if any; 1 ok, 0 errno. */
+static int attempt_settle(struct pop3_session *s)
+{
+	if (!s->attempt_open)
+		return 1;
+	s->attempt_open = 0;
+	return loginfail_forgive(s->remote_ip, s->attempt_at);
+}
+
+void pop3_login_abandoned(struct pop3_session *s)
+{
+	if (!attempt_settle(s))
+		log_warn("unable to update the failed-login table: %s", strerror(errno));
+}
+
 void pop3_login_failed(struct pop3_session *s, const char *name, const char *method, const char *reason)
 {
 	const struct mail_config *cfg = &s->cfg;
-	unsigned long count = 0;
+	unsigned long count = 0, rank = 0;
+	const char *stored = s->user.name[0] ? s->user.name : name;
+	int ok;
 	char why[160];
 	struct buf v = BUF_INIT, m = BUF_INIT;
 	const char *user = xlog_value(&v, name); /* the name as the client gave it */
 
 	s->failures++;
-	/* The stored name when the account exists, so its owner's success
-	 * forgives these however the name was spelt. */
-	if (!loginfail_record_user(s->remote_ip, s->user.name[0] ? s->user.name : name, time(NULL), &count))
+	/* The anonymous count of the attempt becomes one by name: the stored
+	 * name when the account exists, so its owner's success forgives these
+	 * however the name was spelt.  The thresholds' one-time lines go by
+	 * the attempt's rank, which parallel attempts cannot share. */
+	if (s->attempt_open) {
+		s->attempt_open = 0;
+		rank = s->attempt_rank;
+		ok = loginfail_settle_user(s->remote_ip, s->attempt_at, stored, time(NULL), &count);
+	} else {
+		ok = loginfail_record_user(s->remote_ip, stored, time(NULL), &count);
+		rank = count;
+	}
+	if (!ok)
 		log_warn("unable to update the failed-login table: %s", strerror(errno));
 	log_notice("event=login-failed ip=%s user=%s method=%s tls=%d reason=%s failures=%lu", s->remote_ip, user,
 		   xlog_value(&m, method), s->tls_active, reason, count);
-	if (cfg->login_attempt_hack_threshold && count == cfg->login_attempt_hack_threshold)
+	if (cfg->login_attempt_hack_threshold && rank == cfg->login_attempt_hack_threshold)
 		log_warn("event=hack-attempt ip=%s user=%s failures=%lu", s->remote_ip, user, count);
 	buf_free(&v);
 	buf_free(&m);
-	if (cfg->login_attempt_temp_ban_threshold && count == cfg->login_attempt_temp_ban_threshold)
+	if (cfg->login_attempt_temp_ban_threshold && rank == cfg->login_attempt_temp_ban_threshold)
 		log_warn("event=temp-ban ip=%s failures=%lu seconds=%lu", s->remote_ip, count,
 			 cfg->login_attempt_temp_ban_duration_sec);
 	/* ">=": when one append failed, the next failure tries again. */
@@ -145,27 +196,6 @@ static int apop_matches(const struct pop3_session *s, const char *digest)
 	return password_equal(hex, given);
 }
 
-/* A table that cannot be read refuses the login: a ban must not fail open. */
-int pop3_login_banned(struct pop3_session *s)
-{
-	struct loginfail_state st;
-	time_t now = time(NULL);
-	unsigned long ban;
-
-	if (loginfail_get(s->remote_ip, now, &st) < 0) {
-		log_warn("unable to read the failed-login table: %s", strerror(errno));
-		log_notice("event=login-refused ip=%s reason=table-unavailable", s->remote_ip);
-		pop3_err(s, "[SYS/TEMP] unable to check failed logins, try again later");
-		return 1;
-	}
-	ban = loginfail_ban_left(&st, &s->cfg, now);
-	if (!ban)
-		return 0;
-	log_notice("event=login-refused ip=%s reason=temp-ban seconds=%lu", s->remote_ip, ban);
-	pop3_err(s, "[LOGIN-DELAY] too many failed logins from %s, try again in %lu seconds", s->remote_ip, ban);
-	return 1;
-}
-
 /* POP-before-SMTP (SMTP_AUTH_VIA_IP): smtpd lets this address relay for a
  * while.  The table is opened only when the option is on; a failure costs
  * relaying later, not this login. */
@@ -183,7 +213,7 @@ static void login_record_authvia(struct pop3_session *s)
  * wipe out. */
 void pop3_login_accepted(struct pop3_session *s, const char *method)
 {
-	if (!loginfail_forgive_user(s->remote_ip, s->user.name, time(NULL)))
+	if (!attempt_settle(s) || !loginfail_forgive_user(s->remote_ip, s->user.name, time(NULL)))
 		log_warn("unable to update the failed-login table: %s", strerror(errno));
 	login_open_mailbox(s, method);
 	if (s->state != POP3_STATE_TRANSACTION) {
@@ -200,11 +230,12 @@ static void login_attempt(struct pop3_session *s, const char *arg_name, enum log
 	struct userdb db;
 	int found = 0, ok = 0;
 
-	if (pop3_login_banned(s))
+	if (!pop3_login_begin(s))
 		return;
 	if (pop3_split_nospam(s, arg_name, name, sizeof name)) {
 		if (!userdb_open(&db, 0)) {
 			log_warn("unable to open the user database: %s", strerror(errno));
+			pop3_login_abandoned(s);
 			pop3_err(s, "[SYS/TEMP] user database unavailable, try again later");
 			return;
 		}

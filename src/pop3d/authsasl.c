@@ -157,11 +157,13 @@ static void auth_finish(struct pop3_session *s, struct sasl *x, enum sasl_result
 		pop3_login_accepted(s, method);
 		return;
 	}
-	if (x->fail == SASL_FAIL_CREDENTIALS)
+	if (x->fail == SASL_FAIL_CREDENTIALS) {
 		pop3_login_failed(s, name, method, auth_fail_reason(x));
-	else
+	} else {
+		pop3_login_abandoned(s);
 		log_notice("event=auth-failed ip=%s user=%s method=%s tls=%d reason=%s", s->remote_ip,
 			   xlog_value(&v, name), xlog_value(&m, method), s->tls_active, auth_fail_reason(x));
+	}
 	buf_free(&v);
 	buf_free(&m);
 	pop3_status_line(s, sasl_pop3_reply(x->fail));
@@ -201,6 +203,8 @@ static void auth_exchange(struct pop3_session *s, const char *mech, const char *
 	}
 	if (!s->done)
 		auth_finish(s, &x, r, method);
+	else
+		pop3_login_abandoned(s);
 	sasl_free(&x);
 	explicit_bzero(&x.user, sizeof x.user);
 	auth_wipe(&line);
@@ -226,7 +230,7 @@ static void cmd_auth(struct pop3_session *s, const char *arg)
 	}
 	memcpy(mech, arg, n);
 	mech[n] = 0;
-	if (pop3_login_banned(s))
+	if (!pop3_login_begin(s))
 		return;
 	arg += n;
 	arg += strspn(arg, " ");

@@ -34,6 +34,9 @@ struct pop3_session {
 	int debug;                     /* DEBUG_POP3: log commands and replies */
 	int done;                      /* QUIT seen or the session must end */
 	unsigned long failures;        /* failed logins in this session */
+	int attempt_open;              /* a login counted before its check */
+	time_t attempt_at;             /* ... at this time (loginfail_try_ban) */
+	unsigned long attempt_rank;    /* ... as the address's n-th failure */
 	unsigned long retrieved;        /* RETRs, for the quit log line */
 	struct mailbox box;
 	/* TLS (stls.c): */
@@ -69,14 +72,20 @@ void pop3_cmd_user(struct pop3_session *s, const char *arg);
 void pop3_cmd_pass(struct pop3_session *s, const char *arg);
 void pop3_cmd_apop(struct pop3_session *s, const char *arg);
 /* The shared login steps, for AUTH too.  method is the log word: "user",
- * "apop", "auth-plain", ...  banned: 1 (and the [LOGIN-DELAY] reply sent)
- * when the address is temp-banned.  failed: counts the failure, applies
+ * "apop", "auth-plain", ...  begin: counts the attempt before the password
+ * is checked (so parallel guesses cannot all pass one reading of the
+ * count); 0 (and the [LOGIN-DELAY] or [SYS/TEMP] reply sent) when the
+ * address is temp-banned or the table is unusable.  Every begun attempt
+ * ends in exactly one of: failed: records the failure by name, applies
  * LoginAttempt* and waits LoginAttemptDelay; the caller replies.
- * accepted: s->user holds the verified user; clears the failures, opens
- * the mailbox (TRANSACTION on success), records SMTP_AUTH_VIA_IP, replies. */
-int pop3_login_banned(struct pop3_session *s);
+ * accepted: s->user holds the verified user; forgives that user's own
+ * failures, opens the mailbox (TRANSACTION on success), records
+ * SMTP_AUTH_VIA_IP, replies.  abandoned: no password was tried (a cancelled
+ * or malformed AUTH, a lost client): takes the count back. */
+int pop3_login_begin(struct pop3_session *s);
 void pop3_login_failed(struct pop3_session *s, const char *name, const char *method, const char *reason);
 void pop3_login_accepted(struct pop3_session *s, const char *method);
+void pop3_login_abandoned(struct pop3_session *s);
 /* "<name>#nospam" -> name and s->nospam.  0 when name is empty or too long. */
 int pop3_split_nospam(struct pop3_session *s, const char *arg, char *name, size_t size);
 /* Refuses a banned or filtered client before the greeting (1 = go on),

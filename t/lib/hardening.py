@@ -8,6 +8,9 @@
   smtp-auth PORT N USER PASS    N parallel sessions, each EHLO and one
                                 AUTH PLAIN, started together; prints each
                                 AUTH reply code, one a line
+  pop3-pass PORT N USER PASS    N parallel POP3 sessions, each USER then
+                                one PASS, the PASSes sent together; prints
+                                "+OK", or "-ERR" and the response code
   pop3-time PORT N USER         N USER/PASS tries with a wrong password;
                                 prints the median PASS time in microseconds
 """
@@ -108,6 +111,36 @@ def smtp_auth(port, n, user, password):
         print(r)
 
 
+def pop3_pass_one(port, user, password, barrier, results, i):
+    try:
+        s = connect(port)
+        r = Lines(s)
+        r.line()
+        s.sendall(("USER %s\r\n" % user).encode())
+        r.line()
+        barrier.wait(TIMEOUT)
+        s.sendall(("PASS %s\r\n" % password).encode())
+        line = r.line()
+        results[i] = " ".join(line.split()[:2]) if line.startswith("-ERR") else line.split()[0]
+        s.sendall(b"QUIT\r\n")
+        s.close()
+    except Exception as e:  # reported as a line the test will not expect
+        results[i] = "error " + str(e)
+
+
+def pop3_pass(port, n, user, password):
+    barrier = threading.Barrier(n)
+    results = [None] * n
+    threads = [threading.Thread(target=pop3_pass_one, args=(port, user, password, barrier, results, i))
+               for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT * 2)
+    for r in results:
+        print(r)
+
+
 def pop3_time(port, n, user):
     times = []
     s = connect(port)
@@ -132,6 +165,8 @@ def main():
         greet(int(args[0]))
     elif cmd == "smtp-auth":
         smtp_auth(int(args[0]), int(args[1]), args[2], args[3])
+    elif cmd == "pop3-pass":
+        pop3_pass(int(args[0]), int(args[1]), args[2], args[3])
     elif cmd == "pop3-time":
         pop3_time(int(args[0]), int(args[1]), args[2])
     else:
