@@ -137,6 +137,7 @@ $(FUZZ_LIB_A): $(patsubst src/lib/%.c,build/fuzz/lib/%.o,$(LIB_SRC))
 # Harnesses of a program's own parser compile its source file in.
 build/fuzz/smtp-params: src/smtpd/smtpd-params.c src/smtpd/smtpd-params.h src/smtpd/smtpd-session.h
 build/fuzz/pop3-wire: src/pop3d/wire.c src/pop3d/wire.h
+build/fuzz/maildir-name: src/pop3d/mailbox.c src/pop3d/mailbox.h src/pop3d/cache.c src/pop3d/cache.h src/pop3d/wire.c
 build/fuzz/contentfilter-reply: src/smtpd/smtpd-contentfilter-reply.c src/smtpd/smtpd-contentfilter.h src/smtpd/smtpd-session.h
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB_A)
 	$(say) "  FUZZLD  $@"

@@ -111,8 +111,9 @@ static int name_wire_size(const char *name, uint32_t *size)
 		p += 3;
 		if (*p < '0' || *p > '9')
 			continue;
-		while (*p >= '0' && *p <= '9')
-			v = v * 10 + (unsigned)(*p++ - '0');
+		while (*p >= '0' && *p <= '9') /* no wrap: more digits stay huge */
+			if ((v = v * 10 + (unsigned)(*p++ - '0')) > UINT32_MAX)
+				v = (unsigned long long)UINT32_MAX + 1;
 		*size = clamp32(v);
 		return 1;
 	}
