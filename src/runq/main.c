@@ -102,14 +102,62 @@ static void runq_find_libexec(struct runq *q)
 		die_temp("libexec path too long");
 }
 
-/* Starts one stage.  Returns its pid, 0 when it is not installed (not a
- * stage yet), -1 when it could not start. */
-static pid_t runq_stage_start(const struct runq *q, const char *name)
+/* Whether <home>/<rel> lists an entry other than dot files; with
+ * due_by, only a bucket name (a time, schedule.h) no later than it.  An
+ * error says yes: the stage will meet and report it. */
+static int runq_dir_lists(const char *rel, time_t due_by)
 {
+	char dir[PATH_MAX], *end;
+	struct dirent *d;
+	unsigned long long t;
+	int found = 0;
+	DIR *dh;
+
+	if (!home_path(dir, sizeof dir, rel))
+		return 1;
+	if (!(dh = opendir(dir)))
+		return errno != ENOENT;
+	while (!found && (d = readdir(dh))) {
+		if (d->d_name[0] == '.')
+			continue;
+		errno = 0;
+		t = strtoull(d->d_name, &end, 10);
+		found = !due_by || *end || errno || t <= (unsigned long long)due_by;
+	}
+	closedir(dh);
+	return found;
+}
+
+/* Whether stage i may have work: its queue lists a job, or one of its
+ * deferred buckets is due.  A stage started for nothing costs a fork, an
+ * exec and its start-up (~55 us of CPU per message at 10 sessions, for
+ * each of five idle stages); a look costs an opendir. */
+static int runq_stage_has_work(size_t i, time_t now)
+{
+	char rel[PATH_MAX];
+	const char *channel;
+
+	if (i == 0)
+		return runq_dir_lists(SPOOL_INCOMING_DIR, 0);
+	channel = channel_name(CHANNEL_FIRST + (int)i - 1);
+	snprintf(rel, sizeof rel, "%s/%s", SPOOL_QUEUE_DIR, channel);
+	if (runq_dir_lists(rel, 0))
+		return 1;
+	snprintf(rel, sizeof rel, "%s/%s", SPOOL_DEFER_DIR, channel);
+	return runq_dir_lists(rel, now);
+}
+
+/* Starts stage i when it has work.  Returns its pid, 0 when it has none
+ * or is not installed (not a stage yet), -1 when it could not start. */
+static pid_t runq_stage_start(const struct runq *q, size_t i)
+{
+	const char *name = runq_stage_name(i);
 	char path[PATH_MAX];
 	char *const argv[] = { (char *)name, NULL };
 	pid_t pid;
 
+	if (!runq_stage_has_work(i, time(NULL)))
+		return 0;
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", q->libexec, name) >= sizeof path
 	    || access(path, X_OK) != 0)
 		return 0;
@@ -160,8 +208,7 @@ static int runq_stages(const struct runq *q)
 	int failed = 0;
 
 	for (i = 0; i < STAGE_COUNT; i++)
-		failed |= runq_stage_failed(runq_stage_name(i),
-					    runq_stage_wait(runq_stage_name(i), runq_stage_start(q, runq_stage_name(i))));
+		failed |= runq_stage_failed(runq_stage_name(i), runq_stage_wait(runq_stage_name(i), runq_stage_start(q, i)));
 	return failed ? EXIT_TEMPORARY : 0;
 }
 
@@ -175,7 +222,7 @@ static void runq_stages_together(const struct runq *q)
 	size_t i;
 
 	for (i = 0; i < STAGE_COUNT; i++)
-		pids[i] = runq_stage_start(q, runq_stage_name(i));
+		pids[i] = runq_stage_start(q, i);
 	for (i = 0; i < STAGE_COUNT; i++)
 		runq_stage_failed(runq_stage_name(i), runq_stage_wait(runq_stage_name(i), pids[i]));
 }
