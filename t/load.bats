@@ -175,7 +175,6 @@ PY
   load_home
   set_mail_key MaxInactivity 2
   serve_many POP3_PORT 20 "$LIBEXEC/pop3d"
-  SLOW=1
   run timeout 120 python3 "$LOAD_PY" slow pop3 "$POP3_PORT" 1 "USER demo and a very long line" "$BATS_TEST_TMPDIR/slow"
   # cut while still sending: the driver reports it as lost early
   [[ "$output" == *"lost early"* ]]
