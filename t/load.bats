@@ -109,6 +109,9 @@ slow_check() {
                 if (a[2] == "-" || a[2] + 0 < min || a[2] + 0 > max || line != want) { bad++; if (bad < 5) print } }
     END { if (n != '"$SLOW"') print "clients reported: " n }' "$BATS_TEST_TMPDIR/slow.out")"
   [ -z "$bad" ] || { echo "$bad"; false; }
+  awk '/^slow: / { split($3, a, "="); v = a[2] + 0; if (!n++ || v < lo) lo = v; if (v > hi) hi = v }
+       END { printf "load: slow clients cut %.1f-%.1f s after their last byte\n", lo, hi }' \
+    "$BATS_TEST_TMPDIR/slow.out" >&3
 }
 
 @test "load: $SLOW SMTP clients sending a byte a second are cut at MaxInactivity after their last byte; 10 ordinary clients meanwhile" {

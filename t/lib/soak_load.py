@@ -142,12 +142,13 @@ def slow_client(proto, port, text, i, out, ports, lock):
         if proto == 'smtp':
             s.sendall(b'EHLO slow.client\r\n')
             smtp_reply(s, buf)
-        for ch in text:
+        for k, ch in enumerate(text):
+            if k:
+                time.sleep(1)
             s.sendall(bytes([ch]))
-            time.sleep(1)
+        last_byte = time.monotonic()
         with lock:
             ports.append(s.getsockname()[1])
-        last_byte = time.monotonic()
         last = b''
         try:
             while True:
