@@ -46,6 +46,8 @@ serve_many() {
   printf -v "$var" '%s' "$port"
 }
 
+is_sanitized() { readelf -sW "$1" | grep -q ' __asan_init'; }
+
 # wait_file FILE SECONDS
 wait_file() {
   local i
@@ -77,7 +79,9 @@ wait_file() {
   echo "load: held=$count pss_total=${pss}KiB pss_each=${each}KiB load=$(cut -d' ' -f1-3 /proc/loadavg)" >&3
   [ "$count" -eq "$HELD" ]
   [ "$each" -gt 0 ]
-  [ "$each" -lt "$PSS_KIB_MAX" ]
+  # ASan's shadow memory and quarantine make a SANITIZE=1 build's figure
+  # meaningless: the bound is for the build that ships.
+  is_sanitized "$LIBEXEC/smtpd" || [ "$each" -lt "$PSS_KIB_MAX" ]
   run timeout 600 nice python3 "$LOAD_PY" send "$SMTP_PORT" 10 "$MESSAGES" demo@localhost 30
   echo "$output" >&3
   [ "$status" -eq 0 ]
