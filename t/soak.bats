@@ -37,7 +37,7 @@ ROUTE_DUP_ALLOWANCE=128
   track_pid "$tcppid"
   wait_port "$port"
   touch "$BATS_TEST_TMPDIR/start"
-  run timeout 1500 nice python3 "$SOAK_DRIVER" run --home "$HOME_DIR" --port "$port" \
+  run timeout $((600 + n / 5)) nice python3 "$SOAK_DRIVER" run --home "$HOME_DIR" --port "$port" \
     --runq "$BBSMAIL_ROOT/bin/runq" --libexec "$LIBEXEC" --tcpserver-pid "$tcppid" \
     --messages "$n" --clients 20 \
     --local sysop@localhost,demo@localhost,alice@localhost,carol@localhost \
