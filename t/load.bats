@@ -59,7 +59,7 @@ wait_file() {
   return 1
 }
 
-@test "load: $HELD held SMTP sessions, meanwhile 10 clients' $MESSAGES messages are accepted and delivered; Pss per session under ${PSS_KIB_MAX} KiB" {
+@test "load: $HELD held SMTP sessions, meanwhile 10 clients' $MESSAGES messages are accepted and delivered; Pss per session under ${PSS_KIB_MAX} KiB (plain build)" {
   # Each held session costs the driver one descriptor and tcpserver none
   # (it closes its copy), and smtpd has its own limit per process.
   if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((HELD * 2 + 100)) ]; then
