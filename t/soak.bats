@@ -17,9 +17,8 @@ load lib/remote
 SOAK_DRIVER="$BATS_TEST_DIRNAME/lib/soak_driver.py"
 
 # Peer duplicates allowed per route kill, besides one per deliver-remote
-# kill: the bug of the last test, where a killed route re-queues a batch
-# (up to 128 messages) that deliver-remote had already sent.  0 once fixed.
-ROUTE_DUP_ALLOWANCE=128
+# kill: none since the sent-log outlives the incoming name (last test).
+ROUTE_DUP_ALLOWANCE=0
 
 @test "soak: SIGKILL smtpd, the stages and runq at random under load: no accepted message lost, none doubled locally" {
   local n="${SOAK_MESSAGES:-1000}"
@@ -86,14 +85,12 @@ ROUTE_DUP_ALLOWANCE=128
 }
 
 # Found by the soak (peer duplicates with no deliver-remote kill): route
-# killed in state S2/S3 after deliver-remote has sent and retired the
-# remote job, and after a later deliver-remote run has removed that job's
-# sent-log (its job was gone), re-queues the job when it reruns, and the
-# message is sent again.  Under runq -l load, route renames its jobs early
-# and deliver-remote runs at the same time, so one route kill repeated 37
-# and 72 messages in two 1,000-message soaks.
-@test "soak finding: a route rerun after the remote job was sent and its sent-log removed sends it again" {
-  skip "bug: route's S2/S3 rerun re-queues an already-sent remote job once its sent-log is gone (spool/sent/ only outlives the job until the next deliver-remote run)"
+# killed in state S2/S3 after deliver-remote had sent and retired the
+# remote job re-queued the job when it reran, and once a later
+# deliver-remote run had removed that job's sent-log (its job was gone),
+# the message was sent again: one route kill repeated 37 and 72 messages
+# in two 1,000-message soaks.  The sent-log now outlives the incoming name.
+@test "soak finding: a route rerun after the remote job was sent and retired does not send it again" {
   peer_start
   remote_home --mx-host=remote.test,mx.remote.test,10 --host-record=mx.remote.test,127.0.0.1
   inject 1 r1@remote.test demo@localhost
@@ -101,13 +98,19 @@ ROUTE_DUP_ALLOWANCE=128
   mkdir -p "$BATS_TEST_TMPDIR/snap"
   ln "$(SPOOL)/incoming/$id" "$BATS_TEST_TMPDIR/snap/"
   "$LIBEXEC/route" 2>/dev/null
+  # S3: route killed after its jobs were durable, before the incoming name went
+  ln "$BATS_TEST_TMPDIR/snap/$id" "$(SPOOL)/incoming/"
   "$LIBEXEC/deliver-remote" 2>/dev/null
   "$LIBEXEC/deliver-local" 2>/dev/null
   [ "$(peer_messages)" -eq 1 ]
-  "$LIBEXEC/deliver-remote" 2>/dev/null    # removes the retired job's sent-log
-  # back to S3: route killed before it removed the incoming name
-  ln "$BATS_TEST_TMPDIR/snap/$id" "$(SPOOL)/incoming/"
-  "$BBSMAIL_ROOT/bin/runq" 2>/dev/null
+  "$LIBEXEC/deliver-remote" 2>/dev/null    # the job is retired; its sent-log stays
+  [ -e "$(SPOOL)/sent/$id" ]
+  run "$BBSMAIL_ROOT/bin/runq"             # route reruns, the job comes back
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"id=$id rcpt=r1@remote.test channel=remote result=already-sent"* ]] || { echo "$output"; false; }
   [ "$(mailbox_count 2)" -eq 1 ]
   [ "$(peer_messages)" -eq 1 ]
+  [ ! -e "$(SPOOL)/incoming/$id" ]
+  "$LIBEXEC/deliver-remote" 2>/dev/null    # now the log goes
+  [ ! -e "$(SPOOL)/sent/$id" ]
 }

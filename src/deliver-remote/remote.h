@@ -65,7 +65,8 @@ int remote_sent_append(const char *job, const char *const *addresses, size_t n);
  * ("already-sent"). */
 void remote_sent_apply(struct stage_job *job);
 /* Removes the sent-logs of jobs that are neither queued nor deferred any
- * more (their job was retired). */
+ * more (their job was retired) and whose message has left spool/incoming
+ * (route can queue a job again until then). */
 void remote_sent_clean(void);
 
 /* lanes.c: delivers every destination of the batch; reports each recipient

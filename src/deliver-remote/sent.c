@@ -75,15 +75,22 @@ void remote_sent_apply(struct stage_job *job)
 	buf_free(&log);
 }
 
-/* 1 when a job of that name is in a deferral bucket or in the queue.  The
- * buckets are looked at first: a released job moves from there to the
- * queue, so it is seen in one place or the other. */
-static int sent_job_alive(const char *job, DIR *buckets, const char *defer_dir, const char *queue_dir)
+/* 1 when a job of that name is in a deferral bucket or in the queue, or
+ * its message is still in spool/incoming (a job is named after the
+ * message).  The buckets are looked at first: a released job moves from
+ * there to the queue, so it is seen in one place or the other.  The
+ * incoming name: route killed after it queued the job (S2, S3) reroutes
+ * the message and queues the job again after this run retired it; the
+ * log must outlive that, or the rerun sends it twice. */
+static int sent_job_alive(const char *job, DIR *buckets, const char *defer_dir, const char *queue_dir,
+			  const char *incoming_dir)
 {
 	char path[PATH_MAX];
 	struct dirent *d;
 	struct stat st;
 
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", incoming_dir, job) < sizeof path && stat(path, &st) == 0)
+		return 1;
 	if (buckets)
 		rewinddir(buckets);
 	while (buckets && (d = readdir(buckets)))
@@ -96,19 +103,21 @@ static int sent_job_alive(const char *job, DIR *buckets, const char *defer_dir, 
 
 void remote_sent_clean(void)
 {
-	char dir[PATH_MAX], defer_dir[PATH_MAX], queue_dir[PATH_MAX], rel[PATH_MAX], path[PATH_MAX];
+	char dir[PATH_MAX], defer_dir[PATH_MAX], queue_dir[PATH_MAX], incoming_dir[PATH_MAX], rel[PATH_MAX],
+		path[PATH_MAX];
 	DIR *logs, *buckets;
 	struct dirent *d;
 
 	snprintf(rel, sizeof rel, "%s/remote", SPOOL_DEFER_DIR);
-	if (!home_path(dir, sizeof dir, REMOTE_SENT_DIR) || !home_path(defer_dir, sizeof defer_dir, rel))
+	if (!home_path(dir, sizeof dir, REMOTE_SENT_DIR) || !home_path(defer_dir, sizeof defer_dir, rel)
+	    || !home_path(incoming_dir, sizeof incoming_dir, SPOOL_INCOMING_DIR))
 		return;
 	snprintf(rel, sizeof rel, "%s/remote", SPOOL_QUEUE_DIR);
 	if (!home_path(queue_dir, sizeof queue_dir, rel) || !(logs = opendir(dir)))
 		return;
 	buckets = opendir(defer_dir);   /* none yet: nothing is deferred */
 	while ((d = readdir(logs)))
-		if (d->d_name[0] != '.' && !sent_job_alive(d->d_name, buckets, defer_dir, queue_dir)
+		if (d->d_name[0] != '.' && !sent_job_alive(d->d_name, buckets, defer_dir, queue_dir, incoming_dir)
 		    && (size_t)snprintf(path, sizeof path, "%s/%s", dir, d->d_name) < sizeof path && unlink(path) != 0
 		    && errno != ENOENT)
 			log_warn("unable to remove the sent-log %s: %s", path, strerror(errno));
