@@ -44,7 +44,7 @@ void pickup_result_free(struct pickup_result *res) { buf_free(&res->sender); }
 static enum pickup_outcome pickup_refuse(struct pickup *p, const char *name, const struct stat *st, const char *why)
 {
 	char id[SPOOL_ID_MAX_BYTES], to[PATH_MAX], from[PATH_MAX];
-	struct buf q = BUF_INIT;
+	struct buf q = BUF_INIT, r = BUF_INIT;
 	const char *where = "removed";
 
 	spool_make_id(id);
@@ -56,8 +56,9 @@ static enum pickup_outcome pickup_refuse(struct pickup *p, const char *name, con
 	else if (unlink(from) != 0 && rmdir(from) != 0)
 		where = "kept";
 	log_warn("event=refuse drop=%s uid=%ld reason=%s moved=%s%s%s", xlog_value(&q, name),
-		 st ? (long)st->st_uid : -1L, why, where, *where == 'd' ? "/" : "", *where == 'd' ? id : "");
+		 st ? (long)st->st_uid : -1L, xlog_value(&r, why), where, *where == 'd' ? "/" : "", *where == 'd' ? id : "");
 	buf_free(&q);
+	buf_free(&r);
 	return PICKUP_REFUSED;
 }
 
@@ -71,9 +72,9 @@ static enum pickup_outcome pickup_check_entry(struct pickup *p, struct pickup_in
 	if (lstat(in->path, &in->st) != 0)
 		return errno == ENOENT ? PICKUP_SKIPPED : PICKUP_LATER;
 	if (!S_ISREG(in->st.st_mode))
-		return pickup_refuse(p, in->name, &in->st, "not-a-regular-file");
+		return pickup_refuse(p, in->name, &in->st, "not a regular file");
 	if (in->st.st_nlink != 1)
-		return pickup_refuse(p, in->name, &in->st, "hard-link");
+		return pickup_refuse(p, in->name, &in->st, "hard link");
 	if (in->st.st_mode & S_IXUSR)
 		return PICKUP_DONE;
 	if (time(NULL) - in->st.st_mtime < PICKUP_INCOMPLETE_MAX_AGE_SEC)
@@ -98,18 +99,18 @@ static enum pickup_outcome pickup_open(struct pickup *p, struct pickup_input *in
 		return o;
 	in->fd = open(in->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (in->fd < 0)
-		return errno == ENOENT ? PICKUP_SKIPPED : pickup_refuse(p, in->name, &in->st, "unable-to-open");
+		return errno == ENOENT ? PICKUP_SKIPPED : pickup_refuse(p, in->name, &in->st, "unable to open");
 	if (fstat(in->fd, &now) != 0)
 		return PICKUP_LATER;
 	if (now.st_ino != in->st.st_ino || now.st_dev != in->st.st_dev || !S_ISREG(now.st_mode) || now.st_nlink != 1)
-		return pickup_refuse(p, in->name, &now, "changed-while-opened");
+		return pickup_refuse(p, in->name, &now, "changed while opened");
 	if (flock(in->fd, LOCK_EX | LOCK_NB) != 0)
 		return PICKUP_SKIPPED;
 	/* Picked up and removed by another process between our open and lock. */
 	if (fstat(in->fd, &in->st) != 0 || in->st.st_nlink != 1)
 		return PICKUP_SKIPPED;
 	if (max && (unsigned long long)in->st.st_size > max + DROP_RECORD_MAX_BYTES)
-		return pickup_refuse(p, in->name, &in->st, "too-large");
+		return pickup_refuse(p, in->name, &in->st, "too large");
 	if (!file_read_fd(in->fd, &in->req.storage))
 		return errno == ENOMEM ? PICKUP_LATER : pickup_refuse(p, in->name, &in->st, "unreadable");
 	return PICKUP_DONE;
@@ -276,7 +277,7 @@ static enum pickup_outcome pickup_convert(struct pickup *p, struct pickup_input 
 	if (!drop_parse(&in->req, &why))
 		return pickup_refuse(p, in->name, &in->st, why);
 	if (max && in->req.message_len > max)
-		return pickup_refuse(p, in->name, &in->st, "larger-than-MaxMsgSize");
+		return pickup_refuse(p, in->name, &in->st, "larger than MaxMsgSize");
 	pickup_find_login(p, in->st.st_uid, res);
 	spool_make_id(res->id);
 	buf_truncate(&res->sender, 0);
@@ -287,7 +288,7 @@ static enum pickup_outcome pickup_convert(struct pickup *p, struct pickup_input 
 	pickup_build(p, &in->req, res, &msg, now);
 	if (!pickup_envelope(&in->req, res, now, &head)) {
 		buf_free(&msg);
-		return pickup_refuse(p, in->name, &in->st, "unable-to-write-envelope");
+		return pickup_refuse(p, in->name, &in->st, "unable to write the envelope");
 	}
 	o = pickup_commit(p, in, &head, &msg, res->id);
 	res->rcpt_count = in->req.rcpt_count;
@@ -307,9 +308,9 @@ enum pickup_outcome pickup_file(struct pickup *p, const char *name, struct picku
 	in.fd = -1;
 	drop_request_init(&in.req);
 	if (!drop_name_ok(name))
-		return pickup_refuse(p, name, NULL, "bad-file-name");
+		return pickup_refuse(p, name, NULL, "bad file name");
 	if ((size_t)snprintf(in.path, sizeof in.path, "%s/%s", p->drop_dir, name) >= sizeof in.path)
-		return pickup_refuse(p, name, NULL, "bad-file-name");
+		return pickup_refuse(p, name, NULL, "bad file name");
 	o = pickup_open(p, &in);
 	if (o == PICKUP_DONE)
 		o = pickup_convert(p, &in, res);
