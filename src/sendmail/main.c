@@ -448,8 +448,11 @@ int main(int argc, char **argv)
 	s.dot_ends = 1;
 	sendmail_parse_args(&s, argc, argv);
 	mail_config_defaults(&s.cfg);
+	/* Set-id, the details could show lines of a file the caller may not
+	 * read (mail.ini is readable through the drop group). */
 	if (!mail_config_load(&s.cfg, NULL, error, sizeof error))
-		sendmail_fail(EX_TEMPFAIL, "%s", error);
+		sendmail_fail(EX_TEMPFAIL, "%s", getegid() != getgid() || geteuid() != getuid()
+						? "unable to read the configuration" : error);
 	if (!pickup_init(&p, &s.cfg))
 		sendmail_fail(EX_TEMPFAIL, "home path too long");
 	sendmail_find_login(&s);
