@@ -127,7 +127,7 @@ EOF
   [ "$(mailbox_count 2)" -eq 0 ]
 }
 
-@test "privileges: a plain user's setgid sendmail on a prepared home: dropped, picked up by the mail user's runq, fetched" {
+@test "privileges: a plain user's setgid sendmail on a prepared home: dropped, picked up and delivered by the mail user's runq" {
   uid="$(id -u "$PLAIN_USER")"
   mkdir -m 0755 "$HOME_ROOT/sbin"
   cp "$BBSMAIL_ROOT/bin/sendmail" "$HOME_ROOT/sbin/sendmail"

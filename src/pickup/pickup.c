@@ -102,6 +102,8 @@ static enum pickup_outcome pickup_open(struct pickup *p, struct pickup_input *in
 		return errno == ENOENT ? PICKUP_SKIPPED : pickup_refuse(p, in->name, &in->st, "unable to open");
 	if (fstat(in->fd, &now) != 0)
 		return PICKUP_LATER;
+	if (now.st_nlink == 0)
+		return PICKUP_SKIPPED;   /* picked up by another process since the lstat */
 	if (now.st_ino != in->st.st_ino || now.st_dev != in->st.st_dev || !S_ISREG(now.st_mode) || now.st_nlink != 1)
 		return pickup_refuse(p, in->name, &now, "changed while opened");
 	if (flock(in->fd, LOCK_EX | LOCK_NB) != 0)
