@@ -165,6 +165,12 @@ bench: deps all
 install: all
 	scripts/install-files "$(DESTDIR)" "$(PREFIX)"
 
+# As root: the mail user and sendmail's drop group (INSTALL, section 3).
+# Run before `make install`, which then installs sendmail setgid.
+install-users:
+	scripts/set-permissions --make-users
+.PHONY: install-users
+
 clean:
 	rm -rf build $(addprefix libexec/,$(LIBEXEC_PROGS)) $(addprefix bin/,$(BIN_PROGS))
 

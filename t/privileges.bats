@@ -143,3 +143,15 @@ EOF
   grep -qx "From: $PLAIN_USER@localhost" "$(mailbox_files 2)"
   [ "$(tail -n 1 "$(mailbox_files 2)")" = "from a local user" ]
 }
+
+@test "install-files: sendmail setgid to the drop group when it exists (as root), plain and said so when not" {
+  run env BBSMAIL_DROP_GROUP="$DROP_GROUP" "$BBSMAIL_ROOT/scripts/install-files" "$HOME_ROOT/dest" /usr/local
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"sendmail: setgid $DROP_GROUP"* ]]
+  [ "$(stat -c '%G %a' "$HOME_ROOT/dest/usr/local/bin/sendmail")" = "$DROP_GROUP 2755" ]
+  [ -x "$HOME_ROOT/dest/usr/local/share/bbsmail/set-permissions" ]
+  run env BBSMAIL_DROP_GROUP=bbsmt-no-such-group "$BBSMAIL_ROOT/scripts/install-files" "$HOME_ROOT/dest2" /usr/local
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"sendmail: installed without setgid (no group bbsmt-no-such-group, or not root)"* ]]
+  [ "$(stat -c '%a' "$HOME_ROOT/dest2/usr/local/bin/sendmail")" = "755" ]
+}
