@@ -398,12 +398,12 @@ static void sendmail_drop(struct sendmail *s, const char *drop_dir)
 /* The mail user's own submission: nothing to separate, so the file is
  * picked up now, through the same checks pickup(8) makes.  A temporary
  * failure leaves it in spool/drop/, which is as durable: still exit 0. */
-static void sendmail_pickup_own(struct sendmail *s, const struct pickup *p)
+static void sendmail_pickup_own(struct sendmail *s, struct pickup *p)
 {
 	struct pickup_result res;
 
 	memset(&res, 0, sizeof res);
-	switch (pickup_file((struct pickup *)p, s->name, &res)) {
+	switch (pickup_file(p, s->name, &res)) {
 	case PICKUP_DONE:
 		log_info("id=%s event=accept from=<%s> rcpt=%zu size=%zu uid=%lu", res.id,
 			 res.sender.data ? res.sender.data : "", res.rcpt_count, res.size, res.uid);
