@@ -74,10 +74,14 @@ Q = @
 say = @echo
 endif
 
-LIBEXEC_PROGS = smtpd pop3d tlsproxy route deliver-local deliver-remote deliver-bounce deliver-board deliver-qwk deliver-fido
+LIBEXEC_PROGS = smtpd pop3d tlsproxy pickup route deliver-local deliver-remote deliver-bounce deliver-board deliver-qwk deliver-fido
 LIBEXEC_PROGS += mailproc-spamc
 BIN_PROGS = runq sendmail mailq bbsmail-user bbsmail-config bbsmail-telegram bbsmail-board qwk-pack qwk-unpack fido-toss
 BIN_PROGS += bbsmail-freezer
+# sendmail picks up its own drop file when its caller is the mail user, and
+# pickup parses the message's headers as sendmail does: they share code.
+bin/sendmail: build/pickup/drop.o build/pickup/pickup.o
+libexec/pickup: build/sendmail/message.o
 # Only programs whose sources exist yet are built.
 present = $(foreach p,$(1),$(if $(wildcard src/$(p)/*.c),$(p)))
 LIBEXEC_TARGETS = $(addprefix libexec/,$(call present,$(LIBEXEC_PROGS)))
@@ -161,6 +165,12 @@ bench: deps all
 
 install: all
 	scripts/install-files "$(DESTDIR)" "$(PREFIX)"
+
+# As root: the mail user and sendmail's drop group (INSTALL, section 3).
+# Run before `make install`, which then installs sendmail setgid.
+install-users:
+	scripts/set-permissions --make-users
+.PHONY: install-users
 
 clean:
 	rm -rf build $(addprefix libexec/,$(LIBEXEC_PROGS)) $(addprefix bin/,$(BIN_PROGS))

@@ -163,15 +163,28 @@ incoming_message() {
   [ "$(incoming_count)" -eq 0 ]
 }
 
-@test "sendmail: exit 75 when the user database is unreadable, 73 when spool/tmp is missing" {
+@test "sendmail: exit 75 when the user database is unreadable, 73 when spool/drop is missing" {
   mv "$(SPOOL)/data/users.gdbm" "$BATS_TEST_TMPDIR/users.gdbm"
   run sendmail demo < /dev/null
   [ "$status" -eq 75 ]
   mv "$BATS_TEST_TMPDIR/users.gdbm" "$(SPOOL)/data/users.gdbm"
-  rmdir "$(SPOOL)/tmp"
+  rmdir "$(SPOOL)/drop"
   run sendmail demo < /dev/null
   [ "$status" -eq 73 ]
   [ "$(incoming_count)" -eq 0 ]
+}
+
+@test "sendmail: without spool/tmp the message waits in spool/drop (exit 0), and pickup takes it later" {
+  rmdir "$(SPOOL)/tmp"
+  run sendmail demo < /dev/null
+  [ "$status" -eq 0 ]
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(find "$(SPOOL)/drop" -type f | wc -l)" -eq 1 ]
+  mkdir -m 0700 "$(SPOOL)/tmp"
+  run "$LIBEXEC/pickup"
+  [ "$status" -eq 0 ]
+  [ "$(incoming_count)" -eq 1 ]
+  [ "$(find "$(SPOOL)/drop" -type f | wc -l)" -eq 0 ]
 }
 
 @test "sendmail: the log line" {

@@ -251,6 +251,7 @@ int spool_free_kbytes(unsigned long long *kbytes)
 int spool_make_skeleton(void)
 {
 	static const char *dirs[] = { "spool", SPOOL_TMP_DIR, SPOOL_INCOMING_DIR, SPOOL_QUEUE_DIR,
+		SPOOL_DROP_DIR, SPOOL_DROP_BAD_DIR,
 		SPOOL_BODY_DIR, SPOOL_DEFER_DIR, SPOOL_TRASH_DIR, SPOOL_BAD_DIR, SPOOL_MAILBOX_DIR,
 		SPOOL_DATA_DIR, SPOOL_DATA_DIR "/user", SPOOL_TELEGRAM_DIR, SPOOL_PRESENCE_DIR };
 	char path[PATH_MAX], rel[PATH_MAX];

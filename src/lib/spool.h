@@ -12,6 +12,8 @@
 /* Relative to the home (home.h).  spool.5 documents each. */
 #define SPOOL_TMP_DIR      "spool/tmp"
 #define SPOOL_INCOMING_DIR "spool/incoming"
+#define SPOOL_DROP_DIR     "spool/drop"       /* local submissions (pickup(8)) */
+#define SPOOL_DROP_BAD_DIR "spool/drop-bad"   /* the drop files pickup refused */
 #define SPOOL_QUEUE_DIR    "spool/queue"      /* + "/<channel>" */
 #define SPOOL_TRASH_DIR    "spool/trash"
 #define SPOOL_BAD_DIR      "spool/bad"

@@ -46,13 +46,14 @@
  * wakes starts at once. */
 #define GATHER_MS 20
 
-/* route, then one stage per channel in the channel table's order (the
- * order a message travels).  A stage whose program is not in libexec/ is
- * skipped, so a new channel needs only its line in channel.c. */
-#define STAGE_COUNT (1 + CHANNEL_END - CHANNEL_FIRST)
+/* pickup (local submissions into spool/incoming), route, then one stage
+ * per channel in the channel table's order (the order a message travels).
+ * A stage whose program is not in libexec/ is skipped, so a new channel
+ * needs only its line in channel.c. */
+#define STAGE_COUNT (2 + CHANNEL_END - CHANNEL_FIRST)
 static const char *runq_stage_name(size_t i)
 {
-	return i == 0 ? "route" : channel_by_id(CHANNEL_FIRST + (int)i - 1)->stage;
+	return i == 0 ? "pickup" : i == 1 ? "route" : channel_by_id(CHANNEL_FIRST + (int)i - 2)->stage;
 }
 
 struct runq {

@@ -1,8 +1,14 @@
 /* sendmail: the sendmail(8)-compatible injector for local scripts
- * (sendmail(1)).  Reads a message on stdin, adds the headers a message
- * needs, and writes spool/incoming/<id> exactly as smtpd does (protocol
- * "local"), then pokes the trigger.  Exit codes are sysexits(3) values,
- * because that is what mail clients and scripts expect from sendmail. */
+ * (sendmail(1)).  Reads a message on stdin and writes into spool/drop/
+ * only what its caller may claim (sender, recipients, DSN options, the
+ * message); pickup(8) checks that file and makes spool/incoming/<id> of it,
+ * taking the submitter from the file's owner.  Installed setgid to the
+ * drop group, the one privilege it has is creating a file there.  When
+ * the caller is the mail user itself there is no privilege line to cross,
+ * and sendmail picks up its own file at once.  Exit codes are sysexits(3)
+ * values, because that is what mail clients and scripts expect. */
+#include "../pickup/drop.h"
+#include "../pickup/pickup.h"
 #include "address.h"
 #include "config.h"
 #include "envelope.h"
@@ -19,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define EX_OK 0
@@ -31,7 +37,7 @@
 #define EX_IOERR 74
 #define EX_TEMPFAIL 75
 
-#define USAGE "sendmail [-t] [-i] [-f sender] [-F fullname] [-N dsn] [-o option] [--] [recipient ...]"
+#define USAGE "sendmail [-t] [-i] [-f sender] [-F fullname] [-N dsn] [-R full|hdrs] [-o option] [--] [recipient ...]"
 #define LOGIN_MAX_BYTES 64
 
 struct sendmail {
@@ -40,6 +46,7 @@ struct sendmail {
 	const char *sender_arg;  /* -f / -r, NULL = the login */
 	const char *fullname;    /* -F */
 	char notify[32];         /* -N, as RCPT's NOTIFY= value; "" = not given */
+	const char *ret;         /* -R, as MAIL's RET= value; NULL = not given */
 	char **args;             /* recipients on the command line */
 	int arg_count;
 	struct mail_config cfg;
@@ -48,8 +55,7 @@ struct sendmail {
 	char **rcpt;             /* qualified recipients */
 	size_t rcpt_count;
 	struct message msg;
-	struct envelope env;
-	char id[SPOOL_ID_MAX_BYTES];
+	char name[SPOOL_ID_MAX_BYTES];   /* of the drop file */
 };
 
 static void sendmail_fail(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
@@ -137,6 +143,17 @@ static void option_notify(struct sendmail *s, const char *v)
 		sendmail_fail(EX_USAGE, "-N takes never, or a list of success, failure, delay");
 }
 
+/* -R full|hdrs: what a failure notice returns (RFC 3461 §4.3). */
+static void option_ret(struct sendmail *s, const char *v)
+{
+	if (strcasecmp(v, "full") == 0)
+		s->ret = "FULL";
+	else if (strcasecmp(v, "hdrs") == 0)
+		s->ret = "HDRS";
+	else
+		sendmail_fail(EX_USAGE, "-R takes full or hdrs");
+}
+
 static void option_mode(struct sendmail *s, const char *v)
 {
 	(void)s;
@@ -147,12 +164,12 @@ static void option_mode(struct sendmail *s, const char *v)
 static const struct option_row option_rows[] = {
 	{ 't', 0, option_extract }, { 'i', 0, option_no_dot },
 	{ 'f', 1, option_sender }, { 'r', 1, option_sender }, { 'F', 1, option_fullname },
-	{ 'o', 1, option_o }, { 'b', 1, option_mode }, { 'N', 1, option_notify },
+	{ 'o', 1, option_o }, { 'b', 1, option_mode }, { 'N', 1, option_notify }, { 'R', 1, option_ret },
 	/* Accepted for compatibility, without effect (sendmail(1)). */
 	{ 'v', 0, option_ignore }, { 'm', 0, option_ignore }, { 'n', 0, option_ignore },
 	{ 'U', 0, option_ignore }, { 'G', 0, option_ignore },
 	{ 'O', 1, option_ignore }, { 'B', 1, option_ignore },
-	{ 'R', 1, option_ignore }, { 'V', 1, option_ignore }, { 'h', 1, option_ignore },
+	{ 'V', 1, option_ignore }, { 'h', 1, option_ignore },
 	{ 'L', 1, option_ignore }, { 'C', 1, option_ignore }, { 'p', 1, option_ignore },
 	{ 'A', 1, option_ignore },
 };
@@ -294,8 +311,13 @@ static void sendmail_resolve_all(struct sendmail *s)
 	struct userdb db;
 	size_t i;
 
-	if (!userdb_open(&db, 0))
+	/* A drop-group caller may not read the user database: then route
+	 * bounces an unknown recipient instead. */
+	if (!userdb_open(&db, 0)) {
+		if (errno == EACCES)
+			return;
 		sendmail_fail(EX_TEMPFAIL, "unable to open the user database: %s", strerror(errno));
+	}
 	if (!resolve_context_load(&ctx, &s->cfg, &db))
 		sendmail_fail(EX_TEMPFAIL, "unable to load the aliases: %s", strerror(errno));
 	ctx.sender = s->sender.data ? s->sender.data : "";   /* the sub-boards' posting rules */
@@ -329,93 +351,81 @@ static void sendmail_collect_rcpt(struct sendmail *s)
 		sendmail_fail(EX_USAGE, "no recipients given");
 }
 
-static void sendmail_date(char *out, size_t size, time_t t)
+/* The message as the caller gave it, Bcc removed: pickup adds the rest. */
+static void sendmail_message_text(const struct message *m, struct buf *out)
 {
-	struct tm tm;
-
-	localtime_r(&t, &tm);
-	strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm);
-}
-
-/* The From: we add when the message has none (-F gives the phrase). */
-static void sendmail_add_from(const struct sendmail *s, struct buf *out)
-{
-	const char *addr = s->sender.len ? s->sender.data : NULL;
-	const char *p;
-
-	xbuf_cats(out, "From: ");
-	if (s->fullname) {
-		xbuf_catc(out, '"');
-		for (p = s->fullname; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				xbuf_catc(out, '\\');
-			xbuf_catc(out, *p);
-		}
-		xbuf_cats(out, "\" <");
-	}
-	if (addr)
-		xbuf_cats(out, addr);
-	else
-		xbuf_catf(out, "%s@%s", s->login, s->cfg.host_name);
-	xbuf_cats(out, s->fullname ? ">\n" : "\n");
-}
-
-/* Received first, the sender's headers, the missing ones, the body. */
-static void sendmail_build(struct sendmail *s, struct buf *out, time_t now)
-{
-	const struct message *m = &s->msg;
-	char date[64];
-
-	sendmail_date(date, sizeof date, now);
-	xbuf_catf(out, "Received: from local user (uid %lu) by %s (bbsmail) id %s; %s\n",
-		  (unsigned long)getuid(), s->cfg.host_name, s->id, date);
 	if (m->headers.len)
 		xbuf_cat(out, m->headers.data, m->headers.len);
-	if (!m->has_from)
-		sendmail_add_from(s, out);
-	if (!m->has_date)
-		xbuf_catf(out, "Date: %s\n", date);
-	if (!m->has_message_id)
-		xbuf_catf(out, "Message-ID: <%s@%s>\n", s->id, s->cfg.host_name);
 	if (m->had_separator || m->header_end < m->text.len)
 		xbuf_catc(out, '\n');
 	if (m->header_end < m->text.len)
 		xbuf_cat(out, m->text.data + m->header_end, m->text.len - m->header_end);
 }
 
-static void sendmail_spool(struct sendmail *s, const struct buf *message, time_t now)
+static void sendmail_drop(struct sendmail *s, const char *drop_dir)
 {
-	struct envelope_rcpt r = { 0 };
-	struct spool_file f;
-	struct buf head = BUF_INIT;
+	struct drop_request r;
+	struct buf text = BUF_INIT, file = BUF_INIT;
+	const char *notify[1];
 	size_t i;
 
-	envelope_init(&s->env);
-	snprintf(s->env.id, sizeof s->env.id, "%s", s->id);
-	s->env.arrival = (unsigned long)now;
-	s->env.sender = s->sender.len ? s->sender.data : "";
-	s->env.protocol = "local";
-	for (i = 0; i < s->rcpt_count; i++) {
-		r.address = s->rcpt[i];
-		r.notify = s->notify[0] ? s->notify : NULL;
-		if (!envelope_add_rcpt(&s->env, &r))
-			die_nomem();
-	}
-	if (!envelope_write(&s->env, &head))
-		sendmail_fail(EX_SOFTWARE, "unable to write the envelope: %s", strerror(errno));
-	if (!spool_file_create(&f, SPOOL_INCOMING_DIR, s->id))
-		sendmail_fail(errno == ENOSPC ? EX_TEMPFAIL : EX_CANTCREAT, "unable to create %s: %s",
-			      f.tmp_path, strerror(errno));
-	if (!spool_file_write(&f, head.data, head.len) || !spool_file_write(&f, message->data, message->len)
-	    || !spool_file_commit(&f)) {
-		int saved = errno;
-		spool_file_abort(&f);
-		sendmail_fail(saved == ENOSPC || saved == EDQUOT ? EX_TEMPFAIL : EX_IOERR,
-			      "unable to write %s: %s", f.final_path, strerror(saved));
-	}
-	buf_free(&head);
+	drop_request_init(&r);
+	r.sender = s->sender_arg ? s->sender.data ? s->sender.data : "" : NULL;
+	r.fullname = s->fullname;
+	r.ret = s->ret;
+	r.rcpt = (const char **)s->rcpt;
+	r.rcpt_count = s->rcpt_count;
+	r.notify = calloc(s->rcpt_count, sizeof *r.notify);
+	if (!r.notify)
+		die_nomem();
+	notify[0] = s->notify[0] ? s->notify : NULL;
+	for (i = 0; i < s->rcpt_count; i++)
+		r.notify[i] = notify[0];
+	sendmail_message_text(&s->msg, &text);
+	r.message = text.data ? text.data : "";
+	r.message_len = text.len;
+	if (!drop_serialize(&r, &file))
+		sendmail_fail(EX_SOFTWARE, "unable to write the drop file: %s", strerror(errno));
+	spool_make_id(s->name);
+	if (!drop_create(drop_dir, s->name, &file))
+		sendmail_fail(errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL : EX_CANTCREAT,
+			      "unable to create %s/%s: %s", drop_dir, s->name, strerror(errno));
+	free(r.notify);
+	buf_free(&text);
+	buf_free(&file);
 }
 
+/* The mail user's own submission: nothing to separate, so the file is
+ * picked up now, through the same checks pickup(8) makes.  A temporary
+ * failure leaves it in spool/drop/, which is as durable: still exit 0. */
+static void sendmail_pickup_own(struct sendmail *s, struct pickup *p)
+{
+	struct pickup_result res;
+
+	memset(&res, 0, sizeof res);
+	switch (pickup_file(p, s->name, &res)) {
+	case PICKUP_DONE:
+		log_info("id=%s event=accept from=<%s> rcpt=%zu size=%zu uid=%lu", res.id,
+			 res.sender.data ? res.sender.data : "", res.rcpt_count, res.size, res.uid);
+		break;
+	case PICKUP_REFUSED:
+		pickup_result_free(&res);
+		sendmail_fail(EX_SOFTWARE, "pickup refused the drop file %s", s->name);
+	default:
+		log_info("event=drop name=%s rcpt=%zu uid=%lu", s->name, s->rcpt_count, (unsigned long)getuid());
+		break;
+	}
+	pickup_result_free(&res);
+}
+
+/* Whether the caller owns spool/drop/: the mail user (or a single-user
+ * home).  Anyone else's file waits there for pickup(8). */
+static int sendmail_is_mail_user(const char *drop_dir)
+{
+	struct stat st;
+
+	return stat(drop_dir, &st) == 0 && st.st_uid == getuid() && geteuid() == getuid();
+}
 static void sendmail_free(struct sendmail *s)
 {
 	size_t i;
@@ -425,23 +435,26 @@ static void sendmail_free(struct sendmail *s)
 	free(s->rcpt);
 	buf_free(&s->sender);
 	message_free(&s->msg);
-	envelope_free(&s->env);
 }
 
 int main(int argc, char **argv)
 {
 	static struct sendmail s;
-	struct buf out = BUF_INIT;
+	struct pickup p;
 	char error[512];
-	time_t now;
 
 	log_set_program("sendmail");
 	die_set_hook(sendmail_die_hook);
 	s.dot_ends = 1;
 	sendmail_parse_args(&s, argc, argv);
 	mail_config_defaults(&s.cfg);
+	/* Set-id, the details could show lines of a file the caller may not
+	 * read (mail.ini is readable through the drop group). */
 	if (!mail_config_load(&s.cfg, NULL, error, sizeof error))
-		sendmail_fail(EX_TEMPFAIL, "%s", error);
+		sendmail_fail(EX_TEMPFAIL, "%s", getegid() != getgid() || geteuid() != getuid()
+						? "unable to read the configuration" : error);
+	if (!pickup_init(&p, &s.cfg))
+		sendmail_fail(EX_TEMPFAIL, "home path too long");
 	sendmail_find_login(&s);
 	sendmail_set_sender(&s);
 	message_init(&s.msg);
@@ -451,14 +464,12 @@ int main(int argc, char **argv)
 	message_parse_headers(&s.msg);
 	sendmail_collect_rcpt(&s);
 	sendmail_resolve_all(&s);
-	spool_make_id(s.id);
-	now = time(NULL);
-	sendmail_build(&s, &out, now);
-	sendmail_spool(&s, &out, now);
+	sendmail_drop(&s, p.drop_dir);
+	if (sendmail_is_mail_user(p.drop_dir))
+		sendmail_pickup_own(&s, &p);
+	else
+		log_info("event=drop name=%s rcpt=%zu uid=%lu", s.name, s.rcpt_count, (unsigned long)getuid());
 	spool_poke_trigger();
-	log_info("id=%s event=accept from=<%s> rcpt=%zu size=%zu uid=%lu", s.id, s.sender.data ? s.sender.data : "",
-		 s.rcpt_count, out.len, (unsigned long)getuid());
-	buf_free(&out);
 	sendmail_free(&s);
 	return EX_OK;
 }
