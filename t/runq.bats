@@ -73,7 +73,7 @@ setup() { make_home "RescanFrequency = 60"; }
 
 @test "runq: a stage is started only when its queue lists a job or one of its buckets is due" {
   mkdir "$BATS_TEST_TMPDIR/libexec"
-  for stage in route deliver-local deliver-remote deliver-bounce; do
+  for stage in pickup route deliver-local deliver-remote deliver-bounce; do
     printf '#!/bin/sh\necho %s >> "%s/started"\n' "$stage" "$BATS_TEST_TMPDIR" > "$BATS_TEST_TMPDIR/libexec/$stage"
     chmod +x "$BATS_TEST_TMPDIR/libexec/$stage"
   done
@@ -90,6 +90,15 @@ setup() { make_home "RescanFrequency = 60"; }
   touch "$(SPOOL)/incoming/msg1"
   run runq
   [ "$(tr '\n' ' ' < "$BATS_TEST_TMPDIR/started")" = "route deliver-bounce " ]
+  rm "$BATS_TEST_TMPDIR/started" "$(SPOOL)/incoming/msg1"
+  rmdir "$(SPOOL)"/defer/bounce/*
+  touch "$(SPOOL)/tmp/pickup.left-by-a-kill"   # pickup's own half-done work
+  run runq
+  [ "$(tr '\n' ' ' < "$BATS_TEST_TMPDIR/started")" = "pickup " ]
+  rm "$BATS_TEST_TMPDIR/started" "$(SPOOL)/tmp/pickup.left-by-a-kill"
+  touch "$(SPOOL)/drop/.any-name"
+  run runq
+  [ "$(tr '\n' ' ' < "$BATS_TEST_TMPDIR/started")" = "pickup " ]
 }
 
 @test "runq: usage error exits 100" {

@@ -14,6 +14,9 @@
 #define SPOOL_INCOMING_DIR "spool/incoming"
 #define SPOOL_DROP_DIR     "spool/drop"       /* local submissions (pickup(8)) */
 #define SPOOL_DROP_BAD_DIR "spool/drop-bad"   /* the drop files pickup refused */
+/* The name in spool/tmp/ while a drop file is being picked up: this
+ * prefix + the drop file's name (pickup(8); runq looks for it too). */
+#define SPOOL_PICKUP_TMP_PREFIX "pickup."
 #define SPOOL_QUEUE_DIR    "spool/queue"      /* + "/<channel>" */
 #define SPOOL_TRASH_DIR    "spool/trash"
 #define SPOOL_BAD_DIR      "spool/bad"

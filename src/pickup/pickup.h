@@ -14,9 +14,7 @@
 /* A drop file without its complete mark is a sendmail that died while
  * writing (or one still writing); after this long it is removed. */
 #define PICKUP_INCOMPLETE_MAX_AGE_SEC (60 * 60)
-/* The name in spool/tmp/ while a drop file is being picked up:
- * PICKUP_TMP_PREFIX + the drop file's name. */
-#define PICKUP_TMP_PREFIX "pickup."
+#define PICKUP_TMP_PREFIX SPOOL_PICKUP_TMP_PREFIX
 #define PICKUP_LOGIN_MAX_BYTES 64
 
 struct mail_config;

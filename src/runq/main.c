@@ -103,14 +103,37 @@ static void runq_find_libexec(struct runq *q)
 		die_temp("libexec path too long");
 }
 
-/* Whether <home>/<rel> lists an entry other than dot files; with
- * due_by, only a bucket name (a time, schedule.h) no later than it.  An
- * error says yes: the stage will meet and report it. */
-static int runq_dir_lists(const char *rel, time_t due_by)
+/* What counts as work in a directory listing (never "." or ".."). */
+enum runq_look { LOOK_JOB, LOOK_ANY, LOOK_DUE_BUCKET, LOOK_PICKUP_TMP };
+
+static int runq_entry_counts(const char *name, enum runq_look look, time_t now)
 {
-	char dir[PATH_MAX], *end;
-	struct dirent *d;
 	unsigned long long t;
+	char *end;
+
+	switch (look) {
+	case LOOK_JOB:
+		return name[0] != '.';
+	case LOOK_ANY: /* drop/: sendmail's files may have any name */
+		return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+	case LOOK_DUE_BUCKET: /* a bucket is named by its time (schedule.h) */
+		if (name[0] == '.')
+			return 0;
+		errno = 0;
+		t = strtoull(name, &end, 10);
+		return *end || errno || t <= (unsigned long long)now;
+	case LOOK_PICKUP_TMP:
+		return strncmp(name, SPOOL_PICKUP_TMP_PREFIX, strlen(SPOOL_PICKUP_TMP_PREFIX)) == 0;
+	}
+	return 1;
+}
+
+/* Whether <home>/<rel> lists an entry that counts.  An error says yes:
+ * the stage will meet and report it. */
+static int runq_dir_lists(const char *rel, enum runq_look look, time_t now)
+{
+	char dir[PATH_MAX];
+	struct dirent *d;
 	int found = 0;
 	DIR *dh;
 
@@ -118,34 +141,33 @@ static int runq_dir_lists(const char *rel, time_t due_by)
 		return 1;
 	if (!(dh = opendir(dir)))
 		return errno != ENOENT;
-	while (!found && (d = readdir(dh))) {
-		if (d->d_name[0] == '.')
-			continue;
-		errno = 0;
-		t = strtoull(d->d_name, &end, 10);
-		found = !due_by || *end || errno || t <= (unsigned long long)due_by;
-	}
+	while (!found && (d = readdir(dh)))
+		found = runq_entry_counts(d->d_name, look, now);
 	closedir(dh);
 	return found;
 }
 
-/* Whether stage i may have work: its queue lists a job, or one of its
- * deferred buckets is due.  A stage started for nothing costs a fork, an
- * exec and its start-up (~55 us of CPU per message at 10 sessions, for
- * each of five idle stages); a look costs an opendir. */
+/* Whether stage i may have work: pickup a drop file or one it left half
+ * picked up in spool/tmp/, route an incoming message, a channel's stage a
+ * job in its queue or a deferred bucket that is due.  A stage started for
+ * nothing costs a fork, an exec and its start-up (~55 us of CPU per
+ * message at 10 sessions, for each of five idle stages); a look costs an
+ * opendir. */
 static int runq_stage_has_work(size_t i, time_t now)
 {
 	char rel[PATH_MAX];
 	const char *channel;
 
 	if (i == 0)
-		return runq_dir_lists(SPOOL_INCOMING_DIR, 0);
-	channel = channel_name(CHANNEL_FIRST + (int)i - 1);
+		return runq_dir_lists(SPOOL_DROP_DIR, LOOK_ANY, now) || runq_dir_lists(SPOOL_TMP_DIR, LOOK_PICKUP_TMP, now);
+	if (i == 1)
+		return runq_dir_lists(SPOOL_INCOMING_DIR, LOOK_JOB, now);
+	channel = channel_name(CHANNEL_FIRST + (int)i - 2);
 	snprintf(rel, sizeof rel, "%s/%s", SPOOL_QUEUE_DIR, channel);
-	if (runq_dir_lists(rel, 0))
+	if (runq_dir_lists(rel, LOOK_JOB, now))
 		return 1;
 	snprintf(rel, sizeof rel, "%s/%s", SPOOL_DEFER_DIR, channel);
-	return runq_dir_lists(rel, now);
+	return runq_dir_lists(rel, LOOK_DUE_BUCKET, now);
 }
 
 /* Starts stage i when it has work.  Returns its pid, 0 when it has none
