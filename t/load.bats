@@ -172,17 +172,27 @@ PY
   slow_check 4 40 "-ERR autologout: idle for 5 seconds"
 }
 
-# Deadlines that no test can reach in a few minutes, or that do not exist.
-@test "load: an SMTP client that never stops trickling is cut at the session deadline" {
-  skip "the session deadline is fixed at 1 hour (SMTP_SESSION_DEADLINE_SEC), and no mail.ini or smtpserver.conf key shortens it for a test"
+# MaxSessionTime: a client that never stops trickling (a byte a second,
+# within every MaxInactivity) is cut while it is still sending.
+@test "load: an SMTP client that never stops trickling is cut at MaxSessionTime" {
+  load_home
+  set_mail_key MaxInactivity 3
+  set_mail_key MaxSessionTime 4
+  serve_many SMTP_PORT 20 "$LIBEXEC/smtpd"
+  SECONDS=0
+  run timeout 120 python3 "$LOAD_PY" slow smtp "$SMTP_PORT" 1 "NOOP and a line that takes thirty seconds" "$BATS_TEST_TMPDIR/slow"
+  [[ "$output" == *"lost early"* ]] || { echo "$output"; false; }
+  [ "$SECONDS" -lt 20 ]
 }
 
-@test "load finding: a POP3 client that never stops trickling is cut off" {
-  skip "bug: pop3d has no session deadline, only MaxInactivity per read, so a client sending one byte every few seconds holds its pop3d forever"
+@test "load: a POP3 client that never stops trickling is cut at MaxSessionTime" {
   load_home
-  set_mail_key MaxInactivity 2
+  set_mail_key MaxInactivity 3
+  set_mail_key MaxSessionTime 4
   serve_many POP3_PORT 20 "$LIBEXEC/pop3d"
-  run timeout 120 python3 "$LOAD_PY" slow pop3 "$POP3_PORT" 1 "USER demo and a very long line" "$BATS_TEST_TMPDIR/slow"
-  # cut while still sending: the driver reports it as lost early
-  [[ "$output" == *"lost early"* ]]
+  SECONDS=0
+  run timeout 120 python3 "$LOAD_PY" slow pop3 "$POP3_PORT" 1 "USER demo and a line that takes thirty seconds" "$BATS_TEST_TMPDIR/slow"
+  [[ "$output" == *"lost early"* ]] || { echo "$output"; false; }
+  [ "$SECONDS" -lt 20 ]
+  grep -q "event=timeout ip=127.0.0.1 user=- reason=session-time" "$BATS_TEST_TMPDIR/POP3_PORT.log"
 }

@@ -39,6 +39,7 @@ static const struct key_spec key_specs[] = {
 	{ "TLSPOP3Port", IN_MAIL, KEY_PORT, F(tls_pop3_port), "995" },
 	{ "MaxClients", IN_MAIL, KEY_ULONG, F(max_clients), "10" },
 	{ "MaxInactivity", IN_MAIL, KEY_DURATION, F(max_inactivity_sec), "120" },
+	{ "MaxSessionTime", IN_MAIL, KEY_DURATION, F(max_session_sec), "1H" },
 	{ "MaxDeliveryAttempts", IN_MAIL, KEY_ULONG, F(max_delivery_attempts), "50" },
 	{ "RescanFrequency", IN_MAIL, KEY_DURATION, F(rescan_frequency_sec), "60M" },
 	{ "SemFileCheckFrequency", IN_MAIL | IN_GLOBAL, KEY_DURATION, F(sem_file_check_frequency_sec), "2" },

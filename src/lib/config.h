@@ -34,6 +34,7 @@ struct mail_config {
 	unsigned smtp_port, submission_port, tls_submission_port, pop3_port, tls_pop3_port;
 	unsigned long max_clients;
 	unsigned long max_inactivity_sec;
+	unsigned long max_session_sec;             /* whole connection; 0 = no limit */
 	unsigned long max_delivery_attempts;
 	unsigned long rescan_frequency_sec;
 	unsigned long sem_file_check_frequency_sec;

@@ -190,6 +190,11 @@ static void command_read_failed(struct pop3_session *s)
 	if (conn_write_failed(&s->conn)) {
 		log_info("event=disconnect ip=%s reason=%s", s->remote_ip,
 			 errno == ETIMEDOUT ? "write-timeout" : "write-error");
+	} else if (errno == ETIMEDOUT && s->conn.deadline_ms && conn_now_ms() >= s->conn.deadline_ms) {
+		pop3_err(s, "autologout: session longer than %lu seconds", s->cfg.max_session_sec);
+		(void)conn_flush(&s->conn);
+		log_info("event=timeout ip=%s user=%s reason=session-time", s->remote_ip,
+			 xlog_value(&v, s->state == POP3_STATE_TRANSACTION ? s->user.name : "-"));
 	} else if (errno == ETIMEDOUT) {
 		pop3_err(s, "autologout: idle for %lu seconds", s->cfg.max_inactivity_sec);
 		(void)conn_flush(&s->conn);

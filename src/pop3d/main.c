@@ -92,6 +92,9 @@ static void session_setup(struct pop3_session *s)
 	xmail_config_load(&s->cfg);
 	conn_init(&s->conn, 0, 1);
 	conn_set_idle_timeout(&s->conn, (int)s->cfg.max_inactivity_sec);
+	/* MaxSessionTime bounds the whole session, as MaxInactivity each wait. */
+	if (s->cfg.max_session_sec)
+		conn_set_deadline(&s->conn, (int)(s->cfg.max_session_sec > 86400 ? 86400 : s->cfg.max_session_sec));
 	mailbox_init(&s->box);
 	s->state = POP3_STATE_AUTHORIZATION;
 	s->debug = (s->cfg.options & MAIL_OPTION(DEBUG_POP3)) != 0;

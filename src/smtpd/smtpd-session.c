@@ -177,7 +177,10 @@ void session_configure(struct smtp_session *s)
 	session_apply_policy(s);
 	if (s->cfg.max_inactivity_sec)
 		conn_set_idle_timeout(&s->conn, (int)(s->cfg.max_inactivity_sec > 86400 ? 86400 : s->cfg.max_inactivity_sec));
-	conn_set_deadline(&s->conn, SMTP_SESSION_DEADLINE_SEC);
+	/* MaxSessionTime: a client that keeps sending a byte within every
+	 * MaxInactivity cannot keep its smtpd for ever. */
+	if (s->cfg.max_session_sec)
+		conn_set_deadline(&s->conn, (int)(s->cfg.max_session_sec > 86400 ? 86400 : s->cfg.max_session_sec));
 	s->session_deadline_ms = s->conn.deadline_ms;
 }
 

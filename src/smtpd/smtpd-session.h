@@ -14,7 +14,6 @@
 
 #define SMTP_LINE_MAX_BYTES 1000        /* RFC 5321 §4.5.3.1.4, CRLF included */
 #define SMTP_TEXT_LINE_MAX_BYTES 998    /* RFC 5321 §4.5.3.1.6, CRLF excluded */
-#define SMTP_SESSION_DEADLINE_SEC 3600  /* absolute limit for one connection */
 #define SMTP_DATA_DEADLINE_SEC 600      /* absolute limit for one DATA/BDAT message */
 #define SMTP_UNKNOWN_COMMANDS_DEFAULT 10
 #define SMTP_ERROR_RECIPIENTS_DEFAULT 3 /* recipients allowed with MAIL FROM:<> */
