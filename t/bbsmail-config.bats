@@ -75,3 +75,24 @@ setup() { make_home "MaxMsgSize = 1MB" "RescanFrequency = 2M"; }
   [[ "${lines[3]}" == "bbsmail-config: error: $HOME_DIR/etc/fidonet.cfg:2: "* ]]
   [ "${#lines[@]}" -eq 4 ]
 }
+
+@test "-c: warns about modes wider than scripts/set-permissions makes them" {
+  run bbsmail-config -c
+  [ -z "$output" ]
+  printf '[mail]\nRelayPassword = secret\n' >> "$HOME_DIR/etc/mail.ini"
+  chmod 0644 "$HOME_DIR/etc/mail.ini"
+  mkdir -p "$HOME_DIR/spool/incoming" "$HOME_DIR/spool/drop"
+  chmod 0755 "$HOME_DIR/spool/incoming"
+  chmod 0733 "$HOME_DIR/spool/drop"
+  run bbsmail-config -c
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "bbsmail-config: warning: $HOME_DIR/etc/mail.ini is mode 0644: it holds RelayPassword (scripts/set-permissions)" ]
+  [ "${lines[1]}" = "bbsmail-config: warning: $HOME_DIR/spool/incoming is mode 0755: queued mail is private, and only the receivers may add to it (scripts/set-permissions)" ]
+  [ "${lines[2]}" = "bbsmail-config: warning: $HOME_DIR/spool/drop is mode 0733: writable by others without the sticky bit, or listable (scripts/set-permissions: 3730)" ]
+  [ "${#lines[@]}" -eq 3 ]
+  chmod 0640 "$HOME_DIR/etc/mail.ini"
+  chmod 0700 "$HOME_DIR/spool/incoming"
+  chmod 3730 "$HOME_DIR/spool/drop"
+  run bbsmail-config -c
+  [ -z "$output" ]
+}

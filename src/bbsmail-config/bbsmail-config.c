@@ -12,9 +12,11 @@
 #include "home.h"
 #include "log.h"
 #include "qwknet.h"
+#include "spool.h"
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define USAGE "bbsmail-config [-d DIR] (-c | -o FLAG | -p PARAM | KEY...)"
@@ -57,6 +59,54 @@ static int check_strict_files(void)
 	return bad;
 }
 
+/* Modes wider than scripts/set-permissions makes them: warnings, since a
+ * single-user home (make run, the tests) is fine as it is. */
+static const struct {
+	const char *relative;
+	mode_t forbidden;
+	const char *why;
+} mode_rules[] = {
+	{ "etc", 0002, "anyone may replace the configuration" },
+	{ "etc/mail.ini", 0006, "it holds RelayPassword" },     /* only then */
+	{ "etc/tls/key.pem", 0006, "it is the TLS private key" },
+	{ "spool", 0002, "anyone may add or remove queue files" },
+	{ "spool/data", 0007, "it holds the user database and the throttle tables" },
+	{ "spool/data/users.gdbm", 0006, "it holds the users' password hashes" },
+	{ "spool/incoming", 0007, "queued mail is private, and only the receivers may add to it" },
+	{ "spool/queue", 0007, "queued mail is private" },
+	{ "spool/tmp", 0007, "files being written are private" },
+	{ "spool/mailbox", 0007, "the mailboxes are private" },
+};
+
+static int check_modes(const struct mail_config *cfg)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i;
+	int warned = 0;
+
+	for (i = 0; i < sizeof mode_rules / sizeof mode_rules[0]; i++) {
+		if (!home_path(path, sizeof path, mode_rules[i].relative) || lstat(path, &st) != 0)
+			continue;
+		if (strcmp(mode_rules[i].relative, "etc/mail.ini") == 0 && !cfg->relay_password[0])
+			continue;
+		if (st.st_mode & mode_rules[i].forbidden) {
+			log_warn("%s is mode %04o: %s (scripts/set-permissions)", path, (unsigned)(st.st_mode & 07777),
+				 mode_rules[i].why);
+			warned++;
+		}
+	}
+	/* The drop directory may be written by a group only with the sticky
+	 * bit (nobody removes another's file) and no read (nobody lists them). */
+	if (home_path(path, sizeof path, SPOOL_DROP_DIR) && lstat(path, &st) == 0 && (st.st_mode & 0022)
+	    && (!(st.st_mode & S_ISVTX) || (st.st_mode & 0044))) {
+		log_warn("%s is mode %04o: writable by others without the sticky bit, or listable "
+			 "(scripts/set-permissions: 3730)", path, (unsigned)(st.st_mode & 07777));
+		warned++;
+	}
+	return warned;
+}
+
 static int check_files(void)
 {
 	struct smtpserver_conf conf;
@@ -70,6 +120,7 @@ static int check_files(void)
 		die_perm("%s", error);
 	smtpserver_conf_free(&conf);
 	(void)dnsbl_zones_load(&zones, DNSBL_FILE);   /* a bad line is a warning */
+	(void)check_modes(&cfg);
 	return check_strict_files() ? EXIT_PERMANENT : 0;
 }
 
