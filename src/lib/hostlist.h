@@ -32,5 +32,9 @@ int hostlist_append(const char *relative, const char *entry, const char *why);
  * the entry's address or inside its network, 0 otherwise (also when the
  * entry is no address or network). */
 int hostlist_ip_in(const char *entry, const char *ip);
+/* Files of at least this many bytes are looked up in their compiled form
+ * (listcache.h); smaller ones, line by line.  -1: never compiled (every
+ * file parsed at each use), 0: always.  For tests and measurements. */
+void hostlist_set_compile_min_bytes(long bytes);
 
 #endif
