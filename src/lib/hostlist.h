@@ -32,6 +32,10 @@ int hostlist_append(const char *relative, const char *entry, const char *why);
  * the entry's address or inside its network, 0 otherwise (also when the
  * entry is no address or network). */
 int hostlist_ip_in(const char *entry, const char *ip);
+/* Files of at least HOSTLIST_COMPILE_MIN_BYTES are looked up in their
+ * compiled form (listcache.h) and smaller ones line by line: below it a
+ * parse costs less than opening a form. */
+#define HOSTLIST_COMPILE_MIN_BYTES 4096L
 /* Files of at least this many bytes are looked up in their compiled form
  * (listcache.h); smaller ones, line by line.  -1: never compiled (every
  * file parsed at each use), 0: always.  For tests and measurements. */
