@@ -26,7 +26,7 @@ query() { timeout 60 "$QUERY" -d "$H" "$@"; }
 form() { echo "$H/spool/data/lists/$1.$2"; }
 
 @test "compiled: the table of entries and queries gives the same answers as the direct parse" {
-  cp "$DATA"/*.cfg "$H/etc/"
+  cp "$DATA"/*.cfg "$DATA/ip.can" "$H/etc/"
   cut -f1 "$DATA/queries" > "$BATS_TEST_TMPDIR/expected"
   cut -f2- "$DATA/queries" > "$BATS_TEST_TMPDIR/q"
   query -m direct < "$BATS_TEST_TMPDIR/q" > "$BATS_TEST_TMPDIR/direct" 2>/dev/null
@@ -37,6 +37,7 @@ form() { echo "$H/spool/data/lists/$1.$2"; }
   [ -f "$(form client.cfg client)" ]
   [ -f "$(form address.cfg address)" ]
   [ -f "$(form subject.cfg pattern)" ]
+  [ -f "$(form ip.can ipcan)" ]
   # Answered from the forms now built: the same again.
   query -m compiled < "$BATS_TEST_TMPDIR/q" > "$BATS_TEST_TMPDIR/again" 2> "$BATS_TEST_TMPDIR/err2"
   diff "$BATS_TEST_TMPDIR/expected" "$BATS_TEST_TMPDIR/again"
@@ -45,7 +46,7 @@ form() { echo "$H/spool/data/lists/$1.$2"; }
   [ "$(grep -c 'client.cfg:25: line longer than 4096 bytes, line skipped' "$BATS_TEST_TMPDIR/err1")" -eq 1 ]
   [ "$(grep -c 'client.cfg:26: NUL byte in line, line skipped' "$BATS_TEST_TMPDIR/err1")" -eq 1 ]
   [ "$(grep -c 'client.cfg:29: not an address or network: 2001:db8:1::/129 (skipped)' "$BATS_TEST_TMPDIR/err1")" -eq 1 ]
-  [ "$(grep -c 'event=list-compiled' "$BATS_TEST_TMPDIR/err1")" -eq 6 ]
+  [ "$(grep -c 'event=list-compiled' "$BATS_TEST_TMPDIR/err1")" -eq 7 ]
   [ ! -s "$BATS_TEST_TMPDIR/err2" ]
 }
 

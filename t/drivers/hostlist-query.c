@@ -5,11 +5,13 @@
  *   address <file> <address or ->
  *   pattern <file> <text: the rest of the line>
  *   append <file> <entry>            (hostlist_append; prints 1 or 0)
+ *   ipcan - <ip>                     (etc/ip.can: loginfail_ip_filtered)
  * -d DIR sets the home; -m direct|auto|compiled picks the direct parse,
  * the size rule, or the compiled form for every file. */
 #include "hostlist.h"
 #include "home.h"
 #include "log.h"
+#include "loginfail.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,8 @@ static int answer(char *line)
 		return hostlist_match_client(file, arg(a), b ? arg(b) : NULL);
 	if (!strcmp(kind, "address"))
 		return hostlist_match_address(file, arg(a) ? a : "");
+	if (!strcmp(kind, "ipcan"))
+		return loginfail_ip_filtered(a);
 	if (!strcmp(kind, "append"))
 		return hostlist_append(file, a, "test");
 	return -2;
