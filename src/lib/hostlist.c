@@ -2,6 +2,7 @@
 #include "buf.h"
 #include "file.h"
 #include "home.h"
+#include "ipkey.h"
 #include "listcache.h"
 #include "listfile.h"
 #include "log.h"
@@ -166,9 +167,13 @@ static int client_line(const char *line, unsigned long line_number, void *opaque
 #define KEY_LENGTHS6 "\002lengths6"
 #define KEY_PATTERNS "\002patterns" /* the other patterns */
 #define KEY_WORDS "\002words"       /* subject.can's "*word*" lines: the words */
+#define KEY_TEXT 'T'           /* ip.can: a line's text, and its canonical address (as is, any case) */
+#define KEY_PREFIX 'P'         /* ip.can: a "<prefix>*" line's prefix (as is) */
+#define KEY_PREFIX_LENGTHS "\002prefixes" /* their lengths, two bytes each, high byte first */
 
 struct build {
 	unsigned char lengths[2][129];   /* [0] IPv4, [1] IPv6: 1 when present */
+	unsigned char prefix_lengths[LISTFILE_LINE_MAX_BYTES + 1];
 	struct buf patterns, words, key;
 };
 
@@ -201,6 +206,14 @@ static int make_key(struct buf *key, char tag, const char *text, size_t len)
 static int put_key(struct listcache *c, struct build *b, char tag, const char *text, size_t len)
 {
 	return make_key(&b->key, tag, text, len) && listcache_put(c, b->key.data, b->key.len, "1", 1);
+}
+
+/* put_key without the lowercasing. */
+static int put_raw_key(struct listcache *c, struct build *b, char tag, const char *text, size_t len)
+{
+	buf_truncate(&b->key, 0);
+	return buf_catc(&b->key, tag) && buf_cat(&b->key, text, len)
+	       && listcache_put(c, b->key.data, b->key.len, "1", 1);
 }
 
 /* The network key: the bytes the prefix covers, the bits past it zero. */
@@ -286,6 +299,35 @@ static int pattern_build_line(struct listcache *c, struct build *b, const char *
 	return add_pattern(&b->patterns, line, n);
 }
 
+static int ip_can_build_line(struct listcache *c, struct build *b, const char *line, unsigned long line_number)
+{
+	char canonical[IPKEY_MAX_BYTES];
+	size_t n = strlen(line);
+
+	(void)line_number;
+	if (line[n - 1] == '*') {
+		b->prefix_lengths[n - 1] = 1;
+		return put_raw_key(c, b, KEY_PREFIX, line, n - 1);
+	}
+	return put_raw_key(c, b, KEY_TEXT, line, n)
+	       && (!ipkey_canonical(canonical, sizeof canonical, line)
+		   || put_raw_key(c, b, KEY_TEXT, canonical, strlen(canonical)));
+}
+
+static int put_prefix_lengths(struct listcache *c, const unsigned char *present)
+{
+	struct buf list = BUF_INIT;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; ok && i <= LISTFILE_LINE_MAX_BYTES; i++)
+		if (present[i])
+			ok = buf_catc(&list, (char)(i >> 8)) && buf_catc(&list, (char)(i & 0xff));
+	ok = ok && (!list.len || listcache_put(c, KEY_PREFIX_LENGTHS, strlen(KEY_PREFIX_LENGTHS), list.data, list.len));
+	buf_free(&list);
+	return ok;
+}
+
 static int put_lengths(struct listcache *c, const unsigned char *present, unsigned max, const char *key)
 {
 	unsigned char list[129];
@@ -301,6 +343,7 @@ static int put_lengths(struct listcache *c, const unsigned char *present, unsign
 static int build_finish(struct listcache *c, struct build *b)
 {
 	return put_lengths(c, b->lengths[0], 32, KEY_LENGTHS4) && put_lengths(c, b->lengths[1], 128, KEY_LENGTHS6)
+	       && put_prefix_lengths(c, b->prefix_lengths)
 	       && (!b->patterns.len || listcache_put(c, KEY_PATTERNS, strlen(KEY_PATTERNS), b->patterns.data, b->patterns.len))
 	       && (!b->words.len || listcache_put(c, KEY_WORDS, strlen(KEY_WORDS), b->words.data, b->words.len));
 }
@@ -315,6 +358,7 @@ struct kind {
 static const struct kind client_kind = { client_build_line };
 static const struct kind address_kind = { address_build_line };
 static const struct kind pattern_kind = { pattern_build_line };
+static const struct kind ip_can_kind = { ip_can_build_line };
 
 /* The listcache_compile_fn of every kind: ctx is its struct kind. */
 static int compile_list(struct listcache *c, struct listfile *lf, void *ctx)
@@ -498,6 +542,83 @@ int hostlist_match_pattern(const char *relative, const char *text)
 	if (r != LISTCACHE_READY)
 		return listfile_find_home(relative, LIST_FLAGS, pattern_line, (void *)text);
 	r = pattern_listed(&c, text, &key, &scratch);
+	listcache_close(&c);
+	buf_free(&key);
+	buf_free(&scratch);
+	return r;
+}
+
+/* One ip.can line (blanks already removed) against the client's address
+ * as given (ip) and canonical (canonical): a prefix ending in '*' is
+ * compared as text; an exact line matches either, or is itself an address
+ * literal with the same canonical form. */
+static int ip_can_match(const char *pattern, const char *ip, const char *canonical)
+{
+	char line_canonical[IPKEY_MAX_BYTES];
+	size_t n = strlen(pattern);
+
+	if (pattern[n - 1] == '*')
+		return strncmp(pattern, ip, n - 1) == 0 || strncmp(pattern, canonical, n - 1) == 0;
+	if (strcmp(pattern, ip) == 0 || strcmp(pattern, canonical) == 0)
+		return 1;
+	return ipkey_canonical(line_canonical, sizeof line_canonical, pattern)
+	       && strcmp(line_canonical, canonical) == 0;
+}
+
+struct ip_can_client {
+	const char *ip, *canonical;
+};
+
+static int ip_can_line(const char *line, void *ctx)
+{
+	const struct ip_can_client *c = ctx;
+
+	return ip_can_match(line, c->ip, c->canonical);
+}
+
+static int text_listed(struct listcache *c, struct buf *key, char tag, const char *text, size_t len)
+{
+	buf_truncate(key, 0);
+	return buf_catc(key, tag) && buf_cat(key, text, len) && listcache_has(c, key->data, key->len);
+}
+
+/* The compiled ip.can: the texts, then one probe per prefix length. */
+static int ip_can_listed(struct listcache *c, const struct ip_can_client *m, struct buf *key, struct buf *scratch)
+{
+	size_t i, k, n = strlen(m->ip), nc = strlen(m->canonical);
+
+	if (text_listed(c, key, KEY_TEXT, m->ip, n) || text_listed(c, key, KEY_TEXT, m->canonical, nc))
+		return 1;
+	if (!listcache_get(c, KEY_PREFIX_LENGTHS, strlen(KEY_PREFIX_LENGTHS), scratch))
+		return 0;
+	for (i = 0; i + 1 < scratch->len; i += 2) {
+		k = (size_t)(unsigned char)scratch->data[i] << 8 | (unsigned char)scratch->data[i + 1];
+		if ((k <= n && text_listed(c, key, KEY_PREFIX, m->ip, k))
+		    || (k <= nc && text_listed(c, key, KEY_PREFIX, m->canonical, k)))
+			return 1;
+	}
+	return 0;
+}
+
+int hostlist_match_ip_can(const char *relative, const char *ip)
+{
+	char canonical[IPKEY_MAX_BYTES];
+	struct ip_can_client m = { ip, ip };
+	struct buf key = BUF_INIT, scratch = BUF_INIT;
+	struct listcache c;
+	int r;
+
+	/* A line matches the address as the client's peer gave it or in its
+	 * canonical form (ipkey.h), so "192.0.2.*" also bans ::ffff:192.0.2.7. */
+	if (ipkey_canonical(canonical, sizeof canonical, ip))
+		m.canonical = canonical;
+	r = listcache_open(&c, relative, "ipcan", compile_min_bytes, LISTFILE_COMMENT_SEMICOLON, compile_list,
+			   (void *)&ip_can_kind);
+	if (r == LISTCACHE_EMPTY)
+		return 0;
+	if (r != LISTCACHE_READY)
+		return listfile_find_home(relative, LISTFILE_COMMENT_SEMICOLON, ip_can_line, &m);
+	r = ip_can_listed(&c, &m, &key, &scratch);
 	listcache_close(&c);
 	buf_free(&key);
 	buf_free(&scratch);

@@ -23,6 +23,12 @@ int hostlist_match_address(const char *relative, const char *address);
 /* Whether text matches a whole line of the file taken as a shell pattern
  * (no case; blanks inside the line are part of it): subject.can. */
 int hostlist_match_pattern(const char *relative, const char *text);
+/* Whether ip matches a line of <home>/<relative> in ip.can's format
+ * (ip.can(5): whole lines, comments after ';' only; "<prefix>*" compared
+ * as text with ip as given and canonical (ipkey.h), any other line equal
+ * to either or an address literal of the same canonical form): 1, 0 (or
+ * no file), -1 unreadable (logged).  loginfail_ip_filtered's test. */
+int hostlist_match_ip_can(const char *relative, const char *ip);
 /* Appends entry (one word) to <home>/<relative> unless a line already
  * starts with it, with a comment line before it saying why; under an
  * flock, so concurrent sessions write each entry once.  1 ok (also when
