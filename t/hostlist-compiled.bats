@@ -46,7 +46,7 @@ form() { echo "$H/spool/data/lists/$1.$2"; }
   [ "$(grep -c 'client.cfg:25: line longer than 4096 bytes, line skipped' "$BATS_TEST_TMPDIR/err1")" -eq 1 ]
   [ "$(grep -c 'client.cfg:26: NUL byte in line, line skipped' "$BATS_TEST_TMPDIR/err1")" -eq 1 ]
   [ "$(grep -c 'client.cfg:29: not an address or network: 2001:db8:1::/129 (skipped)' "$BATS_TEST_TMPDIR/err1")" -eq 1 ]
-  [ "$(grep -c 'event=list-compiled' "$BATS_TEST_TMPDIR/err1")" -eq 7 ]
+  [ "$(grep -c 'event=list-compiled' "$BATS_TEST_TMPDIR/err1")" -eq 8 ]
   [ ! -s "$BATS_TEST_TMPDIR/err2" ]
 }
 

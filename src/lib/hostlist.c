@@ -166,7 +166,9 @@ static int client_line(const char *line, unsigned long line_number, void *opaque
 #define KEY_LENGTHS4 "\002lengths4" /* the prefix lengths present, one byte each */
 #define KEY_LENGTHS6 "\002lengths6"
 #define KEY_PATTERNS "\002patterns" /* the other patterns */
-#define KEY_WORDS "\002words"       /* subject.can's "*word*" lines: the words */
+#define KEY_WORDS "\002words"       /* subject.can's "*word*" lines: words under 3 bytes */
+#define KEY_TRIGRAM 'W'        /* subject.can's longer words, by their last 3 bytes */
+#define TRIGRAM_BYTES 3
 #define KEY_TEXT 'T'           /* ip.can: a line's text, and its canonical address (as is, any case) */
 #define KEY_PREFIX 'P'         /* ip.can: a "<prefix>*" line's prefix (as is) */
 #define KEY_PREFIX_LENGTHS "\002prefixes" /* their lengths, two bytes each, high byte first */
@@ -340,12 +342,70 @@ static int put_lengths(struct listcache *c, const unsigned char *present, unsign
 	return !n || listcache_put(c, key, strlen(key), list, n);
 }
 
+static const char *last_trigram(const char *w) { return w + strlen(w) - TRIGRAM_BYTES; }
+
+static int by_trigram(const void *a, const void *b)
+{
+	return memcmp(last_trigram(*(const char *const *)a), last_trigram(*(const char *const *)b), TRIGRAM_BYTES);
+}
+
+/* Stores the words that share their last trigram (sorted together) under
+ * one key: [first, end). */
+static int put_trigram_group(struct listcache *c, struct build *b, const char **first, const char **end)
+{
+	const char **w;
+
+	buf_truncate(&b->key, 0);
+	for (w = first; w < end; w++)
+		if (!buf_cat(&b->key, *w, strlen(*w) + 1))
+			return 0;
+	buf_truncate(&b->patterns, 0);   /* stored already: scratch now */
+	return buf_catc(&b->patterns, KEY_TRIGRAM) && buf_cat(&b->patterns, last_trigram(*first), TRIGRAM_BYTES)
+	       && listcache_put(c, b->patterns.data, b->patterns.len, b->key.data, b->key.len);
+}
+
+/* The "*word*" words: a subject is then probed at each of its trigrams
+ * rather than searched for every word.  Words too short for a trigram go
+ * in one list. */
+static int put_words(struct listcache *c, struct build *b)
+{
+	struct buf shorter = BUF_INIT;
+	const char **list, **w, **group, *p, *end;
+	size_t n = 0;
+	int ok = 1;
+
+	if (!b->words.len)
+		return 1;
+	end = b->words.data + b->words.len;
+	for (p = b->words.data; p < end; p += strlen(p) + 1)
+		n++;
+	if (!(list = calloc(n, sizeof *list)))
+		return 0;
+	for (n = 0, p = b->words.data; ok && p < end; p += strlen(p) + 1)
+		if (strlen(p) >= TRIGRAM_BYTES)
+			list[n++] = p;
+		else
+			ok = buf_cat(&shorter, p, strlen(p) + 1);
+	if (n)
+		qsort(list, n, sizeof *list, by_trigram);
+	for (group = w = list; ok && w < list + n; w++)
+		if (w + 1 == list + n || by_trigram(w, w + 1) != 0) {
+			ok = put_trigram_group(c, b, group, w + 1);
+			group = w + 1;
+		}
+	ok = ok && (!shorter.len || listcache_put(c, KEY_WORDS, strlen(KEY_WORDS), shorter.data, shorter.len));
+	free(list);
+	buf_free(&shorter);
+	return ok;
+}
+
 static int build_finish(struct listcache *c, struct build *b)
 {
+	/* put_words last: it takes b->patterns as scratch. */
 	return put_lengths(c, b->lengths[0], 32, KEY_LENGTHS4) && put_lengths(c, b->lengths[1], 128, KEY_LENGTHS6)
 	       && put_prefix_lengths(c, b->prefix_lengths)
 	       && (!b->patterns.len || listcache_put(c, KEY_PATTERNS, strlen(KEY_PATTERNS), b->patterns.data, b->patterns.len))
-	       && (!b->words.len || listcache_put(c, KEY_WORDS, strlen(KEY_WORDS), b->words.data, b->words.len));
+	       && put_words(c, b);
 }
 
 typedef int build_line_fn(struct listcache *c, struct build *b, const char *line, unsigned long line_number);
@@ -512,13 +572,25 @@ static int pattern_line(const char *line, void *opaque)
 /* Whether a stored word is inside the lowercased text (key, after its tag). */
 static int words_match(struct listcache *c, const struct buf *lowered, struct buf *scratch)
 {
-	const char *w, *end;
+	const char *w, *end, *text = lowered->data + 1;
+	size_t len = lowered->len - 1, i, n;
+	char key[1 + TRIGRAM_BYTES] = { KEY_TRIGRAM };
 
-	if (!listcache_get(c, KEY_WORDS, strlen(KEY_WORDS), scratch))
-		return 0;
-	for (w = scratch->data, end = w + scratch->len; w < end; w += strlen(w) + 1)
-		if (memmem(lowered->data + 1, lowered->len - 1, w, strlen(w)))
-			return 1;
+	if (listcache_get(c, KEY_WORDS, strlen(KEY_WORDS), scratch))
+		for (w = scratch->data, end = w + scratch->len; w < end; w += strlen(w) + 1)
+			if (memmem(text, len, w, strlen(w)))
+				return 1;
+	/* A word ends at i + 3 when the trigram there is its last one. */
+	for (i = 0; i + TRIGRAM_BYTES <= len; i++) {
+		memcpy(key + 1, text + i, TRIGRAM_BYTES);
+		if (!listcache_get(c, key, sizeof key, scratch))
+			continue;
+		for (w = scratch->data, end = w + scratch->len; w < end; w += n + 1) {
+			n = strlen(w);
+			if (n <= i + TRIGRAM_BYTES && memcmp(text + i + TRIGRAM_BYTES - n, w, n) == 0)
+				return 1;
+		}
+	}
 	return 0;
 }
 
