@@ -52,9 +52,9 @@ form() { echo "$H/spool/data/lists/$1.$2"; }
 
 @test "compiled: small files are parsed directly under the size rule, long ones compiled" {
   cp "$DATA/address.cfg" "$H/etc/small.cfg"
-  for i in $(seq 1 400); do echo "user$i@long.example"; done > "$H/etc/long.cfg"
+  for i in $(seq 1 1000); do echo "user$i@long.example"; done > "$H/etc/long.cfg"
   settle
-  run -0 --separate-stderr query -m auto <<< $'address etc/small.cfg friend@example.org\naddress etc/long.cfg user400@long.example\naddress etc/long.cfg user401@long.example'
+  run -0 --separate-stderr query -m auto <<< $'address etc/small.cfg friend@example.org\naddress etc/long.cfg user1000@long.example\naddress etc/long.cfg user1001@long.example'
   [ "$output" = $'1\n1\n0' ]
   [ ! -e "$(form small.cfg address)" ]
   [ -f "$(form long.cfg address)" ]
@@ -152,7 +152,7 @@ for i in range(100000):
 }
 
 @test "compiled: when the form cannot be written the file is parsed, with one warning a lookup" {
-  for i in $(seq 1 400); do echo "user$i@long.example"; done > "$H/etc/long.cfg"
+  for i in $(seq 1 1000); do echo "user$i@long.example"; done > "$H/etc/long.cfg"
   # A file where the directory of forms should be (this also works as root).
   : > "$H/spool/data/lists"
   settle
@@ -164,7 +164,7 @@ for i in range(100000):
 }
 
 @test "compiled: a damaged form is rebuilt" {
-  for i in $(seq 1 400); do echo "user$i@long.example"; done > "$H/etc/long.cfg"
+  for i in $(seq 1 1000); do echo "user$i@long.example"; done > "$H/etc/long.cfg"
   settle
   run -0 --separate-stderr query -m auto <<< 'address etc/long.cfg user9@long.example'
   [ "$output" = 1 ]

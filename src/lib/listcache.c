@@ -69,7 +69,7 @@ static int open_current(struct listcache *c, const char *form, const char *id)
 	datum got;
 	int same;
 
-	c->db = gdbm_open(form, 0, GDBM_READER | GDBM_NOLOCK | GDBM_CLOEXEC, 0, NULL);
+	c->db = gdbm_open(form, 0, GDBM_READER | GDBM_NOLOCK | GDBM_NOMMAP | GDBM_CLOEXEC, 0, NULL);
 	if (!c->db)
 		return 0;
 	got = gdbm_fetch(c->db, datum_of(IDENTITY_KEY, sizeof IDENTITY_KEY - 1));
