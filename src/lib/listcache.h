@@ -58,6 +58,10 @@ typedef int listcache_compile_fn(struct listcache *c, struct listfile *lf, void 
 int listcache_open(struct listcache *c, const char *relative, const char *kind, long min_bytes, unsigned flags,
 		   listcache_compile_fn *compile, void *ctx);
 void listcache_close(struct listcache *c);
+/* Sets the settling time (LISTCACHE_SETTLE_SEC by default).  0 compiles a
+ * source however new, and is only for the fuzz harness, whose files are
+ * all new and which removes every form before it asks again. */
+void listcache_set_settle_sec(long sec);
 /* Stores key with value in the form being built: 1 ok, 0 errno. */
 int listcache_put(struct listcache *c, const void *key, size_t key_len, const void *value, size_t value_len);
 /* Whether the form holds key: 1 yes, 0 no. */
