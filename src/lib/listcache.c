@@ -115,6 +115,24 @@ static int write_form(struct listcache *c, const char *temp, const char *id, str
 	return r;
 }
 
+/* Whether this process has already warned that the form of relative for
+ * kind cannot be written: a session that asks one list at every RCPT logs
+ * it once.  Remembers a few names; past them it warns each time. */
+static int warned_before(const char *relative, const char *kind)
+{
+	static char *warned[16];
+	char name[PATH_MAX];
+	size_t i;
+
+	snprintf(name, sizeof name, "%s.%s", relative, kind);
+	for (i = 0; i < sizeof warned / sizeof warned[0] && warned[i]; i++)
+		if (strcmp(warned[i], name) == 0)
+			return 1;
+	if (i < sizeof warned / sizeof warned[0])
+		warned[i] = strdup(name);
+	return 0;
+}
+
 /* Builds the form from the source and opens it. */
 static int build(struct listcache *c, const char *source, const char *form, const char *kind, unsigned flags,
 		 listcache_compile_fn *compile, void *ctx)
@@ -141,7 +159,7 @@ static int build(struct listcache *c, const char *source, const char *form, cons
 		log_info("event=list-compiled file=%s kind=%s keys=%lu", c->relative, kind, c->keys);
 		return open_current(c, form, id) ? LISTCACHE_READY : LISTCACHE_PARSE;
 	}
-	if (r >= 0)
+	if (r >= 0 && !warned_before(c->relative, kind))
 		log_warn("unable to write the compiled form of %s: %s: %s; reading it line by line", c->relative, form,
 			 store_error(errno));
 	unlink(temp);
