@@ -6,6 +6,7 @@
 # read again, and the fallback when the form cannot be written.  Queries
 # go through t/drivers/hostlist-query.c.
 load helper
+load lib/session
 bats_require_minimum_version 1.5.0
 
 DATA="$BBSMAIL_ROOT/t/data/hostlist"
@@ -178,4 +179,33 @@ for i in range(100000):
   [ "$status" -eq 0 ]
   [ "$output" = $'1\n0' ]
   [ "$(grep -c 'event=list-compiled' <<< "$stderr")" -eq 1 ]
+}
+
+@test "compiled: smtpd with long lists: a spam bait's append to a compiled spamblock.cfg refuses the very next session" {
+  make_home
+  H="$HOME_DIR"
+  for i in $(seq 1 2000); do echo "10.9.$((i / 250)).$((i % 250))/32"; done > "$H/etc/spamblock.cfg"
+  { for i in $(seq 1 1000); do echo "bait$i@localhost"; done; echo 'bait@localhost'; } > "$H/etc/spambait.cfg"
+  for i in $(seq 1 1000); do echo "*blocked subject $i*"; done > "$H/etc/subject.can"
+  settle
+  start_smtpd
+  printf 'From: a@far.example\nSubject: my blocked subject 77 here\n\nbody\n' > "$BATS_TEST_TMPDIR/m"
+  run session 127.0.0.2 'EHLO client.example' 'MAIL FROM:<s@far.example>' 'RCPT TO:<demo@localhost>' "DATA:$BATS_TEST_TMPDIR/m" QUIT
+  [ "${lines[0]:0:4}" = "220 " ]
+  [ "${lines[5]}" = "554 5.7.1 Message refused: subject blocked" ]
+  [ -f "$(form spamblock.cfg client)" ]
+  [ -f "$(form subject.can pattern)" ]
+  run session 127.0.0.2 'EHLO client.example' 'MAIL FROM:<s@far.example>' 'RCPT TO:<bait@localhost>' "DATA:$BATS_TEST_TMPDIR/m" QUIT
+  [ "${lines[3]}" = "250 2.1.5 Ok" ]
+  [ -f "$(form spambait.cfg address)" ]
+  [ "$(grep -c '^127\.0\.0\.2$' "$H/etc/spamblock.cfg")" -eq 1 ]
+  run session 127.0.0.2 QUIT
+  [ "${lines[0]}" = "554 5.7.1 Access denied (spamblock.cfg)" ]
+  # Settled, the rebuilt form refuses it too; another client is greeted.
+  settle
+  run session 127.0.0.2 QUIT
+  [ "${lines[0]}" = "554 5.7.1 Access denied (spamblock.cfg)" ]
+  run session 127.0.0.3 QUIT
+  [ "${lines[0]:0:4}" = "220 " ]
+  [ "$(grep -c 'event=list-compiled file=etc/spamblock.cfg' "$BATS_TEST_TMPDIR/SMTP_PORT.log")" -eq 2 ]
 }
