@@ -10,7 +10,8 @@
  *   user@example.org, *@example.org an address (any entry with '@';
  *                                   wildcards, no case)
  * Anything after the first blank on a line is a comment.  A malformed
- * network is a warning with file and line, and is skipped. */
+ * network is a warning with file and line, and is skipped.  A long file
+ * is looked up in its compiled form (listcache.h), with the same answers. */
 #ifndef BBSMAIL_HOSTLIST_H
 #define BBSMAIL_HOSTLIST_H
 
@@ -44,9 +45,8 @@ int hostlist_ip_in(const char *entry, const char *ip);
  * KiB, 22 us either way; 1024 lines, 24 KiB, 69 us parsed, 25 us
  * compiled). */
 #define HOSTLIST_COMPILE_MIN_BYTES 8192L
-/* Files of at least this many bytes are looked up in their compiled form
- * (listcache.h); smaller ones, line by line.  -1: never compiled (every
- * file parsed at each use), 0: always.  For tests and measurements. */
+/* Sets that size for this process: -1 never compiles (every file is
+ * parsed at each use), 0 compiles every file.  For tests and measurements. */
 void hostlist_set_compile_min_bytes(long bytes);
 
 #endif
