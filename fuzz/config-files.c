@@ -3,12 +3,16 @@
  * etc/alias.cfg with etc/db/localnames (the resolver's loader), a list
  * file (listfile.c), etc/dns_blacklist.cfg or etc/dnsbl_exempt.cfg
  * (matched against clients and senders); the rest is the file.  A bad file must give an error
- * text or a logged warning, never a crash. */
+ * text or a logged warning, never a crash.  dnsbl_exempt.cfg is also
+ * asked as subject.can and ip.can would be, once parsed line by line and
+ * once through its compiled form (listcache.c), and the answers must be
+ * the same. */
 #include "board.h"
 #include "config.h"
 #include "dnsbl.h"
 #include "hostlist.h"
 #include "home.h"
+#include "listcache.h"
 #include "listfile.h"
 #include "log.h"
 #include "resolve.h"
@@ -38,6 +42,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	mkdir(path, 0700);
 	snprintf(path, sizeof path, "%s/etc/db", dir);
 	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/spool", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/spool/data", dir);
+	mkdir(path, 0700);
+	/* Every file here is new: compile it all the same (the forms are
+	 * removed before each input, so no stale one is ever read). */
+	listcache_set_settle_sec(0);
 	return 0;
 }
 
@@ -50,6 +61,38 @@ static void put_file(const char *relative, const uint8_t *data, size_t size, cha
 	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size) || close(fd) != 0)
 		abort();
+}
+
+#define LIST_QUESTIONS 10
+
+/* The questions asked of a list file, each answer into r. */
+static void ask_list(int r[LIST_QUESTIONS])
+{
+	const char *f = "etc/dnsbl_exempt.cfg";
+
+	r[0] = hostlist_match_client(f, "192.0.2.77", "mx.example.org");
+	r[1] = hostlist_match_client(f, "2001:db8::77", NULL);
+	r[2] = hostlist_match_client(f, "10.1.2.3", "a.b.Example.ORG");
+	r[3] = hostlist_match_address(f, "someone@example.org");
+	r[4] = hostlist_match_address(f, "a.b@c@sub.Example.org");
+	r[5] = hostlist_match_pattern(f, "Get cheap pills now");
+	r[6] = hostlist_match_pattern(f, "192.0.2.77");
+	r[7] = hostlist_match_ip_can(f, "192.0.2.77");
+	r[8] = hostlist_match_ip_can(f, "::ffff:10.1.2.3");
+	r[9] = hostlist_match_ip_can(f, "2001:db8::77");
+}
+
+/* The forms of etc/dnsbl_exempt.cfg, so the next input builds its own. */
+static void remove_forms(void)
+{
+	static const char *const kind[] = { "client", "address", "pattern", "ipcan" };
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof kind / sizeof kind[0]; i++) {
+		snprintf(path, sizeof path, "%s/spool/data/lists/dnsbl_exempt.cfg.%s", dir, kind[i]);
+		unlink(path);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -106,10 +149,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    || dnsbl_answer_counts(&zones.zone[i], 0x0a000001u))
 					__builtin_trap();
 	} else if (pick == 6) {
+		int direct[LIST_QUESTIONS], compiled[LIST_QUESTIONS], i;
 		put_file("etc/dnsbl_exempt.cfg", data, size, path, sizeof path);
-		(void)hostlist_match_client("etc/dnsbl_exempt.cfg", "192.0.2.77", "mx.example.org");
-		(void)hostlist_match_client("etc/dnsbl_exempt.cfg", "2001:db8::77", NULL);
-		(void)hostlist_match_address("etc/dnsbl_exempt.cfg", "someone@example.org");
+		remove_forms();
+		hostlist_set_compile_min_bytes(-1);
+		ask_list(direct);
+		hostlist_set_compile_min_bytes(0);
+		ask_list(compiled);
+		for (i = 0; i < LIST_QUESTIONS; i++)
+			if (direct[i] != compiled[i])
+				__builtin_trap();
 	} else {
 		struct listfile lf;
 		char *line, *key, *value;

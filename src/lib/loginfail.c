@@ -2,6 +2,7 @@
 #include "dbfile.h"
 #include "buf.h"
 #include "home.h"
+#include "hostlist.h"
 #include "ipkey.h"
 #include "listfile.h"
 #include "log.h"
@@ -515,44 +516,6 @@ int loginfail_filter_ip(const char *ip, const char *why)
 	return ok;
 }
 
-/* One ip.can line (blanks already removed) against the client's address
- * as given (ip) and canonical (canonical): a prefix ending in '*' is
- * compared as text; an exact line matches either, or is itself an address
- * literal with the same canonical form. */
-static int ip_can_match(const char *pattern, const char *ip, const char *canonical)
-{
-	char line_canonical[IPKEY_MAX_BYTES];
-	size_t n = strlen(pattern);
-
-	if (pattern[n - 1] == '*')
-		return strncmp(pattern, ip, n - 1) == 0 || strncmp(pattern, canonical, n - 1) == 0;
-	if (strcmp(pattern, ip) == 0 || strcmp(pattern, canonical) == 0)
-		return 1;
-	return ipkey_canonical(line_canonical, sizeof line_canonical, pattern)
-	       && strcmp(line_canonical, canonical) == 0;
-}
-
-struct ip_can_client {
-	const char *ip, *canonical;
-};
-
-static int ip_can_line(const char *line, void *ctx)
-{
-	const struct ip_can_client *c = ctx;
-
-	return ip_can_match(line, c->ip, c->canonical);
-}
-
-int loginfail_ip_filtered(const char *ip)
-{
-	char canonical[IPKEY_MAX_BYTES];
-	struct ip_can_client c = { ip, ip };
-
-	/* A line matches the address as the client's peer gave it or in its
-	 * canonical form (ipkey.h), so "192.0.2.*" also bans ::ffff:192.0.2.7. */
-	if (ipkey_canonical(canonical, sizeof canonical, ip))
-		c.canonical = canonical;
-	return listfile_find_home(IP_CAN_FILE, LISTFILE_COMMENT_SEMICOLON, ip_can_line, &c);
-}
+int loginfail_ip_filtered(const char *ip) { return hostlist_match_ip_can(IP_CAN_FILE, ip); }
 
 void loginfail_sleep_ms(unsigned long ms) { dbfile_sleep_ms(ms); }
