@@ -136,7 +136,7 @@ form() { echo "$H/spool/data/lists/$1.$2"; }
   [ "$(ls "$H/spool/data/lists")" = "many.cfg.client" ]
 }
 
-@test "compiled: a 100,000-entry file is compiled once; the next lookup opens only the form" {
+@test "compiled: a 100,000-entry file is compiled once; the next lookups open only the form, once a process" {
   command -v strace >/dev/null || skip "strace is not installed"
   python3 -c '
 for i in range(100000):
@@ -149,8 +149,29 @@ for i in range(100000):
   ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" timeout 60 strace -f -e trace=openat -o "$BATS_TEST_TMPDIR/trace" "$QUERY" -d "$H" -m auto < "$BATS_TEST_TMPDIR/q" > "$BATS_TEST_TMPDIR/out"
   [ "$(cat "$BATS_TEST_TMPDIR/out")" = $'1\n0\n1\n0' ]
   ! grep 'etc/big.cfg"' "$BATS_TEST_TMPDIR/trace"
-  [ "$(grep -c 'lists/big.cfg.client"' "$BATS_TEST_TMPDIR/trace")" -eq 2 ]
-  [ "$(grep -c 'lists/big.cfg.address"' "$BATS_TEST_TMPDIR/trace")" -eq 2 ]
+  [ "$(grep -c 'lists/big.cfg.client"' "$BATS_TEST_TMPDIR/trace")" -eq 1 ]
+  [ "$(grep -c 'lists/big.cfg.address"' "$BATS_TEST_TMPDIR/trace")" -eq 1 ]
+}
+
+@test "compiled: a form kept open by a process is dropped when its source changes" {
+  for i in $(seq 1 1000); do echo "user$i@long.example"; done > "$H/etc/long.cfg"
+  settle
+  run timeout 60 python3 - "$QUERY" "$H" <<'EOF'
+import subprocess, sys, time
+q = subprocess.Popen([sys.argv[1], "-d", sys.argv[2], "-m", "compiled"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def ask(line):
+    q.stdin.write(line + "\n"); q.stdin.flush()
+    return q.stdout.readline().strip()
+print(ask("address etc/long.cfg new@long.example"), ask("address etc/long.cfg user7@long.example"))
+with open(sys.argv[2] + "/etc/long.cfg", "a") as f:
+    f.write("new@long.example\n")
+time.sleep(1.2)   # past the settling second, so the change is compiled
+print(ask("address etc/long.cfg new@long.example"), ask("address etc/long.cfg user7@long.example"))
+q.stdin.close(); q.wait()
+EOF
+  [ "$status" -eq 0 ]
+  [ "$output" = $'0 1\n1 1' ] || { echo "$output"; false; }
 }
 
 @test "compiled: when the form cannot be written the file is parsed, with one warning a process" {

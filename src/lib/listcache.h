@@ -41,6 +41,7 @@
 
 struct listcache {
 	GDBM_FILE db;                  /* the form being read or built */
+	int kept;                      /* db stays open for the next use */
 	const char *relative;          /* the source, under the home */
 	unsigned long keys;            /* stored by the build so far */
 };
@@ -60,7 +61,8 @@ int listcache_open(struct listcache *c, const char *relative, const char *kind, 
 void listcache_close(struct listcache *c);
 /* Sets the settling time (LISTCACHE_SETTLE_SEC by default).  0 compiles a
  * source however new, and is only for the fuzz harness, whose files are
- * all new and which removes every form before it asks again. */
+ * all new and which removes every form before it asks again; it also
+ * closes and stops keeping the forms a process keeps open between uses. */
 void listcache_set_settle_sec(long sec);
 /* Stores key with value in the form being built: 1 ok, 0 errno. */
 int listcache_put(struct listcache *c, const void *key, size_t key_len, const void *value, size_t value_len);
