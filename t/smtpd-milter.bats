@@ -335,3 +335,40 @@ envelope() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); print("\n"
   run timeout 60 strace -f -e trace=socket,connect -o "$BATS_TEST_TMPDIR/trace" "$LIBEXEC/smtpd" < "$BATS_TEST_TMPDIR/in"
   grep -q 'socket(AF_UNIX' "$BATS_TEST_TMPDIR/trace"
 }
+
+@test "milter: a milter's X-Spam-Flag: YES is bbsmail's one spam tag; a client's is still dropped" {
+  milter m1 '{"eom": [["addheader", "X-Spam-Flag", "YES"], ["addheader", "X-Other", "kept"]]}'
+  conf "PARAM milter unix:$HOME_DIR/m1.sock name=m1"
+  start_smtpd
+  printf 'From: a@far.example\nX-Spam-Flag: NO\nSubject: s\n\nbody\n' > "$BATS_TEST_TMPDIR/m"
+  run session 127.0.0.1 'EHLO client.example' 'MAIL FROM:<s@far.example>' 'RCPT TO:<demo@localhost>' \
+    "DATA:$BATS_TEST_TMPDIR/m" QUIT
+  [[ "${lines[5]}" == "250 2.0.0 Ok: queued as "* ]]
+  wait_seen m1 close
+  [ "$(seen m1 '[h[0] for h in d["headers"]]')" = "['Received', 'From', 'Subject']" ]
+  [ "$(stored)" = "$(printf '[Received]\nFrom: a@far.example\nSubject: s\nX-Other: kept\nX-Spam-Flag: YES\n\nbody')" ]
+}
+
+@test "milter: a reject at DATA refuses the message; BDAT goes through the milters too" {
+  milter m1 '{"at": "data", "do": "reply", "reply": ["550", "5.7.2", "No data today"]}'
+  conf "PARAM milter unix:$HOME_DIR/m1.sock name=m1"
+  start_smtpd
+  run send
+  [ "${lines[5]}" = "550 5.7.2 No data today" ]
+  [ -z "$(spooled)" ]
+  kill_tracked
+  milter m2 '{"eom": [["addheader", "X-Chunked", "yes"]]}'
+  conf "PARAM milter unix:$HOME_DIR/m2.sock name=m2"
+  start_smtpd
+  run python3 - "$SMTP_PORT" <<'PY'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example")
+s.mail("s@far.example"); s.rcpt("demo@localhost")
+msg = b"Subject: chunk\r\n\r\nbody\r\n"
+s.putcmd("BDAT %d LAST" % len(msg)); s.send(msg)
+print(s.getreply()[0]); s.quit()
+PY
+  [ "$output" = 250 ]
+  [ "$(stored)" = "$(printf '[Received]\nSubject: chunk\nX-Chunked: yes\n\nbody')" ]
+}
