@@ -372,3 +372,32 @@ PY
   [ "$output" = 250 ]
   [ "$(stored)" = "$(printf '[Received]\nSubject: chunk\nX-Chunked: yes\n\nbody')" ]
 }
+
+@test "milter: inet addresses in the Sendmail and the Postfix form; inet6 on ::1" {
+  port=$(free_port)
+  printf '{"eom": [["addheader", "X-Inet", "yes"]]}\n' > "$HOME_DIR/i.json"
+  /usr/bin/python3 "$MILTER_SCRIPT" "$HOME_DIR/i.json" "inet:$port@127.0.0.1" "$HOME_DIR/i.seen" 2>>"$BATS_TEST_TMPDIR/i.log" &
+  track_pid $!
+  wait_port "$port"
+  for address in "inet:$port@127.0.0.1" "inet:127.0.0.1:$port"; do
+    conf "PARAM milter $address name=i"
+    start_smtpd
+    run send
+    [[ "${lines[5]}" == "250 2.0.0 Ok: queued as "* ]]
+    grep -qx 'X-Inet: yes' "$(spooled)"
+    rm "$(spooled)"
+  done
+  if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+    port6=$(free_port)
+    /usr/bin/python3 "$MILTER_SCRIPT" "$HOME_DIR/i.json" "inet6:$port6@::1" "$HOME_DIR/i6.seen" 2>>"$BATS_TEST_TMPDIR/i.log" &
+    track_pid $!
+    for i in $(seq 1 100); do nc -z ::1 "$port6" 2>/dev/null && break; sleep 0.05; done
+    for address in "inet6:$port6@::1" "inet6:[::1]:$port6"; do
+      conf "PARAM milter $address name=i6"
+      run send
+      [[ "${lines[5]}" == "250 2.0.0 Ok: queued as "* ]]
+      grep -qx 'X-Inet: yes' "$(spooled)"
+      rm "$(spooled)"
+    done
+  fi
+}

@@ -4,6 +4,8 @@
 #
 #   milter_script.py CONFIG.json SOCKET SEEN.json
 #
+# SOCKET is a path, or a libmilter address such as inet:PORT@127.0.0.1.
+#
 # CONFIG says what to do: {"at": STEP, "do": ACTION, "reply": [code, xcode,
 # text], "eom": [[change, args...], ...], "sleep": seconds}.  STEP is one
 # of connect helo mail rcpt data header eoh body eom; ACTION one of
@@ -148,4 +150,5 @@ Milter.factory = Script
 Milter.set_flags(Milter.ADDHDRS | Milter.CHGHDRS | Milter.CHGBODY | Milter.ADDRCPT | Milter.DELRCPT
                  | Milter.CHGFROM | Milter.QUARANTINE)
 save()
-Milter.runmilter("bbsmail-test", "unix:" + sock_path, 240)
+# SOCKET "inet:<port>@127.0.0.1" (or inet6:) listens there instead of on a path.
+Milter.runmilter("bbsmail-test", sock_path if sock_path.startswith("inet") else "unix:" + sock_path, 240)
