@@ -496,14 +496,11 @@ int milter_negotiate(struct milter *m, unsigned long actions, unsigned long prot
 		snprintf(m->error, sizeof m->error, "protocol version %lu not supported", r.version);
 		return 0;
 	}
-	/* A filter may not ask for more than was offered. */
-	if ((r.actions & ~actions) || (r.protocol & ~protocol)) {
-		snprintf(m->error, sizeof m->error, "filter asks for actions 0x%lx protocol 0x%lx not offered",
-			 r.actions & ~actions, r.protocol & ~protocol);
-		return 0;
-	}
-	m->actions = r.actions;
-	m->protocol = r.protocol;
+	/* What a filter asks for beyond the offer is not granted (as Postfix
+	 * does): a step it wanted left out is still sent, a change it was not
+	 * allowed is a protocol error when it comes. */
+	m->actions = r.actions & actions;
+	m->protocol = r.protocol & protocol;
 	return 1;
 }
 

@@ -154,7 +154,8 @@ int milter_send(struct milter *m, char cmd, const void *data, size_t len, long l
  * with m->error (timeout, EOF, a malformed packet). */
 int milter_read_reply(struct milter *m, struct milter_reply *r, long long timeout_ms);
 /* SMFIC_OPTNEG: offers version 6, actions and protocol; keeps what the
- * filter chose (m->actions, m->protocol).  1 ok, 0 with m->error. */
+ * filter chose within the offer (m->actions, m->protocol).  1 ok, 0 with
+ * m->error (no answer, not an SMFIC_OPTNEG answer, a version outside 2..6). */
 int milter_negotiate(struct milter *m, unsigned long actions, unsigned long protocol, long long timeout_ms);
 
 /* Building a packet's data in m->out before milter_send(m, cmd, m->out...):

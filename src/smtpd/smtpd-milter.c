@@ -994,14 +994,14 @@ static enum outcome link_content(struct smtp_session *s, struct milter_link *l, 
 	milter_out_reset(&l->m);
 	if (o == OUTCOME_GO)
 		o = link_step(s, l, MILTER_CMD_EOH, NULL, NULL, out);
+	if (l->m.protocol & MILTER_PROTO_NOBODY)
+		p = end;
 	for (; o == OUTCOME_GO && p && p < end && l->open && !l->message_done; p++) {
 		if (*p == '\n')
 			xbuf_catc(&chunk, '\r');
 		xbuf_catc(&chunk, *p);
 		if (chunk.len >= MILTER_BODY_CHUNK_MAX_BYTES - 1 || p + 1 == end) {
 			struct milter_reply r;
-			if (l->m.protocol & MILTER_PROTO_NOBODY)
-				break;
 			if (!link_exchange(s, l, MILTER_CMD_BODY, chunk.data, chunk.len, NULL, NULL, &r))
 				o = link_fail(s, l, MILTER_CMD_BODY, l->m.error, out);
 			else if (r.kind == MILTER_REPLY_SKIP && (l->m.protocol & MILTER_PROTO_SKIP))
