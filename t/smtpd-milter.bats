@@ -122,14 +122,21 @@ envelope() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); print("\n"
   [ "${lines[3]}" = "221 2.0.0 localhost closing connection" ]
 }
 
-@test "milter: a reject at MAIL refuses the sender with the milter's text; nothing is spooled" {
-  milter m1 '{"at": "mail", "do": "reply", "reply": ["553", "5.7.1", "Sender not welcome"]}'
+@test "milter: a reject at MAIL refuses the sender with the milter's text; the next MAIL goes on" {
+  milter m1 '{"at": "mail", "mail_match": "bad", "do": "reply", "reply": ["553", "5.7.1", "Sender not welcome"]}'
   conf "PARAM milter unix:$HOME_DIR/m1.sock name=m1"
   start_smtpd
-  run send
+  run send bad@far.example
   [ "${lines[2]}" = "553 5.7.1 Sender not welcome" ]
   [ "${lines[3]}" = "503 5.5.1 Need MAIL command" ]
   [ -z "$(spooled)" ]
+  message "$BATS_TEST_TMPDIR/m"
+  run session 127.0.0.1 'EHLO client.example' 'MAIL FROM:<bad@far.example>' 'MAIL FROM:<good@far.example>' \
+    'RCPT TO:<demo@localhost>' "DATA:$BATS_TEST_TMPDIR/m" QUIT
+  [ "${lines[2]}" = "553 5.7.1 Sender not welcome" ]
+  [ "${lines[3]}" = "250 2.1.0 Ok" ]
+  [[ "${lines[6]}" == "250 2.0.0 Ok: queued as "* ]]
+  ! grep -q 'action=fail' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
 }
 
 @test "milter: a reject at RCPT refuses that recipient only; the message goes to the others" {

@@ -1102,6 +1102,18 @@ static int message_drop(struct smtp_session *s, const char *why)
 	return 1;
 }
 
+/* The DNSBL tagged it already (the sink dropped any client's tag). */
+static int message_tagged(const struct envelope *e)
+{
+	struct buf whole = BUF_INIT;
+	int tagged;
+
+	xbuf_cat(&whole, e->message, e->message_len);
+	tagged = smtpd_rewrite_has_spam_flag(&whole);
+	buf_free(&whole);
+	return tagged;
+}
+
 int smtpd_milter_finish(struct smtp_session *s, const char *cmd)
 {
 	struct smtpd_milters *ms = s->milters;
@@ -1127,12 +1139,7 @@ int smtpd_milter_finish(struct smtp_session *s, const char *cmd)
 		goto done;
 	}
 	model_load(&md, e.message, e.message_len);
-	{
-		struct buf whole = BUF_INIT;
-		xbuf_cat(&whole, e.message, e.message_len);
-		tagged_before = smtpd_rewrite_has_spam_flag(&whole);
-		buf_free(&whole);
-	}
+	tagged_before = message_tagged(&e);
 	for (i = 0; o == OUTCOME_GO && i < ms->count; i++)
 		o = link_message(s, &ms->link[i], &md, &r);
 	if (o == OUTCOME_REFUSE)

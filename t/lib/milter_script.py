@@ -9,8 +9,8 @@
 # CONFIG says what to do: {"at": STEP, "do": ACTION, "reply": [code, xcode,
 # text], "eom": [[change, args...], ...], "sleep": seconds}.  STEP is one
 # of connect helo mail rcpt data header eoh body eom; ACTION one of
-# continue accept reject tempfail discard reply hang.  "rcpt_match": only
-# a recipient containing this text gets the action.  The eom changes are
+# continue accept reject tempfail discard reply hang.  "rcpt_match" and
+# "mail_match": only a recipient or sender containing this text gets it.  The eom changes are
 # addheader NAME VALUE, insheader INDEX NAME VALUE, chgheader NAME INDEX
 # VALUE, replacebody TEXT, addrcpt ADDR, delrcpt ADDR, chgfrom ADDR,
 # quarantine REASON.  "raw": "garbage" instead runs a plain socket server
@@ -87,6 +87,9 @@ class Script(Milter.Base):
     def envfrom(self, addr, *params):
         seen["mail"].append(addr)
         seen["headers"], seen["body"] = [], ""
+        if cfg.get("at") == "mail" and cfg.get("mail_match", "") not in addr:
+            seen["steps"].append("mail")
+            return Milter.CONTINUE
         return self.act("mail")
 
     def envrcpt(self, addr, *params):
