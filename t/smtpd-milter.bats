@@ -74,6 +74,13 @@ sys.stdout.write(re.sub(r"(?m)^Received: .*\n(?:[ \t].*\n)*", "[Received]\n", m,
 }
 smtp_log() { cat "$BATS_TEST_TMPDIR/SMTP_PORT.log"; }
 
+@test "milter lib: the reply parser, filter addresses, framing, progress, an oversized packet, a timeout" {
+  run timeout 20 "$BBSMAIL_ROOT/build/t/milter-test"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
 @test "milter: a milter that continues sees every step; the message is stored as it was" {
   milter m1 '{}'
   conf "PARAM milter unix:$HOME_DIR/m1.sock name=m1"
