@@ -189,8 +189,6 @@ static enum outcome link_verdict(struct smtp_session *s, struct milter_link *l, 
 		l->message_done = 1;
 		if (step == MILTER_CMD_CONNECT || step == MILTER_CMD_HELO)
 			l->open = 0;
-		if (step != MILTER_CMD_EOM)
-			log_verdict(s, l, step, "accept", NULL);
 		return OUTCOME_GO;
 	case MILTER_REPLY_DISCARD:
 		/* The message is dropped at its end; this filter has no more of it. */
