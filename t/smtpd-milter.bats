@@ -415,3 +415,28 @@ PY
     done
   fi
 }
+
+@test "milter: the body goes in chunks of at most 65535 bytes with CRLF; a skip reply stops it" {
+  milter m1 '{}'
+  conf "PARAM milter unix:$HOME_DIR/m1.sock name=m1"
+  start_smtpd
+  python3 -c 'print("Subject: big\n"); [print("%05d" % i + "x" * 70) for i in range(2000)]' > "$BATS_TEST_TMPDIR/big"
+  run session 127.0.0.1 'EHLO client.example' 'MAIL FROM:<s@far.example>' 'RCPT TO:<demo@localhost>' \
+    "DATA:$BATS_TEST_TMPDIR/big" QUIT
+  [[ "${lines[5]}" == "250 2.0.0 Ok: queued as "* ]]
+  wait_seen m1 close
+  [ "$(seen m1 'len(d["body"])')" -eq $((2000 * 77)) ]
+  [ "$(seen m1 'd["body"].count("\r\n")')" -eq 2000 ]
+  kill_tracked
+  rm "$(spooled)"
+  milter m2 '{"at": "body", "do": "skip"}'
+  conf "PARAM milter unix:$HOME_DIR/m2.sock name=m2"
+  start_smtpd
+  run session 127.0.0.1 'EHLO client.example' 'MAIL FROM:<s@far.example>' 'RCPT TO:<demo@localhost>' \
+    "DATA:$BATS_TEST_TMPDIR/big" QUIT
+  [[ "${lines[5]}" == "250 2.0.0 Ok: queued as "* ]]
+  wait_seen m2 close
+  [ "$(seen m2 'len(d["body"])')" -le 65535 ]
+  [ "$(seen m2 'd["steps"].count("body")')" -eq 1 ]
+  [ "$(seen m2 'd["steps"][-2:]')" = "['eom', 'close']" ]
+}

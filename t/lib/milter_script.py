@@ -9,7 +9,7 @@
 # CONFIG says what to do: {"at": STEP, "do": ACTION, "reply": [code, xcode,
 # text], "eom": [[change, args...], ...], "sleep": seconds}.  STEP is one
 # of connect helo mail rcpt data header eoh body eom; ACTION one of
-# continue accept reject tempfail discard reply hang.  "rcpt_match" and
+# continue accept reject tempfail discard skip (at body) reply hang.  "rcpt_match" and
 # "mail_match": only a recipient or sender containing this text gets it.  The eom changes are
 # addheader NAME VALUE, insheader INDEX NAME VALUE, chgheader NAME INDEX
 # VALUE, replacebody TEXT, addrcpt ADDR, delrcpt ADDR, chgfrom ADDR,
@@ -74,7 +74,7 @@ class Script(Milter.Base):
             self.setreply(*cfg["reply"])
             return Milter.REJECT if cfg["reply"][0].startswith("5") else Milter.TEMPFAIL
         return {"continue": Milter.CONTINUE, "accept": Milter.ACCEPT, "reject": Milter.REJECT,
-                "tempfail": Milter.TEMPFAIL, "discard": Milter.DISCARD}[do]
+                "tempfail": Milter.TEMPFAIL, "discard": Milter.DISCARD, "skip": Milter.SKIP}[do]
 
     def connect(self, hostname, family, hostaddr):
         seen["connect"] = [hostname, str(hostaddr[0]) if hostaddr else ""]
