@@ -6,9 +6,11 @@
 # the milter saw.
 load helper
 load lib/session
+load lib/smtp
 
 MILTER_SCRIPT="$BATS_TEST_DIRNAME/lib/milter_script.py"
 
+setup_file() { tls_setup_file; }
 setup() {
   make_home
 }
@@ -439,4 +441,17 @@ PY
   [ "$(seen m2 'len(d["body"])')" -le 65535 ]
   [ "$(seen m2 'd["steps"].count("body")')" -eq 1 ]
   [ "$(seen m2 'd["steps"][-2:]')" = "['eom', 'close']" ]
+}
+
+@test "milter: after STARTTLS the HELO step is sent again with {tls_version} and {cipher}" {
+  milter m1 '{}'
+  conf "PARAM milter unix:$HOME_DIR/m1.sock name=m1"
+  tls_home
+  start_smtpd
+  run swaks_to "$SMTP_PORT" --tls --to demo@localhost --data $'Subject: tls\n\nover TLS'
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  wait_seen m1 close
+  [ "$(seen m1 'd["steps"][-8:-6]')" = "['helo', 'helo']" ]
+  [ "$(seen m1 'd["macros"]["helo"]["{tls_version}"]')" = TLSv1.3 ]
+  [ "$(seen m1 'd["macros"]["mail"]["{cipher}"]')" = TLS_AES_256_GCM_SHA384 ]
 }
