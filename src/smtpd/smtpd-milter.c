@@ -421,6 +421,8 @@ void smtpd_milter_connect(struct smtp_session *s)
 		connect_data(s, &l->m);
 		session_verdict(s, link_step(s, l, MILTER_CMD_CONNECT, NULL, NULL, &r), &r);
 	}
+	if (smtpserver_conf_get_nth(&s->conf, "milter", i))
+		log_warn("PARAM milter: only the first %d lines are used", SMTPD_MILTER_MAX);
 }
 
 void smtpd_milter_helo(struct smtp_session *s)
