@@ -47,7 +47,13 @@ _milter_mkdir() {
   # Postfix's smtpd (user postfix) and spamd's children (nobody) must
   # reach the sockets and files here.
   chmod 755 "$MILTER_DIR"
-  local d="$MILTER_DIR"
+  _milter_open_path "$MILTER_DIR"
+}
+
+# _milter_open_path DIR: search permission for others on DIR and every
+# directory above it (nothing becomes readable).
+_milter_open_path() {
+  local d="$1"
   while [ "$d" != / ] && [ -n "$d" ]; do chmod o+x "$d" 2>/dev/null || true; d="$(dirname "$d")"; done
 }
 
@@ -133,6 +139,7 @@ opendkim_start() {
 spamd_start() {
   local dir="$1" user=() i
   mkdir -p "$dir" && chmod 755 "$dir" || return 1
+  _milter_open_path "$dir"   # spamd's children run as nobody
   cp /etc/spamassassin/v320.pre "$dir/"   # the Check plugin spamd needs
   printf 'dns_available no\nskip_rbl_checks 1\nuse_bayes 0\nbayes_auto_learn 0\nreport_safe 0\n' > "$dir/local.cf"
   SPAMD_PORT="$(free_port)"
