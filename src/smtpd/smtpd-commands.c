@@ -6,6 +6,7 @@
 #include "smtpd-data.h"
 #include "smtpd-dnsbl.h"
 #include "smtpd-lists.h"
+#include "smtpd-milter.h"
 #include "smtpd-params.h"
 #include "smtpd-reply.h"
 #include "smtpd-submit.h"
@@ -102,6 +103,7 @@ static int helo_accept(struct smtp_session *s, const char *arg, const char *verb
 	session_reset_transaction(s);
 	xbuf_copys(&s->helo, arg);
 	s->helo_seen = 1;
+	smtpd_milter_helo(s);
 	return 1;
 }
 
@@ -197,9 +199,11 @@ static int mail_sender_ok(struct smtp_session *s, const char *address, int smtpu
 	return ok;
 }
 
-static void mail_start(struct smtp_session *s, const char *address, struct smtp_mail_params *p)
+static int mail_start(struct smtp_session *s, const char *address, struct smtp_mail_params *p)
 {
 	session_reset_transaction(s);
+	if (!smtpd_milter_mail(s, address))
+		return 0;   /* replied */
 	s->in_mail = 1;
 	xbuf_copys(&s->sender, address);
 	s->body = p->body;
@@ -217,6 +221,7 @@ static void mail_start(struct smtp_session *s, const char *address, struct smtp_
 		xbuf_copys(&s->mail_auth, p->auth.data ? p->auth.data : "");
 	}
 	smtp_reply(s, 250, "2.1.0", "Ok");
+	return 1;
 }
 
 int smtp_mail_open(struct smtp_session *s, const char *arg, const char *verb)
@@ -247,8 +252,7 @@ int smtp_mail_open(struct smtp_session *s, const char *arg, const char *verb)
 	} else if (!session_spool_space_ok(s)) {
 		refuse(s, verb, 452, "4.3.1", "Insufficient system storage");
 	} else {
-		mail_start(s, address.data ? address.data : "", &p);
-		ok = 1;
+		ok = mail_start(s, address.data ? address.data : "", &p);
 	}
 	smtp_mail_params_free(&p);
 	buf_free(&address);
@@ -277,6 +281,8 @@ static void rcpt_add(struct smtp_session *s, const char *address, struct smtp_rc
 {
 	struct smtp_rcpt *r;
 
+	if (!smtpd_milter_rcpt(s, address))
+		return;   /* replied */
 	if (s->rcpt_count == s->rcpt_cap) {
 		size_t cap = s->rcpt_cap ? s->rcpt_cap * 2 : 8;
 		void *n = realloc(s->rcpt, cap * sizeof *s->rcpt);

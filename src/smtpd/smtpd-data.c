@@ -7,6 +7,7 @@
 #include "smtpd-contentfilter.h"
 #include "smtpd-dnsbl.h"
 #include "smtpd-mailproc.h"
+#include "smtpd-milter.h"
 #include "smtpd-lists.h"
 #include "smtpd-reply.h"
 #include "smtpd-telegram.h"
@@ -503,7 +504,7 @@ static void received_header(struct smtp_session *s, struct buf *out)
 	xbuf_catf(out, ";\n\t%s\n", date);
 }
 
-static int envelope_build(struct smtp_session *s, struct buf *out)
+int smtpd_data_envelope(struct smtp_session *s, struct buf *out)
 {
 	struct envelope e;
 	struct envelope_rcpt r;
@@ -552,7 +553,7 @@ static int message_begin(struct smtp_session *s, int dot_mode)
 	s->sink.host = s->host;
 	s->sink.id = s->id;
 	smtpd_dnsbl_begin(s);
-	ok = envelope_build(s, &head);
+	ok = smtpd_data_envelope(s, &head);
 	if (ok)
 		received_header(s, &head);
 	ok = ok && spool_file_create(&s->sink.file, SPOOL_INCOMING_DIR, s->id);
@@ -615,7 +616,8 @@ static void message_finish(struct smtp_session *s, const char *cmd)
 		sink_header_end(k);
 	if (k->error != SMTP_DATA_OK) {
 		message_refuse(s, cmd);
-	} else if (smtpd_lists_finish(s, cmd) || smtpd_dnsbl_finish(s, cmd) || smtpd_mailproc_finish(s, cmd)
+	} else if (smtpd_lists_finish(s, cmd) || smtpd_dnsbl_finish(s, cmd) || smtpd_milter_finish(s, cmd)
+		   || smtpd_mailproc_finish(s, cmd)
 		   || smtpd_contentfilter_finish(s, cmd)) {
 		/* refused, or dropped with 250 (DNSBL_IGNORE); replied */
 	} else if (!session_spool_space_ok(s)) {

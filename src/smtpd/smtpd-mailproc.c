@@ -6,6 +6,7 @@
 #include "listfile.h"
 #include "log.h"
 #include "smtpd-reply.h"
+#include "smtpd-rewrite.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -456,99 +457,6 @@ static int copy_read(const char *path, unsigned long long max_bytes, struct buf 
 	return ok;
 }
 
-/* A rewritten message must still obey what the sink enforced: LF line
- * ends (no CR, no NUL), lines of at most 998 octets, the last line ended.
- * NULL ok, else what is wrong. */
-static const char *message_check(const struct buf *m)
-{
-	size_t i, line = 0;
-
-	if (!m->len)
-		return "empty";
-	for (i = 0; i < m->len; i++) {
-		if (m->data[i] == '\0')
-			return "nul";
-		if (m->data[i] == '\r')
-			return "cr";
-		if (m->data[i] == '\n')
-			line = 0;
-		else if (++line > SMTP_TEXT_LINE_MAX_BYTES)
-			return "long-line";
-	}
-	return m->data[m->len - 1] == '\n' ? NULL : "unterminated-line";
-}
-
-/* The length of the header section, up to and without its empty line (the
- * whole message when there is none). */
-static size_t header_length(const struct buf *m)
-{
-	size_t i;
-
-	if (m->len && m->data[0] == '\n')
-		return 0;
-	for (i = 0; i + 1 < m->len; i++)
-		if (m->data[i] == '\n' && m->data[i + 1] == '\n')
-			return i + 1;
-	return m->len;
-}
-
-static int is_spam_flag(const char *p, size_t n) { return n >= 12 && strncasecmp(p, "X-Spam-Flag:", 12) == 0; }
-
-/* Whether the header holds an X-Spam-Flag: the sink has dropped the
- * client's, so in the message as received it can only be bbsmail's. */
-static int has_spam_flag(const struct buf *m)
-{
-	size_t h = header_length(m), i = 0;
-	const char *nl;
-
-	while (i < h) {
-		nl = memchr(m->data + i, '\n', h - i);
-		if (is_spam_flag(m->data + i, h - i))
-			return 1;
-		i = nl ? (size_t)(nl - m->data) + 1 : h;
-	}
-	return 0;
-}
-
-/* The message as it will be stored: every X-Spam-Flag field of the header
- * (with its continuation lines) dropped, since a program may have let a
- * client's through or added its own, and bbsmail's "X-Spam-Flag: YES" at
- * the header's end when spam. */
-static void message_retag(const struct buf *m, int spam, struct buf *out)
-{
-	size_t h = header_length(m), i = 0, end;
-	const char *nl;
-	int dropping = 0;
-
-	while (i < h) {
-		nl = memchr(m->data + i, '\n', h - i);
-		end = nl ? (size_t)(nl - m->data) + 1 : h;
-		if (m->data[i] != ' ' && m->data[i] != '\t')
-			dropping = is_spam_flag(m->data + i, end - i);
-		if (!dropping)
-			xbuf_cat(out, m->data + i, end - i);
-		i = end;
-	}
-	if (out->len && out->data[out->len - 1] != '\n')
-		xbuf_catc(out, '\n');
-	if (spam)
-		xbuf_cats(out, "X-Spam-Flag: YES\n");
-	xbuf_cat(out, m->data + h, m->len - h);
-}
-
-/* Writes the spool file again: the envelope record as it was, then the
- * new message.  1 ok, 0 errno (the old file is gone either way). */
-static int spool_rebuild(struct smtp_session *s, const char *head, size_t head_len, const struct buf *m)
-{
-	struct smtp_sink *k = &s->sink;
-
-	spool_file_abort(&k->file);
-	k->active = spool_file_create(&k->file, SPOOL_INCOMING_DIR, s->id);
-	if (k->active && spool_file_write(&k->file, head, head_len) && spool_file_write(&k->file, m->data, m->len))
-		return 1;
-	return 0;
-}
-
 /* ---- the chain --------------------------------------------------------- */
 
 struct chain {
@@ -572,7 +480,7 @@ static void chain_take_rewrite(struct smtp_session *s, struct chain *c, const st
 	else if (c->scratch.len == c->current.len && memcmp(c->scratch.data, c->current.data, c->current.len) == 0)
 		return;
 	else
-		bad = message_check(&c->scratch);
+		bad = smtpd_rewrite_check(&c->scratch);
 	if (!bad) {
 		if (!buf_copy(&c->current, c->scratch.data, c->scratch.len))
 			die_nomem();
@@ -618,15 +526,6 @@ static int chain_step(struct smtp_session *s, const char *cmd, struct chain *c, 
 	return 0;
 }
 
-/* The spool file's envelope part, and the message after it. */
-static int spool_split(struct smtp_session *s, struct envelope *e, size_t *head_len)
-{
-	if (!spool_file_start(&s->sink.file) || !file_read_path(s->sink.file.tmp_path, &e->storage) || !envelope_parse(e))
-		return 0;
-	*head_len = (size_t)(e->message - e->storage.data);
-	return 1;
-}
-
 static int chain_finish(struct smtp_session *s, struct chain *c, const char *head, size_t head_len)
 {
 	struct buf stored = BUF_INIT;
@@ -634,8 +533,8 @@ static int chain_finish(struct smtp_session *s, struct chain *c, const char *hea
 
 	if (!c->changed && (!c->spam || c->tagged_before))
 		return 1;
-	message_retag(&c->current, c->spam || c->tagged_before, &stored);
-	ok = spool_rebuild(s, head, head_len, &stored);
+	smtpd_rewrite_retag(&c->current, c->spam || c->tagged_before, &stored);
+	ok = smtpd_rewrite_rebuild(s, head, head_len, &stored);
 	buf_free(&stored);
 	return ok;
 }
@@ -657,9 +556,9 @@ int smtpd_mailproc_finish(struct smtp_session *s, const char *cmd)
 		return 0;
 	envelope_init(&e);
 	snprintf(c.scratch_name, sizeof c.scratch_name, "%s/%s.proc", SPOOL_TMP_DIR, s->id);
-	ok = home_path(c.path, sizeof c.path, c.scratch_name) && spool_split(s, &e, &head_len) && buf_copy(&c.current, e.message, e.message_len)
+	ok = home_path(c.path, sizeof c.path, c.scratch_name) && smtpd_rewrite_split(s, &e, &head_len) && buf_copy(&c.current, e.message, e.message_len)
 	     && copy_write(c.path, c.current.data, c.current.len);
-	c.tagged_before = ok && has_spam_flag(&c.current);
+	c.tagged_before = ok && smtpd_rewrite_has_spam_flag(&c.current);
 	c.max_bytes = s->max_size ? s->max_size : ~0ULL;
 	for (i = 0; ok && !refused && i < n; i++)
 		if (!procs[i].unauth_only || !(s->auth_user.len || s->auth_via_ip))

@@ -1,5 +1,6 @@
 #include "smtpd-session.h"
 #include "smtpd-contentfilter.h"
+#include "smtpd-milter.h"
 #include "log.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -197,6 +198,7 @@ void session_reset_transaction(struct smtp_session *s)
 {
 	size_t i;
 
+	smtpd_milter_abort(s);
 	for (i = 0; i < s->rcpt_count; i++) {
 		free(s->rcpt[i].address);
 		free(s->rcpt[i].notify);
@@ -245,6 +247,7 @@ int session_resolver(struct smtp_session *s)
 void session_free(struct smtp_session *s)
 {
 	session_reset_transaction(s);
+	smtpd_milter_end(s);
 	smtpd_contentfilter_stop(s);
 	free(s->rcpt);
 	buf_free(&s->sender);

@@ -97,6 +97,7 @@ struct smtp_sink {
 	int throttle;               /* DNSBL_THROTTLE: one line a second */
 	void (*header_end)(struct smtp_sink *k, void *ctx);   /* at the header's end, before its blank line */
 	void *header_end_ctx;
+	const char *dest_dir;       /* where the spool file goes when rebuilt; NULL: spool/incoming */
 };
 
 struct smtp_rcpt {
@@ -201,6 +202,7 @@ struct smtp_session {
 	} dnsbl;
 	int spam_bait;                    /* a recipient was a spam bait (smtpd-lists.c) */
 	struct smtpd_contentfilter_state *filter;   /* PARAM contentfilter's process, once started */
+	struct smtpd_milters *milters;    /* PARAM milter connections (smtpd-milter.c); NULL: none */
 
 	unsigned long etrn_count;         /* ETRN commands that scanned the spool */
 	unsigned long messages;           /* accepted in this session */

@@ -7,6 +7,7 @@
 #include "smtpd-data.h"
 #include "smtpd-dnsbl.h"
 #include "smtpd-lists.h"
+#include "smtpd-milter.h"
 #include "smtpd-etrn.h"
 #include "smtpd-reply.h"
 #include "smtpd-session.h"
@@ -255,6 +256,7 @@ int main(int argc, char **argv)
 	}
 	smtpd_submit_start(&session);
 	if (smtpd_lists_connect(&session) && smtpd_dnsbl_connect(&session)) {
+		smtpd_milter_connect(&session);
 		greeting(&session);
 		reason = session_loop(&session);
 	} else {
