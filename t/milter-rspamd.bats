@@ -48,3 +48,36 @@ PY
   grep -q '^X-Spamd-Result: default: False ' "$(postfix_stored alice@postfix.test)"
   grep -q '^X-Spam-Status: No, score=' "$(postfix_stored alice@postfix.test)"
 }
+
+send_body() {
+  printf 'From: a@far.test\nTo: demo@localhost\nSubject: note\nDate: Tue, 01 Dec 2026 10:00:00 +0000\nMessage-ID: <%s@far.test>\n\n%s\n' "$RANDOM" "$1" > "$BATS_TEST_TMPDIR/m"
+  session 127.0.0.3 'EHLO client.far.test' 'MAIL FROM:<a@far.test>' 'RCPT TO:<demo@localhost>' \
+    "DATA:$BATS_TEST_TMPDIR/m" QUIT
+}
+
+stored_header() {
+  "$MILTER_PY" -c 'import sys, re
+m = open(sys.argv[1], "rb").read().rsplit(b"\0", 1)[1].decode()
+print(re.sub(r"\n[ \t]+", " ", m.split("\n\n", 1)[0]))' "$(spooled)"
+}
+
+@test "rspamd under smtpd: GTUBE refused with 554 5.7.1 Gtube pattern; nothing spooled" {
+  make_home
+  echo "PARAM milter $RSPAMD_SOCKET name=rspamd default=tempfail content-timeout=60s" > "$HOME_DIR/etc/smtpserver.conf"
+  start_smtpd
+  run send_body "$GTUBE"
+  [ "${lines[5]}" = "554 5.7.1 Gtube pattern" ] || { echo "$output"; cat "$BATS_TEST_TMPDIR/SMTP_PORT.log"; false; }
+  [ -z "$(spooled)" ]
+}
+
+@test "rspamd under smtpd: a clean note is stored with X-Spamd-Result: default: False and X-Spam-Status: No" {
+  make_home
+  echo "PARAM milter $RSPAMD_SOCKET name=rspamd default=tempfail content-timeout=60s" > "$HOME_DIR/etc/smtpserver.conf"
+  start_smtpd
+  run send_body "hi friend, lunch on friday?"
+  [[ "${lines[5]}" == "250 2.0.0 Ok: queued as "* ]] || { echo "$output"; cat "$BATS_TEST_TMPDIR/SMTP_PORT.log"; false; }
+  run stored_header
+  [ "$(printf '%s\n' "$output" | grep -c '^X-Spamd-Result: default: False \[')" -eq 1 ]
+  [ "$(printf '%s\n' "$output" | grep -c '^X-Spam-Status: No, score=')" -eq 1 ]
+  ! printf '%s\n' "$output" | grep -q '^X-Spam-Flag'
+}
