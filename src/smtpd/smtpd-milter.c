@@ -59,6 +59,7 @@ static const char *step_name(char cmd)
 	case MILTER_CMD_EOH: return "eoh";
 	case MILTER_CMD_BODY: return "body";
 	case MILTER_CMD_EOM: return "eom";
+	case MILTER_CMD_ABORT: return "abort";
 	default: return "optneg";
 	}
 }
@@ -192,6 +193,8 @@ static enum outcome link_verdict(struct smtp_session *s, struct milter_link *l, 
 			log_verdict(s, l, step, "accept", NULL);
 		return OUTCOME_GO;
 	case MILTER_REPLY_DISCARD:
+		/* The message is dropped at its end; this filter has no more of it. */
+		l->message_done = 1;
 		log_verdict(s, l, step, "discard", NULL);
 		return OUTCOME_DISCARD;
 	case MILTER_REPLY_REJECT:
@@ -547,7 +550,7 @@ void smtpd_milter_abort(struct smtp_session *s)
 		if (l->open && l->in_message
 		    && !milter_send(&l->m, MILTER_CMD_ABORT, "", 0, conn_now_ms() + (long long)l->command_sec * 1000)) {
 			struct refusal r;
-			(void)link_fail(s, l, MILTER_CMD_OPTNEG, l->m.error, &r);
+			(void)link_fail(s, l, MILTER_CMD_ABORT, l->m.error, &r);
 		}
 		l->in_message = l->message_done = 0;
 	}
@@ -925,6 +928,15 @@ static unsigned long action_bit(enum milter_reply_kind k)
 	}
 }
 
+/* What a body replacement may add up to on the wire (CRLF line ends may
+ * double the stored size). */
+static size_t body_max(const struct smtp_session *s)
+{
+	if (!s->max_size || s->max_size > SMTPD_MILTER_BODY_MAX_BYTES / 2)
+		return SMTPD_MILTER_BODY_MAX_BYTES;
+	return (size_t)s->max_size * 2;
+}
+
 /* One modification of SMFIC_EOM's answer.  1 applied (or logged and
  * dropped), 0 a protocol error (m->error). */
 static int apply_change(struct smtp_session *s, struct milter_link *l, struct model *md, const struct milter_reply *r)
@@ -938,6 +950,10 @@ static int apply_change(struct smtp_session *s, struct milter_link *l, struct mo
 	}
 	switch (r->kind) {
 	case MILTER_REPLY_REPLBODY:
+		if (md->new_body.len + r->data_len > body_max(s)) {
+			snprintf(l->m.error, sizeof l->m.error, "%s", "replaced body over the size limit");
+			return 0;
+		}
 		xbuf_cat(&md->new_body, r->data, r->data_len);
 		md->body_replaced = 1;
 		return 1;
@@ -1136,8 +1152,8 @@ int smtpd_milter_finish(struct smtp_session *s, const char *cmd)
 			log_notice("id=%s event=frozen ip=%s: bound for %s", s->id, s->remote_ip, SPOOL_FREEZER_DIR);
 	}
 done:
-	for (i = 0; i < ms->count; i++)
-		ms->link[i].in_message = ms->link[i].message_done = 0;
+	/* The filters that did not see the end of this message forget it. */
+	smtpd_milter_abort(s);
 	model_free(&md);
 	envelope_free(&e);
 	return result;

@@ -14,6 +14,8 @@
 #define SMTPD_MILTER_CONTENT_TIMEOUT_DEFAULT_SEC 300
 #define SMTPD_MILTER_MAX 16                 /* PARAM milter lines used */
 #define SMTPD_MILTER_NAME_MAX_BYTES 64
+/* A replaced body, as the filter sends it, without a size limit set. */
+#define SMTPD_MILTER_BODY_MAX_BYTES (100UL * 1024 * 1024)
 
 /* Session start: reads the PARAM milter lines, connects, negotiates and
  * sends the connect step.  A refusal is kept for every later MAIL. */
