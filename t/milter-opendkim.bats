@@ -16,7 +16,11 @@ setup() {
   tls_home
   dkim_keygen far.test s1
   dkim_keygen bbs.test s2
-  opendkim_start domain=bbs.test selector=s2
+}
+
+# dkim_on [socket=inet]: opendkim signing for bbs.test, smtpd's PARAM milter line.
+dkim_on() {
+  opendkim_start domain=bbs.test selector=s2 "$@"
   echo "PARAM milter $OPENDKIM_SOCKET name=opendkim default=tempfail" > "$HOME_DIR/etc/smtpserver.conf"
 }
 
@@ -40,6 +44,7 @@ print(re.sub(r"\n[ \t]+", " ", h)); print(); print(b, end="")' "$(spooled)"
 }
 
 @test "opendkim: a python3-dkim signature from outside: one Authentication-Results with dkim=pass header.d=far.test" {
+  dkim_on
   start_smtpd
   msg a@far.test | dkim_tool sign "$MILTER_DIR/private/s1.private" far.test s1 > "$BATS_TEST_TMPDIR/m"
   run send_from 127.0.0.3 a@far.test "$BATS_TEST_TMPDIR/m"
@@ -51,6 +56,7 @@ print(re.sub(r"\n[ \t]+", " ", h)); print(); print(b, end="")' "$(spooled)"
 }
 
 @test "opendkim: the same message with its body changed after signing: dkim=fail, reason signature verification failed" {
+  dkim_on
   start_smtpd
   msg a@far.test | dkim_tool sign "$MILTER_DIR/private/s1.private" far.test s1 | sed 's/^hi there$/hi there, changed/' > "$BATS_TEST_TMPDIR/m"
   run send_from 127.0.0.3 a@far.test "$BATS_TEST_TMPDIR/m"
@@ -71,6 +77,7 @@ submit() {
 }
 
 @test "opendkim: mail submitted with AUTH is signed (d=bbs.test s=s2) and python3-dkim verifies it with the key" {
+  dkim_on
   serve SUBMIT_PORT "$LIBEXEC/smtpd" -m
   run submit --tls --auth PLAIN --auth-user demo --auth-password demo
   [[ "$output" == *"<~  250 2.0.0 Ok: queued as "* ]] || { echo "$output"; cat "$BATS_TEST_TMPDIR/SUBMIT_PORT.log"; false; }
@@ -86,8 +93,16 @@ submit() {
   [ "$output" = fail ]
 }
 
-@test "opendkim: the same message from 127.0.0.3 without AUTH (port 25) is not signed" {
+@test "opendkim on a TCP port (inet:PORT@127.0.0.1): it verifies (dkim=pass); a message From: bbs.test from 127.0.0.3 without AUTH is not signed" {
+  dkim_on socket=inet
+  [[ "$OPENDKIM_SOCKET" == inet:*@127.0.0.1 ]]
   start_smtpd
+  msg a@far.test | dkim_tool sign "$MILTER_DIR/private/s1.private" far.test s1 > "$BATS_TEST_TMPDIR/m"
+  run send_from 127.0.0.3 a@far.test "$BATS_TEST_TMPDIR/m"
+  [[ "${lines[5]}" == "250 2.0.0 Ok: queued as "* ]]
+  run stored_message
+  printf '%s\n' "$output" | grep -q '^Authentication-Results: mx\.test; dkim=pass (1024-bit key) header\.d=far\.test '
+  rm "$(spooled)"
   msg demo@bbs.test "not signed" > "$BATS_TEST_TMPDIR/m"
   run send_from 127.0.0.3 demo@bbs.test "$BATS_TEST_TMPDIR/m"
   [[ "${lines[5]}" == "250 2.0.0 Ok: queued as "* ]]
