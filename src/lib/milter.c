@@ -356,6 +356,7 @@ void milter_close(struct milter *m)
 	buf_free(&m->in);
 	buf_free(&m->packet);
 	buf_free(&m->out);
+	buf_free(&m->pending);
 }
 
 void milter_set_packet_max(struct milter *m, size_t bytes) { m->packet_max = bytes; }
@@ -391,12 +392,10 @@ int milter_open(struct milter *m, const char *address, long long timeout_ms)
 	return 1;
 }
 
-int milter_send(struct milter *m, char cmd, const void *data, size_t len, long long deadline_ms)
+/* Appends one framed packet to m->pending.  1 ok, 0 with m->error. */
+static int frame(struct milter *m, char cmd, const void *data, size_t len)
 {
 	unsigned char head[5];
-	const unsigned char *parts[2] = { head, data };
-	size_t sizes[2] = { 5, len }, i, done;
-	ssize_t w;
 
 	if (len + 1 > 0xffffffffUL) {
 		errno = EOVERFLOW;
@@ -407,19 +406,36 @@ int milter_send(struct milter *m, char cmd, const void *data, size_t len, long l
 	head[2] = (unsigned char)((len + 1) >> 8);
 	head[3] = (unsigned char)(len + 1);
 	head[4] = (unsigned char)cmd;
-	for (i = 0; i < 2; i++) {
-		for (done = 0; done < sizes[i];) {
-			w = send(m->fd, parts[i] + done, sizes[i] - done, MSG_NOSIGNAL);
-			if (w > 0) {
-				done += (size_t)w;
-			} else if (w < 0 && errno != EINTR && errno != EAGAIN) {
-				return io_fail(m, "write");
-			} else if (w < 0 && errno == EAGAIN && !conn_poll_until(m->fd, POLLOUT, deadline_ms)) {
-				return io_fail(m, "write");
-			}
-		}
-	}
+	if (!buf_cat(&m->pending, head, sizeof head) || !buf_cat(&m->pending, data, len))
+		return io_fail(m, "send");
 	return 1;
+}
+
+int milter_queue(struct milter *m, char cmd, const void *data, size_t len) { return frame(m, cmd, data, len); }
+
+/* One write for the queued packets and this one: a step's macros and
+ * command were four sends, each a wakeup of the filter. */
+int milter_send(struct milter *m, char cmd, const void *data, size_t len, long long deadline_ms)
+{
+	size_t done = 0;
+	ssize_t w;
+	int ok = 1;
+
+	if (!frame(m, cmd, data, len)) {
+		buf_truncate(&m->pending, 0);
+		return 0;
+	}
+	while (ok && done < m->pending.len) {
+		w = send(m->fd, m->pending.data + done, m->pending.len - done, MSG_NOSIGNAL);
+		if (w > 0)
+			done += (size_t)w;
+		else if (w < 0 && errno != EINTR && errno != EAGAIN)
+			ok = io_fail(m, "write");
+		else if (w < 0 && errno == EAGAIN && !conn_poll_until(m->fd, POLLOUT, deadline_ms))
+			ok = io_fail(m, "write");
+	}
+	buf_truncate(&m->pending, 0);
+	return ok;
 }
 
 /* One whole packet into m->packet.  1 ok, 0 with m->error. */

@@ -135,6 +135,7 @@ struct milter {
 	struct buf in;                     /* bytes read, not yet a whole packet */
 	struct buf packet;                 /* the last packet read (command byte first) */
 	struct buf out;                    /* the packet being built */
+	struct buf pending;                /* framed packets not yet sent */
 	size_t packet_max;
 	unsigned long actions, protocol;   /* negotiated */
 	char error[MILTER_ERROR_MAX_BYTES];/* of the last failure */
@@ -149,6 +150,9 @@ int milter_open(struct milter *m, const char *address, long long timeout_ms);
 /* Sends one packet (cmd, data) before the absolute deadline (conn_now_ms
  * scale).  1 ok, 0 with m->error. */
 int milter_send(struct milter *m, char cmd, const void *data, size_t len, long long deadline_ms);
+/* Queues one packet to go with the next milter_send, in the same write
+ * (a step's macros).  1 ok, 0 with m->error. */
+int milter_queue(struct milter *m, char cmd, const void *data, size_t len);
 /* Reads one reply, skipping progress replies (each restarts the wait of
  * timeout_ms), and parses it into r (pointing into m->packet).  1 ok, 0
  * with m->error (timeout, EOF, a malformed packet). */

@@ -324,7 +324,7 @@ static int link_exchange(struct smtp_session *s, struct milter_link *l, char cmd
 		/* The command's data may live in m->out: keep it aside. */
 		xbuf_cat(&copy, data, len);
 		macros_build(s, &l->m, cmd, arg, mailer);
-		if (!milter_send(&l->m, MILTER_CMD_MACRO, l->m.out.data, l->m.out.len, deadline)) {
+		if (!milter_queue(&l->m, MILTER_CMD_MACRO, l->m.out.data, l->m.out.len)) {
 			buf_free(&copy);
 			return 0;
 		}
