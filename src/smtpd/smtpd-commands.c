@@ -276,13 +276,10 @@ static char *xstrdup_or_null(const char *p, int present)
 	return d;
 }
 
-static void rcpt_add(struct smtp_session *s, const char *address, struct smtp_rcpt_params *p,
-		     unsigned long usernum)
+struct smtp_rcpt *xsmtp_rcpt_new(struct smtp_session *s, const char *address, unsigned long usernum)
 {
 	struct smtp_rcpt *r;
 
-	if (!smtpd_milter_rcpt(s, address))
-		return;   /* replied */
 	if (s->rcpt_count == s->rcpt_cap) {
 		size_t cap = s->rcpt_cap ? s->rcpt_cap * 2 : 8;
 		void *n = realloc(s->rcpt, cap * sizeof *s->rcpt);
@@ -292,12 +289,23 @@ static void rcpt_add(struct smtp_session *s, const char *address, struct smtp_rc
 		s->rcpt_cap = cap;
 	}
 	r = &s->rcpt[s->rcpt_count++];
+	memset(r, 0, sizeof *r);
 	r->address = xstrdup_or_null(address, 1);
+	r->usernum = usernum;
+	r->mail = 1;
+	return r;
+}
+
+static void rcpt_add(struct smtp_session *s, const char *address, struct smtp_rcpt_params *p,
+		     unsigned long usernum)
+{
+	struct smtp_rcpt *r;
+
+	if (!smtpd_milter_rcpt(s, address))
+		return;   /* replied */
+	r = xsmtp_rcpt_new(s, address, usernum);
 	r->notify = xstrdup_or_null(p->notify.data, p->has_notify);
 	r->orcpt = xstrdup_or_null(p->orcpt.data, p->has_orcpt);
-	r->usernum = usernum;
-	r->telegram = 0;
-	r->mail = 1;
 	smtp_reply(s, 250, "2.1.5", "Ok");
 }
 

@@ -31,5 +31,8 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *arg);
 /* Counts an unknown or malformed command: 1 to go on (the caller replies
  * 500), 0 when max-unknown-commands was passed and 421 was sent. */
 int smtp_count_error(struct smtp_session *s);
+/* Adds a recipient to the transaction (a copy of address; no NOTIFY or
+ * ORCPT, mail only) and returns it; exits when out of memory. */
+struct smtp_rcpt *xsmtp_rcpt_new(struct smtp_session *s, const char *address, unsigned long usernum);
 
 #endif

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "milter.h"
 #include "resolve.h"
+#include "smtpd-commands.h"
 #include "smtpd-contentfilter.h"
 #include "smtpd-data.h"
 #include "smtpd-reply.h"
@@ -834,25 +835,6 @@ done:
 	return ok;
 }
 
-static void rcpt_append(struct smtp_session *s, const char *address, unsigned long usernum)
-{
-	struct smtp_rcpt *r;
-
-	if (s->rcpt_count == s->rcpt_cap) {
-		size_t cap = s->rcpt_cap ? s->rcpt_cap * 2 : 8;
-		void *n = realloc(s->rcpt, cap * sizeof *s->rcpt);
-		if (!n)
-			die_nomem();
-		s->rcpt = n;
-		s->rcpt_cap = cap;
-	}
-	r = &s->rcpt[s->rcpt_count++];
-	memset(r, 0, sizeof *r);
-	if (!(r->address = strdup(address)))
-		die_nomem();
-	r->usernum = usernum;
-	r->mail = 1;
-}
 
 static void log_envelope(struct smtp_session *s, const struct milter_link *l, const char *action,
 			 const char *address, const char *result)
@@ -872,7 +854,7 @@ static void apply_addrcpt(struct smtp_session *s, struct model *md, const struct
 	const char *why = "bad-address";
 
 	if (path_parse(text, &address) && address.len && rcpt_resolvable(s, address.data, &usernum, &why)) {
-		rcpt_append(s, address.data, usernum);
+		(void)xsmtp_rcpt_new(s, address.data, usernum);
 		md->envelope_changed = 1;
 		log_envelope(s, l, "addrcpt", address.data, "added");
 	} else {

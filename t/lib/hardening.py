@@ -98,10 +98,11 @@ def smtp_auth_one(port, user, password, barrier, results, i):
         results[i] = "error " + str(e)
 
 
-def smtp_auth(port, n, user, password):
+def parallel(one, port, n, user, password):
+    """Runs n sessions of one at once; prints each result, one a line."""
     barrier = threading.Barrier(n)
     results = [None] * n
-    threads = [threading.Thread(target=smtp_auth_one, args=(port, user, password, barrier, results, i))
+    threads = [threading.Thread(target=one, args=(port, user, password, barrier, results, i))
                for i in range(n)]
     for t in threads:
         t.start()
@@ -128,19 +129,6 @@ def pop3_pass_one(port, user, password, barrier, results, i):
         results[i] = "error " + str(e)
 
 
-def pop3_pass(port, n, user, password):
-    barrier = threading.Barrier(n)
-    results = [None] * n
-    threads = [threading.Thread(target=pop3_pass_one, args=(port, user, password, barrier, results, i))
-               for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(TIMEOUT * 2)
-    for r in results:
-        print(r)
-
-
 def pop3_time(port, n, user):
     times = []
     s = connect(port)
@@ -164,9 +152,9 @@ def main():
     elif cmd == "greet":
         greet(int(args[0]))
     elif cmd == "smtp-auth":
-        smtp_auth(int(args[0]), int(args[1]), args[2], args[3])
+        parallel(smtp_auth_one, int(args[0]), int(args[1]), args[2], args[3])
     elif cmd == "pop3-pass":
-        pop3_pass(int(args[0]), int(args[1]), args[2], args[3])
+        parallel(pop3_pass_one, int(args[0]), int(args[1]), args[2], args[3])
     elif cmd == "pop3-time":
         pop3_time(int(args[0]), int(args[1]), args[2])
     else:
