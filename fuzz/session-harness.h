@@ -53,6 +53,19 @@ static void fuzz_add_user(struct userdb *db, const char *name, const char *apop)
 		abort();
 }
 
+static int fuzz_remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* At exit the home goes; after a crash it stays, to look at. */
+static void fuzz_home_remove(void)
+{
+	if (fuzz_home[0])
+		(void)nftw(fuzz_home, fuzz_remove_one, 16, FTW_PHYS | FTW_DEPTH);
+}
+
 /* A home under /dev/shm (or $TMPDIR, or /tmp) with the spool skeleton and
  * users sysop (1) and demo (2), both with password "demo". */
 static void fuzz_home_make(const char *name)
@@ -68,6 +81,7 @@ static void fuzz_home_make(const char *name)
 	snprintf(fuzz_home, sizeof fuzz_home, "%s/bbsmail-fuzz-%s.XXXXXX", base, name);
 	if (!mkdtemp(fuzz_home))
 		abort();
+	atexit(fuzz_home_remove);
 	home_set(fuzz_home);
 	setenv("BBSMAIL_HOME", fuzz_home, 1);
 	snprintf(path, sizeof path, "%s/etc", fuzz_home);

@@ -38,6 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SMTP_REPLY_LINE_MAX_BYTES 512   /* RFC 5321 §4.5.3.1.5, CRLF included */
 #define QUEUED_PREFIX "250 2.0.0 Ok: queued as "
 
+static char presence[4200];
 static const char *const client_ip[4] = { "127.0.0.1", "127.0.0.3", "::1", "127.0.0.4" };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -60,6 +61,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_write_file("etc/email.can", "blocked@example.com\n");
 	fuzz_write_file("etc/subject.can", "*forbidden*\n");
 	fuzz_write_file("etc/alias.cfg", "postmaster sysop\nlist demo\n");
+	/* sysop is on line, so SEND/SOML/SAML to sysop write a telegram. */
+	fuzz_write_file("spool/presence/1", "");
+	snprintf(presence, sizeof presence, "%s/spool/presence/1", fuzz_home);
 	fuzz_snapshot_take();
 	fuzz_fds_init();
 	signal(SIGPIPE, SIG_IGN);
@@ -162,6 +166,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size)
 		return 0;
 	connection_env(data[0]);
+	if (utimensat(AT_FDCWD, presence, NULL, 0) != 0)
+		abort();
 	fuzz_fds_begin(data + 1, size - 1);
 	session_run((data[0] & 4) != 0);
 	out = fuzz_fds_end(&len);
