@@ -174,6 +174,37 @@ static char *fuzz_fds_end(size_t *len)
 	return out;
 }
 
+/* The lowest free descriptor, taken before each session (libFuzzer opens
+ * its own between inputs, a symbolizer's pipes for one): after the session
+ * it must be free again. */
+static int fuzz_fd_lowest;
+
+static void fuzz_fd_probe(void)
+{
+	if ((fuzz_fd_lowest = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		abort();
+	close(fuzz_fd_lowest);
+}
+
+/* Says which descriptor the session left open, and traps. */
+static void fuzz_fd_check(void)
+{
+	char link[64], target[4200];
+	ssize_t n;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		abort();
+	close(fd);
+	if (fd == fuzz_fd_lowest)
+		return;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fuzz_fd_lowest);
+	n = readlink(link, target, sizeof target - 1);
+	target[n > 0 ? n : 0] = 0;
+	fprintf(stderr, "fuzz: the session left fd %d open: %s\n", fuzz_fd_lowest, target);
+	__builtin_trap();
+}
+
 /* FUZZ_SESSION_DUMP=1 shows what the server sent, to check a seed by
  * running the harness on it. */
 static void fuzz_dump(const char *out, size_t len)

@@ -22,7 +22,7 @@
  * every reply line is "NNN" with a code from 200 to 599, then ' ' or '-',
  * text and CRLF, at most 512 octets with its CRLF (RFC 5321 §4.5.3.1.5);
  * and spool/incoming holds exactly the messages a "250 2.0.0 Ok: queued as
- * <id>" was sent for, each under its id.  The home has no DNS blacklist,
+ * <id>" was sent for, each under its id; and no descriptor stays open.  The home has no DNS blacklist,
  * spam bait, mail processor or content filter, so no accepted message is
  * dropped, and DNSServer is a dead loopback port should anything ask. */
 #define main smtpd_main
@@ -168,6 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	connection_env(data[0]);
 	if (utimensat(AT_FDCWD, presence, NULL, 0) != 0)
 		abort();
+	fuzz_fd_probe();
 	fuzz_fds_begin(data + 1, size - 1);
 	session_run((data[0] & 4) != 0);
 	out = fuzz_fds_end(&len);
@@ -175,6 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (replies_check(out, len) != incoming_count())
 		__builtin_trap();   /* a message on disk that no 250 announced */
 	free(out);
+	fuzz_fd_check();
 	fuzz_clean();
 	return 0;
 }
