@@ -19,8 +19,9 @@
  * line ("+OK", "-ERR", or a SASL "+ " challenge), each at most 512 octets
  * with CRLF, where a +OK to CAPA, AUTH, LIST or UIDL without argument,
  * RETR or TOP is followed by a body of CRLF lines, dot-stuffed, ended by
- * ".\r\n" (a bare CR inside a stored message goes out as it is: content),
- * and nothing comes after the last reply. */
+ * ".\r\n" (a list's lines as short as a status line; a message's as
+ * stored, where a bare CR goes out as it is), and nothing comes after the
+ * last reply. */
 #define main pop3d_main
 #include "../src/pop3d/main.c"
 #undef main
@@ -130,15 +131,18 @@ static int status_is(const char *p, size_t n, const char *status)
 }
 
 /* The body after a multi-line +OK: CRLF lines, a leading dot doubled,
- * up to ".\r\n".  Returns where it ends. */
-static const char *body_check(const char *p, const char *end)
+ * up to ".\r\n"; a list (not a message) has status-sized lines with no
+ * bare CR.  Returns where it ends. */
+static const char *body_check(const char *p, const char *end, int content)
 {
 	size_t n;
 
 	for (;;) {
 		if (p >= end)
 			__builtin_trap();   /* a body never ended */
-		n = reply_line(p, end, 1);
+		n = reply_line(p, end, content);
+		if (!content && n > POP3_STATUS_LINE_MAX_BYTES)
+			__builtin_trap();
 		if (n == 3 && p[0] == '.')
 			return p + n;
 		if (p[0] == '.' && p[1] != '.')
@@ -147,8 +151,9 @@ static const char *body_check(const char *p, const char *end)
 	}
 }
 
-/* Does a +OK to this command line start a body?  The split is pop3d's:
- * verb up to the first space, the argument without surrounding blanks. */
+/* Does a +OK to this command line start a body: 2 a message (RETR, TOP),
+ * 1 a list, 0 none?  The split is pop3d's: verb up to the first space, the
+ * argument without surrounding blanks. */
 static int command_multiline(const char *line, size_t len)
 {
 	const char *sp = memchr(line, ' ', len), *arg = NULL;
@@ -163,7 +168,9 @@ static int command_multiline(const char *line, size_t len)
 			alen--;
 	}
 #define IS(v) (verb == sizeof v - 1 && strncasecmp(line, v, verb) == 0)
-	if (IS("CAPA") || IS("RETR") || IS("TOP"))
+	if (IS("RETR") || IS("TOP"))
+		return 2;
+	if (IS("CAPA"))
 		return 1;
 	return (IS("LIST") || IS("UIDL") || IS("AUTH")) && !alen;
 #undef IS
@@ -200,7 +207,7 @@ static void replies_check(const char *in, size_t in_len, const char *out, size_t
 			__builtin_trap();
 		p += n;
 		if (multi && status_is(p - n, n, "+OK"))
-			p = body_check(p, end);
+			p = body_check(p, end, multi == 2);
 	}
 }
 

@@ -21,14 +21,17 @@
  * returns (an exit() on client input is a finding: libFuzzer reports it);
  * every reply line is "NNN" with a code from 200 to 599, then ' ' or '-',
  * text and CRLF, at most 512 octets with its CRLF (RFC 5321 §4.5.3.1.5);
- * and spool/incoming holds exactly the messages a "250 2.0.0 Ok: queued as
- * <id>" was sent for, each under its id; and no descriptor stays open.  The home has no DNS blacklist,
+ * spool/incoming holds exactly the messages a "250 2.0.0 Ok: queued as
+ * <id>" was sent for, each a spool file that envelope_load reads, under
+ * its id, with 1 to MaxRecipients (8) recipients and a message with LF
+ * line ends and no CR or NUL; and no descriptor stays open.  The home has no DNS blacklist,
  * spam bait, mail processor or content filter, so no accepted message is
  * dropped, and DNSServer is a dead loopback port should anything ask. */
 #define main smtpd_main
 #include "../src/smtpd/smtpd.c"
 #undef main
 #include "session-harness.h"
+#include "envelope.h"
 #include <dirent.h>
 #include <stdint.h>
 
@@ -108,6 +111,23 @@ static void connection_env(uint8_t how)
 		unsetenv("TCPREMOTEHOST");
 }
 
+/* A queued message is what route will read: a spool file under its id
+ * with one to MaxRecipients recipients, and a message with LF line ends
+ * holding no CR or NUL (the DATA and BDAT readers refuse both). */
+static void queued_check(const char *path, const char *id, size_t idlen)
+{
+	struct envelope e;
+
+	envelope_init(&e);
+	if (!envelope_load(path, &e))
+		__builtin_trap();   /* 250 for a message that is not on disk, or unreadable */
+	if (strlen(e.id) != idlen || memcmp(e.id, id, idlen) != 0 || !e.rcpt_count || e.rcpt_count > 8)
+		__builtin_trap();
+	if (memchr(e.message, '\r', e.message_len) || memchr(e.message, 0, e.message_len))
+		__builtin_trap();
+	envelope_free(&e);
+}
+
 /* Checks every reply line; returns how many said "queued as", and traps
  * unless each of those ids is a file in spool/incoming. */
 static size_t replies_check(const char *out, size_t len)
@@ -132,8 +152,7 @@ static size_t replies_check(const char *out, size_t len)
 			const char *id = p + sizeof QUEUED_PREFIX - 1;
 			size_t idlen = strcspn(id, ",\r");
 			snprintf(path, sizeof path, "%s/%s/%.*s", fuzz_home, SPOOL_INCOMING_DIR, (int)idlen, id);
-			if (access(path, F_OK) != 0)
-				__builtin_trap();   /* 250 for a message that is not on disk */
+			queued_check(path, id, idlen);
 			queued++;
 		}
 		p = e + 1;
