@@ -6,9 +6,10 @@
  * dot-stuffing), put back as it was before every input.
  *
  * One input is the bytes a client sends, after one leading byte whose bits
- * 0-1 pick the client address (127.0.0.1, 127.0.0.3, ::1, or none: a pipe's
- * "local").  fd 0 and fd 1 are memfds, so EOF comes at once and no write
- * waits, and the session runs in this process as pop3d's main() runs it.
+ * 0-1 pick the client address (127.0.0.1, 127.0.0.3, ::1, or none: a
+ * pipe's "local") and bit 2 turns DEBUG_POP3 on.  fd 0 and fd 1 are memfds,
+ * so EOF comes at once and no write waits, and the session runs in this
+ * process as pop3d's main() runs it.
  * main.c is compiled in (its main renamed) for its static session_setup
  * and session_end and to register STLS and AUTH once (a static table); the
  * other pop3d sources are linked as objects built for the fuzz build.
@@ -44,6 +45,18 @@ static const struct {
 	{ "new/1700000100.M2P1.fuzz,S=49", "Subject: spam\nX-Spam-Flag: YES\n\nbuy now\r\nand\rthen\n" },
 	{ "cur/1700000200.M3P1.fuzz:2,S", "Subject: seen\n\nline1\nline2\nline3\nline4\n" },
 };
+/* No waits after a failed login (LoginAttemptDelay, Throttle), and no
+ * address put on ip.can; LogLevel Error keeps the fuzzer's output
+ * readable.  The second logs every command and reply (at debug level, so
+ * the lines are built and then dropped). */
+#define MAIL_INI_COMMON "[mail]\nHostName = localhost\nMaxInactivity = 2\nMaxSessionTime = 10\n" \
+	"DNSServer = 127.0.0.1:1\nLogLevel = Error\nLoginAttemptDelay = 0\nLoginAttemptThrottle = 0\n" \
+	"LoginAttemptTempBanThreshold = 6\nLoginAttemptFilterThreshold = 0\n"
+static const char *const mail_ini[2] = {
+	MAIL_INI_COMMON "Options = ALLOW_POP3\n",
+	MAIL_INI_COMMON "Options = ALLOW_POP3 | DEBUG_POP3\n",
+};
+static int ini_current = -1;
 static char mailbox[4200];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -51,13 +64,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc, (void)argv;
 	log_set_program("pop3d");
 	fuzz_home_make("pop3");
-	/* No waits after a failed login (LoginAttemptDelay, Throttle), and no
-	 * address put on ip.can; LogLevel Error keeps the fuzzer's output
-	 * readable. */
-	fuzz_write_file("etc/mail.ini", "[mail]\nHostName = localhost\nMaxInactivity = 2\nMaxSessionTime = 10\n"
-					"Options = ALLOW_POP3\nDNSServer = 127.0.0.1:1\nLogLevel = Error\n"
-					"LoginAttemptDelay = 0\nLoginAttemptThrottle = 0\n"
-					"LoginAttemptTempBanThreshold = 6\nLoginAttemptFilterThreshold = 0\n");
+	fuzz_config_pick("etc/mail.ini", mail_ini, &ini_current, 0);
 	fuzz_write_file("etc/smtpserver.conf", "PARAM AUTH-LOGIN-also-without-TLS\n");
 	snprintf(mailbox, sizeof mailbox, "%s/%s/2", fuzz_home, SPOOL_MAILBOX_DIR);
 	fuzz_keep_under = mailbox;
@@ -222,6 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setenv("TCPREMOTEIP", client_ip[data[0] & 3], 1);
 	else
 		unsetenv("TCPREMOTEIP");
+	fuzz_config_pick("etc/mail.ini", mail_ini, &ini_current, (data[0] >> 2) & 1);
 	mailbox_restore();
 	fuzz_fd_probe();
 	fuzz_fds_begin(data + 1, size - 1);

@@ -92,6 +92,16 @@ static void fuzz_home_make(const char *name)
 	userdb_close(&db);
 }
 
+/* Rewrites a config file when the input picks another variant of it; in
+ * place, so its inode stays the one the snapshot knows. */
+static void fuzz_config_pick(const char *rel, const char *const *variants, int *current, int pick)
+{
+	if (*current == pick)
+		return;
+	fuzz_write_file(rel, variants[pick]);
+	*current = pick;
+}
+
 static int fuzz_snapshot_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)path, (void)type, (void)ftw;

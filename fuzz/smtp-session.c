@@ -7,7 +7,8 @@
  * One input is the bytes a client sends, after one leading byte that picks
  * the connection: bits 0-1 the client address (127.0.0.1, 127.0.0.3, ::1,
  * or 127.0.0.4, which spamblock.cfg refuses at connect), bit 2 submission
- * mode (-m), bit 3 a TCPREMOTEHOST.  The bytes are fd 0 (a memfd, so EOF
+ * mode (-m), bit 3 a TCPREMOTEHOST, bit 4 the second smtpserver.conf
+ * (extensions off, small limits, a hdr220 greeting).  The bytes are fd 0 (a memfd, so EOF
  * comes at once and nothing ever waits), fd 1 is a memfd too, and the
  * session runs in this process exactly as smtpd's main() runs it.
  *
@@ -41,6 +42,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SMTP_REPLY_LINE_MAX_BYTES 512   /* RFC 5321 §4.5.3.1.5, CRLF included */
 #define QUEUED_PREFIX "250 2.0.0 Ok: queued as "
 
+/* Both without a tarpit and without an AUTH failure limit (a sleep, and
+ * state across inputs).  The first offers PLAIN and LOGIN without TLS
+ * (there is no TLS here); the second turns extensions and limits down and
+ * offers only CRAM-MD5. */
+static const char *const smtpserver_conf[2] = {
+	"PARAM AUTH-LOGIN-also-without-TLS\nPARAM tarpit-delay-ms 0\nPARAM auth-failrate 0\n"
+	"PARAM max-bad-recipients 6\n",
+	"PARAM hdr220 %H ESMTP %V at %T on %i, 100%% %q%\nPARAM NoCHUNKING\nPARAM NoPIPELINING\nPARAM NoDSN\n"
+	"PARAM NoETRN\nPARAM No8BITMIME\nPARAM auth-legacy-ehlo\nPARAM maxsize 2000\nPARAM RcptLimitCount 3\n"
+	"PARAM max-unknown-commands 3\nPARAM max-error-recipients 1\nPARAM tarpit-delay-ms 0\n"
+	"PARAM auth-failrate 0\nPARAM rcvd-auth-user\nPARAM no-rcvd-tls-mode\n",
+};
+static int conf_current = -1;
 static char presence[4200];
 static const char *const client_ip[4] = { "127.0.0.1", "127.0.0.3", "::1", "127.0.0.4" };
 
@@ -56,10 +70,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 					"Options = ALLOW_POP3 | ALLOW_SYSOP_ALIASES | NO_SENDMAIL | ALLOW_RELAY\n"
 					"DNSServer = 127.0.0.1:1\nLogLevel = Error\nMaxMsgSize = 64K\n"
 					"MaxRecipients = 8\n");
-	/* PLAIN and LOGIN without TLS (there is no TLS here), no tarpit and
-	 * no AUTH failure limit (a sleep, and state across inputs). */
-	fuzz_write_file("etc/smtpserver.conf", "PARAM AUTH-LOGIN-also-without-TLS\nPARAM tarpit-delay-ms 0\n"
-					       "PARAM auth-failrate 0\nPARAM max-bad-recipients 6\n");
+	fuzz_config_pick("etc/smtpserver.conf", smtpserver_conf, &conf_current, 0);
 	fuzz_write_file("etc/spamblock.cfg", "127.0.0.4\n");
 	fuzz_write_file("etc/email.can", "blocked@example.com\n");
 	fuzz_write_file("etc/subject.can", "*forbidden*\n");
@@ -185,6 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size)
 		return 0;
 	connection_env(data[0]);
+	fuzz_config_pick("etc/smtpserver.conf", smtpserver_conf, &conf_current, (data[0] >> 4) & 1);
 	if (utimensat(AT_FDCWD, presence, NULL, 0) != 0)
 		abort();
 	fuzz_fd_probe();
