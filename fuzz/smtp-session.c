@@ -23,11 +23,12 @@
  * every reply line is "NNN" with a code from 200 to 599, then ' ' or '-',
  * text and CRLF, at most 512 octets with its CRLF (RFC 5321 §4.5.3.1.5);
  * spool/incoming holds exactly the messages a "250 2.0.0 Ok: queued as
- * <id>" was sent for, each a spool file that envelope_load reads, under
- * its id, with 1 to MaxRecipients (8) recipients and a message with LF
- * line ends and no CR or NUL; and no descriptor stays open.  The home has no DNS blacklist,
- * spam bait, mail processor or content filter, so no accepted message is
- * dropped, and DNSServer is a dead loopback port should anything ask. */
+ * <id>" was sent for, each a spool file that envelope_load reads, under its
+ * id, with 1 to MaxRecipients (8) recipients and a message with LF line
+ * ends and no CR or NUL; and no descriptor stays open.  The home has no
+ * DNS blacklist, spam bait, mail processor or content filter, so no
+ * accepted message is dropped; smtpd's only DNS lookups are the DNSBL ones,
+ * so none is made (and DNSServer is a dead loopback port besides). */
 #define main smtpd_main
 #include "../src/smtpd/smtpd.c"
 #undef main
