@@ -45,15 +45,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Both without a tarpit and without an AUTH failure limit (a sleep, and
  * state across inputs).  The first offers PLAIN and LOGIN without TLS
- * (there is no TLS here); the second turns extensions and limits down and
- * offers only CRAM-MD5. */
+ * (there is no TLS here); the second turns extensions and limits down,
+ * offers only CRAM-MD5, and answers VRFY and EXPN. */
 static const char *const smtpserver_conf[2] = {
 	"PARAM AUTH-LOGIN-also-without-TLS\nPARAM tarpit-delay-ms 0\nPARAM auth-failrate 0\n"
 	"PARAM max-bad-recipients 6\n",
 	"PARAM hdr220 %H ESMTP %V at %T on %i, 100%% %q%\nPARAM NoCHUNKING\nPARAM NoPIPELINING\nPARAM NoDSN\n"
 	"PARAM NoETRN\nPARAM No8BITMIME\nPARAM auth-legacy-ehlo\nPARAM maxsize 2000\nPARAM RcptLimitCount 3\n"
 	"PARAM max-unknown-commands 3\nPARAM max-error-recipients 1\nPARAM tarpit-delay-ms 0\n"
-	"PARAM auth-failrate 0\nPARAM rcvd-auth-user\nPARAM no-rcvd-tls-mode\n",
+	"PARAM auth-failrate 0\nPARAM rcvd-auth-user\nPARAM no-rcvd-tls-mode\nPARAM VRFYcmd\nPARAM EXPNcmd\n"
+	"PARAM help This is the fuzz home.\nPARAM help Second %s line\n"
+	"PARAM smtp-auth-username-prompt Who?\nPARAM smtp-auth-password-prompt Secret?\n",
 };
 static int conf_current = -1;
 static char presence[4200];
