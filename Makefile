@@ -143,6 +143,23 @@ build/fuzz/smtp-params: src/smtpd/smtpd-params.c src/smtpd/smtpd-params.h src/sm
 build/fuzz/pop3-wire: src/pop3d/wire.c src/pop3d/wire.h
 build/fuzz/maildir-name: src/pop3d/mailbox.c src/pop3d/mailbox.h src/pop3d/cache.c src/pop3d/cache.h src/pop3d/wire.c
 build/fuzz/contentfilter-reply: src/smtpd/smtpd-contentfilter-reply.c src/smtpd/smtpd-contentfilter.h src/smtpd/smtpd-session.h
+# The session harnesses compile the program's main file in (main renamed)
+# and link its other sources as objects built here, so static names in
+# different files cannot clash.  They replace the password verifiers
+# (fuzz/session-harness.h says why).
+FUZZ_SESSION_LDFLAGS = -Wl,--wrap=password_verify,--wrap=password_verify_none
+FUZZ_SMTPD_OBJ = $(patsubst src/smtpd/%.c,build/fuzz/smtpd/%.o,$(filter-out src/smtpd/smtpd.c,$(wildcard src/smtpd/*.c)))
+FUZZ_POP3D_OBJ = $(patsubst src/pop3d/%.c,build/fuzz/pop3d/%.o,$(filter-out src/pop3d/main.c,$(wildcard src/pop3d/*.c)))
+build/fuzz/smtpd/%.o build/fuzz/pop3d/%.o: src/$$(notdir $$(@D))/%.c $(wildcard src/lib/*.h src/smtpd/*.h src/pop3d/*.h)
+	@mkdir -p $(@D)
+	$(say) "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/smtp-session: fuzz/smtp-session.c fuzz/session-harness.h src/smtpd/smtpd.c $(FUZZ_SMTPD_OBJ) $(FUZZ_LIB_A)
+	$(say) "  FUZZLD  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SESSION_LDFLAGS) -o $@ $< $(FUZZ_SMTPD_OBJ) $(FUZZ_LIB_A) $(LIBS)
+build/fuzz/pop3-session: fuzz/pop3-session.c fuzz/session-harness.h src/pop3d/main.c $(FUZZ_POP3D_OBJ) $(FUZZ_LIB_A)
+	$(say) "  FUZZLD  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SESSION_LDFLAGS) -o $@ $< $(FUZZ_POP3D_OBJ) $(FUZZ_LIB_A) $(LIBS)
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB_A)
 	$(say) "  FUZZLD  $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_A) $(LIBS)
