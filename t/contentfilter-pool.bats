@@ -97,6 +97,7 @@ unavailable="451 4.7.1 Content filter unavailable, try again later"
   [ "$(grep -c 'event=contentfilter-start' "$POOL_LOG")" -eq 2 ]
   ! grep -q 'event=contentfilter-start' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
   [ -z "$(ls "$HOME_DIR/spool/tmp")" ]
+  ! grep -qE 'runtime error|Sanitizer' "$POOL_LOG"
 }
 
 @test "contentfilter-pool: a crash fails that message 451 4.7.1; the filter is restarted, the next judged" {
@@ -163,4 +164,27 @@ unavailable="451 4.7.1 Content filter unavailable, try again later"
   run send reject
   [ "${lines[5]}" = "550 5.7.1 Not wanted here" ]
   [ "$(grep -c 'event=contentfilter-start' "$BATS_TEST_TMPDIR/SMTP_PORT.log")" -eq 1 ]
+}
+
+# ask LINE: one raw request to the pool's socket; prints its answer.
+ask() {
+  python3 - "$SOCK" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode().replace(b"NUL", b"\0") + b"\n")
+print(s.makefile("rb").readline().decode().rstrip("\n") or "EOF")
+PY
+}
+
+@test "contentfilter-pool: an empty request, a NUL and a line over 1024 bytes get #fail; the filters go on" {
+  start_pool 20
+  [ "$(ask '')" = "#fail bad-request" ]
+  [ "$(ask 'a NUL b')" = "#fail bad-request" ]
+  [ "$(ask "$(head -c 1100 /dev/zero | tr '\0' x)")" = "#fail long-line" ]
+  printf 'Subject: accept\n\nx\n' > "$BATS_TEST_TMPDIR/copy"
+  [ "$(ask "$BATS_TEST_TMPDIR/copy")" = "0" ]
+  ! grep -q 'event=contentfilter-fail' "$POOL_LOG"
+  [ "$(grep -c 'event=contentfilter-start' "$POOL_LOG")" -eq 2 ]
 }

@@ -239,7 +239,9 @@ static void client_readable(struct pool *p, struct client *c)
 	if ((nl = memchr(c->in.data, '\n', c->in.len))) {
 		buf_truncate(&c->in, (size_t)(nl - c->in.data));
 		/* A path: not empty, no NUL (it goes to the filter as one line). */
-		if (!c->in.len || memchr(c->in.data, '\0', c->in.len))
+		if (c->in.len > SMTPD_CONTENTFILTER_LINE_MAX_BYTES)
+			client_fail(p, c, "long-line");
+		else if (!c->in.len || memchr(c->in.data, '\0', c->in.len))
 			client_fail(p, c, "bad-request");
 		else
 			c->state = CLIENT_QUEUED;
