@@ -103,6 +103,9 @@ static int filter_start(struct pool *p, struct filter *f)
 	}
 	close(to[0]);
 	close(from[1]);
+	/* A filter that answers without reading its stdin must not block the
+	 * pool once the pipe is full: the write then fails and it restarts. */
+	fcntl(to[1], F_SETFL, O_NONBLOCK);
 	f->pid = pid;
 	f->to_fd = to[1];
 	f->from_fd = from[0];
@@ -294,7 +297,7 @@ static void dispatch(struct pool *p)
 		f->client = c;
 		f->state = FILTER_BUSY;
 		f->deadline_ms = conn_now_ms() + timeout_ms(p);
-		/* Shorter than PIPE_BUF and the filter is waiting for it. */
+		/* Shorter than PIPE_BUF, so written whole or not at all. */
 		if (!file_write_all(f->to_fd, c->in.data, c->in.len))
 			filter_failed(p, f, "write");
 	}
