@@ -75,13 +75,15 @@ say = @echo
 endif
 
 LIBEXEC_PROGS = smtpd pop3d tlsproxy pickup route deliver-local deliver-remote deliver-bounce deliver-board deliver-qwk deliver-fido
-LIBEXEC_PROGS += mailproc-spamc
+LIBEXEC_PROGS += mailproc-spamc contentfilter-pool
 BIN_PROGS = runq sendmail mailq bbsmail-user bbsmail-config bbsmail-telegram bbsmail-board qwk-pack qwk-unpack fido-toss
 BIN_PROGS += bbsmail-freezer
 # sendmail picks up its own drop file when its caller is the mail user, and
 # pickup parses the message's headers as sendmail does: they share code.
 bin/sendmail: build/pickup/drop.o build/pickup/pickup.o
 libexec/pickup: build/sendmail/message.o
+# The pool checks its filters' answers with smtpd's parser.
+libexec/contentfilter-pool: build/smtpd/smtpd-contentfilter-reply.o
 # Only programs whose sources exist yet are built.
 present = $(foreach p,$(1),$(if $(wildcard src/$(p)/*.c),$(p)))
 LIBEXEC_TARGETS = $(addprefix libexec/,$(call present,$(LIBEXEC_PROGS)))

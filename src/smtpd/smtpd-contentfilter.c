@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,6 +126,65 @@ static int filter_read_line(struct smtpd_contentfilter_state *f, long long deadl
 
 static const char *read_failure(int r) { return r == -1 ? "timeout" : r == -2 ? "long-line" : "eof"; }
 
+/* The pool's socket (contentfilter-pool(8)): 1 with a connected *fd, 0
+ * when there is no socket (the session runs its own filter), -1 when there
+ * is one but it does not take the connection.  A blocking unix connect
+ * waits for room in the backlog no longer than SO_SNDTIMEO. */
+static int pool_connect(unsigned long timeout_sec, int *fd)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct timeval tv = { (time_t)timeout_sec, 0 };
+	struct stat st;
+	char path[PATH_MAX];
+
+	if (!home_path(path, sizeof path, CONTENTFILTER_POOL_SOCKET))
+		return 0;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode) || strlen(path) >= sizeof a.sun_path)
+		return -1;
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	if ((*fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (setsockopt(*fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0
+	    && connect(*fd, (struct sockaddr *)&a, sizeof a) == 0)
+		return 1;
+	close(*fd);
+	return -1;
+}
+
+/* One path to the pool, one line back.  The pool bounds a client's wait in
+ * its queue and its filter's answer by contentfilter-timeout each, so the
+ * session waits for both and a second more.  1 with *reply, else 0 and why;
+ * -1: no pool, the session's own filter is to be asked. */
+static int pool_ask(const char *path, unsigned long timeout_sec, struct contentfilter_reply *reply,
+		    const char **why)
+{
+	struct smtpd_contentfilter_state link = { 0, -1, -1, 1, BUF_INIT };
+	long long deadline = conn_now_ms() + (long long)timeout_sec * 2000 + 1000;
+	struct buf line = BUF_INIT, out = BUF_INIT;
+	int r, ok = 0;
+
+	if ((r = pool_connect(timeout_sec, &link.from_fd)) <= 0) {
+		*why = "pool-connect";
+		return r == 0 ? -1 : 0;
+	}
+	xbuf_catf(&out, "%s\n", path);
+	if (!file_write_all(link.from_fd, out.data, out.len))
+		*why = "pool-write";
+	else if ((r = filter_read_line(&link, deadline, &line)) != 1)
+		*why = r == -1 ? "timeout" : "pool-eof";
+	else if (line.data[0] == '#')
+		*why = "pool";   /* "#fail <reason>": the pool logged the reason */
+	else if (!(ok = smtpd_contentfilter_parse_reply(line.data, line.len, reply)))
+		*why = "bad-reply";
+	close(link.from_fd);
+	buf_free(&link.in);
+	buf_free(&line);
+	buf_free(&out);
+	return ok;
+}
+
 /* Sends the path and reads the answer.  1 with *reply, else 0 and why. */
 static int filter_ask(struct smtp_session *s, const char *program, const char *path, unsigned long timeout_sec,
 		      struct contentfilter_reply *reply, const char **why)
@@ -132,6 +193,9 @@ static int filter_ask(struct smtp_session *s, const char *program, const char *p
 	struct buf line = BUF_INIT, out = BUF_INIT;
 	int r = 1, ok = 0;
 
+	if (!s->filter && (r = pool_ask(path, timeout_sec, reply, why)) >= 0)
+		return r;
+	r = 1;
 	if (!s->filter && !filter_start(s, program))
 		return *why = "fork", 0;
 	while (!s->filter->hungry && (r = filter_read_line(s->filter, deadline, &line)) == 1)

@@ -13,6 +13,9 @@
 #define SMTPD_CONTENTFILTER_LINE_MAX_BYTES 1024
 #define SMTPD_CONTENTFILTER_TEXT_MAX_BYTES 200
 #define SPOOL_FREEZER_DIR "spool/freezer"   /* also in bin/bbsmail-freezer */
+/* The pool of libexec/contentfilter-pool, when it runs: a session then
+ * sends the path there and reads the answer line, or "#fail <reason>". */
+#define CONTENTFILTER_POOL_SOCKET "spool/contentfilter.sock"
 
 enum contentfilter_action { CONTENTFILTER_REJECT = -1, CONTENTFILTER_ACCEPT = 0, CONTENTFILTER_FREEZE = 1 };
 
