@@ -23,10 +23,22 @@ static int option(const struct smtp_session *s, unsigned long long bit) { return
 
 /* The actions apply to this transaction: a listed client (or Received:
  * address), not exempt, not authenticated. */
-static int acting(const struct smtp_session *s)
+/* Whether this transaction's sender is in dnsbl_exempt.cfg, asked the
+ * first time it matters (a listing, a Received: check, a known body hash)
+ * rather than at every MAIL: a long list costs a lookup in its form. */
+static int sender_exempt(struct smtp_session *s)
 {
-	return s->dnsbl.listed && !s->dnsbl.client_exempt && !s->dnsbl.sender_exempt && !s->auth_user.len
-	       && !s->auth_via_ip;
+	if (s->dnsbl.sender_exempt < 0)
+		s->dnsbl.sender_exempt =
+			s->dnsbl.checked && !s->dnsbl.client_exempt
+			&& hostlist_match_address(SMTPD_DNSBL_EXEMPT_FILE, s->sender.data ? s->sender.data : "") != 0;
+	return s->dnsbl.sender_exempt;
+}
+
+static int acting(struct smtp_session *s)
+{
+	return s->dnsbl.listed && !s->dnsbl.client_exempt && !s->auth_user.len && !s->auth_via_ip
+	       && !sender_exempt(s);
 }
 
 static long long dnsbl_deadline(const struct smtp_session *s)
@@ -151,11 +163,7 @@ int smtpd_dnsbl_connect(struct smtp_session *s)
 
 void smtpd_dnsbl_mail(struct smtp_session *s)
 {
-	s->dnsbl.sender_exempt = 0;
-	/* Also before any listing: a Received: address may list the mail. */
-	if (s->dnsbl.checked && !s->dnsbl.client_exempt)
-		s->dnsbl.sender_exempt =
-			hostlist_match_address(SMTPD_DNSBL_EXEMPT_FILE, s->sender.data ? s->sender.data : "") != 0;
+	s->dnsbl.sender_exempt = -1;   /* not asked yet: sender_exempt() */
 }
 
 int smtpd_dnsbl_rcpt_refused(struct smtp_session *s)
@@ -252,7 +260,7 @@ void smtpd_dnsbl_begin(struct smtp_session *s)
 		return;
 	if (acting(s) && s->cfg.dnsbl_subject[0])
 		k->subject_tag = s->cfg.dnsbl_subject;   /* tagged where it stands */
-	k->collect_received = option(s, MAIL_OPTION(DNSBL_CHKRECVHDRS)) && !s->dnsbl.listed && !s->dnsbl.sender_exempt;
+	k->collect_received = option(s, MAIL_OPTION(DNSBL_CHKRECVHDRS)) && !s->dnsbl.listed && !sender_exempt(s);
 	k->hold_subject = k->collect_received && s->cfg.dnsbl_subject[0];
 	if (option(s, MAIL_OPTION(DNSBL_SPAMHASH))) {
 		k->hash_body = 1;
@@ -311,7 +319,7 @@ int smtpd_dnsbl_finish(struct smtp_session *s, const char *cmd)
 		body_hash_hex(k, hex);
 		if (acting(s)) {
 			spam_hash_record(s, hex);
-		} else if ((known = spam_hash_known(hex)) != 0 && !s->dnsbl.sender_exempt) {
+		} else if ((known = spam_hash_known(hex)) != 0 && !sender_exempt(s)) {
 			if (known < 0) {
 				smtp_reply(s, 451, "4.3.0", "Temporary local problem, try again later");
 				smtp_log_reject(s, cmd, 451, "4.3.0", "spam-hash-unreadable");

@@ -197,7 +197,7 @@ struct smtp_session {
 		char ip[64];                  /* the listed address */
 		char answer[16];
 		int client_exempt;            /* dnsbl_exempt.cfg, loopback, submission */
-		int sender_exempt;            /* this transaction's sender is in dnsbl_exempt.cfg */
+		int sender_exempt;            /* this transaction's sender is in dnsbl_exempt.cfg; -1 not asked */
 	} dnsbl;
 	int spam_bait;                    /* a recipient was a spam bait (smtpd-lists.c) */
 	struct smtpd_contentfilter_state *filter;   /* PARAM contentfilter's process, once started */
