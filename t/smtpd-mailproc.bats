@@ -191,6 +191,18 @@ PY
   [ "$(spooled | wc -l)" -eq 1 ]
 }
 
+@test "mailproc: a program that cannot be run tempfails, named in the log; onerror=pass lets the mail in" {
+  cfg "\"$PROC_DIR/not-there\""
+  start_smtpd
+  run send
+  [ "${lines[5]}" = "451 4.3.0 Temporary local problem, try again later" ]
+  grep -q "unable to run $PROC_DIR/not-there: No such file or directory" "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  grep -q 'event=mailproc-fail line=1 program=.* reason=spawn onerror=tempfail' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+  cfg "onerror=pass \"$PROC_DIR/not-there\""
+  run send
+  [[ "${lines[5]}" == "250 2.0.0 Ok: queued as "* ]]
+}
+
 @test "mailproc: a hanging program is killed at its timeout, with what it started" {
   processor hang <<'PY'
 import subprocess
