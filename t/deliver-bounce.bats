@@ -31,7 +31,9 @@ failed_to_demo() {
 notices() { mailbox_files "$1"; }
 
 spool_empty() {
-  [ "$(find "$(SPOOL)/incoming" "$(SPOOL)/queue" "$(SPOOL)/body" "$(SPOOL)/defer" "$(SPOOL)/tmp" -type f | wc -l)" -eq 0 ]
+  local left
+  left="$(find "$(SPOOL)/incoming" "$(SPOOL)/queue" "$(SPOOL)/body" "$(SPOOL)/defer" "$(SPOOL)/tmp" -type f)"
+  [ -z "$left" ] || { echo "left in the spool: $left"; false; }
 }
 
 @test "deliver-bounce: a failure notice from <> goes into spool/incoming with K=dsn for the sender" {
@@ -383,6 +385,29 @@ EOF
   [ "$(echo "$output" | grep -c 'result=already-delivered')" -eq 3 ]
   runq 2>/dev/null
   one_notice_each 1 3
+  spool_empty
+}
+
+@test "a rerun of route that finds its notice already sent removes what a killed attempt left in spool/tmp" {
+  inject 1 -f sysop@localhost demo
+  bbsmail-user del demo
+  id="$(ls "$(SPOOL)/incoming")"
+  mkdir -p "$BATS_TEST_TMPDIR/snap"
+  ln "$(SPOOL)/incoming/$id" "$BATS_TEST_TMPDIR/snap/"
+  "$LIBEXEC/route" 2>/dev/null
+  [ "$(ls "$(SPOOL)/queue/bounce")" = "$id.b0-incoming" ]
+  "$LIBEXEC/deliver-bounce" 2>/dev/null      # the notice is handed on and recorded
+  # S3 again (route killed before the incoming name went), and a later
+  # attempt killed after writing the job anew (S2a): its tmp file
+  ln "$BATS_TEST_TMPDIR/snap/$id" "$(SPOOL)/incoming/"
+  echo leftover > "$(SPOOL)/tmp/bounce-$id.b0-incoming"
+  run "$LIBEXEC/route"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"bounce=$id.b0-incoming(sent-before)"* ]] || { echo "$output"; false; }
+  [ ! -e "$(SPOOL)/tmp/bounce-$id.b0-incoming" ]
+  [ -z "$(ls "$(SPOOL)/queue/bounce")" ]
+  runq 2>/dev/null
+  one_notice_each 1 1
   spool_empty
 }
 

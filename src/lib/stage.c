@@ -49,16 +49,34 @@ skip:
 /* The file goes through spool/tmp/<last part of dest_dir>-<name>: a
  * message's jobs of different channels share their name, and the tmp name
  * stays the same on every attempt, so a leftover is recognised. */
-static int stage_create(struct spool_file *f, const char *dest_dir, const char *name)
+static int stage_tmp_name(char tmp_name[NAME_MAX + 1], const char *dest_dir, const char *name)
 {
 	const char *slash = strrchr(dest_dir, '/');
-	char tmp_name[NAME_MAX + 1];
 
-	if ((size_t)snprintf(tmp_name, sizeof tmp_name, "%s-%s", slash ? slash + 1 : dest_dir, name)
-	    >= sizeof tmp_name) {
+	if ((size_t)snprintf(tmp_name, NAME_MAX + 1, "%s-%s", slash ? slash + 1 : dest_dir, name) > NAME_MAX) {
 		errno = ENAMETOOLONG;
 		return 0;
 	}
+	return 1;
+}
+
+int stage_discard_leftover(const char *dest_dir, const char *name)
+{
+	char tmp_name[NAME_MAX + 1], rel[PATH_MAX], path[PATH_MAX];
+
+	if (!stage_tmp_name(tmp_name, dest_dir, name)
+	    || (size_t)snprintf(rel, sizeof rel, "%s/%s", SPOOL_TMP_DIR, tmp_name) >= sizeof rel
+	    || !home_path(path, sizeof path, rel))
+		return 0;
+	return unlink(path) == 0 || errno == ENOENT;
+}
+
+static int stage_create(struct spool_file *f, const char *dest_dir, const char *name)
+{
+	char tmp_name[NAME_MAX + 1];
+
+	if (!stage_tmp_name(tmp_name, dest_dir, name))
+		return 0;
 	if (spool_file_create_named(f, dest_dir, name, tmp_name))
 		return 1;
 	if (errno != EEXIST || unlink(f->tmp_path) != 0)

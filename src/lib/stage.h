@@ -57,6 +57,11 @@ struct stage_batch {
  * With retry set the file carries the attempt mark (below).  body may be
  * NULL (a job record, whose message is its body link).  1 ok, 0 errno
  * (nothing of this file is left). */
+/* Removes what a killed earlier attempt left in spool/tmp/ on its way to
+ * <dest_dir>/<name>, when this attempt will not write that file again
+ * (the caller holds the claim that makes the name its own).  1 ok (also
+ * when there was none), 0 errno. */
+int stage_discard_leftover(const char *dest_dir, const char *name);
 int stage_batch_write(struct stage_batch *b, const char *dest_dir, const char *name, const void *head,
 		      size_t head_len, const void *body, size_t body_len, int retry);
 /* Commits every file (one syncfs for their data, the renames), then makes

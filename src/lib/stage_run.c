@@ -623,6 +623,10 @@ static int stage_notice(struct stage_run *run, struct stage_job *job, enum stage
 			return 0;
 		}
 		if (job->retry && stage_notice_was_sent(name)) {
+			/* An attempt killed after writing it again (S2a) left its
+			 * tmp file, which no later attempt writes over. */
+			if (!stage_discard_leftover(SPOOL_QUEUE_DIR "/bounce", name))
+				log_warn("id=%s unable to remove the leftover of %s: %s", job->name, name, strerror(errno));
 			snprintf(note, note_size, " %s=%.160s(sent-before)", field[kind], name);
 			free(copy.rcpt);
 			free(codes);
