@@ -318,8 +318,9 @@ EOF2
     "$(SPOOL)" "$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR" > "$BATS_TEST_TMPDIR/libexec/deliver-remote"
   chmod +x "$BATS_TEST_TMPDIR/libexec/deliver-remote"
   BBSMAIL_LIBEXEC="$BATS_TEST_TMPDIR/libexec" start_runq_loop
-  for i in $(seq 1 100); do [ -s "$BATS_TEST_TMPDIR/seen" ] && break; sleep 0.05; done
-  [ "$(cat "$BATS_TEST_TMPDIR/seen")" = "pass" ]
+  sleep 0.5
+  # nothing of the remote channel is due: runq does not start its stage
+  [ ! -e "$BATS_TEST_TMPDIR/seen" ]
   run chat <<'EOF2'
 R 220
 L EHLO client.example
@@ -330,6 +331,6 @@ L QUIT
 R 221
 EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  for i in $(seq 1 100); do [ "$(grep -c pass "$BATS_TEST_TMPDIR/seen")" -ge 2 ] && break; sleep 0.05; done
-  [ "$(cat "$BATS_TEST_TMPDIR/seen")" = "$(printf 'pass\n%s\npass' "$(printf '%s\n' "$J1" "$J2" | sort)")" ]
+  for i in $(seq 1 100); do [ "$(grep -c pass "$BATS_TEST_TMPDIR/seen" 2>/dev/null)" = 1 ] && break; sleep 0.05; done
+  [ "$(cat "$BATS_TEST_TMPDIR/seen")" = "$(printf '%s\npass' "$(printf '%s\n' "$J1" "$J2" | sort)")" ]
 }

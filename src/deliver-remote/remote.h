@@ -58,7 +58,7 @@ struct remote_ctx {
  * a rerun skips what was sent; only a machine crash can lose its last
  * lines, and then a recipient gets the message twice, never none
  * (spool(5), R1). */
-#define REMOTE_SENT_DIR "spool/sent"
+#define REMOTE_SENT_DIR SPOOL_SENT_DIR
 /* Appends the n addresses.  1 ok, 0 errno. */
 int remote_sent_append(const char *job, const char *const *addresses, size_t n);
 /* Reports each recipient of job whose target is in its sent-log as done

@@ -18,6 +18,7 @@
  * prefix + the drop file's name (pickup(8); runq looks for it too). */
 #define SPOOL_PICKUP_TMP_PREFIX "pickup."
 #define SPOOL_QUEUE_DIR    "spool/queue"      /* + "/<channel>" */
+#define SPOOL_SENT_DIR     "spool/sent"       /* deliver-remote's sent-logs */
 #define SPOOL_TRASH_DIR    "spool/trash"
 #define SPOOL_BAD_DIR      "spool/bad"
 #define SPOOL_MAILBOX_DIR  "spool/mailbox"    /* + "/<usernum>" (Maildir) */

@@ -166,6 +166,9 @@ static int runq_stage_has_work(size_t i, time_t now)
 	snprintf(rel, sizeof rel, "%s/%s", SPOOL_QUEUE_DIR, channel);
 	if (runq_dir_lists(rel, LOOK_JOB, now))
 		return 1;
+	/* deliver-remote also removes the sent-logs of retired jobs. */
+	if (CHANNEL_FIRST + (int)i - 2 == CHANNEL_REMOTE && runq_dir_lists(SPOOL_SENT_DIR, LOOK_JOB, now))
+		return 1;
 	snprintf(rel, sizeof rel, "%s/%s", SPOOL_DEFER_DIR, channel);
 	return runq_dir_lists(rel, LOOK_DUE_BUCKET, now);
 }
