@@ -1,5 +1,6 @@
 #include "milter.h"
 #include "conn.h"
+#include "status.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -81,24 +82,6 @@ static int text_printable(const char *s)
 	return 1;
 }
 
-/* "x.y.z" of class c at the start of s (RFC 3463): its length, 0 if none. */
-static size_t enhanced_length(const char *s, char c)
-{
-	size_t i = 0, part, digits;
-
-	if (s[0] != c || s[1] != '.')
-		return 0;
-	for (i = 2, part = 0; part < 2; part++) {
-		for (digits = 0; s[i] >= '0' && s[i] <= '9'; i++)
-			digits++;
-		if (digits < 1 || digits > 3 || (part == 0 && s[i] != '.'))
-			return 0;
-		if (part == 0)
-			i++;
-	}
-	return s[i] == ' ' || s[i] == '\0' ? i : 0;
-}
-
 /* SMFIR_REPLYCODE: "4xx[ x.y.z][ text]" or the same with 5xx. */
 static int parse_replycode(const char *s, struct milter_reply *out)
 {
@@ -115,7 +98,7 @@ static int parse_replycode(const char *s, struct milter_reply *out)
 	out->code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
 	s += s[3] ? 4 : 3;
 	out->enhanced[0] = '\0';
-	if ((e = enhanced_length(s, (char)('0' + out->code / 100)))) {
+	if ((e = smtp_status_length(s, strlen(s), (char)('0' + out->code / 100)))) {
 		if (e >= sizeof out->enhanced)
 			return fail(out, "enhanced code too long");
 		memcpy(out->enhanced, s, e);

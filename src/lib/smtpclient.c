@@ -1,6 +1,7 @@
 /* smtpclient: replies, session set-up, STARTTLS, AUTH and the transaction
  * (MAIL, RCPT, DATA or BDAT).  smtpclient.h says what goes on the wire. */
 #include "smtpclient.h"
+#include "status.h"
 #include "base64.h"
 #include "md5.h"
 #include "tls.h"
@@ -119,25 +120,6 @@ static void smtpclient_reply_reset(struct smtpclient_reply *r)
 	r->done = 0;
 }
 
-/* Length of an RFC 2034 status "c.s.d" of class digit cls at p (followed by
- * a space or the end), 0 when there is none. */
-static size_t status_length(const char *p, size_t n, char cls)
-{
-	size_t i = 2, part, digits;
-
-	if (n < 5 || p[0] != cls || p[1] != '.' || (cls != '2' && cls != '4' && cls != '5'))
-		return 0;
-	for (part = 0; part < 2; part++) {
-		for (digits = 0; i < n && p[i] >= '0' && p[i] <= '9'; i++)
-			digits++;
-		if (digits < 1 || digits > 3)
-			return 0;
-		if (part == 0 && (i >= n || p[i++] != '.'))
-			return 0;
-	}
-	return i == n || p[i] == ' ' ? i : 0;
-}
-
 /* Appends text with control bytes made harmless for a record or a log. */
 static int cat_sanitized(struct buf *out, const char *p, size_t n)
 {
@@ -170,7 +152,7 @@ static int reply_line_head(const char *line, size_t n, int *code, int *last)
 /* Takes the line's text into r, its status code off when it has one. */
 static int reply_take_text(struct smtpclient_reply *r, const char *text, size_t n)
 {
-	size_t s = status_length(text, n, (char)('0' + r->code / 100));
+	size_t s = smtp_status_length(text, n, (char)('0' + r->code / 100));
 
 	if (s && r->lines == 0 && s < sizeof r->status) {
 		memcpy(r->status, text, s);
