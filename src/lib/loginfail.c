@@ -247,22 +247,11 @@ static int loginfail_apply(struct loginfail_update *u, struct loginfail_state *s
 		u->count = st->count;
 		return 1;
 	}
-	if (u->change == CHANGE_SETTLE_USER) {
-		/* The try at `at` becomes a failure against user now, in one
-		 * step: the count never dips for another session to slip in. */
-		if (times_forgive(tm, u->at)) {
-			times_push(tm, u->now);
-			st->last = u->now;
-			run_note(tm, u->user);
-		} else {
-			st->count++; /* forgotten meanwhile: count it again */
-			st->last = u->now;
-			times_push(tm, u->now);
-			run_note(tm, u->user);
-		}
-		u->count = st->count;
-		return 1;
-	}
+	/* The try at `at` is taken back and recorded below as a failure
+	 * against user, in one step: the count never dips for another session
+	 * to slip in (a try forgotten meanwhile is simply counted again). */
+	if (u->change == CHANGE_SETTLE_USER && times_forgive(tm, u->at) && st->count)
+		st->count--;
 	if (u->change == CHANGE_FORGIVE) {
 		if (!times_forgive(tm, u->now))
 			return 0;
@@ -287,7 +276,7 @@ static int loginfail_apply(struct loginfail_update *u, struct loginfail_state *s
 	st->last = u->now;
 	times_push(tm, u->now);
 	if (u->change != CHANGE_TRY_BAN)
-		run_note(tm, u->change == CHANGE_RECORD ? u->user : NULL);
+		run_note(tm, u->change == CHANGE_RECORD || u->change == CHANGE_SETTLE_USER ? u->user : NULL);
 	u->count = st->count;
 	return 1;
 }

@@ -63,13 +63,15 @@ int pop3_login_begin(struct pop3_session *s)
 	time_t now = time(NULL);
 	unsigned long ban;
 	struct loginfail_state st;
-	int r = loginfail_try_ban(s->remote_ip, &s->cfg, now, &s->attempt_rank, &ban);
+	int err = 0, r = loginfail_try_ban(s->remote_ip, &s->cfg, now, &s->attempt_rank, &ban);
 
 	/* A table that can be read but not written (the disk is full) cannot
 	 * count this attempt; its ban still holds.  Users must be able to log
 	 * in then, if only to delete mail. */
+	if (r < 0)
+		err = errno;
 	if (r < 0 && loginfail_get(s->remote_ip, now, &st) >= 0) {
-		log_warn("unable to count the login in the failed-login table: %s", strerror(errno));
+		log_warn("unable to count the login in the failed-login table: %s", strerror(err));
 		if (!(ban = loginfail_ban_left(&st, &s->cfg, now)))
 			return 1;
 		r = 0;
