@@ -297,11 +297,11 @@ struct smtp_rcpt *xsmtp_rcpt_new(struct smtp_session *s, const char *address, un
 }
 
 static void rcpt_add(struct smtp_session *s, const char *address, struct smtp_rcpt_params *p,
-		     unsigned long usernum)
+		     unsigned long usernum, int channel)
 {
 	struct smtp_rcpt *r;
 
-	if (!smtpd_milter_rcpt(s, address))
+	if (!smtpd_milter_rcpt(s, address, channel))
 		return;   /* replied */
 	r = xsmtp_rcpt_new(s, address, usernum);
 	r->notify = xstrdup_or_null(p->notify.data, p->has_notify);
@@ -359,7 +359,7 @@ static void rcpt_refuse_bad(struct smtp_session *s, int code, const char *enhanc
 
 /* Asks the shared resolver.  1 when the recipient may be accepted;
  * *usernum is the local user (0 for any other recipient). */
-static int rcpt_resolve(struct smtp_session *s, const char *address, unsigned long *usernum)
+static int rcpt_resolve(struct smtp_session *s, const char *address, unsigned long *usernum, int *channel)
 {
 	struct resolve_result res;
 	int ok = 0;
@@ -389,6 +389,7 @@ static int rcpt_resolve(struct smtp_session *s, const char *address, unsigned lo
 	} else {
 		ok = 1;
 	}
+	*channel = (int)res.channel;
 	resolve_result_free(&res);
 	return ok;
 }
@@ -445,7 +446,7 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 	struct smtp_rcpt_params p;
 	struct smtp_param_error err;
 	const char *path, *params, *why = "Bad address syntax";
-	int skip_resolve = 0, listed = 0;
+	int skip_resolve = 0, listed = 0, channel = -1;
 	unsigned long usernum = 0;
 
 	memset(&p, 0, sizeof p);
@@ -460,10 +461,11 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 	} else if (smtpd_dnsbl_rcpt_refused(s) || (listed = smtpd_lists_rcpt(s, address.data ? address.data : "")) < 0) {
 		/* replied: DNSBL_BADUSER or email.can */
 	} else if (listed) {
-		rcpt_add(s, address.data, &p, 0);   /* a spam bait: the message is dropped at its end */
+		rcpt_add(s, address.data, &p, 0, -1);   /* a spam bait: the message is dropped at its end */
 	} else if (rcpt_address_ok(s, address.data ? address.data : "", &skip_resolve)
-		   && ((skip_resolve && s->kind == SMTP_KIND_MAIL) || rcpt_resolve(s, address.data, &usernum))) {
-		rcpt_add(s, address.data, &p, usernum);
+		   && ((skip_resolve && s->kind == SMTP_KIND_MAIL) || rcpt_resolve(s, address.data, &usernum, &channel))) {
+		/* <postmaster> is this system's (RFC 5321 §4.5.1) */
+		rcpt_add(s, address.data, &p, usernum, skip_resolve ? (int)RESOLVE_LOCAL : channel);
 	}
 	smtp_rcpt_params_free(&p);
 	buf_free(&address);

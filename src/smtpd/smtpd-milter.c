@@ -490,22 +490,16 @@ int smtpd_milter_mail(struct smtp_session *s, const char *sender)
 }
 
 /* Sendmail's mailer names for {rcpt_mailer}: "local" for this system,
- * "smtp" for a remote domain, the resolver's channel name otherwise. */
-static const char *rcpt_mailer(struct smtp_session *s, const char *address)
+ * "smtp" for a remote domain (or one RCPT did not resolve), the resolver's
+ * channel name otherwise. */
+static const char *rcpt_mailer(int channel)
 {
-	struct resolve_result res;
-	const char *mailer = "smtp";
-
-	if (!session_resolver(s))
-		return mailer;
-	resolve_result_init(&res);
-	if (resolve_recipient(&s->resolver, address, &res) && res.channel != RESOLVE_REMOTE)
-		mailer = resolve_channel_name(res.channel);
-	resolve_result_free(&res);
-	return mailer;
+	if (channel < 0 || channel == RESOLVE_REMOTE)
+		return "smtp";
+	return resolve_channel_name((enum resolve_channel)channel);
 }
 
-int smtpd_milter_rcpt(struct smtp_session *s, const char *address)
+int smtpd_milter_rcpt(struct smtp_session *s, const char *address, int channel)
 {
 	struct smtpd_milters *ms = s->milters;
 	struct refusal r;
@@ -520,7 +514,7 @@ int smtpd_milter_rcpt(struct smtp_session *s, const char *address)
 		refuse(s, "RCPT", &ms->session);
 		return 0;
 	}
-	mailer = rcpt_mailer(s, address);
+	mailer = rcpt_mailer(channel);
 	xbuf_catf(&path, "<%s>", address);
 	for (i = 0; o != OUTCOME_REFUSE && i < ms->count; i++) {
 		struct milter_link *l = &ms->link[i];

@@ -24,9 +24,10 @@ void smtpd_milter_connect(struct smtp_session *s);
 void smtpd_milter_helo(struct smtp_session *s);
 /* MAIL, after the transaction was reset: 1 go on, 0 refused (replied). */
 int smtpd_milter_mail(struct smtp_session *s, const char *sender);
-/* RCPT, after the resolver accepted it: 1 go on, 0 this recipient is
- * refused (replied). */
-int smtpd_milter_rcpt(struct smtp_session *s, const char *address);
+/* RCPT, after the resolver accepted it for channel (a resolve_channel;
+ * -1 when it was not asked): 1 go on, 0 this recipient is refused
+ * (replied). */
+int smtpd_milter_rcpt(struct smtp_session *s, const char *address, int channel);
 /* End of the message, before the mail processors and the content filter:
  * 1 refused or dropped (replied and logged), 0 go on (the spool file may
  * have been rebuilt with the filters' changes, or bound for the freezer). */
