@@ -8,6 +8,7 @@
 #include "file.h"
 #include "home.h"
 #include "log.h"
+#include "progspawn.h"
 #include "../smtpd/smtpd-contentfilter.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -71,11 +72,12 @@ static void on_stop(int sig) { (void)sig; stop_requested = 1; }
 
 static long long timeout_ms(const struct pool *p) { return (long long)p->timeout_sec * 1000; }
 
-/* fork and execve the program alone: stdin and stdout pipes to the pool,
- * stderr the pool's, its own process group (so a kill reaches its children). */
+/* The program alone: stdin and stdout pipes to the pool, stderr the
+ * pool's (spawn_program). */
 static int filter_start(struct pool *p, struct filter *f)
 {
 	static char *const envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+	char *argv[] = { (char *)p->program, NULL };
 	int to[2], from[2];
 	pid_t pid;
 
@@ -85,21 +87,9 @@ static int filter_start(struct pool *p, struct filter *f)
 		close(to[0]), close(to[1]);
 		return 0;
 	}
-	if ((pid = fork()) < 0) {
+	if ((pid = spawn_program(p->program, argv, envp, to[0], from[1])) < 0) {
 		close(to[0]), close(to[1]), close(from[0]), close(from[1]);
 		return 0;
-	}
-	if (pid == 0) {
-		char *argv[] = { (char *)p->program, NULL };
-
-		signal(SIGPIPE, SIG_DFL);
-		setpgid(0, 0);
-		if (dup2(to[0], 0) < 0 || dup2(from[1], 1) < 0)
-			_exit(126);
-		closefrom(3);
-		execve(p->program, argv, envp);
-		log_warn("unable to run %s: %s", p->program, strerror(errno));
-		_exit(127);
 	}
 	close(to[0]);
 	close(from[1]);

@@ -4,6 +4,7 @@
 #include "file.h"
 #include "home.h"
 #include "log.h"
+#include "progspawn.h"
 #include "smtpd-reply.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -50,14 +51,15 @@ static void filter_stop(struct smtp_session *s, int force)
 
 void smtpd_contentfilter_stop(struct smtp_session *s) { filter_stop(s, 0); }
 
-/* fork and execve: the filter's stdin and stdout are pipes to smtpd, its
- * stderr smtpd's log, its own process group.  1 ok, 0 errno. */
+/* The filter's stdin and stdout are pipes to smtpd, its stderr smtpd's
+ * log (spawn_program).  1 ok, 0 errno (logged). */
 static int filter_start(struct smtp_session *s, const char *program)
 {
 	static char *const envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+	char *argv[] = { (char *)program, NULL };
 	struct smtpd_contentfilter_state *f;
 	int to[2], from[2];
-	pid_t pid;
+	pid_t pid = -1;
 
 	if (pipe2(to, O_CLOEXEC) != 0)
 		return 0;
@@ -65,22 +67,11 @@ static int filter_start(struct smtp_session *s, const char *program)
 		close(to[0]), close(to[1]);
 		return 0;
 	}
-	if ((pid = fork()) < 0 || !(f = calloc(1, sizeof *f))) {
-		if (pid > 0)
-			kill(pid, SIGKILL), waitpid(pid, NULL, 0);
+	if (!(f = calloc(1, sizeof *f)) || (pid = spawn_program(program, argv, envp, to[0], from[1])) < 0) {
+		log_warn("unable to run %s: %s", program, strerror(errno));
+		free(f);
 		close(to[0]), close(to[1]), close(from[0]), close(from[1]);
 		return 0;
-	}
-	if (pid == 0) {
-		char *argv[] = { (char *)program, NULL };
-
-		setpgid(0, 0);
-		if (dup2(to[0], 0) < 0 || dup2(from[1], 1) < 0)
-			_exit(126);
-		closefrom(3);
-		execve(program, argv, envp);
-		log_warn("unable to run %s: %s", program, strerror(errno));
-		_exit(127);
 	}
 	close(to[0]);
 	close(from[1]);
@@ -197,7 +188,7 @@ static int filter_ask(struct smtp_session *s, const char *program, const char *p
 		return r;
 	r = 1;
 	if (!s->filter && !filter_start(s, program))
-		return *why = "fork", 0;
+		return *why = "spawn", 0;
 	while (!s->filter->hungry && (r = filter_read_line(s->filter, deadline, &line)) == 1)
 		if (strcmp(line.data, "#hungry") == 0)
 			s->filter->hungry = 1;

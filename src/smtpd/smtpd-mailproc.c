@@ -5,13 +5,13 @@
 #include "home.h"
 #include "listfile.h"
 #include "log.h"
+#include "progspawn.h"
 #include "smtpd-reply.h"
 #include "smtpd-rewrite.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,47 +256,6 @@ static void env_build(struct smtp_session *s, struct buf *env, char **envp)
 	buf_free(&rcpt);
 }
 
-/* Starts the program: stdin /dev/null, stdout the pipe, stderr smtpd's
- * log, no other descriptor (the socket and tlsproxy's stay with smtpd);
- * its own process group, so a timeout kills what it started too.
- * posix_spawn, not fork: a fork copies smtpd's page tables and makes its
- * next writes fault, for a child that only execs.  The pid, or -1 with
- * errno (the program could not be run). */
-static pid_t child_spawn(const struct mailproc *m, char **envp, int out_fd)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, pipe_only;
-	pid_t pid = -1;
-	int err;
-
-	sigemptyset(&none);
-	sigemptyset(&pipe_only);
-	sigaddset(&pipe_only, SIGPIPE);   /* smtpd ignores it; the program must not */
-	if ((err = posix_spawn_file_actions_init(&fa)) != 0)
-		return (errno = err, -1);
-	if ((err = posix_spawnattr_init(&at)) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return (errno = err, -1);
-	}
-	err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	err = err ? err : posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-	err = err ? err : posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	err = err ? err : posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-							     | POSIX_SPAWN_SETSIGDEF);
-	err = err ? err : posix_spawnattr_setpgroup(&at, 0);
-	err = err ? err : posix_spawnattr_setsigmask(&at, &none);
-	err = err ? err : posix_spawnattr_setsigdefault(&at, &pipe_only);
-	err = err ? err : posix_spawn(&pid, m->argv[0], &fa, &at, m->argv, envp);
-	posix_spawnattr_destroy(&at);
-	posix_spawn_file_actions_destroy(&fa);
-	if (err) {
-		errno = err;
-		return -1;
-	}
-	return pid;
-}
-
 /* Reads the program's output until EOF or the deadline; only the first
  * SMTPD_MAILPROC_STDOUT_MAX_BYTES are kept.  1 EOF, 0 deadline. */
 static int output_read(int fd, long long deadline_ms, struct buf *out)
@@ -416,7 +375,7 @@ static void proc_run(struct smtp_session *s, struct mailproc *m, const char *pat
 	env_build(s, &env, envp);
 	if (pipe2(fds, O_CLOEXEC) != 0) {
 		pid = -1;
-	} else if ((pid = child_spawn(m, envp, fds[1])) < 0) {
+	} else if ((pid = spawn_program(m->argv[0], m->argv, envp, -1, fds[1])) < 0) {
 		log_warn("unable to run %s: %s", m->argv[0], strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
