@@ -2,6 +2,9 @@
 # Programs are found by directory: src/<name>/*.c builds libexec/<name> or
 # bin/<name> (the lists below say which), linked with src/lib as one archive.
 
+# A bare `make` builds everything, whatever rule comes first below.
+.DEFAULT_GOAL := all
+
 PREFIX ?= /usr/local
 DESTDIR ?=
 # The home (etc/ + spool/) compiled in as the default; the checkout itself for
