@@ -99,6 +99,23 @@ smtp_log() { cat "$BATS_TEST_TMPDIR/SMTP_PORT.log"; }
   [ "$(stored)" = "$(printf '[Received]\nFrom: a@far.example\nSubject: test\n\nhello there')" ]
 }
 
+@test "milter: MAIL and RCPT reach the milter with their ESMTP parameters, each its own string" {
+  milter m1 '{}'
+  conf "PARAM milter unix:$HOME_DIR/m1.sock name=m1"
+  start_smtpd
+  message "$BATS_TEST_TMPDIR/m"
+  run session 127.0.0.1 'EHLO client.example' 'MAIL FROM:<s@far.example>  SIZE=120 BODY=8BITMIME RET=HDRS' \
+    'RCPT TO:<demo@localhost> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;demo@localhost' 'RCPT TO:<sysop@localhost>' \
+    "DATA:$BATS_TEST_TMPDIR/m" QUIT
+  echo "$output"
+  [[ "${lines[6]}" == "250 2.0.0 Ok: queued as "* ]]
+  wait_seen m1 close
+  [ "$(seen m1 'd["mail"]')" = "['<s@far.example>']" ]
+  [ "$(seen m1 'd["mail_params"]')" = "[['SIZE=120', 'BODY=8BITMIME', 'RET=HDRS']]" ]
+  [ "$(seen m1 'd["rcpt"]')" = "['<demo@localhost>', '<sysop@localhost>']" ]
+  [ "$(seen m1 'd["rcpt_params"]')" = "[['NOTIFY=SUCCESS,FAILURE', 'ORCPT=rfc822;demo@localhost'], []]" ]
+}
+
 # envelope FILE: the envelope record's fields, one a line ("Fs@x", "Tdemo@localhost").
 envelope() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); print("\n".join(f.decode() for f in d[:d.index(b"\0\0")].split(b"\0")))' "$1"; }
 

@@ -199,10 +199,10 @@ static int mail_sender_ok(struct smtp_session *s, const char *address, int smtpu
 	return ok;
 }
 
-static int mail_start(struct smtp_session *s, const char *address, struct smtp_mail_params *p)
+static int mail_start(struct smtp_session *s, const char *address, const char *params, struct smtp_mail_params *p)
 {
 	session_reset_transaction(s);
-	if (!smtpd_milter_mail(s, address))
+	if (!smtpd_milter_mail(s, address, params))
 		return 0;   /* replied */
 	s->in_mail = 1;
 	xbuf_copys(&s->sender, address);
@@ -252,7 +252,7 @@ int smtp_mail_open(struct smtp_session *s, const char *arg, const char *verb)
 	} else if (!session_spool_space_ok(s)) {
 		refuse(s, verb, 452, "4.3.1", "Insufficient system storage");
 	} else {
-		ok = mail_start(s, address.data ? address.data : "", &p);
+		ok = mail_start(s, address.data ? address.data : "", params, &p);
 	}
 	smtp_mail_params_free(&p);
 	buf_free(&address);
@@ -296,12 +296,12 @@ struct smtp_rcpt *xsmtp_rcpt_new(struct smtp_session *s, const char *address, un
 	return r;
 }
 
-static void rcpt_add(struct smtp_session *s, const char *address, struct smtp_rcpt_params *p,
+static void rcpt_add(struct smtp_session *s, const char *address, const char *params, struct smtp_rcpt_params *p,
 		     unsigned long usernum, int channel)
 {
 	struct smtp_rcpt *r;
 
-	if (!smtpd_milter_rcpt(s, address, channel))
+	if (!smtpd_milter_rcpt(s, address, params, channel))
 		return;   /* replied */
 	r = xsmtp_rcpt_new(s, address, usernum);
 	r->notify = xstrdup_or_null(p->notify.data, p->has_notify);
@@ -461,11 +461,11 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 	} else if (smtpd_dnsbl_rcpt_refused(s) || (listed = smtpd_lists_rcpt(s, address.data ? address.data : "")) < 0) {
 		/* replied: DNSBL_BADUSER or email.can */
 	} else if (listed) {
-		rcpt_add(s, address.data, &p, 0, -1);   /* a spam bait: the message is dropped at its end */
+		rcpt_add(s, address.data, params, &p, 0, -1);   /* a spam bait: the message is dropped at its end */
 	} else if (rcpt_address_ok(s, address.data ? address.data : "", &skip_resolve)
 		   && ((skip_resolve && s->kind == SMTP_KIND_MAIL) || rcpt_resolve(s, address.data, &usernum, &channel))) {
 		/* <postmaster> is this system's (RFC 5321 §4.5.1) */
-		rcpt_add(s, address.data, &p, usernum, skip_resolve ? (int)RESOLVE_LOCAL : channel);
+		rcpt_add(s, address.data, params, &p, usernum, skip_resolve ? (int)RESOLVE_LOCAL : channel);
 	}
 	smtp_rcpt_params_free(&p);
 	buf_free(&address);

@@ -445,13 +445,35 @@ void smtpd_milter_helo(struct smtp_session *s)
 	}
 }
 
+/* The ESMTP parameters after the path (already checked by the command's
+ * parser), one string each as SMFIC_MAIL and SMFIC_RCPT carry them after
+ * the address. */
+static void out_params(struct milter_link *l, const char *params)
+{
+	struct buf word = BUF_INIT;
+	const char *p = params ? params : "", *end;
+
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		for (end = p; *end && *end != ' '; end++)
+			;
+		if (!buf_copy(&word, p, (size_t)(end - p)) || !milter_out_string(&l->m, word.data))
+			die_nomem();
+		p = end;
+	}
+	buf_free(&word);
+}
+
 static void refuse(struct smtp_session *s, const char *cmd, const struct refusal *r)
 {
 	smtp_reply(s, r->code, r->enhanced, "%s", r->text);
 	smtp_log_reject(s, cmd, r->code, r->enhanced, "milter");
 }
 
-int smtpd_milter_mail(struct smtp_session *s, const char *sender)
+int smtpd_milter_mail(struct smtp_session *s, const char *sender, const char *params)
 {
 	struct smtpd_milters *ms = s->milters;
 	struct refusal r;
@@ -475,6 +497,7 @@ int smtpd_milter_mail(struct smtp_session *s, const char *sender)
 		milter_out_reset(&l->m);
 		if (!milter_out_string(&l->m, path.data))
 			die_nomem();
+		out_params(l, params);
 		l->in_message = 1;
 		o = link_step(s, l, MILTER_CMD_MAIL, sender, NULL, &r);
 		if (o == OUTCOME_DISCARD)
@@ -499,7 +522,7 @@ static const char *rcpt_mailer(int channel)
 	return resolve_channel_name((enum resolve_channel)channel);
 }
 
-int smtpd_milter_rcpt(struct smtp_session *s, const char *address, int channel)
+int smtpd_milter_rcpt(struct smtp_session *s, const char *address, const char *params, int channel)
 {
 	struct smtpd_milters *ms = s->milters;
 	struct refusal r;
@@ -523,6 +546,7 @@ int smtpd_milter_rcpt(struct smtp_session *s, const char *address, int channel)
 		milter_out_reset(&l->m);
 		if (!milter_out_string(&l->m, path.data))
 			die_nomem();
+		out_params(l, params);
 		o = link_step(s, l, MILTER_CMD_RCPT, address, mailer, &r);
 		if (o == OUTCOME_DISCARD)
 			ms->discard = 1;

@@ -22,12 +22,13 @@
 void smtpd_milter_connect(struct smtp_session *s);
 /* After HELO/EHLO was accepted, before its reply. */
 void smtpd_milter_helo(struct smtp_session *s);
-/* MAIL, after the transaction was reset: 1 go on, 0 refused (replied). */
-int smtpd_milter_mail(struct smtp_session *s, const char *sender);
-/* RCPT, after the resolver accepted it for channel (a resolve_channel;
- * -1 when it was not asked): 1 go on, 0 this recipient is refused
- * (replied). */
-int smtpd_milter_rcpt(struct smtp_session *s, const char *address, int channel);
+/* MAIL, after the transaction was reset, with the ESMTP parameters
+ * text after the path: 1 go on, 0 refused (replied). */
+int smtpd_milter_mail(struct smtp_session *s, const char *sender, const char *params);
+/* RCPT with its parameters' text, after the resolver accepted it for
+ * channel (a resolve_channel; -1 when it was not asked): 1 go on, 0 this
+ * recipient is refused (replied). */
+int smtpd_milter_rcpt(struct smtp_session *s, const char *address, const char *params, int channel);
 /* End of the message, before the mail processors and the content filter:
  * 1 refused or dropped (replied and logged), 0 go on (the spool file may
  * have been rebuilt with the filters' changes, or bound for the freezer). */

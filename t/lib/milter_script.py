@@ -17,8 +17,8 @@
 # that answers every packet with bytes outside the protocol.
 #
 # SEEN gets, after each message and at close, what the milter saw: the
-# steps in order, the macros asked for at each step, the headers and the
-# body.
+# steps in order, the macros asked for at each step, each MAIL and RCPT
+# with its ESMTP parameters, the headers and the body.
 import json, os, socket, sys, time
 
 config_path, sock_path, seen_path = sys.argv[1:4]
@@ -44,7 +44,8 @@ import Milter
 MACROS = ["j", "{daemon_name}", "v", "_", "{client_addr}", "{client_port}", "{client_name}",
           "{client_ptr}", "{if_addr}", "{tls_version}", "{cipher}", "{auth_type}", "{auth_authen}",
           "{mail_addr}", "{rcpt_addr}", "{rcpt_mailer}", "i"]
-seen = {"steps": [], "macros": {}, "headers": [], "body": "", "mail": [], "rcpt": []}
+seen = {"steps": [], "macros": {}, "headers": [], "body": "", "mail": [], "rcpt": [],
+        "mail_params": [], "rcpt_params": []}
 
 
 def save():
@@ -86,6 +87,7 @@ class Script(Milter.Base):
 
     def envfrom(self, addr, *params):
         seen["mail"].append(addr)
+        seen["mail_params"].append(list(params))
         seen["headers"], seen["body"] = [], ""
         if cfg.get("at") == "mail" and cfg.get("mail_match", "") not in addr:
             seen["steps"].append("mail")
@@ -94,6 +96,7 @@ class Script(Milter.Base):
 
     def envrcpt(self, addr, *params):
         seen["rcpt"].append(addr)
+        seen["rcpt_params"].append(list(params))
         if cfg.get("at") == "rcpt" and cfg.get("rcpt_match", "") not in addr:
             seen["steps"].append("rcpt")
             return Milter.CONTINUE
