@@ -101,8 +101,23 @@ L QUIT
 R 221
 EOF2
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  [[ "$output" == *"< 214-2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT SEND SOML SAML RSET NOOP QUIT HELP VRFY EXPN"* ]]
+  [[ "$output" == *"< 214-2.0.0 Commands: HELO EHLO AUTH MAIL RCPT DATA BDAT SEND SOML SAML RSET NOOP QUIT HELP VRFY ETRN"$'\n'* ]]
   [[ "$output" == *"< 214-2.0.0 Mail problems: ask the sysop"* ]]
+}
+
+@test "HELP names only what the session offers: STARTTLS with a certificate, EXPN with EXPNcmd, no ETRN or BDAT when disabled" {
+  tls_setup_file
+  tls_home
+  conf_param EXPNcmd NoETRN NoCHUNKING
+  run chat <<'EOF2'
+R 220
+L HELP
+R 214 2.0.0 End of HELP info
+L QUIT
+R 221
+EOF2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" == *"< 214-2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA SEND SOML SAML RSET NOOP QUIT HELP VRFY EXPN"$'\n'* ]]
 }
 
 @test "HELO without a name is 501 5.5.4; a HELO pattern with !text refuses" {

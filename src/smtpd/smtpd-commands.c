@@ -491,14 +491,46 @@ static void cmd_quit(struct smtp_session *s, const char *arg)
 	s->quit = 1;
 }
 
+static const struct smtp_command *command_find(const char *verb, size_t len);
+
+/* Whether this session would take the command now: what EHLO would
+ * advertise for a command that advertises, its own test for the rest. */
+static int help_lists(struct smtp_session *s, const struct smtp_command *c)
+{
+	struct buf said = BUF_INIT;
+	int yes;
+
+	if (c->available && !c->available(s))
+		return 0;
+	if (strcmp(c->verb, "EXPN") == 0)
+		return smtpserver_conf_flag(&s->conf, "EXPNcmd");
+	if (!c->advertise)
+		return 1;
+	c->advertise(s, &said);
+	yes = said.len > 0;
+	buf_free(&said);
+	return yes;
+}
+
+/* The commands in one fixed order, only those this session offers (no
+ * STARTTLS without a certificate, no ETRN when it is off). */
 static void cmd_help(struct smtp_session *s, const char *arg)
 {
+	static const char *const order[] = { "HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "BDAT",
+					     "SEND", "SOML", "SAML", "RSET", "NOOP", "QUIT", "HELP", "VRFY",
+					     "EXPN", "ETRN" };
+	struct buf list = BUF_INIT;
+	const struct smtp_command *c;
 	const char *line;
 	size_t i;
 
 	(void)arg;
-	smtp_reply_line(s, 214, "2.0.0", 1,
-			"Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT SEND SOML SAML RSET NOOP QUIT HELP VRFY EXPN ETRN");
+	xbuf_cats(&list, "Commands:");
+	for (i = 0; i < sizeof order / sizeof order[0]; i++)
+		if ((c = command_find(order[i], strlen(order[i]))) && help_lists(s, c))
+			xbuf_catf(&list, " %s", c->verb);
+	smtp_reply_line(s, 214, "2.0.0", 1, list.data);
+	buf_free(&list);
 	for (i = 0; (line = smtpserver_conf_get_nth(&s->conf, "help", i)); i++)
 		smtp_reply_line(s, 214, "2.0.0", 1, line);
 	smtp_reply_line(s, 214, "2.0.0", 0, "End of HELP info");
