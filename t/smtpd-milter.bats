@@ -116,6 +116,32 @@ smtp_log() { cat "$BATS_TEST_TMPDIR/SMTP_PORT.log"; }
   [ "$(seen m1 'd["rcpt_params"]')" = "[['NOTIFY=SUCCESS,FAILURE', 'ORCPT=rfc822;demo@localhost'], []]" ]
 }
 
+@test "milter: an unknown command reaches the milter (SMFIC_UNKNOWN); its reply replaces the 500, and mail goes on" {
+  milter m1 '{"at": "unknown", "do": "reply", "reply": ["502", "5.5.2", "No such command here"]}'
+  conf "PARAM milter unix:$HOME_DIR/m1.sock name=m1"
+  start_smtpd
+  message "$BATS_TEST_TMPDIR/m"
+  run session 127.0.0.1 'EHLO client.example' 'XYZZY plugh' 'MAIL FROM:<s@far.example>' 'RCPT TO:<demo@localhost>' \
+    "DATA:$BATS_TEST_TMPDIR/m" QUIT
+  echo "$output"
+  [ "${lines[2]}" = "502 5.5.2 No such command here" ]
+  [[ "${lines[6]}" == "250 2.0.0 Ok: queued as "* ]]
+  wait_seen m1 close
+  [ "$(seen m1 'd["unknown"]')" = "['XYZZY plugh']" ]
+  grep -q 'event=milter milter=m1 step=unknown action=replycode code=502 status=5.5.2 text="No such command here"' "$BATS_TEST_TMPDIR/SMTP_PORT.log"
+}
+
+@test "milter: a milter that continues at an unknown command leaves smtpd's 500" {
+  milter m1 '{}'
+  conf "PARAM milter unix:$HOME_DIR/m1.sock name=m1"
+  start_smtpd
+  run session 127.0.0.1 'EHLO client.example' 'XYZZY' QUIT
+  echo "$output"
+  [ "${lines[2]}" = "500 5.5.1 Command unrecognized" ]
+  wait_seen m1 close
+  [ "$(seen m1 'd["unknown"]')" = "['XYZZY']" ]
+}
+
 # envelope FILE: the envelope record's fields, one a line ("Fs@x", "Tdemo@localhost").
 envelope() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); print("\n".join(f.decode() for f in d[:d.index(b"\0\0")].split(b"\0")))' "$1"; }
 

@@ -32,6 +32,7 @@
 #define MILTER_CMD_QUIT     'Q'
 #define MILTER_CMD_RCPT     'R'
 #define MILTER_CMD_DATA     'T'
+#define MILTER_CMD_UNKNOWN  'U'
 
 /* Actions the MTA allows (SMFIF_*). */
 #define MILTER_ACT_ADDHDRS     0x01

@@ -650,7 +650,8 @@ void smtp_command_dispatch(struct smtp_session *s, const char *line)
 	c = command_find(line, len);
 	if (!c || (c->available && !c->available(s))) {
 		if (smtp_count_error(s)) {
-			smtp_reply(s, 500, "5.5.1", "Command unrecognized");
+			if (!smtpd_milter_unknown(s, line))
+				smtp_reply(s, 500, "5.5.1", "Command unrecognized");
 			log_unknown_command(s, line, len);
 		}
 		return;

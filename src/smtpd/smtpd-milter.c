@@ -61,6 +61,7 @@ static const char *step_name(char cmd)
 	case MILTER_CMD_BODY: return "body";
 	case MILTER_CMD_EOM: return "eom";
 	case MILTER_CMD_ABORT: return "abort";
+	case MILTER_CMD_UNKNOWN: return "unknown";
 	default: return "optneg";
 	}
 }
@@ -291,6 +292,7 @@ static unsigned long step_skip_bit(char cmd)
 	case MILTER_CMD_HEADER: return MILTER_PROTO_NOHDRS;
 	case MILTER_CMD_EOH: return MILTER_PROTO_NOEOH;
 	case MILTER_CMD_BODY: return MILTER_PROTO_NOBODY;
+	case MILTER_CMD_UNKNOWN: return MILTER_PROTO_NOUNKNOWN;
 	default: return 0;
 	}
 }
@@ -306,6 +308,7 @@ static unsigned long step_noreply_bit(char cmd)
 	case MILTER_CMD_HEADER: return MILTER_PROTO_NR_HDR;
 	case MILTER_CMD_EOH: return MILTER_PROTO_NR_EOH;
 	case MILTER_CMD_BODY: return MILTER_PROTO_NR_BODY;
+	case MILTER_CMD_UNKNOWN: return MILTER_PROTO_NR_UNKN;
 	default: return 0;
 	}
 }
@@ -556,6 +559,40 @@ int smtpd_milter_rcpt(struct smtp_session *s, const char *address, const char *p
 		return 1;
 	refuse(s, "RCPT", &r);
 	return 0;
+}
+
+int smtpd_milter_unknown(struct smtp_session *s, const char *line)
+{
+	struct smtpd_milters *ms = s->milters;
+	struct milter_reply r;
+	struct refusal refusal = { 0 };
+	size_t i;
+
+	if (!ms)
+		return 0;
+	for (i = 0; !refusal.code && i < ms->count; i++) {
+		struct milter_link *l = &ms->link[i];
+		if (!l->open || (l->m.protocol & MILTER_PROTO_NOUNKNOWN))
+			continue;
+		milter_out_reset(&l->m);
+		if (!milter_out_string(&l->m, line))
+			die_nomem();
+		if (!link_exchange(s, l, MILTER_CMD_UNKNOWN, l->m.out.data, l->m.out.len, NULL, NULL, &r)) {
+			/* Its default action holds for the next MAIL; this
+			 * command still gets the plain 500. */
+			struct refusal later;
+			(void)link_fail(s, l, MILTER_CMD_UNKNOWN, l->m.error, &later);
+			continue;
+		}
+		/* The command is refused either way: a filter may only say how.
+		 * Accept, continue and the rest leave the 500 as it is. */
+		if (r.kind == MILTER_REPLY_REJECT || r.kind == MILTER_REPLY_TEMPFAIL || r.kind == MILTER_REPLY_REPLYCODE)
+			(void)link_verdict(s, l, MILTER_CMD_UNKNOWN, &r, &refusal);
+	}
+	if (!refusal.code)
+		return 0;
+	smtp_reply(s, refusal.code, refusal.enhanced, "%s", refusal.text);
+	return 1;
 }
 
 void smtpd_milter_abort(struct smtp_session *s)

@@ -29,6 +29,9 @@ int smtpd_milter_mail(struct smtp_session *s, const char *sender, const char *pa
  * channel (a resolve_channel; -1 when it was not asked): 1 go on, 0 this
  * recipient is refused (replied). */
 int smtpd_milter_rcpt(struct smtp_session *s, const char *address, const char *params, int channel);
+/* An unknown command's line (SMFIC_UNKNOWN), before its 500: 1 a filter
+ * chose the refusal and it was sent, 0 none did (send the 500). */
+int smtpd_milter_unknown(struct smtp_session *s, const char *line);
 /* End of the message, before the mail processors and the content filter:
  * 1 refused or dropped (replied and logged), 0 go on (the spool file may
  * have been rebuilt with the filters' changes, or bound for the freezer). */

@@ -8,7 +8,7 @@
 #
 # CONFIG says what to do: {"at": STEP, "do": ACTION, "reply": [code, xcode,
 # text], "eom": [[change, args...], ...], "sleep": seconds}.  STEP is one
-# of connect helo mail rcpt data header eoh body eom; ACTION one of
+# of connect helo mail rcpt unknown data header eoh body eom; ACTION one of
 # continue accept reject tempfail discard skip (at body) reply hang.  "rcpt_match" and
 # "mail_match": only a recipient or sender containing this text gets it.  The eom changes are
 # addheader NAME VALUE, insheader INDEX NAME VALUE, chgheader NAME INDEX
@@ -45,7 +45,7 @@ MACROS = ["j", "{daemon_name}", "v", "_", "{client_addr}", "{client_port}", "{cl
           "{client_ptr}", "{if_addr}", "{tls_version}", "{cipher}", "{auth_type}", "{auth_authen}",
           "{mail_addr}", "{rcpt_addr}", "{rcpt_mailer}", "i"]
 seen = {"steps": [], "macros": {}, "headers": [], "body": "", "mail": [], "rcpt": [],
-        "mail_params": [], "rcpt_params": []}
+        "mail_params": [], "rcpt_params": [], "unknown": []}
 
 
 def save():
@@ -101,6 +101,10 @@ class Script(Milter.Base):
             seen["steps"].append("rcpt")
             return Milter.CONTINUE
         return self.act("rcpt")
+
+    def unknown(self, cmd):
+        seen["unknown"].append(cmd.decode("latin-1") if isinstance(cmd, bytes) else cmd)
+        return self.act("unknown")
 
     def data(self):
         return self.act("data")
