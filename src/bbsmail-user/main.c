@@ -74,6 +74,7 @@ int main(int argc, char **argv)
 		home_set(argv[i + 1]);
 		i += 2;
 	}
+	home_umask();
 	if (i >= argc || !(c = command_find(argv[i])))
 		die_usage(USAGE);
 	if (!args_parse(&args, argv + i + 1, c->options, c->operands))

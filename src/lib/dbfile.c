@@ -17,6 +17,7 @@ GDBM_FILE dbfile_open(const char *relative, int mode)
 	char path[PATH_MAX];
 	unsigned long waited = 0;
 	int flags = (mode & DBFILE_WRITE) ? GDBM_WRCREAT : GDBM_READER;
+	int create_mode = (int)(home_file_mode() & ((mode & DBFILE_GROUP_WRITE) ? 0777u : 0757u));
 	GDBM_FILE f;
 
 	if (mode & DBFILE_SYNC)
@@ -25,7 +26,7 @@ GDBM_FILE dbfile_open(const char *relative, int mode)
 		return NULL;
 	for (;;) {
 		errno = 0;
-		f = gdbm_open(path, 0, flags, 0600, NULL);
+		f = gdbm_open(path, 0, flags, create_mode, NULL);
 		if (f)
 			return f;
 		if (gdbm_errno != GDBM_CANT_BE_READER && gdbm_errno != GDBM_CANT_BE_WRITER)

@@ -10,6 +10,9 @@
 #define DBFILE_READ   0
 #define DBFILE_WRITE  1      /* created when missing */
 #define DBFILE_SYNC   2      /* with DBFILE_WRITE: every write reaches the disk */
+#define DBFILE_GROUP_WRITE 4 /* with DBFILE_WRITE: created writable by the
+			      * directory's group in a shared home (home.h);
+			      * otherwise only readable by it */
 
 /* Opens <home>/<relative>.  NULL with errno (ENOENT: a reader found no file,
  * or an empty one; EAGAIN: still locked after DBFILE_LOCK_WAIT_MS; EIO

@@ -23,7 +23,7 @@
 
 static GDBM_FILE loginfail_open(int writable)
 {
-	return dbfile_open(LOGINFAIL_FILE, writable ? DBFILE_WRITE : DBFILE_READ);
+	return dbfile_open(LOGINFAIL_FILE, writable ? DBFILE_WRITE | DBFILE_GROUP_WRITE : DBFILE_READ);
 }
 
 /* The key for ip (ipkey.h); 0 with EINVAL when ip is not an address literal. */

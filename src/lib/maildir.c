@@ -33,7 +33,7 @@ static int maildir_join(char *out, size_t size, const char *dir, const char *nam
  * is fsync'ed only when its entries changed. */
 static int maildir_mkdir(const char *path, int *created)
 {
-	if (mkdir(path, 0700) == 0) {
+	if (mkdir(path, home_dir_mode()) == 0) {
 		*created = 1;
 		return 1;
 	}
@@ -149,7 +149,7 @@ static void maildir_cache_write(const char *mailbox, long count, const struct ma
 		return;
 	n = snprintf(text, sizeof text, "1 %ld %lld %lld %lld %lld\n", count, st->new_sec, st->new_nsec, st->cur_sec,
 		     st->cur_nsec);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, home_file_mode());
 	if (fd < 0)
 		return;
 	ok = file_write_all(fd, text, (size_t)n);
@@ -218,18 +218,20 @@ static int maildir_open_tmp(const char *tmp_path, int *leftover, long long *old_
 {
 	int fd;
 
-	/* A recycled spool file (same filesystem) saves a slow create. */
-	fd = spool_reuse_trash(tmp_path, old_size);
+	/* A recycled spool file (same filesystem) saves a slow create.  Not
+	 * in a shared home: it would keep the spool's group, which pop3d is
+	 * not in, where a new file takes the mailbox's. */
+	fd = home_shared() ? -1 : spool_reuse_trash(tmp_path, old_size);
 	if (fd >= 0)
 		return fd;
 	*old_size = -1;
-	fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, home_file_mode());
 	if (fd >= 0 || errno != EEXIST)
 		return fd;
 	*leftover = 1;
 	if (unlink(tmp_path) != 0)
 		return -1;
-	return open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	return open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, home_file_mode());
 }
 
 /* Fills the tmp file and starts its writeback; the fsync comes at finish. */

@@ -32,6 +32,7 @@ void spool_make_id(char id[SPOOL_ID_MAX_BYTES])
  * few dozen entries at a time with getdents64: readdir's 32 KiB batches cost
  * ~270 us on a busy trash, and one free entry is all a receiver needs. */
 #define TRASH_READ_BYTES 2048
+#define TRASH_FOREIGN_MAX 16     /* others' files passed over per reuse (shared home) */
 static struct {
 	int fd;                 /* -1 until opened */
 	int exhausted;
@@ -78,10 +79,10 @@ static int trash_take(const char *path, long long *old_size)
 	struct stat st;
 	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (fd < 0 && errno == EACCES && chmod(path, 0600) == 0)
+	if (fd < 0 && errno == EACCES && chmod(path, home_file_mode()) == 0)
 		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1
-	    && ((st.st_mode & 07777) == 0600 || fchmod(fd, 0600) == 0)) {
+	    && ((st.st_mode & 07777) == home_file_mode() || fchmod(fd, home_file_mode()) == 0)) {
 		*old_size = (long long)st.st_size;
 		return fd;
 	}
@@ -96,7 +97,20 @@ int spool_reuse_trash(const char *path, long long *old_size)
 	const char *name;
 	int fd;
 
+	struct stat st;
+	unsigned foreign = 0;
+
 	while ((name = trash_next_name())) {
+		/* In a shared home the trash holds the files of several uids
+		 * (smtpd's messages, the stages' jobs); each reuses only its
+		 * own, as only the owner may reset a file's mode.  Bounded:
+		 * a trash of others' files is not searched for ever. */
+		if (home_shared()
+		    && (fstatat(trash_reader.fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_uid != geteuid())) {
+			if (++foreign >= TRASH_FOREIGN_MAX)
+				break;
+			continue;
+		}
 		if (renameat2(trash_reader.fd, name, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
 			if (errno == ENOENT)
 				continue;
@@ -136,7 +150,7 @@ int spool_file_create_named(struct spool_file *f, const char *dest_dir, const ch
 	if (errno == EEXIST)
 		return 0;
 	f->reused_size = -1;
-	f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, home_file_mode());
 	return f->fd >= 0;
 }
 
@@ -261,7 +275,7 @@ int spool_make_skeleton(void)
 	for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
 		if (!home_path(path, sizeof path, dirs[i]))
 			return 0;
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		if (mkdir(path, home_dir_mode()) != 0 && errno != EEXIST)
 			return 0;
 	}
 	for (id = CHANNEL_FIRST; id < CHANNEL_END; id++) {
@@ -273,7 +287,7 @@ int spool_make_skeleton(void)
 	}
 	if (!home_path(path, sizeof path, SPOOL_TRIGGER_PATH))
 		return 0;
-	if (mkfifo(path, 0600) != 0 && errno != EEXIST)
+	if (mkfifo(path, home_file_mode()) != 0 && errno != EEXIST)
 		return 0;
 	return 1;
 }

@@ -26,6 +26,7 @@
 #define SPOOL_TRIGGER_PATH "spool/trigger"
 #define SPOOL_TELEGRAM_DIR "spool/telegram"   /* + "/<usernum>/<name>" (telegram.h) */
 #define SPOOL_PRESENCE_DIR "spool/presence"   /* + "/<usernum>", touched by a BBS */
+#define SPOOL_ATTEMPT_DIR  "spool/attempt"    /* attempt marks on others' files (stage.h) */
 
 #define SPOOL_ID_MAX_BYTES 48
 

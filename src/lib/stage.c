@@ -24,6 +24,7 @@ void xstage_parse_args(int argc, char **argv, const char *usage)
 	}
 	if (optind != argc)
 		die_usage(usage);
+	home_umask();
 }
 
 int stage_claim(const char *path)
@@ -194,4 +195,50 @@ int stage_was_attempted(int fd)
 int stage_mark_attempted(int fd)
 {
 	return fchmod(fd, STAGE_MODE_ATTEMPTED) == 0;
+}
+
+static int stage_mark_path(char *out, size_t size, const char *name)
+{
+	char rel[PATH_MAX];
+
+	if ((size_t)snprintf(rel, sizeof rel, "%s/%s", SPOOL_ATTEMPT_DIR, name) >= sizeof rel)
+		return (errno = ENAMETOOLONG, 0);
+	return home_path(out, size, rel);
+}
+
+int stage_input_was_attempted(int fd, const char *name, int *foreign)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	*foreign = 0;
+	if (fstat(fd, &st) != 0)
+		return 0;
+	if (st.st_uid == geteuid())
+		return (st.st_mode & 0777) == STAGE_MODE_ATTEMPTED;
+	*foreign = 1;
+	return stage_mark_path(path, sizeof path, name) && access(path, F_OK) == 0;
+}
+
+int stage_input_mark(int fd, const char *name, int foreign)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	int mark;
+
+	if (!foreign)
+		return stage_mark_attempted(fd);
+	if (!stage_mark_path(path, sizeof path, name))
+		return 0;
+	mark = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (mark < 0 && errno == ENOENT && home_path(dir, sizeof dir, SPOOL_ATTEMPT_DIR) && stage_mkdir(dir))
+		mark = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	return mark >= 0 && close(mark) == 0;
+}
+
+void stage_input_unmark(const char *name, int foreign)
+{
+	char path[PATH_MAX];
+
+	if (foreign && stage_mark_path(path, sizeof path, name) && unlink(path) != 0 && errno != ENOENT)
+		log_warn("id=%s: unable to remove its attempt mark %s: %s", name, path, strerror(errno));
 }

@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <time.h>
 
-/* Accepts only "-d DIR" (sets the home); anything else dies with usage. */
+/* Accepts only "-d DIR" (sets the home); anything else dies with usage.
+ * Then sets the home's umask (home_umask). */
 void xstage_parse_args(int argc, char **argv, const char *usage);
 
 /* Claims a spool file: opens it and takes flock(LOCK_EX|LOCK_NB).  Returns
@@ -82,6 +83,17 @@ void stage_batch_free(struct stage_batch *b);
 int stage_was_attempted(int fd);
 /* Sets the mark.  1 ok, 0 errno. */
 int stage_mark_attempted(int fd);
+/* A claimed input another uid owns (in a shared home, spool/incoming is
+ * smtpd's) cannot be chmod'ed, so its mark is the empty file
+ * spool/attempt/<name> instead, made durable by the batch's sync like
+ * the mode.  The input's name is unique while it exists, and a mark left
+ * behind by a crash between retiring and unmarking only makes a later
+ * file of that name look harder (runq removes old ones).  These three
+ * take either kind: *foreign says which the input is. */
+int stage_input_was_attempted(int fd, const char *name, int *foreign);
+int stage_input_mark(int fd, const char *name, int foreign);
+/* Drops a foreign input's mark once the input is retired or moved away. */
+void stage_input_unmark(const char *name, int foreign);
 
 /* mkdir 0700 that accepts an existing directory.  1 ok, 0 errno. */
 int stage_mkdir(const char *path);
@@ -131,6 +143,7 @@ struct stage_job {
 	char path[PATH_MAX];       /* where the claimed input is */
 	int fd;                    /* the claim (flock); closed when retired */
 	int retry;                 /* an earlier attempt was interrupted */
+	int foreign;               /* another uid owns the input (its mark is a file) */
 	struct envelope *env;      /* the record (owned by the driver) */
 	const char *message;       /* the message, when the stage needs it */
 	size_t message_len;

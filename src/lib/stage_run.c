@@ -278,6 +278,7 @@ static void stage_quarantine(struct stage_run *run, struct stage_job *job, const
 
 	log_error("id=%s event=quarantine reason=%s", job->name, why);
 	spool_quarantine(job->path, why);
+	stage_input_unmark(job->name, job->foreign);
 	if (stage_input_channel(run) && body_path(body, sizeof body, stage_input_channel(run), job->name)
 	    && access(body, F_OK) == 0)
 		spool_quarantine(body, why);
@@ -310,8 +311,10 @@ static int stage_load_body(struct stage_run *run, struct stage_job *job, struct 
 	 * run died between dropping the link and retiring the record. */
 	for (i = 0; i < job->env->rcpt_count; i++)
 		stage_report_done(job, i, channel, "already-delivered", NULL);
-	if (spool_retire(job->path))
+	if (spool_retire(job->path)) {
+		stage_input_unmark(job->name, job->foreign);
 		stage_log_results(run, job, NULL, NULL);
+	}
 	return 0;
 }
 
@@ -373,8 +376,8 @@ static void stage_take(struct stage_run *run, const char *dir, const char *name)
 		return;
 	}
 	stage_open(run);
-	job->retry = stage_was_attempted(job->fd);
-	if (!job->retry && !stage_mark_attempted(job->fd))
+	job->retry = stage_input_was_attempted(job->fd, name, &job->foreign);
+	if (!job->retry && !stage_input_mark(job->fd, name, job->foreign))
 		log_warn("id=%s: unable to mark %s: %s", name, job->path, strerror(errno));
 	if (!stage_load(run, job, &body)) {
 		buf_free(&body);
@@ -714,9 +717,10 @@ static int stage_retire(struct stage_run *run, struct stage_job *job)
 	}
 	/* An incoming file that jobs link to keeps its blocks for them: its
 	 * name alone goes, which costs no block freeing. */
-	if (fstat(job->fd, &st) == 0 && st.st_nlink > 1)
-		return unlink(job->path) == 0;
-	return spool_retire(job->path);
+	if (fstat(job->fd, &st) == 0 && st.st_nlink > 1 ? unlink(job->path) != 0 : !spool_retire(job->path))
+		return 0;
+	stage_input_unmark(job->name, job->foreign);
+	return 1;
 }
 
 /* A job file that carries its message is itself a body file (record +

@@ -124,7 +124,7 @@ void xtelegram_notice(struct buf *file, const char *from_address, long long when
  * parent.  1 ok, 0 errno. */
 static int telegram_mkdir(const char *path, const char *parent, int durable)
 {
-	if (mkdir(path, 0700) != 0)
+	if (mkdir(path, home_dir_mode()) != 0)
 		return errno == EEXIST;
 	return !durable || file_fsync_dir(parent);
 }

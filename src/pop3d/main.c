@@ -124,6 +124,7 @@ int main(int argc, char **argv)
 
 	log_set_program("pop3d");
 	parse_args(argc, argv, &implicit_tls);
+	home_umask();
 	signal(SIGPIPE, SIG_IGN);
 	/* POP3S: not one plaintext byte, not even a -ERR, before the handshake. */
 	if (!implicit_tls)

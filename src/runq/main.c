@@ -253,28 +253,43 @@ static void runq_stages_together(const struct runq *q)
 		runq_stage_failed(runq_stage_name(i), runq_stage_wait(runq_stage_name(i), pids[i]));
 }
 
-/* Removes spool/tmp files older than 36 h: writers that died mid-write. */
-static void runq_sweep_tmp(struct runq *q)
+/* Removes the files in relative_dir older than 36 h: in spool/tmp, writers
+ * that died mid-write; in spool/attempt, the marks (stage.h) of inputs
+ * gone from spool/incoming, left by a crash between retiring and
+ * unmarking (only_if_gone_from). */
+static void runq_sweep_dir(const char *relative_dir, const char *only_if_gone_from, const char *event, time_t now)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
-	time_t now = time(NULL);
+	char dir[PATH_MAX], path[PATH_MAX], rel[PATH_MAX], other[PATH_MAX];
 	struct dirent *d;
 	struct stat st;
 	DIR *dh;
 
-	if (now - q->last_tmp_sweep < TMP_SWEEP_EVERY_SEC)
-		return;
-	q->last_tmp_sweep = now;
-	if (!home_path(dir, sizeof dir, SPOOL_TMP_DIR) || !(dh = opendir(dir)))
+	if (!home_path(dir, sizeof dir, relative_dir) || !(dh = opendir(dir)))
 		return;
 	while ((d = readdir(dh))) {
 		if (d->d_name[0] == '.' || (size_t)snprintf(path, sizeof path, "%s/%s", dir, d->d_name) >= sizeof path)
 			continue;
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > TMP_MAX_AGE_SEC
-		    && unlink(path) == 0)
-			log_info("event=tmp-removed file=%s", d->d_name);
+		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || now - st.st_mtime <= TMP_MAX_AGE_SEC)
+			continue;
+		if (only_if_gone_from
+		    && ((size_t)snprintf(rel, sizeof rel, "%s/%s", only_if_gone_from, d->d_name) >= sizeof rel
+			|| !home_path(other, sizeof other, rel) || access(other, F_OK) == 0 || errno != ENOENT))
+			continue;
+		if (unlink(path) == 0)
+			log_info("event=%s file=%s", event, d->d_name);
 	}
 	closedir(dh);
+}
+
+static void runq_sweep_tmp(struct runq *q)
+{
+	time_t now = time(NULL);
+
+	if (now - q->last_tmp_sweep < TMP_SWEEP_EVERY_SEC)
+		return;
+	q->last_tmp_sweep = now;
+	runq_sweep_dir(SPOOL_TMP_DIR, NULL, "tmp-removed", now);
+	runq_sweep_dir(SPOOL_ATTEMPT_DIR, SPOOL_INCOMING_DIR, "mark-removed", now);
 }
 
 /* The unlinks, kept off the path a message waits on (spool.h). */
@@ -300,7 +315,7 @@ static int runq_open_trigger(void)
 	int fd;
 
 	xhome_path(path, sizeof path, SPOOL_TRIGGER_PATH);
-	if (mkfifo(path, 0600) != 0 && errno != EEXIST)
+	if (mkfifo(path, home_file_mode()) != 0 && errno != EEXIST)
 		die_sys("unable to create %s", path);
 	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
@@ -473,6 +488,7 @@ int main(int argc, char **argv)
 	log_set_program("runq");
 	memset(&q, 0, sizeof q);
 	runq_parse_args(&q, argc, argv);
+	home_umask();
 	/* The stages find the same home through the environment. */
 	if (setenv("BBSMAIL_HOME", home_dir(), 1) != 0)
 		die_nomem();

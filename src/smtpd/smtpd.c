@@ -227,6 +227,7 @@ int main(int argc, char **argv)
 	log_set_program("smtpd");
 	session_init(&session);
 	parse_args(&session, argc, argv);
+	home_umask();
 	signal(SIGPIPE, SIG_IGN);
 	/* ETRN's table first: its EHLO line comes before STARTTLS and AUTH */
 	smtpd_etrn_register();
