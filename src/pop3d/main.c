@@ -2,6 +2,7 @@
  * inetd or systemd (Accept=yes).  main() stays thin: config, setup, loop. */
 #include "session.h"
 #include "home.h"
+#include "privdrop.h"
 #include "log.h"
 #include "tls.h"
 #include <arpa/inet.h>
@@ -14,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define USAGE "pop3d [-d DIR] [-s]   (-s POP3S: implicit TLS, also BBSMAIL_IMPLICIT_TLS=1)"
+#define USAGE "pop3d [-d DIR] [-s] [-u user]   (-s POP3S: implicit TLS, also BBSMAIL_IMPLICIT_TLS=1; -u: become user)"
 
 #define POP3_DIE_MESSAGE "-ERR [SYS/TEMP] temporary server failure, try again later\r\n"
 
@@ -39,15 +40,18 @@ static void pop3_die_hook(int code)
 		(void)!write(1, POP3_DIE_MESSAGE, sizeof POP3_DIE_MESSAGE - 1);
 }
 
-/* -d home, -s implicit TLS; -h (or anything else) prints the usage, which
- * scripts/run-embedded greps for -s. */
+/* -d home, -s implicit TLS, -u the user to become (as root, privdrop.h);
+ * -h (or anything else) prints the usage, which scripts/run-embedded
+ * greps for -s. */
 static void parse_args(int argc, char **argv, int *implicit_tls)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "d:hs")) != -1) {
+	while ((opt = getopt(argc, argv, "d:hsu:")) != -1) {
 		if (opt == 'd')
 			home_set(optarg);
+		else if (opt == 'u')
+			xprivdrop(optarg);
 		else if (opt == 's')
 			*implicit_tls = 1;
 		else

@@ -253,7 +253,7 @@ static int spool_freeze(struct smtp_session *s, const struct envelope *e)
 	struct smtp_sink *k = &s->sink;
 	char dir[PATH_MAX];
 
-	if (!home_path(dir, sizeof dir, SPOOL_FREEZER_DIR) || (mkdir(dir, 0700) != 0 && errno != EEXIST))
+	if (!home_path(dir, sizeof dir, SPOOL_FREEZER_DIR) || (mkdir(dir, home_dir_mode()) != 0 && errno != EEXIST))
 		return 0;
 	spool_file_abort(&k->file);
 	k->active = spool_file_create(&k->file, SPOOL_FREEZER_DIR, s->id);

@@ -1100,7 +1100,7 @@ static int freezer_ready(void)
 {
 	char dir[PATH_MAX];
 
-	return home_path(dir, sizeof dir, SPOOL_FREEZER_DIR) && (mkdir(dir, 0700) == 0 || errno == EEXIST);
+	return home_path(dir, sizeof dir, SPOOL_FREEZER_DIR) && (mkdir(dir, home_dir_mode()) == 0 || errno == EEXIST);
 }
 
 /* The spool file again: the envelope as the session has it now, then the

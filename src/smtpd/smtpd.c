@@ -2,6 +2,7 @@
  * (Accept=yes).  It never listens or forks.  See smtpd(8). */
 #include "date.h"
 #include "home.h"
+#include "privdrop.h"
 #include "log.h"
 #include "smtpd-commands.h"
 #include "smtpd-data.h"
@@ -27,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SMTPD_USAGE "smtpd [-d home] [-m] [-s]   (-m submission: AUTH before MAIL; -s SMTPS: implicit TLS)"
+#define SMTPD_USAGE "smtpd [-d home] [-m] [-s] [-u user]   (-m submission: AUTH before MAIL; -s SMTPS: implicit TLS; -u: become user)"
 
 /* The die hook has no argument, so it finds the session here. */
 static struct smtp_session *die_session;
@@ -199,15 +200,17 @@ static const char *session_loop(struct smtp_session *s)
 	return s->close_reason ? s->close_reason : "quit";
 }
 
-/* -d home, -m submission, -s implicit TLS; -h (or anything else) prints
- * the usage, which scripts/run-embedded greps for -m and -s. */
+/* -d home, -m submission, -s implicit TLS, -u the user to become (as
+ * root, privdrop.h); -h (or anything else) prints the usage, which
+ * scripts/run-embedded greps for -m and -s. */
 static void parse_args(struct smtp_session *s, int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "d:hms")) != -1) {
+	while ((opt = getopt(argc, argv, "d:hmsu:")) != -1) {
 		switch (opt) {
 		case 'd': home_set(optarg); break;
+		case 'u': xprivdrop(optarg); break;
 		case 'm': s->submission = 1; break;
 		case 's': s->implicit_tls = 1; break;
 		default: die_usage(SMTPD_USAGE);

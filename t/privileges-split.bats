@@ -1,0 +1,215 @@
+#!/usr/bin/env bats
+# The split home (set-permissions --split): smtpd and pop3d each under a uid
+# of its own (started as root by tcpserver, -u sets all the user's groups),
+# the stages as the mail user; what passes between them goes through the
+# queue, mailbox and receiver groups, and each is refused what it must not
+# touch.  CI runs as root: the users and groups are made here (by
+# set-permissions --make-users --split) and removed in teardown_file.
+
+load helper
+load lib/stages
+
+setup_file() {
+  local u="bbsmt-s$$"
+  echo "$u" > "$BATS_FILE_TMPDIR/user"
+  groupadd "$u-drop"
+  "$BBSMAIL_ROOT/scripts/set-permissions" --make-users --split -u "$u" -g "$u-drop" -h /nonexistent >/dev/null
+}
+
+teardown_file() {
+  local u
+  u="$(cat "$BATS_FILE_TMPDIR/user")"
+  for n in "$u-smtpd" "$u-pop3" "$u"; do userdel "$n" 2>/dev/null || true; done
+  for n in "$u-smtpd" "$u-pop3" "$u" "$u-queue" "$u-mbox" "$u-recv" "$u-drop"; do groupdel "$n" 2>/dev/null || true; done
+}
+
+setup() {
+  U="$(cat "$BATS_FILE_TMPDIR/user")"
+  HOME_ROOT="$(mktemp -d /tmp/bbsmt-split.XXXXXX)"
+  chmod 0755 "$HOME_ROOT"
+  BATS_TEST_TMPDIR="$HOME_ROOT" make_home
+  run "$BBSMAIL_ROOT/scripts/set-permissions" --split -u "$U" -g "$U-drop" "$HOME_DIR"
+  [ "$status" -eq 0 ]
+  [ "${lines[-1]}" = "set-permissions: $HOME_DIR: split: stages $U, smtpd $U-smtpd ($U-queue), pop3d $U-pop3 ($U-mbox), both $U-recv, spool/drop $U:$U-drop 3730" ]
+}
+
+teardown() {
+  kill_tracked
+  rm -rf "$HOME_ROOT"
+}
+
+as() { local who="$1"; shift; setpriv --reuid "$who" --regid "$who" --init-groups "$@"; }
+
+start_smtpd() {
+  SPORT="$(free_port)"
+  tcpserver -c 10 -H -R -l localhost 127.0.0.1 "$SPORT" "$LIBEXEC/smtpd" -u "$U-smtpd" \
+    2>>"$BATS_TEST_TMPDIR/smtpd.log" &
+  track_pid $!
+  wait_port "$SPORT"
+}
+
+start_pop3d() {
+  PPORT="$(free_port)"
+  tcpserver -c 10 -H -R -l localhost 127.0.0.1 "$PPORT" "$LIBEXEC/pop3d" -u "$U-pop3" \
+    2>>"$BATS_TEST_TMPDIR/pop3d.log" &
+  track_pid $!
+  wait_port "$PPORT"
+}
+
+send_one() {
+  python3 - "$SPORT" "$1" <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+s.sendmail('tester@example.org', ['demo@localhost'], 'Subject: split\r\n\r\n%s\r\n' % sys.argv[2])
+s.quit()
+EOF
+}
+
+@test "set-permissions --split: groups, owners and modes" {
+  [ "$(id -nG "$U-smtpd" | tr ' ' '\n' | sort | tr '\n' ' ')" = "$(printf '%s\n' "$U-smtpd" "$U-queue" "$U-recv" "$U-drop" | sort | tr '\n' ' ')" ]
+  [ "$(id -nG "$U-pop3" | tr ' ' '\n' | sort | tr '\n' ' ')" = "$(printf '%s\n' "$U-pop3" "$U-mbox" "$U-recv" "$U-drop" | sort | tr '\n' ' ')" ]
+  [ "$(stat -c '%U %G %a' "$HOME_DIR/spool")" = "$U $U-queue 2711" ]
+  for d in tmp incoming trash telegram freezer; do
+    [ "$(stat -c '%U %G %a' "$HOME_DIR/spool/$d")" = "$U $U-queue 2770" ]
+  done
+  [ "$(stat -c '%U %G %a' "$HOME_DIR/spool/mailbox")" = "$U $U-mbox 2770" ]
+  [ "$(stat -c '%U %G %a' "$HOME_DIR/spool/data")" = "$U $U-recv 3770" ]
+  [ "$(stat -c '%U %G %a' "$HOME_DIR/spool/data/users.gdbm")" = "$U $U-recv 640" ]
+  [ "$(stat -c '%U %a' "$HOME_DIR/spool/queue")" = "$U 700" ]
+  [ "$(stat -c '%U %a' "$HOME_DIR/spool/attempt")" = "$U 700" ]
+  [ "$(stat -c '%U %G %a' "$HOME_DIR/etc")" = "$U $U-drop 750" ]
+  [ "$(stat -c '%U %G %a' "$HOME_DIR/etc/mail.ini")" = "$U $U-drop 640" ]
+  [ "$(stat -c '%U %G %a' "$HOME_DIR/etc/smtpserver.conf")" = "$U $U-recv 640" ]
+  [ "$(stat -c '%U %G %a' "$HOME_DIR/etc/ip.can")" = "$U $U-recv 660" ]
+  [ "$(stat -c '%U %G %a' "$HOME_DIR/etc/spamblock.cfg")" = "$U $U-recv 660" ]
+}
+
+@test "set-permissions --split: refuses missing users and a receiver in the other's group" {
+  run "$BBSMAIL_ROOT/scripts/set-permissions" --split -u "bbsmt-none$$" -g "$U-drop" "$HOME_DIR"
+  [ "$status" -eq 100 ]
+  [ "$output" = "set-permissions: fatal: no user bbsmt-none$$ (--make-users)" ]
+  usermod -a -G "$U-mbox" "$U-smtpd"
+  run "$BBSMAIL_ROOT/scripts/set-permissions" --split -u "$U" -g "$U-drop" "$HOME_DIR"
+  gpasswd -d "$U-smtpd" "$U-mbox" >/dev/null
+  [ "$status" -eq 100 ]
+  [ "$output" = "set-permissions: fatal: $U-smtpd is in $U-mbox: it would reach what it must not" ]
+}
+
+@test "split: smtpd -u queues as its uid, the stages deliver as theirs, pop3d -u fetches and deletes; no mark is left" {
+  start_smtpd
+  run send_one "over split uids"
+  [ "$status" -eq 0 ]
+  f="$(find "$HOME_DIR/spool/incoming" -type f)"
+  [ "$(stat -c '%U %G %a' "$f")" = "$U-smtpd $U-queue 660" ]
+  run as "$U" "$BBSMAIL_ROOT/bin/runq"
+  [ "$status" -eq 0 ]
+  [ "$(mailbox_count 2)" -eq 1 ]
+  [ "$(stat -c '%U %G %a' "$(mailbox_files 2)")" = "$U $U-mbox 660" ]
+  [ "$(find "$HOME_DIR/spool/attempt" "$HOME_DIR/spool/incoming" "$HOME_DIR/spool/queue" -type f | wc -l)" -eq 0 ]
+  start_pop3d
+  run python3 - "$PPORT" <<'EOF'
+import poplib, sys
+p = poplib.POP3('127.0.0.1', int(sys.argv[1]), timeout=30)
+p.user('demo'); p.pass_('demo')
+count, _ = p.stat()
+lines = p.retr(1)[1]
+p.dele(1); p.quit()
+print(count, lines[-1].decode())
+EOF
+  [ "$status" -eq 0 ]
+  [ "$output" = "1 over split uids" ]
+  [ "$(mailbox_count 2)" -eq 0 ]
+  # smtpd cannot read the mailbox counts: MaxMsgsWaiting is skipped, said once.
+  [ "$(grep -c 'event=mailbox-count-unreadable user=2: MaxMsgsWaiting not checked' "$BATS_TEST_TMPDIR/smtpd.log")" -eq 1 ]
+}
+
+@test "split: both receivers keep the one failed-login table, created group-writable" {
+  start_pop3d
+  run python3 - "$PPORT" <<'EOF'
+import poplib, sys
+p = poplib.POP3('127.0.0.1', int(sys.argv[1]), timeout=30)
+p.user('demo')
+try:
+    p.pass_('wrong')
+except poplib.error_proto as e:
+    print(e.args[0].decode())
+EOF
+  [ "$output" = "-ERR [AUTH] invalid user name or password" ]
+  grep -q 'event=login-failed ip=127.0.0.1 user=demo method=user tls=0 reason=bad-credentials failures=1' "$BATS_TEST_TMPDIR/pop3d.log"
+  [ "$(stat -c '%U %G %a' "$HOME_DIR/spool/data/logins.gdbm")" = "$U-pop3 $U-recv 660" ]
+  run as "$U-smtpd" sh -c "exec 3>>'$HOME_DIR/spool/data/logins.gdbm'"
+  [ "$status" -eq 0 ]
+}
+
+@test "split: a mark in spool/attempt makes route treat smtpd's file as an interrupted attempt" {
+  start_smtpd
+  run send_one "marked"
+  [ "$status" -eq 0 ]
+  name="$(basename "$(find "$HOME_DIR/spool/incoming" -type f)")"
+  as "$U" touch "$HOME_DIR/spool/attempt/$name"
+  run as "$U" "$LIBEXEC/route"
+  [ "$status" -eq 0 ]
+  # A job written on a retry carries the mark itself (mode 0400).
+  [ "$(stat -c '%a' "$(find "$HOME_DIR/spool/queue/local" -type f)")" = "400" ]
+  [ ! -e "$HOME_DIR/spool/attempt/$name" ]
+  run as "$U" "$LIBEXEC/deliver-local"
+  [ "$status" -eq 0 ]
+  [ "$(mailbox_count 2)" -eq 1 ]
+}
+
+@test "split: smtpd's uid is refused the mailboxes, the queues and the user database's writes" {
+  start_smtpd
+  run send_one "to be read"
+  run as "$U" "$BBSMAIL_ROOT/bin/runq"
+  [ "$(mailbox_count 2)" -eq 1 ]
+  m="$(mailbox_files 2)"
+  run as "$U-smtpd" cat "$m"
+  [ "$status" -ne 0 ]
+  run as "$U-smtpd" ls "$HOME_DIR/spool/mailbox"
+  [ "$status" -ne 0 ]
+  run as "$U-smtpd" sh -c "echo x >> '$HOME_DIR/spool/data/users.gdbm'"
+  [ "$status" -ne 0 ]
+  run as "$U-smtpd" sh -c "echo x > '$HOME_DIR/spool/data/planted' && mv -f '$HOME_DIR/spool/data/planted' '$HOME_DIR/spool/data/users.gdbm'"
+  [ "$status" -ne 0 ]
+  run as "$U-smtpd" sh -c "echo x > '$HOME_DIR/spool/queue/local/planted'"
+  [ "$status" -ne 0 ]
+  run as "$U-smtpd" ls "$HOME_DIR/spool/body"
+  [ "$status" -ne 0 ]
+  run as "$U-smtpd" sh -c "echo x > '$HOME_DIR/etc/alias.cfg'"
+  [ "$status" -ne 0 ]
+  as "$U-smtpd" cat "$HOME_DIR/spool/data/users.gdbm" >/dev/null
+  "$BBSMAIL_ROOT/bin/bbsmail-user" list >/dev/null
+  [ "$(stat -c '%s' "$HOME_DIR/spool/data/users.gdbm")" -gt 1 ]
+}
+
+@test "split: pop3d's uid is refused the spool's queues and the user database's writes" {
+  start_smtpd
+  run send_one "queued"
+  [ "$(incoming_count)" -eq 1 ]
+  f="$(find "$HOME_DIR/spool/incoming" -type f)"
+  run as "$U-pop3" cat "$f"
+  [ "$status" -ne 0 ]
+  run as "$U-pop3" sh -c "echo x > '$HOME_DIR/spool/incoming/planted'"
+  [ "$status" -ne 0 ]
+  run as "$U-pop3" sh -c "echo x > '$HOME_DIR/spool/tmp/planted'"
+  [ "$status" -ne 0 ]
+  run as "$U-pop3" sh -c "echo x >> '$HOME_DIR/spool/data/users.gdbm'"
+  [ "$status" -ne 0 ]
+  run as "$U-pop3" sh -c "echo x > '$HOME_DIR/spool/trigger'"
+  [ "$status" -ne 0 ]
+  [ "$(find "$HOME_DIR" -name planted | wc -l)" -eq 0 ]
+}
+
+@test "smtpd and pop3d -u: refused for root, an unknown user, or a uid that is neither root nor the user" {
+  for prog in smtpd pop3d; do
+    run "$LIBEXEC/$prog" -u root < /dev/null
+    [ "$status" -eq 111 ]
+    [[ "$output" == *"-u root: refusing to run as root"* ]]
+    run "$LIBEXEC/$prog" -u "bbsmt-none$$" < /dev/null
+    [ "$status" -eq 111 ]
+    [[ "$output" == *"-u bbsmt-none$$: no such user"* ]]
+    run as "$U-pop3" "$LIBEXEC/$prog" -u "$U-smtpd" < /dev/null
+    [ "$status" -eq 111 ]
+    [[ "$output" == *"-u $U-smtpd: running as uid $(id -u "$U-pop3"), neither root nor $U-smtpd"* ]]
+  done
+}
