@@ -191,7 +191,7 @@ install: all
 # As root: the mail user and sendmail's drop group (INSTALL, section 3).
 # Run before `make install`, which then installs sendmail setgid.
 install-users:
-	scripts/set-permissions --make-users
+	scripts/set-permissions --make-users --split
 .PHONY: install-users
 
 clean:

@@ -402,7 +402,8 @@ static void pool_configure(struct pool *p)
 }
 
 /* Bound to a temporary name and renamed into place, so smtpd never sees a
- * socket that is not listening yet; mode 0600: only the mail user. */
+ * socket that is not listening yet; mode 0600 (only the mail user), or in
+ * a split home 0660 (spool/'s group: smtpd's uid, home.h). */
 static void pool_listen(struct pool *p)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -420,7 +421,7 @@ static void pool_listen(struct pool *p)
 	if (bind(p->listen_fd, (struct sockaddr *)&a, sizeof a) != 0)
 		die_sys("unable to bind %s", tmp);
 	umask(old_mask);
-	if (chmod(tmp, 0600) != 0 || listen(p->listen_fd, 128) != 0 || rename(tmp, p->sock_path) != 0) {
+	if (chmod(tmp, home_file_mode()) != 0 || listen(p->listen_fd, 128) != 0 || rename(tmp, p->sock_path) != 0) {
 		int saved = errno;
 
 		unlink(tmp);
