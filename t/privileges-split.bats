@@ -157,6 +157,80 @@ EOF
   [ "$(mailbox_count 2)" -eq 1 ]
 }
 
+# send_seq N: messages 1..N over smtpd, each carrying "X-Seq: <i>".
+send_seq() {
+  python3 - "$SPORT" "$1" <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+for i in range(1, int(sys.argv[2]) + 1):
+    s.sendmail('tester@example.org', ['demo@localhost'], 'X-Seq: %d\r\nSubject: seq\r\n\r\nbody %d\r\n' % (i, i))
+s.quit()
+EOF
+}
+
+# seq_delivered_once N: demo's mailbox holds N files, one per X-Seq.
+seq_delivered_once() {
+  local i
+  [ "$(mailbox_count 2)" -eq "$1" ] || { echo "mailbox holds $(mailbox_count 2), not $1"; return 1; }
+  for ((i = 1; i <= $1; i++)); do
+    [ "$(mailbox_files 2 | xargs grep -lx "X-Seq: $i" | wc -l)" -eq 1 ] || { echo "X-Seq $i not once"; return 1; }
+  done
+}
+
+# route_killed_at STRACE-ARGS...: runs route as the mail user under strace,
+# which kills it with SIGKILL on entry to the syscall its arguments pick;
+# fails unless it was killed.
+route_killed_at() {
+  local status=0
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    timeout 20 strace -f -qq -o /dev/null "$@" setpriv --reuid "$U" --regid "$U" --init-groups \
+    "$LIBEXEC/route" 2>/dev/null || status=$?
+  [ "$status" -eq 137 ]
+}
+
+@test "split crash: route killed after its jobs are in place, before retiring: the marks hold, each message once" {
+  start_smtpd
+  run send_seq 3
+  [ "$status" -eq 0 ]
+  route_killed_at -e trace=syncfs -e inject=syncfs:signal=KILL:when=2
+  [ "$(incoming_count)" -eq 3 ]
+  [ "$(ls "$HOME_DIR/spool/attempt" | wc -l)" -eq 3 ]
+  [ "$(find "$HOME_DIR/spool/queue/local" -type f -perm 0660 | wc -l)" -eq 3 ]
+  # A deliver-local on the jobs before the rerun, and a reader flagging the
+  # messages: only the mark makes the rerun look for them under any flags.
+  run as "$U" "$LIBEXEC/deliver-local"
+  [ "$status" -eq 0 ]
+  for f in "$HOME_DIR/spool/mailbox/2/new/"*; do
+    as "$U-pop3" mv "$f" "$HOME_DIR/spool/mailbox/2/cur/$(basename "$f"):2,FS"
+  done
+  run as "$U" "$BBSMAIL_ROOT/bin/runq"
+  [ "$status" -eq 0 ]
+  run seq_delivered_once 3
+  [ "$status" -eq 0 ]
+  [ "$(incoming_count)" -eq 0 ]
+  [ "$(ls "$HOME_DIR/spool/attempt" | wc -l)" -eq 0 ]
+}
+
+@test "split crash: route killed between retiring and unmarking: delivered once, the stray mark swept later" {
+  start_smtpd
+  run send_one "retired"
+  [ "$status" -eq 0 ]
+  name="$(basename "$(find "$HOME_DIR/spool/incoming" -type f)")"
+  route_killed_at -e trace=unlink -P "$HOME_DIR/spool/attempt/$name" -e inject=unlink:signal=KILL:when=1
+  [ "$(incoming_count)" -eq 0 ]
+  [ -e "$HOME_DIR/spool/attempt/$name" ]
+  run as "$U" "$BBSMAIL_ROOT/bin/runq"
+  [ "$status" -eq 0 ]
+  [ "$(mailbox_count 2)" -eq 1 ]
+  [ -e "$HOME_DIR/spool/attempt/$name" ]
+  touch -d '2 days ago' "$HOME_DIR/spool/attempt/$name"
+  run as "$U" "$BBSMAIL_ROOT/bin/runq"
+  [ "$status" -eq 0 ]
+  [ ! -e "$HOME_DIR/spool/attempt/$name" ]
+  [[ "$output" == *"event=mark-removed file=$name"* ]]
+  [ "$(mailbox_count 2)" -eq 1 ]
+}
+
 @test "split: smtpd's uid is refused the mailboxes, the queues and the user database's writes" {
   start_smtpd
   run send_one "to be read"

@@ -453,7 +453,6 @@ void smtpd_milter_helo(struct smtp_session *s)
  * the address. */
 static void out_params(struct milter_link *l, const char *params)
 {
-	struct buf word = BUF_INIT;
 	const char *p = params ? params : "", *end;
 
 	for (;;) {
@@ -463,11 +462,10 @@ static void out_params(struct milter_link *l, const char *params)
 			break;
 		for (end = p; *end && *end != ' '; end++)
 			;
-		if (!buf_copy(&word, p, (size_t)(end - p)) || !milter_out_string(&l->m, word.data))
+		if (!milter_out_bytes(&l->m, p, (size_t)(end - p)) || !milter_out_bytes(&l->m, "", 1))
 			die_nomem();
 		p = end;
 	}
-	buf_free(&word);
 }
 
 static void refuse(struct smtp_session *s, const char *cmd, const struct refusal *r)
