@@ -233,7 +233,7 @@ static void cmd_auth(struct smtp_session *s, const char *arg)
 }
 
 static const struct smtp_command auth_commands[] = {
-	{ "AUTH", SMTP_CMD_NEEDS_HELO, NULL, cmd_auth, auth_advertise },
+	{ "AUTH", SMTP_CMD_NEEDS_HELO, NULL, cmd_auth, auth_advertise, NULL },
 };
 
 void smtpd_auth_register(void)

@@ -510,8 +510,8 @@ static int help_lists(struct smtp_session *s, const struct smtp_command *c)
 
 	if (c->available && !c->available(s))
 		return 0;
-	if (strcmp(c->verb, "EXPN") == 0)
-		return smtpserver_conf_flag(&s->conf, "EXPNcmd");
+	if (c->listed)
+		return c->listed(s);
 	if (!c->advertise)
 		return 1;
 	c->advertise(s, &said);
@@ -592,9 +592,11 @@ static void cmd_vrfy(struct smtp_session *s, const char *arg)
 	verify_address(s, arg);
 }
 
+static int expn_listed(const struct smtp_session *s) { return smtpserver_conf_flag(&s->conf, "EXPNcmd"); }
+
 static void cmd_expn(struct smtp_session *s, const char *arg)
 {
-	if (!smtpserver_conf_flag(&s->conf, "EXPNcmd")) {
+	if (!expn_listed(s)) {
 		smtp_reply(s, 502, "5.5.1", "EXPN not available");
 		return;
 	}
@@ -602,18 +604,18 @@ static void cmd_expn(struct smtp_session *s, const char *arg)
 }
 
 static const struct smtp_command builtin_commands[] = {
-	{ "HELO", 0, NULL, cmd_helo, NULL },
-	{ "EHLO", 0, ehlo_available, cmd_ehlo, NULL },
-	{ "MAIL", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_mail, NULL },
-	{ "RCPT", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_rcpt, NULL },
-	{ "DATA", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_data, NULL },
-	{ "BDAT", SMTP_CMD_NEEDS_HELO, bdat_available, smtp_cmd_bdat, NULL },
-	{ "RSET", 0, NULL, cmd_rset, NULL },
-	{ "NOOP", 0, NULL, cmd_noop, NULL },
-	{ "QUIT", 0, NULL, cmd_quit, NULL },
-	{ "HELP", 0, NULL, cmd_help, NULL },
-	{ "VRFY", 0, NULL, cmd_vrfy, NULL },
-	{ "EXPN", 0, NULL, cmd_expn, NULL },
+	{ "HELO", 0, NULL, cmd_helo, NULL, NULL },
+	{ "EHLO", 0, ehlo_available, cmd_ehlo, NULL, NULL },
+	{ "MAIL", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_mail, NULL, NULL },
+	{ "RCPT", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_rcpt, NULL, NULL },
+	{ "DATA", SMTP_CMD_NEEDS_HELO, NULL, smtp_cmd_data, NULL, NULL },
+	{ "BDAT", SMTP_CMD_NEEDS_HELO, bdat_available, smtp_cmd_bdat, NULL, NULL },
+	{ "RSET", 0, NULL, cmd_rset, NULL, NULL },
+	{ "NOOP", 0, NULL, cmd_noop, NULL, NULL },
+	{ "QUIT", 0, NULL, cmd_quit, NULL, NULL },
+	{ "HELP", 0, NULL, cmd_help, NULL, NULL },
+	{ "VRFY", 0, NULL, cmd_vrfy, NULL, NULL },
+	{ "EXPN", 0, NULL, cmd_expn, NULL, expn_listed },
 };
 
 static const struct smtp_command *find_in(const struct smtp_command *t, size_t count, const char *verb,

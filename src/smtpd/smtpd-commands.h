@@ -16,6 +16,9 @@ struct smtp_command {
 	void (*handler)(struct smtp_session *s, const char *arg);
 	/* Adds "KEYWORD[ params]" lines for EHLO (NULL: nothing to say). */
 	void (*advertise)(struct smtp_session *s, struct buf *keywords);
+	/* Whether HELP names it, for a command that is taken but says it is
+	 * off (EXPN without EXPNcmd); NULL: as available and advertise say. */
+	int (*listed)(const struct smtp_session *s);
 };
 
 /* Registers another table (kept by pointer; static storage). */

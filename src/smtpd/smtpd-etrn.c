@@ -166,7 +166,7 @@ static void etrn_advertise(struct smtp_session *s, struct buf *keywords)
 }
 
 static const struct smtp_command etrn_commands[] = {
-	{ "ETRN", SMTP_CMD_NEEDS_HELO, etrn_available, cmd_etrn, etrn_advertise },
+	{ "ETRN", SMTP_CMD_NEEDS_HELO, etrn_available, cmd_etrn, etrn_advertise, NULL },
 };
 
 void smtpd_etrn_register(void)

@@ -18,9 +18,9 @@ static void cmd_soml(struct smtp_session *s, const char *arg) { open_kind(s, arg
 static void cmd_saml(struct smtp_session *s, const char *arg) { open_kind(s, arg, "SAML", SMTP_KIND_SAML); }
 
 static const struct smtp_command telegram_commands[] = {
-	{ "SEND", SMTP_CMD_NEEDS_HELO, NULL, cmd_send, NULL },
-	{ "SOML", SMTP_CMD_NEEDS_HELO, NULL, cmd_soml, NULL },
-	{ "SAML", SMTP_CMD_NEEDS_HELO, NULL, cmd_saml, NULL },
+	{ "SEND", SMTP_CMD_NEEDS_HELO, NULL, cmd_send, NULL, NULL },
+	{ "SOML", SMTP_CMD_NEEDS_HELO, NULL, cmd_soml, NULL, NULL },
+	{ "SAML", SMTP_CMD_NEEDS_HELO, NULL, cmd_saml, NULL, NULL },
 };
 
 void smtpd_telegram_register(void)

@@ -118,7 +118,7 @@ static void cmd_starttls(struct smtp_session *s, const char *arg)
 }
 
 static const struct smtp_command tls_commands[] = {
-	{ "STARTTLS", 0, NULL, cmd_starttls, starttls_advertise },
+	{ "STARTTLS", 0, NULL, cmd_starttls, starttls_advertise, NULL },
 };
 
 void smtpd_tls_register(void)
