@@ -287,3 +287,29 @@ route_killed_at() {
     [[ "$output" == *"-u $U-smtpd: running as uid $(id -u "$U-pop3"), neither root nor $U-smtpd"* ]]
   done
 }
+
+@test "split: smtpd's uid reads the presence files and the users' #tag lists: SEND and #tags work" {
+  printf 'spammed\n' > "$HOME_DIR/spool/data/user/2.smtptags"
+  touch "$HOME_DIR/spool/presence/2"
+  "$BBSMAIL_ROOT/scripts/set-permissions" --split -u "$U" -g "$U-drop" "$HOME_DIR" >/dev/null
+  [ "$(stat -c '%G %a' "$HOME_DIR/spool/presence")" = "$U-queue 2750" ]
+  [ "$(stat -c '%G %a' "$HOME_DIR/spool/data/user")" = "$U-recv 2750" ]
+  start_smtpd
+  run python3 - "$SPORT" <<'PY'
+import smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+s.ehlo('client.example')
+codes = [s.docmd('SEND FROM:<a@example.org>')[0], s.docmd('RCPT TO:<demo@localhost>')[0], s.docmd('DATA')[0]]
+s.send(b'hello demo\r\n.\r\n')
+print(*codes, s.getreply()[0])
+s.rset()
+print(s.docmd('MAIL FROM:<a@example.org>')[0], s.docmd('RCPT TO:<demo#news@localhost>')[0],
+      s.docmd('RCPT TO:<demo#spammed@localhost>')[0])
+s.quit()
+PY
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "250 250 354 250" ]
+  [ "${lines[1]}" = "250 250 550" ]
+  [ "$(find "$HOME_DIR/spool/telegram/2" -type f | wc -l)" -eq 1 ]
+  [ "$(stat -c '%U %G %a' "$(find "$HOME_DIR/spool/telegram/2" -type f)")" = "$U-smtpd $U-queue 660" ]
+}
