@@ -313,3 +313,19 @@ PY
   [ "$(find "$HOME_DIR/spool/telegram/2" -type f | wc -l)" -eq 1 ]
   [ "$(stat -c '%U %G %a' "$(find "$HOME_DIR/spool/telegram/2" -type f)")" = "$U-smtpd $U-queue 660" ]
 }
+
+@test "split: smtpd's uid cannot release deferred jobs, so it offers no ETRN (EHLO, HELP), and ETRN is unknown" {
+  start_smtpd
+  run python3 - "$SPORT" <<'PY'
+import smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+code, text = s.ehlo('client.example')
+print('ETRN' in text.decode().split('\n'), s.docmd('ETRN example.org'))
+help_text = s.docmd('HELP')[1].decode()
+print('ETRN' in help_text, 'EHLO' in help_text)
+s.quit()
+PY
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "False (500, b'5.5.1 Command unrecognized')" ]
+  [ "${lines[1]}" = "False True" ]
+}

@@ -1,8 +1,11 @@
 #include "smtpd-session.h"
 #include "smtpd-contentfilter.h"
 #include "smtpd-milter.h"
+#include "home.h"
 #include "log.h"
+#include "schedule.h"
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -103,6 +106,18 @@ static unsigned session_extension_bit(const char *name, size_t len)
 	return 0;
 }
 
+/* ETRN releases deferred jobs itself (spool/defer, spool/queue/remote):
+ * under its own uid in a split home smtpd cannot, so it does not offer
+ * it (not yet: asking runq to, through a request file). */
+static void session_keep_etrn_reachable(struct smtp_session *s)
+{
+	char path[PATH_MAX];
+
+	if ((s->ext & SMTP_EXT_ETRN) && home_shared()
+	    && (!home_path(path, sizeof path, SPOOL_DEFER_DIR) || access(path, W_OK | X_OK) != 0))
+		s->ext &= ~SMTP_EXT_ETRN;
+}
+
 /* ZMailer's disablers (PARAM NoPIPELINING, ...) and enablers (PARAM
  * PIPELINING-OK, ...), in file order: the last line naming an extension
  * wins, and "no-No<name>" undoes a disabler like any "no-" PARAM. */
@@ -175,6 +190,7 @@ void session_configure(struct smtp_session *s)
 	s->host = s->cfg.host_name[0] ? s->cfg.host_name : "localhost";
 	session_apply_limits(s);
 	session_apply_disablers(s);
+	session_keep_etrn_reachable(s);
 	session_apply_policy(s);
 	if (s->cfg.max_inactivity_sec)
 		conn_set_idle_timeout(&s->conn, (int)(s->cfg.max_inactivity_sec > 86400 ? 86400 : s->cfg.max_inactivity_sec));
