@@ -8,6 +8,7 @@
 
 load helper
 load lib/stages
+load lib/defer
 
 setup_file() {
   local u="bbsmt-s$$"
@@ -69,7 +70,7 @@ EOF
   [ "$(id -nG "$U-smtpd" | tr ' ' '\n' | sort | tr '\n' ' ')" = "$(printf '%s\n' "$U-smtpd" "$U-queue" "$U-recv" "$U-drop" | sort | tr '\n' ' ')" ]
   [ "$(id -nG "$U-pop3" | tr ' ' '\n' | sort | tr '\n' ' ')" = "$(printf '%s\n' "$U-pop3" "$U-mbox" "$U-recv" "$U-drop" | sort | tr '\n' ' ')" ]
   [ "$(stat -c '%U %G %a' "$HOME_DIR/spool")" = "$U $U-queue 2711" ]
-  for d in tmp incoming trash telegram freezer; do
+  for d in tmp incoming trash telegram freezer etrn; do
     [ "$(stat -c '%U %G %a' "$HOME_DIR/spool/$d")" = "$U $U-queue 2770" ]
   done
   [ "$(stat -c '%U %G %a' "$HOME_DIR/spool/mailbox")" = "$U $U-mbox 2770" ]
@@ -314,18 +315,45 @@ PY
   [ "$(stat -c '%U %G %a' "$(find "$HOME_DIR/spool/telegram/2" -type f)")" = "$U-smtpd $U-queue 660" ]
 }
 
-@test "split: smtpd's uid cannot release deferred jobs, so it offers no ETRN (EHLO, HELP), and ETRN is unknown" {
+@test "split: ETRN through runq: smtpd leaves the request in spool/etrn, runq releases the domain's deferred jobs" {
+  # A deferred remote job for example.org, made as root, then given to the
+  # mail user like everything else.
+  inject 1 x@example.org 2>/dev/null
+  "$LIBEXEC/pickup" 2>/dev/null
+  job="$(ls "$HOME_DIR/spool/incoming")"
+  "$LIBEXEC/route" 2>/dev/null
+  defer_job remote "$job" "$(future_bucket)" 1 0
+  "$BBSMAIL_ROOT/scripts/set-permissions" --split -u "$U" -g "$U-drop" "$HOME_DIR" >/dev/null
+  [ "$(deferred_count remote)" -eq 1 ]
   start_smtpd
   run python3 - "$SPORT" <<'PY'
 import smtplib, sys
 s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
 code, text = s.ehlo('client.example')
-print('ETRN' in text.decode().split('\n'), s.docmd('ETRN example.org'))
-help_text = s.docmd('HELP')[1].decode()
-print('ETRN' in help_text, 'EHLO' in help_text)
+print('ETRN' in text.decode().split('\n'), *s.docmd('ETRN example.org'))
+print(*s.docmd('ETRN #nosuchqueue'))
 s.quit()
 PY
   [ "$status" -eq 0 ]
-  [ "${lines[0]}" = "False (500, b'5.5.1 Command unrecognized')" ]
-  [ "${lines[1]}" = "False True" ]
+  [ "${lines[0]}" = "True 250 b'2.0.0 OK, queuing for node example.org started'" ]
+  [ "${lines[1]}" = "459 b'4.7.1 #nosuchqueue: node not allowed'" ]
+  [ "$(find "$HOME_DIR/spool/etrn" -type f | wc -l)" -eq 1 ]
+  [ "$(stat -c '%U %G %a' "$(find "$HOME_DIR/spool/etrn" -type f)")" = "$U-smtpd $U-queue 660" ]
+  grep -q 'event=etrn ip=127.0.0.1 domain=example.org code=250 status=2.0.0 released=0 reason="left for runq"' "$BATS_TEST_TMPDIR/smtpd.log"
+  [ "$(deferred_count remote)" -eq 1 ]
+  run as "$U" "$BBSMAIL_ROOT/bin/runq"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"runq: info: event=etrn-request file="*" node=example.org released=1"* ]]
+  [ "$(find "$HOME_DIR/spool/etrn" -type f | wc -l)" -eq 0 ]
+  # Back in its queue (NO_SENDMAIL keeps deliver-remote from sending it).
+  [ "$(deferred_count remote)" -eq 0 ]
+  [ -e "$HOME_DIR/spool/queue/remote/$job" ]
+}
+
+@test "split: a malformed ETRN request is removed and logged" {
+  printf 'bad domain\n' > "$HOME_DIR/spool/etrn/x1"
+  run as "$U" "$BBSMAIL_ROOT/bin/runq"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"runq: warning: event=etrn-request file=x1 status=malformed"* ]]
+  [ ! -e "$HOME_DIR/spool/etrn/x1" ]
 }

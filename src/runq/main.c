@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "channel.h"
 #include "config.h"
+#include "etrn.h"
 #include "home.h"
 #include "log.h"
 #include "schedule.h"
@@ -233,6 +234,9 @@ static int runq_stages(const struct runq *q)
 	size_t i;
 	int failed = 0;
 
+	/* ETRN requests that smtpd could not carry out (etrn.h) first: their
+	 * jobs then go in this pass. */
+	(void)etrn_requests_run();
 	for (i = 0; i < STAGE_COUNT; i++)
 		failed |= runq_stage_failed(runq_stage_name(i), runq_stage_wait(runq_stage_name(i), runq_stage_start(q, i)));
 	return failed ? EXIT_TEMPORARY : 0;
@@ -247,6 +251,7 @@ static void runq_stages_together(const struct runq *q)
 	pid_t pids[STAGE_COUNT];
 	size_t i;
 
+	(void)etrn_requests_run();
 	for (i = 0; i < STAGE_COUNT; i++)
 		pids[i] = runq_stage_start(q, i);
 	for (i = 0; i < STAGE_COUNT; i++)

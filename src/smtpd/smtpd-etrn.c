@@ -1,4 +1,5 @@
 #include "smtpd-etrn.h"
+#include "etrn.h"
 #include "address.h"
 #include "channel.h"
 #include "envelope.h"
@@ -9,72 +10,6 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
-
-/* What one ETRN asked for, once its syntax is checked. */
-struct etrn_request {
-	const char *node;             /* the argument as given: the <x> of the replies */
-	const struct channel *queue;  /* "#<queue>": every deferred job of it */
-	struct schedule_domain domain;   /* otherwise: a domain, "@" with subdomains */
-};
-
-/* "#<queue>" releases a whole channel, with the same retry floor. */
-static int etrn_match_any(const char *name, const struct envelope *e, void *ctx)
-{
-	const struct schedule_domain *m = ctx;
-
-	(void)name;
-	return !m->tried_before || !e->last_attempt || (time_t)e->last_attempt < m->tried_before;
-}
-
-/* A queue name is a short word; anything else is a syntax error, so the
- * 459 echoes nothing odd. */
-static int etrn_queue_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n && n <= SMTP_ETRN_QUEUE_MAX_BYTES
-	       && strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == n;
-}
-
-/* 1 when the node is a domain, "@domain" or "#queue" of valid syntax (the
- * queue may still be unknown: req->queue NULL and domain.domain NULL). */
-static int etrn_parse(const char *node, struct etrn_request *req)
-{
-	const char *domain = node[0] == '@' ? node + 1 : node;
-	char plain[ADDRESS_DOMAIN_MAX_BYTES + 1];
-	size_t n;
-
-	memset(req, 0, sizeof *req);
-	req->node = node;
-	if (node[0] == '#') {
-		if (!etrn_queue_name_valid(node + 1))
-			return 0;
-		req->queue = channel_by_name(node + 1);
-		return 1;
-	}
-	n = strlen(domain);
-	/* a final dot is allowed (an absolute name), not checked as a label */
-	if (n && domain[n - 1] == '.')
-		n--;
-	if (!n || n > ADDRESS_DOMAIN_MAX_BYTES)
-		return 0;
-	memcpy(plain, domain, n);
-	plain[n] = 0;
-	if (!address_domain_valid(plain, 0))
-		return 0;
-	req->domain.domain = node;
-	return 1;
-}
-
-/* Releases what the request names; *released how many.  1 ok, 0 errno. */
-static int etrn_release(struct etrn_request *req, unsigned long *released)
-{
-	req->domain.tried_before = time(NULL) - SMTP_ETRN_MIN_RETRY_SEC + 1;
-	if (req->queue)
-		return schedule_release_matching(req->queue->name, etrn_match_any, &req->domain, released);
-	return schedule_release_matching(channel_name(CHANNEL_REMOTE), schedule_match_domain, &req->domain,
-					 released);
-}
 
 /* One line per ETRN, whatever its outcome. */
 static void etrn_log(const struct smtp_session *s, const char *node, int code, const char *status,
@@ -118,6 +53,18 @@ static void etrn_run(struct smtp_session *s, struct etrn_request *req)
 	if (++s->etrn_count > SMTP_ETRN_PER_SESSION_MAX) {
 		smtp_reply(s, 458, "4.7.0", "Unable to queue messages for node %s: too many ETRN commands", req->node);
 		etrn_log(s, req->node, 458, "4.7.0", 0, "too many ETRN commands in this session");
+		return;
+	}
+	if (s->etrn_via_runq) {
+		if (!etrn_request_queue(req->node)) {
+			saved = errno;
+			smtp_reply(s, 458, "4.0.0", "Unable to queue messages for node %s", req->node);
+			etrn_log(s, req->node, 458, "4.0.0", 0, strerror(saved));
+			return;
+		}
+		spool_poke_trigger();
+		smtp_reply(s, 250, "2.0.0", "OK, queuing for node %s started", req->node);
+		etrn_log(s, req->node, 250, "2.0.0", 0, "left for runq");
 		return;
 	}
 	if (!etrn_release(req, &released)) {

@@ -107,15 +107,14 @@ static unsigned session_extension_bit(const char *name, size_t len)
 }
 
 /* ETRN releases deferred jobs itself (spool/defer, spool/queue/remote):
- * under its own uid in a split home smtpd cannot, so it does not offer
- * it (not yet: asking runq to, through a request file). */
-static void session_keep_etrn_reachable(struct smtp_session *s)
+ * under its own uid in a split home smtpd cannot, and leaves the request
+ * for runq instead (etrn.h). */
+static void session_choose_etrn_path(struct smtp_session *s)
 {
 	char path[PATH_MAX];
 
-	if ((s->ext & SMTP_EXT_ETRN) && home_shared()
-	    && (!home_path(path, sizeof path, SPOOL_DEFER_DIR) || access(path, W_OK | X_OK) != 0))
-		s->ext &= ~SMTP_EXT_ETRN;
+	s->etrn_via_runq = (s->ext & SMTP_EXT_ETRN) && home_shared()
+			   && (!home_path(path, sizeof path, SPOOL_DEFER_DIR) || access(path, W_OK | X_OK) != 0);
 }
 
 /* ZMailer's disablers (PARAM NoPIPELINING, ...) and enablers (PARAM
@@ -190,7 +189,7 @@ void session_configure(struct smtp_session *s)
 	s->host = s->cfg.host_name[0] ? s->cfg.host_name : "localhost";
 	session_apply_limits(s);
 	session_apply_disablers(s);
-	session_keep_etrn_reachable(s);
+	session_choose_etrn_path(s);
 	session_apply_policy(s);
 	if (s->cfg.max_inactivity_sec)
 		conn_set_idle_timeout(&s->conn, (int)(s->cfg.max_inactivity_sec > 86400 ? 86400 : s->cfg.max_inactivity_sec));
