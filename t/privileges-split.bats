@@ -41,21 +41,18 @@ teardown() {
 
 as() { local who="$1"; shift; setpriv --reuid "$who" --regid "$who" --init-groups "$@"; }
 
-start_smtpd() {
-  SPORT="$(free_port)"
-  tcpserver -c 10 -H -R -l localhost 127.0.0.1 "$SPORT" "$LIBEXEC/smtpd" -u "$U-smtpd" \
-    2>>"$BATS_TEST_TMPDIR/smtpd.log" &
+# start_receiver PROG USER: PROG -u USER under tcpserver (as root) on a
+# free port, printed; its log in $BATS_TEST_TMPDIR/PROG.log.
+start_receiver() {
+  local port
+  port="$(free_port)"
+  tcpserver -c 10 -H -R -l localhost 127.0.0.1 "$port" "$LIBEXEC/$1" -u "$2" >/dev/null 2>>"$BATS_TEST_TMPDIR/$1.log" &
   track_pid $!
-  wait_port "$SPORT"
+  wait_port "$port"
+  echo "$port"
 }
-
-start_pop3d() {
-  PPORT="$(free_port)"
-  tcpserver -c 10 -H -R -l localhost 127.0.0.1 "$PPORT" "$LIBEXEC/pop3d" -u "$U-pop3" \
-    2>>"$BATS_TEST_TMPDIR/pop3d.log" &
-  track_pid $!
-  wait_port "$PPORT"
-}
+start_smtpd() { SPORT="$(start_receiver smtpd "$U-smtpd")"; }
+start_pop3d() { PPORT="$(start_receiver pop3d "$U-pop3")"; }
 
 send_one() {
   python3 - "$SPORT" "$1" <<'EOF'
@@ -108,17 +105,10 @@ EOF
   [ "$(stat -c '%U %G %a' "$(mailbox_files 2)")" = "$U $U-mbox 660" ]
   [ "$(find "$HOME_DIR/spool/attempt" "$HOME_DIR/spool/incoming" "$HOME_DIR/spool/queue" -type f | wc -l)" -eq 0 ]
   start_pop3d
-  run python3 - "$PPORT" <<'EOF'
-import poplib, sys
-p = poplib.POP3('127.0.0.1', int(sys.argv[1]), timeout=30)
-p.user('demo'); p.pass_('demo')
-count, _ = p.stat()
-lines = p.retr(1)[1]
-p.dele(1); p.quit()
-print(count, lines[-1].decode())
-EOF
+  run python3 "$BATS_TEST_DIRNAME/lib/pop3.py" chat "$PPORT" < <(printf 'USER demo\nPASS demo\nSTAT\nRETR 1\nDELE 1\nQUIT\n')
   [ "$status" -eq 0 ]
-  [ "$output" = "1 over split uids" ]
+  [[ "${lines[3]}" == "+OK 1 "* ]]
+  [ "$(printf '%s\n' "${lines[@]}" | grep -cx 'over split uids')" -eq 1 ]
   [ "$(mailbox_count 2)" -eq 0 ]
   # smtpd cannot read the mailbox counts: MaxMsgsWaiting is skipped, said once.
   [ "$(grep -c 'event=mailbox-count-unreadable user=2: MaxMsgsWaiting not checked' "$BATS_TEST_TMPDIR/smtpd.log")" -eq 1 ]
@@ -126,16 +116,8 @@ EOF
 
 @test "split: both receivers keep the one failed-login table, created group-writable" {
   start_pop3d
-  run python3 - "$PPORT" <<'EOF'
-import poplib, sys
-p = poplib.POP3('127.0.0.1', int(sys.argv[1]), timeout=30)
-p.user('demo')
-try:
-    p.pass_('wrong')
-except poplib.error_proto as e:
-    print(e.args[0].decode())
-EOF
-  [ "$output" = "-ERR [AUTH] invalid user name or password" ]
+  run python3 "$BATS_TEST_DIRNAME/lib/pop3.py" chat "$PPORT" < <(printf 'USER demo\nPASS wrong\nQUIT\n')
+  [ "${lines[2]}" = "-ERR [AUTH] invalid user name or password" ]
   grep -q 'event=login-failed ip=127.0.0.1 user=demo method=user tls=0 reason=bad-credentials failures=1' "$BATS_TEST_TMPDIR/pop3d.log"
   [ "$(stat -c '%U %G %a' "$HOME_DIR/spool/data/logins.gdbm")" = "$U-pop3 $U-recv 660" ]
   run as "$U-smtpd" sh -c "exec 3>>'$HOME_DIR/spool/data/logins.gdbm'"

@@ -6,7 +6,6 @@
  * Stages are child programs from libexec/, started with execve and a fixed
  * argv; two runq on one spool are safe because every stage claims its
  * files with flock, which also lets -l run them together under load. */
-#include "address.h"
 #include "buf.h"
 #include "channel.h"
 #include "config.h"
@@ -402,22 +401,13 @@ static void runq_release_domain(const char *domain)
 	buf_free(&v);
 }
 
-/* The -D argument: a valid domain, optionally "@" first and a dot last. */
+/* The -D argument: a valid domain, optionally "@" first and a dot last
+ * (ETRN's syntax without its "#queue"). */
 static int runq_domain_valid(const char *arg)
 {
-	char plain[ADDRESS_DOMAIN_MAX_BYTES + 1];
-	size_t n;
+	struct etrn_request req;
 
-	if (*arg == '@')
-		arg++;
-	n = strlen(arg);
-	if (n && arg[n - 1] == '.')
-		n--;
-	if (!n || n > ADDRESS_DOMAIN_MAX_BYTES)
-		return 0;
-	memcpy(plain, arg, n);
-	plain[n] = 0;
-	return address_domain_valid(plain, 0);
+	return arg[0] != '#' && etrn_parse(arg, &req);
 }
 
 static void runq_loop(struct runq *q)
