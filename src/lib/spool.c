@@ -95,10 +95,9 @@ static int trash_take(const char *path, long long *old_size)
 int spool_reuse_trash(const char *path, long long *old_size)
 {
 	const char *name;
-	int fd;
-
 	struct stat st;
 	unsigned foreign = 0;
+	int fd;
 
 	while ((name = trash_next_name())) {
 		/* In a shared home the trash holds the files of several uids
@@ -275,7 +274,7 @@ int spool_make_skeleton(void)
 	for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
 		if (!home_path(path, sizeof path, dirs[i]))
 			return 0;
-		if (mkdir(path, home_dir_mode()) != 0 && errno != EEXIST)
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
 			return 0;
 	}
 	for (id = CHANNEL_FIRST; id < CHANNEL_END; id++) {

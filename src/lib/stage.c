@@ -185,13 +185,6 @@ int stage_mkdir(const char *path)
 	return mkdir(path, 0700) == 0 || errno == EEXIST;
 }
 
-int stage_was_attempted(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && (st.st_mode & 0777) == STAGE_MODE_ATTEMPTED;
-}
-
 int stage_mark_attempted(int fd)
 {
 	return fchmod(fd, STAGE_MODE_ATTEMPTED) == 0;

@@ -79,9 +79,7 @@ void stage_batch_free(struct stage_batch *b);
  * The mark rides on the journal commit of the stage's next fsync; if it is
  * lost, the rerun falls back to the cheap checks (spool(5)). */
 #define STAGE_MODE_ATTEMPTED 0400
-/* 1 when the file behind fd carries the mark. */
-int stage_was_attempted(int fd);
-/* Sets the mark.  1 ok, 0 errno. */
+/* Sets the mark on a file of ours.  1 ok, 0 errno. */
 int stage_mark_attempted(int fd);
 /* A claimed input another uid owns (in a shared home, spool/incoming is
  * smtpd's) cannot be chmod'ed, so its mark is the empty file
@@ -89,7 +87,8 @@ int stage_mark_attempted(int fd);
  * the mode.  The input's name is unique while it exists, and a mark left
  * behind by a crash between retiring and unmarking only makes a later
  * file of that name look harder (runq removes old ones).  These three
- * take either kind: *foreign says which the input is. */
+ * take either kind: stage_input_was_attempted (1 when the input carries
+ * the mark) sets *foreign to say which the input is. */
 int stage_input_was_attempted(int fd, const char *name, int *foreign);
 int stage_input_mark(int fd, const char *name, int foreign);
 /* Drops a foreign input's mark once the input is retired or moved away. */

@@ -707,6 +707,7 @@ static int stage_retire(struct stage_run *run, struct stage_job *job)
 {
 	const char *channel = stage_input_channel(run);
 	struct stat st;
+	int ok;
 
 	/* A deferred copy (same job name) still needs the body link. */
 	if (job->body_fd >= 0 && !stage_has_deferred(job)) {
@@ -717,10 +718,13 @@ static int stage_retire(struct stage_run *run, struct stage_job *job)
 	}
 	/* An incoming file that jobs link to keeps its blocks for them: its
 	 * name alone goes, which costs no block freeing. */
-	if (fstat(job->fd, &st) == 0 && st.st_nlink > 1 ? unlink(job->path) != 0 : !spool_retire(job->path))
-		return 0;
-	stage_input_unmark(job->name, job->foreign);
-	return 1;
+	if (fstat(job->fd, &st) == 0 && st.st_nlink > 1)
+		ok = unlink(job->path) == 0;
+	else
+		ok = spool_retire(job->path);
+	if (ok)
+		stage_input_unmark(job->name, job->foreign);
+	return ok;
 }
 
 /* A job file that carries its message is itself a body file (record +
