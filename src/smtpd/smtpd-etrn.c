@@ -1,5 +1,6 @@
 #include "smtpd-etrn.h"
 #include "etrn.h"
+#include "home.h"
 #include "address.h"
 #include "channel.h"
 #include "envelope.h"
@@ -8,8 +9,10 @@
 #include "smtpd-commands.h"
 #include "smtpd-reply.h"
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* One line per ETRN, whatever its outcome. */
 static void etrn_log(const struct smtp_session *s, const char *node, int code, const char *status,
@@ -39,6 +42,16 @@ static const char *etrn_trim(struct buf *out, const char *arg)
 	return out->data ? out->data : "";
 }
 
+/* ETRN releases deferred jobs itself (spool/defer): under its own uid in a
+ * split home smtpd may not, and leaves the request for runq (etrn.h).
+ * Asked only when a client says ETRN, not at every connection. */
+static int etrn_via_runq(void)
+{
+	char path[PATH_MAX];
+
+	return home_shared() && (!home_path(path, sizeof path, SPOOL_DEFER_DIR) || access(path, W_OK | X_OK) != 0);
+}
+
 /* The reply for a request that parsed; the count of the rate limit. */
 static void etrn_run(struct smtp_session *s, struct etrn_request *req)
 {
@@ -55,7 +68,7 @@ static void etrn_run(struct smtp_session *s, struct etrn_request *req)
 		etrn_log(s, req->node, 458, "4.7.0", 0, "too many ETRN commands in this session");
 		return;
 	}
-	if (s->etrn_via_runq) {
+	if (etrn_via_runq()) {
 		if (!etrn_request_queue(req->node)) {
 			saved = errno;
 			smtp_reply(s, 458, "4.0.0", "Unable to queue messages for node %s", req->node);

@@ -1,11 +1,8 @@
 #include "smtpd-session.h"
 #include "smtpd-contentfilter.h"
 #include "smtpd-milter.h"
-#include "home.h"
 #include "log.h"
-#include "schedule.h"
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -106,17 +103,6 @@ static unsigned session_extension_bit(const char *name, size_t len)
 	return 0;
 }
 
-/* ETRN releases deferred jobs itself (spool/defer, spool/queue/remote):
- * under its own uid in a split home smtpd cannot, and leaves the request
- * for runq instead (etrn.h). */
-static void session_choose_etrn_path(struct smtp_session *s)
-{
-	char path[PATH_MAX];
-
-	s->etrn_via_runq = (s->ext & SMTP_EXT_ETRN) && home_shared()
-			   && (!home_path(path, sizeof path, SPOOL_DEFER_DIR) || access(path, W_OK | X_OK) != 0);
-}
-
 /* ZMailer's disablers (PARAM NoPIPELINING, ...) and enablers (PARAM
  * PIPELINING-OK, ...), in file order: the last line naming an extension
  * wins, and "no-No<name>" undoes a disabler like any "no-" PARAM. */
@@ -189,7 +175,6 @@ void session_configure(struct smtp_session *s)
 	s->host = s->cfg.host_name[0] ? s->cfg.host_name : "localhost";
 	session_apply_limits(s);
 	session_apply_disablers(s);
-	session_choose_etrn_path(s);
 	session_apply_policy(s);
 	if (s->cfg.max_inactivity_sec)
 		conn_set_idle_timeout(&s->conn, (int)(s->cfg.max_inactivity_sec > 86400 ? 86400 : s->cfg.max_inactivity_sec));

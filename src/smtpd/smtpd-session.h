@@ -140,7 +140,6 @@ struct smtp_session {
 	struct buf mail_auth;       /* MAIL AUTH= value, kept only when authenticated */
 	int has_mail_auth;
 	int mailbox_count_warned;   /* MaxMsgsWaiting could not be checked (said once) */
-	int etrn_via_runq;          /* ETRN leaves a request for runq (split home) */
 	struct smtpd_policy {
 		int use_tls;            /* PARAM use-tls / no-use-tls (default on) */
 		int auth;               /* PARAM smtp-auth / no-smtp-auth (default on) */
